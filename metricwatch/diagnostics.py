@@ -1,0 +1,381 @@
+"""Diagnostic rules: records in, findings out. Pure functions, no I/O.
+
+Each rule turns one row of the seed's diagnostic table into a check with
+numbers. Every threshold is a named constant in THRESHOLDS below, with the
+reason for its value; they were tuned on the real tiny trainings in
+sample_runs/ (made by scripts/make_sample_runs.py) so that the healthy
+runs, a noisy small-batch one and a plateauing one among them, raise
+nothing while each pathological run raises its own finding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from metricwatch.metrics import GRADIENT_KEYS, format_duration, format_sig
+from metricwatch.model import Run, Series
+
+
+class Severity(str, Enum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return 1 if self is Severity.WARNING else 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: Severity
+    observation: str
+    evidence: str
+    cause: str
+    action: str
+    epoch: int | None
+
+    @property
+    def message(self) -> str:
+        return f"{self.observation}: {self.evidence}"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number the rules use, in one place.
+
+    min_epochs_for_trends: fewer epochs than this and no trend rule speaks;
+        the first epochs of any run are too noisy to judge.
+    min_improvement: train loss must have fallen at least this fraction
+        below its first value (5%), else it is "not decreasing". A run that
+        fell a lot and then plateaued has long passed this bar.
+    oscillation_window: how many recent epochs the oscillation rule reads.
+    oscillation_swing: median epoch-to-epoch change, as a fraction of the
+        median loss in the window, above which the loss "swings wildly"
+        (small-batch noise on epoch averages stays well under 10%).
+    oscillation_turns: fraction of consecutive changes that reverse sign.
+    oscillation_trend: |net change| / total variation in the window below
+        which there is "no trend" (a steady descent scores near 1).
+    overfit_rise: how far the recent val loss (mean of the last
+        overfit_recent epochs) must sit above its best to count (10%).
+    overfit_patience: epochs that must have passed since the best val loss.
+    overfit_train_drop: train loss must have fallen at least this fraction
+        since the best val epoch ("kept falling").
+    explode_growth: gradient norm this many times its early median is
+        "growing by orders of magnitude" (two orders).
+    explode_critical_growth: growth at or above which it is critical.
+    vanish_norm: gradient norm (median of the last epochs) below which
+        gradients are "near zero".
+    vanish_stuck: recent relative train-loss improvement below which the
+        loss is "not improving".
+    vanish_converged: a train loss below this fraction of its first value
+        counts as converged, so tiny gradients there are not vanishing.
+    stall_factor, stall_min_s: a live run is stalled when nothing was
+        written for stall_factor times its median epoch duration, and at
+        least stall_min_s seconds.
+    """
+
+    min_epochs_for_trends: int = 5
+    min_improvement: float = 0.05
+    oscillation_window: int = 10
+    oscillation_swing: float = 0.10
+    oscillation_turns: float = 0.5
+    oscillation_trend: float = 0.3
+    overfit_rise: float = 0.10
+    overfit_recent: int = 3
+    overfit_patience: int = 3
+    overfit_train_drop: float = 0.02
+    explode_growth: float = 100.0
+    explode_critical_growth: float = 10_000.0
+    vanish_norm: float = 1e-4
+    vanish_stuck: float = 0.01
+    vanish_converged: float = 0.05
+    stall_factor: float = 5.0
+    stall_min_s: float = 60.0
+
+
+THRESHOLDS = Thresholds()
+
+# The seed's diagnostic table: observation, likely cause, action.
+_TABLE: dict[str, tuple[str, str, str]] = {
+    "loss_not_decreasing": (
+        "Train loss not decreasing",
+        "LR too low, bug in loop",
+        "Increase LR, check code",
+    ),
+    "loss_oscillating": ("Train loss oscillating wildly", "LR too high", "Decrease LR"),
+    "overfitting": (
+        "Val loss diverges from train loss",
+        "Overfitting",
+        "Add regularization, reduce model",
+    ),
+    "exploding_gradients": (
+        "Gradient norm exploding",
+        "Unstable optimization",
+        "Add gradient clipping",
+    ),
+    "vanishing_gradients": (
+        "Gradient norm near zero",
+        "Vanishing gradients",
+        "Check architecture, initialization",
+    ),
+    "non_finite": (
+        "NaN or Inf in the logged values",
+        "Numerical overflow: LR too high, log/division of zero, or fp16 overflow",
+        "Lower the LR, add gradient clipping, check the loss for log(0) or 0/0",
+    ),
+    "stalled": (
+        "No new epoch for much longer than usual",
+        "Training process hung, crashed or was killed; or a slow evaluation step",
+        "Check the training process and its log (is it alive? out of memory?)",
+    ),
+}
+FINDING_IDS = tuple(_TABLE)
+
+
+def _finding(rule_id: str, severity: Severity, evidence: str, epoch: int | None) -> Finding:
+    observation, cause, action = _TABLE[rule_id]
+    return Finding(rule_id, severity, observation, evidence, cause, action, epoch)
+
+
+Rule = Callable[[Run, Thresholds], "Finding | None"]
+
+
+def diagnose(run: Run, limits: Thresholds = THRESHOLDS) -> list[Finding]:
+    """Every finding for a run, worst first. A healthy run gives an empty list."""
+    findings = [f for rule in RULES if (f := rule(run, limits)) is not None]
+    ids = {f.id for f in findings}
+    if "loss_oscillating" in ids or "vanishing_gradients" in ids:
+        # Same symptom, more specific explanation: say it once.
+        findings = [f for f in findings if f.id != "loss_not_decreasing"]
+    findings.sort(key=lambda f: -f.severity.rank)
+    return findings
+
+
+def worst_severity(findings: Sequence[Finding]) -> Severity | None:
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=None)
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def non_finite(run: Run, limits: Thresholds) -> Finding | None:
+    first: dict[str, tuple[int, float]] = {}
+    for key in run.keys:
+        if key in GRADIENT_KEYS:
+            continue  # reported, with more to say, by exploding_gradients
+        series = run.series(key)
+        for epoch, value in zip(series.epochs, series.values):
+            if not math.isfinite(value):
+                first[key] = (epoch, value)
+                break
+    if not first:
+        return None
+    epoch = min(e for e, _ in first.values())
+    parts = [
+        f"{key} = {_fmt(v)} at epoch {e}"
+        for key, (e, v) in sorted(first.items(), key=lambda item: item[1][0])
+    ]
+    return _finding(
+        "non_finite",
+        Severity.CRITICAL,
+        "first at epoch " + str(epoch) + ": " + ", ".join(parts[:4]),
+        epoch,
+    )
+
+
+def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
+    loss = run.series("train_loss").finite()
+    if len(loss) < limits.min_epochs_for_trends:
+        return None
+    start = loss.values[0]
+    best = min(loss.values)
+    if start <= 0:
+        return None
+    improvement = (start - best) / abs(start)
+    if improvement >= limits.min_improvement:
+        return None
+    return _finding(
+        "loss_not_decreasing",
+        Severity.WARNING,
+        f"train_loss went from {_fmt(start)} at epoch {loss.epochs[0]} to "
+        f"{_fmt(loss.values[-1])} at epoch {loss.epochs[-1]}; its best is only "
+        f"{improvement * 100:.1f}% below the start over {len(loss)} epochs",
+        loss.epochs[-1],
+    )
+
+
+def loss_oscillating(run: Run, limits: Thresholds) -> Finding | None:
+    loss = run.series("train_loss").finite()
+    if len(loss) < limits.min_epochs_for_trends:
+        return None
+    window = loss.values[-limits.oscillation_window :]
+    epochs = loss.epochs[-limits.oscillation_window :]
+    diffs = [b - a for a, b in itertools.pairwise(window)]
+    level = statistics.median(abs(v) for v in window)
+    if level == 0 or len(diffs) < 3:
+        return None
+    swing = statistics.median(abs(d) for d in diffs) / level
+    turns = sum(1 for a, b in itertools.pairwise(diffs) if a * b < 0) / (len(diffs) - 1)
+    variation = sum(abs(d) for d in diffs)
+    trend = abs(window[-1] - window[0]) / variation if variation else 1.0
+    if swing < limits.oscillation_swing or turns < limits.oscillation_turns:
+        return None
+    if trend >= limits.oscillation_trend:
+        return None
+    return _finding(
+        "loss_oscillating",
+        Severity.WARNING,
+        f"over epochs {epochs[0]}-{epochs[-1]} train_loss moved {swing * 100:.0f}% of its level "
+        f"per epoch (median), reversing direction {turns * 100:.0f}% of the time, "
+        f"between {_fmt(min(window))} and {_fmt(max(window))} with no net trend",
+        epochs[-1],
+    )
+
+
+def overfitting(run: Run, limits: Thresholds) -> Finding | None:
+    val = run.series("val_loss").finite()
+    train = run.series("train_loss").finite()
+    if len(val) < limits.min_epochs_for_trends or len(train) < limits.min_epochs_for_trends:
+        return None
+    best_index = min(range(len(val)), key=lambda i: val.values[i])
+    best_value, best_epoch = val.values[best_index], val.epochs[best_index]
+    if len(val) - 1 - best_index < limits.overfit_patience or best_value <= 0:
+        return None
+    recent = statistics.fmean(val.values[-limits.overfit_recent :])
+    rise = (recent - best_value) / best_value
+    if rise < limits.overfit_rise:
+        return None
+    train_at_best = _value_at(train, best_epoch)
+    train_now = statistics.fmean(train.values[-limits.overfit_recent :])
+    if train_at_best is None or train_at_best <= 0:
+        return None
+    drop = (train_at_best - train_now) / train_at_best
+    if drop < limits.overfit_train_drop:
+        return None
+    return _finding(
+        "overfitting",
+        Severity.WARNING,
+        f"val_loss rose {rise * 100:.0f}% from its best {_fmt(best_value)} at epoch {best_epoch} "
+        f"(now {_fmt(val.values[-1])}) while train_loss kept falling "
+        f"({_fmt(train_at_best)} → {_fmt(train.values[-1])})",
+        best_epoch,
+    )
+
+
+def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
+    for key in GRADIENT_KEYS:
+        series = run.series(key)
+        if not len(series):
+            continue
+        for epoch, value in zip(series.epochs, series.values):
+            if not math.isfinite(value):
+                return _finding(
+                    "exploding_gradients",
+                    Severity.CRITICAL,
+                    f"{key} = {_fmt(value)} at epoch {epoch}",
+                    epoch,
+                )
+        if len(series) < 4:
+            continue
+        baseline = statistics.median(series.values[:3])
+        if baseline <= 0:
+            continue
+        later = list(zip(series.epochs[3:], series.values[3:]))
+        peak_epoch, peak = max(later, key=lambda item: item[1])
+        growth = peak / baseline
+        if growth < limits.explode_growth:
+            continue
+        severity = (
+            Severity.CRITICAL if growth >= limits.explode_critical_growth else Severity.WARNING
+        )
+        return _finding(
+            "exploding_gradients",
+            severity,
+            f"{key} grew {growth:,.0f}× from {_fmt(baseline)} (median of epochs "
+            f"{series.epochs[0]}-{series.epochs[2]}) to {_fmt(peak)} at epoch {peak_epoch}",
+            peak_epoch,
+        )
+    return None
+
+
+def vanishing_gradients(run: Run, limits: Thresholds) -> Finding | None:
+    grad = run.series("grad_norm").finite()
+    loss = run.series("train_loss").finite()
+    if len(grad) < 3 or len(loss) < limits.min_epochs_for_trends:
+        return None
+    recent_grad = statistics.median(grad.values[-3:])
+    if recent_grad >= limits.vanish_norm:
+        return None
+    first = loss.values[0]
+    if first > 0 and loss.values[-1] < limits.vanish_converged * first:
+        return None  # converged: tiny gradients at a tiny loss are expected
+    window = loss.values[-limits.min_epochs_for_trends :]
+    improvement = (window[0] - min(window)) / abs(window[0]) if window[0] else 0.0
+    if improvement >= limits.vanish_stuck:
+        return None
+    return _finding(
+        "vanishing_gradients",
+        Severity.WARNING,
+        f"grad_norm is {_fmt(recent_grad)} (median of the last 3 epochs) while train_loss "
+        f"improved only {improvement * 100:.2f}% over the last {len(window)} epochs "
+        f"(now {_fmt(loss.values[-1])})",
+        grad.epochs[-1],
+    )
+
+
+def stalled(run: Run, now: float, limits: Thresholds = THRESHOLDS) -> Finding | None:
+    """The live monitor's rule: no write for far longer than an epoch usually takes.
+
+    Only a run that declares total_epochs and has not reached it can be
+    stalled; without a total, a quiet run may simply be finished.
+    """
+    total = run.total_epochs
+    if run.mtime is None or total is None or run.epochs_done >= total:
+        return None
+    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
+    usual = statistics.median(durations) if durations else None
+    if usual is None:
+        return None
+    quiet = now - run.mtime
+    limit = max(limits.stall_factor * usual, limits.stall_min_s)
+    if quiet < limit:
+        return None
+    return _finding(
+        "stalled",
+        Severity.WARNING,
+        f"no new epoch for {format_duration(quiet)}, "
+        f"against a usual epoch of {format_duration(usual)} "
+        f"(epoch {run.epochs_done} / {total})",
+        run.epochs_done,
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    non_finite,
+    exploding_gradients,
+    overfitting,
+    loss_oscillating,
+    loss_not_decreasing,
+    vanishing_gradients,
+)
+
+
+def _value_at(series: Series, epoch: int) -> float | None:
+    for e, v in zip(series.epochs, series.values):
+        if e == epoch:
+            return v
+    return None
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    return format_sig(value)

@@ -1,0 +1,113 @@
+"""Reading a run from disk: stat, read, parse, but only when the file changed.
+
+The monitor re-reads a file on every change event and the summary command
+may be pointed at hundreds of runs, so an unchanged file (same inode, size
+and modification time) is answered from the cache without parsing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from metricwatch.model import Problem, ProblemKind, Run
+from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
+from metricwatch.readers import ParseResult, parse_metrics_json
+
+#: Files larger than this are not read at all: a metrics.json this big is not ours.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+class RunLoader:
+    """Loads runs and remembers the last parse of each file."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[_Stamp, ParseResult]] = {}
+        self.parses = 0  # how many times a file was actually parsed (for tests and benchmarks)
+
+    def load(self, name: str, metrics_path: Path) -> Run:
+        result, mtime = self._read(metrics_path)
+        return Run(
+            name=name,
+            path=metrics_path,
+            records=list(result.records),
+            meta=dict(result.meta),
+            extra=dict(result.extra),
+            problems=list(result.problems),
+            mtime=mtime,
+        )
+
+    def forget(self, metrics_path: Path) -> None:
+        self._cache.pop(metrics_path, None)
+
+    def _read(self, path: Path) -> tuple[ParseResult, float | None]:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self.forget(path)
+            return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
+        except OSError as error:
+            return _failed(
+                ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"
+            ), None
+        stamp = _Stamp(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], stat.st_mtime
+        if stat.st_size > MAX_FILE_BYTES:
+            message = (
+                f"{path.name} is {stat.st_size / 2**20:.0f} MiB, over the "
+                f"{MAX_FILE_BYTES / 2**20:.0f} MiB limit: not read"
+            )
+            return _failed(ProblemKind.UNREADABLE, message), stat.st_mtime
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
+        except OSError as error:
+            return (
+                _failed(ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"),
+                stat.st_mtime,
+            )
+        result = parse_metrics_json(data)
+        self.parses += 1
+        self._cache[path] = (stamp, result)
+        return result, stat.st_mtime
+
+
+def keep_last_good(previous: Run | None, current: Run) -> Run:
+    """The run to show after a reload: the new one, unless the new read lost data.
+
+    A half-written or vanished file must not blank the screen: when the new
+    read is damaged and holds fewer epochs than the last good one, keep the
+    old records and carry the new problems, so the user sees a notice.
+    """
+    damaged = any(p.kind in _DAMAGE for p in current.problems)
+    if previous is None or not damaged or len(current.records) >= len(previous.records):
+        return current
+    kept_problems = [p for p in previous.problems if p.kind not in _DAMAGE]
+    return Run(
+        name=current.name,
+        path=current.path,
+        records=previous.records,
+        meta=previous.meta or current.meta,
+        extra=previous.extra,
+        problems=[*current.problems, *kept_problems],
+        mtime=current.mtime if current.mtime is not None else previous.mtime,
+    )
+
+
+def _failed(kind: ProblemKind, message: str) -> ParseResult:
+    return ParseResult(problems=[Problem(kind, message)])
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__

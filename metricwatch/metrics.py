@@ -1,0 +1,266 @@
+"""The registry of metric keys: the one place that knows what a key means.
+
+Labels, which direction is better, which task a key belongs to and how to
+print it live here, so the summary, the diagnostics, the CLI and the charts
+all agree. Unknown keys are never dropped: they get a generic spec.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Direction(str, Enum):
+    LOWER = "lower"
+    HIGHER = "higher"
+    NONE = "none"
+
+
+class Kind(str, Enum):
+    """How a value is printed and which chart it belongs on."""
+
+    LOSS = "loss"
+    FRACTION = "fraction"  # accuracy-like, 0-1 (or 0-100): printed as a percentage
+    ERROR = "error"  # regression errors: plain significant digits
+    SCORE = "score"  # unbounded-ish score such as R2
+    LR = "lr"
+    DURATION = "duration"
+    GRADIENT = "gradient"
+    EPOCH = "epoch"
+    GENERIC = "generic"
+
+
+class Task(str, Enum):
+    CLASSIFICATION = "classification"
+    ANOMALY_DETECTION = "anomaly_detection"
+    OBJECT_DETECTION = "object_detection"
+    ORIENTED_OD = "oriented_od"
+    SEGMENTATION = "segmentation"
+    INSTANCE_SEGMENTATION = "instance_segmentation"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str
+    label: str
+    kind: Kind
+    direction: Direction
+    tasks: tuple[Task, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        return self.key in REGISTRY
+
+    @property
+    def is_task_metric(self) -> bool:
+        return bool(self.tasks) or self.kind in (Kind.FRACTION, Kind.ERROR, Kind.SCORE)
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether value a is strictly better than value b for this key."""
+        if self.direction is Direction.HIGHER:
+            return a > b
+        return a < b
+
+
+_C, _A, _OD, _OOD = (
+    Task.CLASSIFICATION,
+    Task.ANOMALY_DETECTION,
+    Task.OBJECT_DETECTION,
+    Task.ORIENTED_OD,
+)
+_S, _IS, _R = Task.SEGMENTATION, Task.INSTANCE_SEGMENTATION, Task.REGRESSION
+_HI, _LO, _NO = Direction.HIGHER, Direction.LOWER, Direction.NONE
+
+_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec("epoch", "Epoch", Kind.EPOCH, _NO),
+    MetricSpec("train_loss", "Train Loss", Kind.LOSS, _LO),
+    MetricSpec("val_loss", "Val Loss", Kind.LOSS, _LO),
+    MetricSpec("lr", "Learning Rate", Kind.LR, _NO),
+    MetricSpec("duration_s", "Epoch Duration", Kind.DURATION, _NO),
+    MetricSpec("grad_norm", "Grad Norm", Kind.GRADIENT, _NO),
+    MetricSpec("grad_max", "Grad Max", Kind.GRADIENT, _NO),
+    MetricSpec("train_accuracy", "Train Accuracy", Kind.FRACTION, _HI),
+    MetricSpec("val_accuracy", "Val Accuracy", Kind.FRACTION, _HI, (_C,)),
+    MetricSpec("val_f1", "Val F1", Kind.FRACTION, _HI, (_C, _A)),
+    MetricSpec("val_precision", "Val Precision", Kind.FRACTION, _HI, (_C,)),
+    MetricSpec("val_recall", "Val Recall", Kind.FRACTION, _HI, (_C,)),
+    MetricSpec("val_auroc", "Val AUROC", Kind.FRACTION, _HI, (_A,)),
+    MetricSpec("val_mAP", "Val mAP", Kind.FRACTION, _HI, (_OD, _OOD)),
+    MetricSpec("val_mAP_50", "Val mAP@50", Kind.FRACTION, _HI, (_OD, _OOD)),
+    MetricSpec("val_mAP_75", "Val mAP@75", Kind.FRACTION, _HI, (_OD,)),
+    MetricSpec("val_mIoU", "Val mIoU", Kind.FRACTION, _HI, (_S,)),
+    MetricSpec("val_pixel_acc", "Val Pixel Acc", Kind.FRACTION, _HI, (_S,)),
+    MetricSpec("val_dice", "Val Dice", Kind.FRACTION, _HI, (_S,)),
+    MetricSpec("val_mAP_mask", "Val mAP (mask)", Kind.FRACTION, _HI, (_IS,)),
+    MetricSpec("val_mAP_box", "Val mAP (box)", Kind.FRACTION, _HI, (_IS,)),
+    MetricSpec("val_mae", "Val MAE", Kind.ERROR, _LO, (_R,)),
+    MetricSpec("val_mse", "Val MSE", Kind.ERROR, _LO, (_R,)),
+    MetricSpec("val_rmse", "Val RMSE", Kind.ERROR, _LO, (_R,)),
+    MetricSpec("val_r2", "Val R²", Kind.SCORE, _HI, (_R,)),
+)
+
+REGISTRY: dict[str, MetricSpec] = {spec.key: spec for spec in _SPECS}
+
+ALIASES: dict[str, str] = {
+    "learning_rate": "lr",
+    "val_acc": "val_accuracy",
+    "train_acc": "train_accuracy",
+}
+
+#: The metric that ranks epochs when a run logs no val_loss.
+MAIN_METRIC: dict[Task, str] = {
+    Task.CLASSIFICATION: "val_accuracy",
+    Task.ANOMALY_DETECTION: "val_auroc",
+    Task.OBJECT_DETECTION: "val_mAP",
+    Task.ORIENTED_OD: "val_mAP",
+    Task.SEGMENTATION: "val_mIoU",
+    Task.INSTANCE_SEGMENTATION: "val_mAP_mask",
+    Task.REGRESSION: "val_rmse",
+}
+
+#: Keys that describe the training process rather than the task.
+PROCESS_KEYS = frozenset({"epoch", "train_loss", "val_loss", "lr", "duration_s"})
+LOSS_KEYS = ("train_loss", "val_loss")
+GRADIENT_KEYS = ("grad_norm", "grad_max")
+
+
+def canonical_key(key: str) -> str:
+    return ALIASES.get(key, key)
+
+
+def spec_for(key: str) -> MetricSpec:
+    """The registry entry for a key, or a generic one built from its name."""
+    key = canonical_key(key)
+    spec = REGISTRY.get(key)
+    if spec is not None:
+        return spec
+    lowered = key.lower()
+    if lowered.endswith("loss"):
+        return MetricSpec(key, _title(key), Kind.LOSS, _LO)
+    return MetricSpec(key, _title(key), Kind.GENERIC, _guess_direction(lowered))
+
+
+def _guess_direction(lowered: str) -> Direction:
+    if any(
+        word in lowered
+        for word in (
+            "acc",
+            "f1",
+            "map",
+            "iou",
+            "auc",
+            "dice",
+            "precision",
+            "recall",
+            "r2",
+            "bleu",
+            "score",
+        )
+    ):
+        return _HI
+    if any(word in lowered for word in ("err", "mae", "mse", "rmse", "perplexity", "wer", "cer")):
+        return _LO
+    return _NO
+
+
+def _title(key: str) -> str:
+    return " ".join(part[:1].upper() + part[1:] for part in key.split("_") if part) or key
+
+
+def task_metric_keys(keys: Iterable[str]) -> list[str]:
+    """The keys a run logs that are task metrics (plotted on the metric charts)."""
+    result = []
+    for key in keys:
+        if key in PROCESS_KEYS or key in GRADIENT_KEYS:
+            continue
+        spec = spec_for(key)
+        if spec.kind is Kind.LOSS:
+            continue
+        result.append(key)
+    return result
+
+
+def infer_task(keys: Iterable[str], declared: object = None) -> Task | None:
+    """The run's task: the one it declares in meta, else the best match of its keys."""
+    if isinstance(declared, str):
+        normalised = declared.strip().lower().replace(" ", "_").replace("-", "_")
+        for task in Task:
+            if normalised in (task.value, task.name.lower()):
+                return task
+    present = set(keys)
+    best: tuple[int, int, Task] | None = None
+    for task in Task:
+        task_keys = {k for k, spec in REGISTRY.items() if task in spec.tasks}
+        hits = len(task_keys & present)
+        if hits == 0:
+            continue
+        # Prefer more hits, then the task whose key set is covered most tightly.
+        score = (hits, -len(task_keys - present), task)
+        if best is None or score[:2] > best[:2]:
+            best = score
+    return best[2] if best else None
+
+
+def fraction_scale(values: Sequence[float]) -> float:
+    """100 when a fraction-like series is already in percent (any |value| > 1.5), else 1."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    return 100.0 if finite and max(finite) > 1.5 else 1.0
+
+
+def format_value(key: str, value: float | None, *, scale: float = 1.0) -> str:
+    """Print a value the way a person reads that metric.
+
+    `scale` is 100 when a fraction-like metric is logged in percent already
+    (see fraction_scale), so 45.3 prints as 45.3% and 0.453 prints as 45.3%.
+    """
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    kind = spec_for(key).kind
+    if kind is Kind.FRACTION:
+        return f"{value * 100 / scale:.1f}%"
+    if kind is Kind.LR:
+        return format_lr(value)
+    if kind is Kind.DURATION:
+        return format_duration(value)
+    if kind is Kind.EPOCH:
+        return str(int(value))
+    return format_sig(value)
+
+
+def format_sig(value: float, digits: int = 4) -> str:
+    """Significant digits without trailing noise: 0.04213, 2.31, 1.2e-05, 12345."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e5 or magnitude < 1e-3:
+        return f"{value:.{digits - 1}e}"
+    text = f"{value:.{digits}g}"
+    return text
+
+
+def format_lr(value: float) -> str:
+    if value == 0:
+        return "0"
+    return f"{value:.2e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def format_duration(seconds: float | None) -> str:
+    """`40m 12s`, `1h 02m`, `45.2s`: the seed's summary-table style."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s"

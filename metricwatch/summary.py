@@ -1,0 +1,145 @@
+"""The summary table (seed §5) as plain data: a function of a run's records."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from metricwatch.metrics import (
+    MAIN_METRIC,
+    Task,
+    format_duration,
+    format_value,
+    fraction_scale,
+    infer_task,
+    spec_for,
+    task_metric_keys,
+)
+from metricwatch.model import Run, Series
+
+
+@dataclass(frozen=True)
+class Best:
+    value: float
+    epoch: int
+
+
+@dataclass(frozen=True)
+class MetricLine:
+    """One task metric's row: its last value and its best value with the epoch."""
+
+    key: str
+    label: str
+    last: float | None
+    best: Best | None
+    scale: float = 1.0
+
+    def format(self, value: float | None) -> str:
+        return format_value(self.key, value, scale=self.scale)
+
+
+@dataclass
+class RunSummary:
+    epochs: int
+    total_epochs: int | None
+    task: Task | None
+    best_epoch: int | None
+    best_by: str | None
+    training_time_s: float | None
+    mean_epoch_s: float | None
+    last: dict[str, float | None] = field(default_factory=dict)
+    best: dict[str, Best] = field(default_factory=dict)
+    metrics: list[MetricLine] = field(default_factory=list)
+
+    @property
+    def epochs_label(self) -> str:
+        if self.total_epochs:
+            return f"{self.epochs} / {self.total_epochs}"
+        return str(self.epochs)
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The seed's two-column table: (Metric, Value), in the seed's order."""
+        rows = [
+            ("Train Loss", format_value("train_loss", self.last.get("train_loss"))),
+            ("Val Loss", format_value("val_loss", self.last.get("val_loss"))),
+        ]
+        for line in self.metrics:
+            text = line.format(line.last)
+            if line.best is not None and line.best.epoch != self.epochs:
+                text += f"  (best {line.format(line.best.value)} @ {line.best.epoch})"
+            rows.append((line.label, text))
+        best = "—"
+        if self.best_epoch is not None:
+            total = self.total_epochs or self.epochs
+            best = f"{self.best_epoch} / {total}"
+        rows.append(("Best Epoch", best))
+        rows.append(("Training Time", format_duration(self.training_time_s)))
+        rows.append(("Mean Epoch", format_duration(self.mean_epoch_s)))
+        rows.append(("Epochs (actual)", self.epochs_label))
+        return rows
+
+
+def best_of(series: Series) -> Best | None:
+    """The best finite value of a series by its key's direction; earliest wins ties."""
+    spec = spec_for(series.key)
+    best: Best | None = None
+    for epoch, value in zip(series.epochs, series.values):
+        if not math.isfinite(value):
+            continue
+        if best is None or spec.better(value, best.value):
+            best = Best(value, epoch)
+    return best
+
+
+def ranking_key(run: Run, task: Task | None) -> str | None:
+    """The key that decides the best epoch: val_loss, else the task's main metric."""
+    if run.has("val_loss"):
+        return "val_loss"
+    if task is not None and run.has(MAIN_METRIC[task]):
+        return MAIN_METRIC[task]
+    for key in task_metric_keys(run.keys):
+        if spec_for(key).direction.value != "none":
+            return key
+    if run.has("train_loss"):
+        return "train_loss"
+    return None
+
+
+def summarize(run: Run) -> RunSummary:
+    keys = run.keys
+    task = infer_task(keys, run.meta.get("task"))
+    last: dict[str, float | None] = {}
+    best: dict[str, Best] = {}
+    for key in keys:
+        series = run.series(key)
+        last[key] = series.last
+        if spec_for(key).direction.value != "none":
+            found = best_of(series)
+            if found is not None:
+                best[key] = found
+    by = ranking_key(run, task)
+    best_epoch = best[by].epoch if by is not None and by in best else None
+    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v >= 0]
+    metrics = [
+        MetricLine(
+            key,
+            spec_for(key).label,
+            last.get(key),
+            best.get(key),
+            fraction_scale(run.series(key).values),
+        )
+        for key in task_metric_keys(keys)
+    ]
+    return RunSummary(
+        epochs=run.epochs_done,
+        total_epochs=run.total_epochs,
+        task=task,
+        best_epoch=best_epoch,
+        best_by=by,
+        training_time_s=sum(durations) if durations else None,
+        mean_epoch_s=statistics.fmean(durations) if durations else None,
+        last=last,
+        best=best,
+        metrics=metrics,
+    )

@@ -1,0 +1,129 @@
+"""Writing metrics.json: the one definition of the format on the writing side.
+
+Used by the PyTorch logger, the demo simulator and the sample-run script, so
+every file metricwatch writes has the same shape:
+
+    {"meta": {...}, "epochs": [{"epoch": 1, "train_loss": ..., ...}, ...]}
+
+`meta` comes first so that even a reader that catches a foreign, non-atomic
+copy midway gets it. Writes are atomic: a temporary file in the same
+directory, flushed and fsynced, then os.replace; a reader never sees half a
+document and a crash leaves the old or the new file, whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from metricwatch.discovery import METRICS_FILENAME
+from metricwatch.metrics import canonical_key
+from metricwatch.readers import parse_metrics_json
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace path's content with text so that no reader ever sees a partial file."""
+    directory = path.parent
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable; not every platform lets a directory be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+
+
+def to_float(value: Any) -> float:
+    """A logged value as a float: Python and numpy numbers, 0-d tensors (via .item())."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    item = getattr(value, "item", None)
+    if callable(item):
+        return float(item())
+    return float(value)
+
+
+class MetricsDocument:
+    """An in-memory metrics.json with the format's epoch semantics.
+
+    Each epoch's JSON text is kept once serialised, so rewriting a file that
+    already holds thousands of epochs costs one join, not a re-encode.
+    """
+
+    def __init__(self, path: Path, meta: Mapping[str, Any] | None = None) -> None:
+        self.path = path if path.name == METRICS_FILENAME else path / METRICS_FILENAME
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._records: list[dict[str, Any]] = []
+        self._encoded: list[str] = []
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return list(self._records)
+
+    @property
+    def last_epoch(self) -> int:
+        return self._records[-1]["epoch"] if self._records else 0
+
+    def load_existing(self) -> bool:
+        """Take the epochs (and meta keys not set here) of the file on disk, if any."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return False
+        parsed = parse_metrics_json(data)
+        for key, value in parsed.meta.items():
+            self.meta.setdefault(key, value)
+        for record in parsed.records:
+            self.put({"epoch": record.epoch, **record.values})
+        return True
+
+    def put(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Add an epoch record. Re-logging an epoch replaces it and drops every later one."""
+        epoch = int(record["epoch"])
+        clean: dict[str, Any] = {"epoch": epoch}
+        for key, value in record.items():
+            if key == "epoch" or value is None:
+                continue
+            clean[canonical_key(str(key))] = to_float(value)
+        while self._records and self._records[-1]["epoch"] >= epoch:
+            self._records.pop()
+            self._encoded.pop()
+        self._records.append(clean)
+        self._encoded.append(json.dumps(clean, allow_nan=True))
+        return clean
+
+    def render(self) -> str:
+        meta = json.dumps(self.meta, allow_nan=True, default=str)
+        epochs = ",\n  ".join(self._encoded)
+        body = f"\n  {epochs}\n" if epochs else ""
+        return f'{{"meta": {meta},\n "epochs": [{body}]}}\n'
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, self.render())
