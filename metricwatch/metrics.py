@@ -192,17 +192,17 @@ def infer_task(keys: Iterable[str], declared: object = None) -> Task | None:
             if normalised in (task.value, task.name.lower()):
                 return task
     present = set(keys)
-    best: tuple[int, int, Task] | None = None
-    for task in Task:
+    best: tuple[int, bool] | None = None
+    chosen: Task | None = None
+    for task in Task:  # enum order breaks ties: the more common task first
         task_keys = {k for k, spec in REGISTRY.items() if task in spec.tasks}
         hits = len(task_keys & present)
         if hits == 0:
             continue
-        # Prefer more hits, then the task whose key set is covered most tightly.
-        score = (hits, -len(task_keys - present), task)
-        if best is None or score[:2] > best[:2]:
-            best = score
-    return best[2] if best else None
+        score = (hits, task_keys <= present)
+        if best is None or score > best:
+            best, chosen = score, task
+    return chosen
 
 
 def fraction_scale(values: Sequence[float]) -> float:

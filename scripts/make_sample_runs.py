@@ -1,0 +1,437 @@
+"""Regenerate sample_runs/: real tiny PyTorch trainings plus simulated task runs.
+
+    python scripts/make_sample_runs.py            # needs the torch extra
+
+sample_runs/diagnostics/<pattern>/  one real training per diagnostic pattern
+sample_runs/healthy/<name>/         real healthy trainings (clean, noisy, plateau)
+sample_runs/tasks/<task>/           one run per task in the seed's table; the
+                                    classification and regression ones are real
+                                    trainings, the others simulated curves
+
+Everything is seeded and runs on the CPU in well under a minute. The
+diagnostic thresholds in metricwatch/diagnostics.py are tuned on these runs,
+and tests/test_sample_runs.py checks each pattern fires where it should and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from metricwatch.metrics import Task
+from metricwatch.simulate import write_simulated_run
+from metricwatch.torch import AverageMeter, JSONMetricLogger, current_lr, gradient_stats
+
+ROOT = Path(__file__).resolve().parent.parent / "sample_runs"
+
+
+@dataclass
+class Data:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+def blobs(
+    n_train: int,
+    n_val: int,
+    *,
+    classes: int = 4,
+    dim: int = 16,
+    spread: float = 1.6,
+    label_noise: float = 0.0,
+    seed: int = 0,
+) -> Data:
+    """Gaussian blobs: a classification problem a small MLP can learn in seconds."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(classes, dim, generator=gen) * 1.2
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, classes, (n,), generator=gen)
+        x = centres[y] + spread * torch.randn(n, dim, generator=gen)
+        if label_noise:
+            flip = torch.rand(n, generator=gen) < label_noise
+            y = torch.where(flip, torch.randint(0, classes, (n,), generator=gen), y)
+        return x, y
+
+    return Data(*sample(n_train), *sample(n_val))
+
+
+def regression_data(n_train: int, n_val: int, *, dim: int = 8, seed: int = 0) -> Data:
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(dim, 1, generator=gen)
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, dim, generator=gen)
+        y = torch.sin(x @ w) + 0.1 * (x[:, :1] ** 2) + 0.1 * torch.randn(n, 1, generator=gen)
+        return x, y
+
+    return Data(*sample(n_train), *sample(n_val))
+
+
+def mlp(
+    dim: int, width: int, depth: int, out: int, act: type[nn.Module] = nn.ReLU
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(dim if i == 0 else width, width), act()]
+    layers.append(nn.Linear(width if depth else dim, out))
+    return nn.Sequential(*layers)
+
+
+def macro_prf(pred: torch.Tensor, target: torch.Tensor, classes: int) -> tuple[float, float, float]:
+    precisions, recalls, f1s = [], [], []
+    for c in range(classes):
+        tp = ((pred == c) & (target == c)).sum().item()
+        fp = ((pred == c) & (target != c)).sum().item()
+        fn = ((pred != c) & (target == c)).sum().item()
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        precisions.append(p)
+        recalls.append(r)
+        f1s.append(2 * p * r / (p + r) if p + r else 0.0)
+    return (sum(precisions) / classes, sum(recalls) / classes, sum(f1s) / classes)
+
+
+def train_classifier(
+    run_dir: Path,
+    data: Data,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch: int,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    scheduler: object = None,
+    classes: int = 4,
+    seed: int = 0,
+    one_hot_targets: bool = False,
+) -> None:
+    torch.manual_seed(seed)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    task = Task.CLASSIFICATION.value
+    with JSONMetricLogger(run_dir, total_epochs=epochs, task=task, resume=False) as logger:
+        for _ in range(epochs):
+            model.train()
+            meter, correct = AverageMeter(), 0
+            grads = AverageMeter()
+            grad_peak = 0.0
+            order = torch.randperm(len(data.x_train))
+            for start in range(0, len(order), batch):
+                idx = order[start : start + batch]
+                x, y = data.x_train[idx], data.y_train[idx]
+                logits = model(x)
+                target = nn.functional.one_hot(y, classes).float() if one_hot_targets else y
+                loss = loss_fn(logits, target)
+                optimizer.zero_grad()
+                loss.backward()
+                stats = gradient_stats(model)
+                grads.update(stats["grad_norm"])
+                grad_peak = (
+                    max(grad_peak, stats["grad_max"])
+                    if math.isfinite(stats["grad_max"])
+                    else stats["grad_max"]
+                )
+                optimizer.step()
+                meter.update(loss.detach(), len(idx))
+                correct += (logits.argmax(1) == y).sum().item()
+            lr = current_lr(optimizer)
+            if scheduler is not None:
+                scheduler.step()
+            model.eval()
+            with torch.no_grad():
+                logits = model(data.x_val)
+                target = (
+                    nn.functional.one_hot(data.y_val, classes).float()
+                    if one_hot_targets
+                    else data.y_val
+                )
+                val_loss = loss_fn(logits, target).item()
+                pred = logits.argmax(1)
+            precision, recall, f1 = macro_prf(pred, data.y_val, classes)
+            logger.log_epoch(
+                train_loss=meter.avg,
+                val_loss=val_loss,
+                train_accuracy=correct / len(data.x_train),
+                val_accuracy=(pred == data.y_val).float().mean().item(),
+                val_f1=f1,
+                val_precision=precision,
+                val_recall=recall,
+                lr=lr,
+                grad_norm=grads.avg,
+                grad_max=grad_peak,
+            )
+
+
+def train_regressor(
+    run_dir: Path,
+    data: Data,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    epochs: int,
+    batch: int,
+    scheduler: object = None,
+    seed: int = 0,
+) -> None:
+    torch.manual_seed(seed)
+    loss_fn = nn.MSELoss()
+    with JSONMetricLogger(
+        run_dir, total_epochs=epochs, task=Task.REGRESSION.value, resume=False
+    ) as logger:
+        for _ in range(epochs):
+            model.train()
+            meter, grads = AverageMeter(), AverageMeter()
+            grad_peak = 0.0
+            order = torch.randperm(len(data.x_train))
+            for start in range(0, len(order), batch):
+                idx = order[start : start + batch]
+                loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                stats = gradient_stats(model)
+                grads.update(stats["grad_norm"])
+                grad_peak = max(grad_peak, stats["grad_max"])
+                optimizer.step()
+                meter.update(loss.detach(), len(idx))
+            lr = current_lr(optimizer)
+            if scheduler is not None:
+                scheduler.step()
+            model.eval()
+            with torch.no_grad():
+                pred = model(data.x_val)
+                err = pred - data.y_val
+                mse = (err**2).mean().item()
+                var = ((data.y_val - data.y_val.mean()) ** 2).mean().item()
+            logger.log_epoch(
+                train_loss=meter.avg,
+                val_loss=mse,
+                val_mae=err.abs().mean().item(),
+                val_mse=mse,
+                val_rmse=math.sqrt(mse),
+                val_r2=1 - mse / var,
+                lr=lr,
+                grad_norm=grads.avg,
+                grad_max=grad_peak,
+            )
+
+
+# --- the runs --------------------------------------------------------------------------------
+
+
+def healthy_clean(root: Path) -> None:
+    torch.manual_seed(1)
+    data = blobs(2000, 500, seed=1)
+    model = mlp(16, 64, 2, 4)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30, eta_min=2e-5)
+    train_classifier(
+        root / "healthy" / "clean", data, model, opt, epochs=30, batch=64, scheduler=sched
+    )
+
+
+def healthy_noisy(root: Path) -> None:
+    torch.manual_seed(2)
+    data = blobs(600, 400, spread=2.2, label_noise=0.15, seed=2)
+    model = mlp(16, 32, 2, 4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    train_classifier(
+        root / "healthy" / "noisy_small_batch", data, model, opt, epochs=30, batch=4, seed=2
+    )
+
+
+def healthy_plateau(root: Path) -> None:
+    torch.manual_seed(3)
+    data = blobs(1500, 500, spread=2.8, seed=3)
+    model = mlp(16, 32, 1, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=12, gamma=0.1)
+    train_classifier(
+        root / "healthy" / "plateau", data, model, opt, epochs=40, batch=64, scheduler=sched, seed=3
+    )
+
+
+def overfitting(root: Path) -> None:
+    torch.manual_seed(4)
+    data = blobs(80, 600, spread=2.4, label_noise=0.2, seed=4)
+    model = mlp(16, 512, 3, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train_classifier(
+        root / "diagnostics" / "overfitting", data, model, opt, epochs=40, batch=16, seed=4
+    )
+
+
+def not_decreasing(root: Path) -> None:
+    torch.manual_seed(5)
+    data = blobs(1000, 300, seed=5)
+    model = mlp(16, 64, 2, 4)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)
+    train_classifier(
+        root / "diagnostics" / "loss_not_decreasing", data, model, opt, epochs=20, batch=64, seed=5
+    )
+
+
+def oscillating(root: Path) -> None:
+    torch.manual_seed(6)
+    data = regression_data(512, 256, seed=6)
+    model = mlp(8, 64, 2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.35, momentum=0.9)
+    train_regressor(
+        root / "diagnostics" / "loss_oscillating", data, model, opt, epochs=25, batch=64, seed=6
+    )
+
+
+def exploding(root: Path) -> None:
+    torch.manual_seed(7)
+    data = regression_data(512, 256, seed=7)
+    model = mlp(8, 64, 4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.08, momentum=0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.35**e)
+    train_regressor(
+        root / "diagnostics" / "exploding_gradients",
+        data,
+        model,
+        opt,
+        epochs=20,
+        batch=64,
+        scheduler=sched,
+        seed=7,
+    )
+
+
+def vanishing(root: Path) -> None:
+    torch.manual_seed(8)
+    data = blobs(1000, 300, seed=8)
+    model = mlp(16, 64, 6, 4, act=nn.Sigmoid)
+    with torch.no_grad():
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                layer.weight.mul_(12.0)  # saturating init: the classic sigmoid failure
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    train_classifier(
+        root / "diagnostics" / "vanishing_gradients",
+        data,
+        model,
+        opt,
+        epochs=20,
+        batch=64,
+        seed=8,
+        loss_fn=_mse_on_softmax,
+        one_hot_targets=True,
+    )
+
+
+def _mse_on_softmax(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ((torch.softmax(logits, dim=1) - target) ** 2).sum(1).mean()
+
+
+def non_finite(root: Path) -> None:
+    torch.manual_seed(9)
+    data = blobs(1000, 300, seed=9)
+    model = mlp(16, 64, 3, 4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 3.0**e)
+    train_classifier(
+        root / "diagnostics" / "non_finite",
+        data,
+        model,
+        opt,
+        epochs=15,
+        batch=64,
+        scheduler=sched,
+        seed=9,
+    )
+
+
+def task_runs(root: Path) -> None:
+    torch.manual_seed(10)
+    data = blobs(2000, 500, classes=5, spread=2.0, seed=10)
+    model = mlp(16, 64, 2, 5)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=25)
+    train_classifier(
+        root / "tasks" / "classification",
+        data,
+        model,
+        opt,
+        epochs=25,
+        batch=64,
+        scheduler=sched,
+        classes=5,
+        seed=10,
+    )
+    torch.manual_seed(11)
+    reg = regression_data(2000, 500, seed=11)
+    model = mlp(8, 64, 2, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30)
+    train_regressor(
+        root / "tasks" / "regression",
+        reg,
+        model,
+        opt,
+        epochs=30,
+        batch=64,
+        scheduler=sched,
+        seed=11,
+    )
+    simulated = {
+        Task.ANOMALY_DETECTION: 30,
+        Task.OBJECT_DETECTION: 50,
+        Task.ORIENTED_OD: 36,
+        Task.SEGMENTATION: 40,
+        Task.INSTANCE_SEGMENTATION: 48,
+    }
+    for seed, (task, epochs) in enumerate(simulated.items(), start=20):
+        write_simulated_run(root / "tasks" / task.value, task, epochs, seed=seed)
+    # One unfinished run, so the monitor shows `epoch N / T` and an ETA.
+    write_simulated_run(
+        root / "tasks" / "object_detection_resumed",
+        Task.OBJECT_DETECTION,
+        22,
+        seed=30,
+        total_epochs=60,
+        with_gradients=True,
+    )
+
+
+RUNS = (
+    healthy_clean,
+    healthy_noisy,
+    healthy_plateau,
+    overfitting,
+    not_decreasing,
+    oscillating,
+    exploding,
+    vanishing,
+    non_finite,
+    task_runs,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT, help=f"default {ROOT}")
+    parser.add_argument("--only", nargs="*", help="names of the run functions to rerun")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if not args.only and args.out.exists():
+        shutil.rmtree(args.out)
+    for make in RUNS:
+        if args.only and make.__name__ not in args.only:
+            continue
+        make(args.out)
+        print(f"wrote {make.__name__}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""`metricwatch summary`: output shape, exit codes, and errors as one line."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import columns, write_run
+
+from metricwatch.cli import main
+
+HEALTHY = columns(
+    train_loss=[2.0, 1.5, 1.1, 0.9, 0.8, 0.75],
+    val_loss=[2.1, 1.6, 1.2, 1.0, 0.95, 0.9],
+    val_accuracy=[0.3, 0.5, 0.6, 0.7, 0.72, 0.74],
+    duration_s=[10] * 6,
+)
+OVERFIT = columns(
+    train_loss=[2.0, 1.2, 0.8, 0.5, 0.3, 0.2, 0.1, 0.05],
+    val_loss=[2.1, 1.3, 1.0, 1.1, 1.3, 1.5, 1.7, 1.9],
+)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    write_run(tmp_path / "good", HEALTHY, {"total_epochs": 6, "task": "classification"})
+    write_run(tmp_path / "bad", [*OVERFIT, {"epoch": 9, "train_loss": math.nan}])
+    return tmp_path
+
+
+def run_json(capsys, *args):
+    code = main(["summary", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_shape(runs, capsys):
+    code, payload = run_json(capsys, str(runs))
+    assert code == 0
+    by_name = {r["name"]: r for r in payload["runs"]}
+    assert set(by_name) == {"good", "bad"}
+    good = by_name["good"]
+    required = {
+        "name": str,
+        "path": str,
+        "epochs": int,
+        "last": dict,
+        "best": dict,
+        "diagnostics": list,
+        "problems": list,
+    }
+    for key, kind in required.items():
+        assert isinstance(good[key], kind), key
+    assert good["epochs"] == 6 and good["best_epoch"] == 6
+    assert good["training_time_s"] == 60.0
+    assert good["last"]["val_accuracy"] == 0.74
+    assert good["best"]["val_loss"] == {"value": 0.9, "epoch": 6}
+    assert good["diagnostics"] == []
+    bad = by_name["bad"]
+    assert bad["last"]["train_loss"] is None  # NaN comes out as null
+    assert bad["training_time_s"] is None and bad["best_epoch"] == 3
+    findings = {d["id"]: d for d in bad["diagnostics"]}
+    assert set(findings) == {"non_finite", "overfitting"}
+    for finding in findings.values():
+        assert set(finding) >= {"id", "severity", "message", "cause", "action", "epoch"}
+    assert findings["non_finite"]["severity"] == "critical"
+    assert findings["non_finite"]["epoch"] == 9
+    assert findings["overfitting"]["cause"] == "Overfitting"
+
+
+def test_json_output_is_strict_json(runs, capsys):
+    main(["summary", str(runs), "--json"])
+    text = capsys.readouterr().out
+    json.loads(text, parse_constant=lambda token: pytest.fail(f"non-standard {token}"))
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [("warning", 3), ("critical", 3)])
+def test_fail_on_exits_3(runs, capsys, fail_on, expected):
+    assert main(["summary", str(runs), "--fail-on", fail_on]) == expected
+
+
+def test_fail_on_passes_a_healthy_run(runs, capsys):
+    assert main(["summary", str(runs / "good"), "--fail-on", "warning"]) == 0
+
+
+def test_fail_on_critical_ignores_warnings(tmp_path, capsys):
+    write_run(tmp_path / "r", OVERFIT)
+    assert main(["summary", str(tmp_path), "--fail-on", "critical"]) == 0
+    assert main(["summary", str(tmp_path), "--fail-on", "warning"]) == 3
+
+
+def test_missing_path_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["summary", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file or directory" in err
+
+
+def test_no_runs_is_exit_2(tmp_path, capsys):
+    assert main(["summary", str(tmp_path)]) == 2
+    assert "no runs found" in capsys.readouterr().err
+
+
+def test_unreadable_single_run_is_exit_2(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text("this is not json")
+    assert main(["summary", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read" in err and "not valid JSON" in err
+
+
+def test_a_bad_run_among_good_ones_is_reported_not_fatal(runs, capsys):
+    (runs / "broken").mkdir()
+    (runs / "broken" / "metrics.json").write_text('{"iteration": 1}\n{"iteration": 2}\n')
+    code, payload = run_json(capsys, str(runs))
+    assert code == 0
+    broken = next(r for r in payload["runs"] if r["name"] == "broken")
+    assert broken["epochs"] == 0 and "JSON lines" in broken["problems"][0]
+
+
+def test_human_output_lists_table_findings_and_escapes_names(tmp_path, capsys):
+    write_run(tmp_path / "[bold red]evil", OVERFIT)
+    assert main(["summary", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[bold red]evil" in out  # shown literally, not interpreted as markup
+    assert "Best Epoch" in out and "3 / 8" in out
+    assert "Val loss diverges from train loss" in out
+    assert "Add regularization, reduce model" in out
+
+
+def test_healthy_run_says_so(runs, capsys):
+    main(["summary", str(runs / "good")])
+    assert "No problems found." in capsys.readouterr().out
+
+
+def test_real_command_and_python_dash_m(runs):
+    env = {**os.environ, "NO_COLOR": "1"}
+    for command in (["metricwatch"], [sys.executable, "-m", "metricwatch"]):
+        result = subprocess.run(
+            [*command, "summary", str(runs), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)["runs"]) == 2
+    missing = subprocess.run(
+        [sys.executable, "-m", "metricwatch", "summary", str(runs / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["summary", "x", "--fail-on", "info"])
+    assert exit_info.value.code == 2

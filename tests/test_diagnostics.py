@@ -1,0 +1,174 @@
+"""Each diagnostic rule on hand-made curves: it fires on its pattern, with numbers, and
+stays quiet on healthy shapes. The real-training samples are in test_sample_runs.py."""
+
+import math
+import random
+
+from helpers import columns, make_run
+
+from metricwatch.diagnostics import (
+    FINDING_IDS,
+    THRESHOLDS,
+    Severity,
+    diagnose,
+    stalled,
+    worst_severity,
+)
+
+
+def ids(rows, **kwargs):
+    return [f.id for f in diagnose(make_run(rows, **kwargs))]
+
+
+def decaying(n, start=2.0, floor=0.1, rate=0.2, noise=0.0, seed=0):
+    rng = random.Random(seed)
+    return [
+        floor + (start - floor) * math.exp(-rate * i) * (1 + rng.gauss(0, noise)) for i in range(n)
+    ]
+
+
+def test_every_finding_has_the_seed_cause_and_action():
+    rows = columns(train_loss=[1.0] * 10)
+    (finding,) = diagnose(make_run(rows))
+    assert finding.id == "loss_not_decreasing"
+    assert finding.cause == "LR too low, bug in loop"
+    assert finding.action == "Increase LR, check code"
+    assert set(FINDING_IDS) >= {
+        "loss_not_decreasing",
+        "loss_oscillating",
+        "overfitting",
+        "exploding_gradients",
+        "vanishing_gradients",
+        "non_finite",
+        "stalled",
+    }
+
+
+def test_healthy_curves_raise_nothing():
+    train = decaying(40, noise=0.03)
+    val = [v * 1.15 for v in decaying(40, noise=0.03, seed=1)]
+    grads = [1.5 + 0.1 * math.sin(i) for i in range(40)]
+    assert ids(columns(train_loss=train, val_loss=val, grad_norm=grads)) == []
+
+
+def test_plateau_after_learning_is_healthy():
+    train = decaying(15, rate=0.5) + [0.1 * (1 + 0.01 * (-1) ** i) for i in range(30)]
+    assert ids(columns(train_loss=train, val_loss=[t * 1.2 for t in train])) == []
+
+
+def test_short_runs_are_not_judged_on_trends():
+    assert ids(columns(train_loss=[1, 1, 1, 1], val_loss=[1, 2, 3, 4])) == []
+
+
+def test_loss_not_decreasing_reports_the_improvement():
+    (finding,) = diagnose(make_run(columns(train_loss=[2.30, 2.31, 2.29, 2.30, 2.30, 2.295])))
+    assert finding.id == "loss_not_decreasing"
+    assert finding.severity is Severity.WARNING
+    assert "0.4% below the start over 6 epochs" in finding.evidence
+    assert finding.epoch == 6
+
+
+def test_loss_oscillating():
+    train = [1.0, 1.6, 0.9, 1.5, 1.0, 1.7, 0.95, 1.55, 1.0, 1.6]
+    found = diagnose(make_run(columns(train_loss=train)))
+    assert [f.id for f in found] == ["loss_oscillating"]  # not also "not decreasing"
+    assert "with no net trend" in found[0].evidence
+
+
+def test_a_noisy_but_falling_loss_is_not_oscillating():
+    train = [2.0, 1.7, 1.8, 1.4, 1.5, 1.1, 1.2, 0.9, 1.0, 0.7]
+    assert "loss_oscillating" not in ids(columns(train_loss=train))
+
+
+def test_overfitting_evidence_names_the_best_epoch():
+    train = decaying(12, rate=0.4)
+    val = [2.0, 1.2, 0.8, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.05, 1.1]
+    (finding,) = diagnose(make_run(columns(train_loss=train, val_loss=val)))
+    assert finding.id == "overfitting"
+    assert finding.epoch == 5
+    assert finding.evidence.startswith("val_loss rose 91% from its best 0.55 at epoch 5")
+    assert "while train_loss kept falling" in finding.evidence
+
+
+def test_val_loss_rising_with_train_loss_rising_is_not_overfitting():
+    train = [2.0, 1.5, 1.2, 1.0, 0.9, 1.0, 1.2, 1.4, 1.6, 1.8]
+    val = [2.1, 1.6, 1.3, 1.1, 1.0, 1.1, 1.3, 1.5, 1.7, 1.9]
+    assert "overfitting" not in ids(columns(train_loss=train, val_loss=val))
+
+
+def test_exploding_gradients_by_growth():
+    grads = [1.0, 1.2, 0.9, 3.0, 20.0, 150.0, 900.0]
+    (finding,) = diagnose(make_run(columns(grad_norm=grads)))
+    assert finding.id == "exploding_gradients"
+    assert finding.severity is Severity.WARNING
+    assert finding.evidence == "grad_norm grew 900× from 1 (median of epochs 1-3) to 900 at epoch 7"
+    grads[-1] = 50_000.0
+    assert diagnose(make_run(columns(grad_norm=grads)))[0].severity is Severity.CRITICAL
+
+
+def test_exploding_gradients_when_non_finite():
+    (finding,) = diagnose(make_run(columns(grad_max=[1.0, 2.0, math.inf])))
+    assert (finding.id, finding.severity, finding.epoch) == (
+        "exploding_gradients",
+        Severity.CRITICAL,
+        3,
+    )
+
+
+def test_gradients_that_grow_tenfold_are_normal():
+    assert ids(columns(grad_norm=[0.2, 0.3, 0.25, 1.0, 2.0, 2.5, 2.2])) == []
+
+
+def test_vanishing_gradients_need_a_stuck_loss():
+    stuck = columns(train_loss=[0.75] * 8, grad_norm=[1e-6] * 8)
+    assert ids(stuck) == ["vanishing_gradients"]
+    converged = columns(
+        train_loss=decaying(8, start=1.0, floor=0.001, rate=1.5),
+        grad_norm=[1.0, 0.1, 1e-3, 1e-5, 1e-6, 1e-6, 1e-6, 1e-6],
+    )
+    assert ids(converged) == []
+    learning = columns(train_loss=decaying(8, start=1.0, floor=0.5), grad_norm=[1e-6] * 8)
+    assert "vanishing_gradients" not in ids(learning)
+
+
+def test_non_finite_names_the_first_epoch_and_keys():
+    rows = columns(train_loss=[1.0, 0.9, math.nan, math.nan], val_loss=[1.1, math.inf, 1, 1])
+    found = diagnose(make_run(rows))
+    assert found[0].id == "non_finite"
+    assert found[0].severity is Severity.CRITICAL
+    assert found[0].epoch == 2
+    assert found[0].evidence == (
+        "first at epoch 2: val_loss = Inf at epoch 2, train_loss = NaN at epoch 3"
+    )
+    assert worst_severity(found) is Severity.CRITICAL
+
+
+def test_stalled_only_for_an_unfinished_run_quiet_for_long():
+    rows = columns(train_loss=[1, 0.9, 0.8], duration_s=[30, 30, 30])
+    run = make_run(rows, meta={"total_epochs": 10})
+    run.mtime = 1000.0
+    assert stalled(run, now=1000.0 + 5 * 30 - 1) is None
+    finding = stalled(run, now=1000.0 + 5 * 30 + 1)
+    assert finding is not None and finding.id == "stalled"
+    assert (
+        finding.evidence == "no new epoch for 2m 31s, against a usual epoch of 30.0s (epoch 3 / 10)"
+    )
+    finished = make_run(columns(train_loss=[1, 0.9], duration_s=[30, 30]), meta={"total_epochs": 2})
+    finished.mtime = 0.0
+    assert stalled(finished, now=10_000) is None
+    unknown_total = make_run(rows)
+    unknown_total.mtime = 0.0
+    assert stalled(unknown_total, now=10_000) is None
+
+
+def test_stall_has_a_floor_for_very_fast_epochs():
+    run = make_run(columns(train_loss=[1, 0.9], duration_s=[0.5, 0.5]), meta={"total_epochs": 9})
+    run.mtime = 0.0
+    assert stalled(run, now=THRESHOLDS.stall_min_s - 1) is None
+    assert stalled(run, now=THRESHOLDS.stall_min_s + 1) is not None
+
+
+def test_summary_command_never_reports_stalled():
+    assert "stalled" not in {
+        rule.__name__ for rule in __import__("metricwatch.diagnostics", fromlist=["RULES"]).RULES
+    }

@@ -1,0 +1,54 @@
+import os
+import time
+
+import pytest
+from helpers import write_run
+
+from metricwatch.discovery import DiscoveryError, discover_runs, is_run_dir_candidate, run_name
+
+ROW = [{"epoch": 1, "train_loss": 1.0}]
+
+
+def test_parent_directory_lists_every_run_newest_first(tmp_path):
+    old = write_run(tmp_path / "a" / "old", ROW)
+    new = write_run(tmp_path / "b", ROW)
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    runs = discover_runs(tmp_path)
+    assert [r.name for r in runs] == ["b", "a/old"]
+    assert runs[0].metrics_path == new
+
+
+def test_hidden_venv_and_node_modules_are_skipped(tmp_path):
+    write_run(tmp_path / "real", ROW)
+    write_run(tmp_path / ".hidden" / "x", ROW)
+    write_run(tmp_path / "node_modules" / "x", ROW)
+    (tmp_path / "myenv").mkdir()
+    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
+    write_run(tmp_path / "myenv" / "lib", ROW)
+    assert [r.name for r in discover_runs(tmp_path)] == ["real"]
+    assert is_run_dir_candidate(tmp_path, tmp_path / "real")
+    assert not is_run_dir_candidate(tmp_path, tmp_path / ".hidden" / "x")
+    assert not is_run_dir_candidate(tmp_path, tmp_path / "myenv" / "lib")
+
+
+def test_run_directory_and_file_paths_name_the_run_by_its_directory(tmp_path):
+    path = write_run(tmp_path / "exp1", ROW)
+    assert [r.name for r in discover_runs(tmp_path / "exp1")] == ["exp1"]
+    assert [r.name for r in discover_runs(path)] == ["exp1"]
+    assert run_name(tmp_path, path) == "exp1"
+    assert run_name(tmp_path / "exp1", path) == "exp1"
+
+
+def test_empty_directory_has_no_runs(tmp_path):
+    assert discover_runs(tmp_path) == []
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(DiscoveryError, match="no such file or directory"):
+        discover_runs(tmp_path / "nope")
+
+
+def test_a_file_that_is_not_json_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(DiscoveryError, match=r"not a metrics\.json"):
+        discover_runs(tmp_path / "notes.txt")
