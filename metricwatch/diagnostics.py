@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from metricwatch.metrics import GRADIENT_KEYS, format_duration, format_sig
-from metricwatch.model import Run, Series
+from metricwatch.model import Run
 
 
 class Severity(str, Enum):
@@ -61,11 +61,13 @@ class Thresholds:
     oscillation_turns: fraction of consecutive changes that reverse sign.
     oscillation_trend: |net change| / total variation in the window below
         which there is "no trend" (a steady descent scores near 1).
-    overfit_rise: how far the recent val loss (mean of the last
-        overfit_recent epochs) must sit above its best to count (10%).
-    overfit_patience: epochs that must have passed since the best val loss.
-    overfit_train_drop: train loss must have fallen at least this fraction
-        since the best val epoch ("kept falling").
+    overfit_recent: the window (epochs) of the trailing means the
+        overfitting rule compares, so one noisy epoch decides nothing.
+    overfit_rise: how far the recent val loss (trailing mean) must sit
+        above its best trailing mean to count (10%).
+    overfit_patience: epochs that must have passed since that best.
+    overfit_train_drop: train loss (trailing mean) must have fallen at
+        least this fraction since then ("kept falling").
     explode_growth: gradient norm this many times its early median is
         "growing by orders of magnitude" (two orders).
     explode_critical_growth: growth at or above which it is critical.
@@ -137,6 +139,14 @@ _TABLE: dict[str, tuple[str, str, str]] = {
 }
 FINDING_IDS = tuple(_TABLE)
 
+#: A finding is dropped when a more specific explanation of the same curves fired:
+#: a loss that oscillates, explodes or has no gradient is also "not decreasing", and
+#: when train loss swings wildly, val loss drifting from it says nothing about overfitting.
+SUPERSEDED_BY: dict[str, set[str]] = {
+    "loss_not_decreasing": {"loss_oscillating", "vanishing_gradients", "exploding_gradients"},
+    "overfitting": {"loss_oscillating"},
+}
+
 
 def _finding(rule_id: str, severity: Severity, evidence: str, epoch: int | None) -> Finding:
     observation, cause, action = _TABLE[rule_id]
@@ -150,9 +160,7 @@ def diagnose(run: Run, limits: Thresholds = THRESHOLDS) -> list[Finding]:
     """Every finding for a run, worst first. A healthy run gives an empty list."""
     findings = [f for rule in RULES if (f := rule(run, limits)) is not None]
     ids = {f.id for f in findings}
-    if "loss_oscillating" in ids or "vanishing_gradients" in ids:
-        # Same symptom, more specific explanation: say it once.
-        findings = [f for f in findings if f.id != "loss_not_decreasing"]
+    findings = [f for f in findings if not (SUPERSEDED_BY.get(f.id, set()) & ids)]
     findings.sort(key=lambda f: -f.severity.rank)
     return findings
 
@@ -243,29 +251,38 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
     train = run.series("train_loss").finite()
     if len(val) < limits.min_epochs_for_trends or len(train) < limits.min_epochs_for_trends:
         return None
-    best_index = min(range(len(val)), key=lambda i: val.values[i])
-    best_value, best_epoch = val.values[best_index], val.epochs[best_index]
-    if len(val) - 1 - best_index < limits.overfit_patience or best_value <= 0:
+    # Judge trailing means, not single epochs: the minimum of a noisy val curve sits
+    # below its true level, and comparing against it flags healthy noisy runs.
+    window = limits.overfit_recent
+    smooth = _trailing_mean(val.values, window)
+    best = min(range(len(smooth)), key=smooth.__getitem__)
+    best_value = smooth[best]
+    if len(val) - 1 - best < limits.overfit_patience or best_value <= 0:
         return None
-    recent = statistics.fmean(val.values[-limits.overfit_recent :])
-    rise = (recent - best_value) / best_value
+    rise = (smooth[-1] - best_value) / best_value
     if rise < limits.overfit_rise:
         return None
-    train_at_best = _value_at(train, best_epoch)
-    train_now = statistics.fmean(train.values[-limits.overfit_recent :])
+    train_smooth = dict(zip(train.epochs, _trailing_mean(train.values, window)))
+    train_at_best = train_smooth.get(val.epochs[best])
+    train_now = train_smooth[train.epochs[-1]]
     if train_at_best is None or train_at_best <= 0:
         return None
-    drop = (train_at_best - train_now) / train_at_best
-    if drop < limits.overfit_train_drop:
+    if (train_at_best - train_now) / train_at_best < limits.overfit_train_drop:
         return None
+    first = val.epochs[max(0, best - window + 1)]
+    span = f"epochs {first}-{val.epochs[best]}" if first != val.epochs[best] else (f"epoch {first}")
     return _finding(
         "overfitting",
         Severity.WARNING,
-        f"val_loss rose {rise * 100:.0f}% from its best {_fmt(best_value)} at epoch {best_epoch} "
-        f"(now {_fmt(val.values[-1])}) while train_loss kept falling "
-        f"({_fmt(train_at_best)} → {_fmt(train.values[-1])})",
-        best_epoch,
+        f"val_loss rose {rise * 100:.0f}% from its best {_fmt(best_value)} ({span}) to "
+        f"{_fmt(smooth[-1])} (last {window} epochs) while train_loss kept falling "
+        f"({_fmt(train_at_best)} → {_fmt(train_now)})",
+        val.epochs[best],
     )
+
+
+def _trailing_mean(values: Sequence[float], window: int) -> list[float]:
+    return [statistics.fmean(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
 
 
 def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
@@ -364,13 +381,6 @@ RULES: tuple[Rule, ...] = (
     loss_not_decreasing,
     vanishing_gradients,
 )
-
-
-def _value_at(series: Series, epoch: int) -> float | None:
-    for e, v in zip(series.epochs, series.values):
-        if e == epoch:
-            return v
-    return None
 
 
 def _fmt(value: float) -> str:

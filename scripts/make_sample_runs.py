@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from metricwatch.metrics import Task
 from metricwatch.simulate import write_simulated_run
@@ -102,6 +102,48 @@ def macro_prf(pred: torch.Tensor, target: torch.Tensor, classes: int) -> tuple[f
     return (sum(precisions) / classes, sum(recalls) / classes, sum(f1s) / classes)
 
 
+@dataclass
+class EpochStats:
+    loss: float
+    grad_norm: float
+    grad_max: float
+    outputs: torch.Tensor  # the model's outputs on the training set, in batch order
+    targets: torch.Tensor
+
+
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, data: Data, batch: int, loss_fn: nn.Module
+) -> EpochStats:
+    """One pass over the training set, with the helpers a real script would use."""
+    model.train()
+    loss_meter, grad_meter = AverageMeter(), AverageMeter()
+    grad_max = 0.0
+    outputs, targets = [], []
+    order = torch.randperm(len(data.x_train))
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        x, y = data.x_train[idx], data.y_train[idx]
+        output = model(x)
+        loss = loss_fn(output, y)
+        optimizer.zero_grad()
+        loss.backward()
+        stats = gradient_stats(model)
+        grad_meter.update(stats["grad_norm"])
+        # A non-finite gradient must survive the max (max() drops NaN).
+        grad_max = (
+            stats["grad_max"]
+            if not math.isfinite(stats["grad_max"])
+            else (max(grad_max, stats["grad_max"]) if math.isfinite(grad_max) else grad_max)
+        )
+        optimizer.step()
+        loss_meter.update(loss.detach(), len(idx))
+        outputs.append(output.detach())
+        targets.append(y)
+    return EpochStats(
+        loss_meter.avg, grad_meter.avg, grad_max, torch.cat(outputs), torch.cat(targets)
+    )
+
+
 def train_classifier(
     run_dir: Path,
     data: Data,
@@ -110,65 +152,37 @@ def train_classifier(
     *,
     epochs: int,
     batch: int,
-    loss_fn: Callable[..., torch.Tensor] | None = None,
-    scheduler: object = None,
+    scheduler: LRScheduler | None = None,
     classes: int = 4,
     seed: int = 0,
-    one_hot_targets: bool = False,
 ) -> None:
     torch.manual_seed(seed)
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss()
     task = Task.CLASSIFICATION.value
     with JSONMetricLogger(run_dir, total_epochs=epochs, task=task, resume=False) as logger:
         for _ in range(epochs):
-            model.train()
-            meter, correct = AverageMeter(), 0
-            grads = AverageMeter()
-            grad_peak = 0.0
-            order = torch.randperm(len(data.x_train))
-            for start in range(0, len(order), batch):
-                idx = order[start : start + batch]
-                x, y = data.x_train[idx], data.y_train[idx]
-                logits = model(x)
-                target = nn.functional.one_hot(y, classes).float() if one_hot_targets else y
-                loss = loss_fn(logits, target)
-                optimizer.zero_grad()
-                loss.backward()
-                stats = gradient_stats(model)
-                grads.update(stats["grad_norm"])
-                grad_peak = (
-                    max(grad_peak, stats["grad_max"])
-                    if math.isfinite(stats["grad_max"])
-                    else stats["grad_max"]
-                )
-                optimizer.step()
-                meter.update(loss.detach(), len(idx))
-                correct += (logits.argmax(1) == y).sum().item()
+            stats = train_epoch(model, optimizer, data, batch, loss_fn)
             lr = current_lr(optimizer)
             if scheduler is not None:
                 scheduler.step()
             model.eval()
             with torch.no_grad():
                 logits = model(data.x_val)
-                target = (
-                    nn.functional.one_hot(data.y_val, classes).float()
-                    if one_hot_targets
-                    else data.y_val
-                )
-                val_loss = loss_fn(logits, target).item()
+                val_loss = loss_fn(logits, data.y_val).item()
                 pred = logits.argmax(1)
             precision, recall, f1 = macro_prf(pred, data.y_val, classes)
+            train_pred = stats.outputs.argmax(1)
             logger.log_epoch(
-                train_loss=meter.avg,
+                train_loss=stats.loss,
                 val_loss=val_loss,
-                train_accuracy=correct / len(data.x_train),
+                train_accuracy=(train_pred == stats.targets).float().mean().item(),
                 val_accuracy=(pred == data.y_val).float().mean().item(),
                 val_f1=f1,
                 val_precision=precision,
                 val_recall=recall,
                 lr=lr,
-                grad_norm=grads.avg,
-                grad_max=grad_peak,
+                grad_norm=stats.grad_norm,
+                grad_max=stats.grad_max,
             )
 
 
@@ -180,48 +194,33 @@ def train_regressor(
     *,
     epochs: int,
     batch: int,
-    scheduler: object = None,
+    scheduler: LRScheduler | None = None,
     seed: int = 0,
 ) -> None:
     torch.manual_seed(seed)
     loss_fn = nn.MSELoss()
-    with JSONMetricLogger(
-        run_dir, total_epochs=epochs, task=Task.REGRESSION.value, resume=False
-    ) as logger:
+    task = Task.REGRESSION.value
+    with JSONMetricLogger(run_dir, total_epochs=epochs, task=task, resume=False) as logger:
         for _ in range(epochs):
-            model.train()
-            meter, grads = AverageMeter(), AverageMeter()
-            grad_peak = 0.0
-            order = torch.randperm(len(data.x_train))
-            for start in range(0, len(order), batch):
-                idx = order[start : start + batch]
-                loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                stats = gradient_stats(model)
-                grads.update(stats["grad_norm"])
-                grad_peak = max(grad_peak, stats["grad_max"])
-                optimizer.step()
-                meter.update(loss.detach(), len(idx))
+            stats = train_epoch(model, optimizer, data, batch, loss_fn)
             lr = current_lr(optimizer)
             if scheduler is not None:
                 scheduler.step()
             model.eval()
             with torch.no_grad():
-                pred = model(data.x_val)
-                err = pred - data.y_val
+                err = model(data.x_val) - data.y_val
                 mse = (err**2).mean().item()
                 var = ((data.y_val - data.y_val.mean()) ** 2).mean().item()
             logger.log_epoch(
-                train_loss=meter.avg,
+                train_loss=stats.loss,
                 val_loss=mse,
                 val_mae=err.abs().mean().item(),
                 val_mse=mse,
                 val_rmse=math.sqrt(mse),
                 val_r2=1 - mse / var,
                 lr=lr,
-                grad_norm=grads.avg,
-                grad_max=grad_peak,
+                grad_norm=stats.grad_norm,
+                grad_max=stats.grad_max,
             )
 
 
@@ -230,22 +229,22 @@ def train_regressor(
 
 def healthy_clean(root: Path) -> None:
     torch.manual_seed(1)
-    data = blobs(2000, 500, seed=1)
+    data = blobs(4000, 1000, seed=1)
     model = mlp(16, 64, 2, 4)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30, eta_min=2e-5)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=30, eta_min=5e-6)
     train_classifier(
-        root / "healthy" / "clean", data, model, opt, epochs=30, batch=64, scheduler=sched
+        root / "healthy" / "clean", data, model, opt, epochs=30, batch=64, scheduler=sched, seed=1
     )
 
 
 def healthy_noisy(root: Path) -> None:
     torch.manual_seed(2)
-    data = blobs(600, 400, spread=2.2, label_noise=0.15, seed=2)
-    model = mlp(16, 32, 2, 4)
-    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    data = blobs(4000, 1000, spread=2.2, label_noise=0.1, seed=2)
+    model = mlp(16, 16, 1, 4)
+    opt = torch.optim.SGD(model.parameters(), lr=5e-3, momentum=0.9)
     train_classifier(
-        root / "healthy" / "noisy_small_batch", data, model, opt, epochs=30, batch=4, seed=2
+        root / "healthy" / "noisy_small_batch", data, model, opt, epochs=25, batch=8, seed=2
     )
 
 
@@ -282,26 +281,27 @@ def not_decreasing(root: Path) -> None:
 
 def oscillating(root: Path) -> None:
     torch.manual_seed(6)
-    data = regression_data(512, 256, seed=6)
-    model = mlp(8, 64, 2, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.35, momentum=0.9)
-    train_regressor(
-        root / "diagnostics" / "loss_oscillating", data, model, opt, epochs=25, batch=64, seed=6
+    data = blobs(1000, 300, seed=6)
+    model = mlp(16, 64, 2, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-2)  # ~30x a sane Adam LR
+    train_classifier(
+        root / "diagnostics" / "loss_oscillating", data, model, opt, epochs=25, batch=32, seed=6
     )
 
 
 def exploding(root: Path) -> None:
     torch.manual_seed(7)
     data = regression_data(512, 256, seed=7)
-    model = mlp(8, 64, 4, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.08, momentum=0.9)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.35**e)
+    model = nn.Sequential(nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    # An LR warm-up that never stops: past 2/λmax every step amplifies the error.
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.12**e)
     train_regressor(
         root / "diagnostics" / "exploding_gradients",
         data,
         model,
         opt,
-        epochs=20,
+        epochs=14,
         batch=64,
         scheduler=sched,
         seed=7,
@@ -311,27 +311,18 @@ def exploding(root: Path) -> None:
 def vanishing(root: Path) -> None:
     torch.manual_seed(8)
     data = blobs(1000, 300, seed=8)
-    model = mlp(16, 64, 6, 4, act=nn.Sigmoid)
+    layers: list[nn.Module] = []
+    for i in range(6):
+        layers += [nn.Linear(16 if i == 0 else 64, 64, bias=False), nn.Tanh()]
+    layers.append(nn.Linear(64, 4, bias=False))
+    model = nn.Sequential(*layers)
     with torch.no_grad():
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                layer.weight.mul_(12.0)  # saturating init: the classic sigmoid failure
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        for param in model.parameters():
+            param.mul_(0.05)  # a far too small init: the signal dies on the way through
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     train_classifier(
-        root / "diagnostics" / "vanishing_gradients",
-        data,
-        model,
-        opt,
-        epochs=20,
-        batch=64,
-        seed=8,
-        loss_fn=_mse_on_softmax,
-        one_hot_targets=True,
+        root / "diagnostics" / "vanishing_gradients", data, model, opt, epochs=20, batch=64, seed=8
     )
-
-
-def _mse_on_softmax(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return ((torch.softmax(logits, dim=1) - target) ** 2).sum(1).mean()
 
 
 def non_finite(root: Path) -> None:

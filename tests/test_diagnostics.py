@@ -85,9 +85,17 @@ def test_overfitting_evidence_names_the_best_epoch():
     val = [2.0, 1.2, 0.8, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.05, 1.1]
     (finding,) = diagnose(make_run(columns(train_loss=train, val_loss=val)))
     assert finding.id == "overfitting"
-    assert finding.epoch == 5
-    assert finding.evidence.startswith("val_loss rose 91% from its best 0.55 at epoch 5")
-    assert "while train_loss kept falling" in finding.evidence
+    assert finding.epoch == 6  # the end of the best 3-epoch window, epochs 4-6
+    assert finding.evidence.startswith(
+        "val_loss rose 80% from its best 0.5833 (epochs 4-6) to 1.05 (last 3 epochs) "
+        "while train_loss kept falling"
+    )
+
+
+def test_one_noisy_val_epoch_is_not_overfitting():
+    train = decaying(12, rate=0.3)
+    val = [2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 0.8, 0.95, 0.8, 0.78, 0.9, 0.8]
+    assert ids(columns(train_loss=train, val_loss=val)) == []
 
 
 def test_val_loss_rising_with_train_loss_rising_is_not_overfitting():
