@@ -66,12 +66,7 @@ def _monitor_parser() -> argparse.ArgumentParser:
         "diagnostics. Other commands: `metricwatch summary PATH` (headless), "
         "`metricwatch demo [DIR]` (a simulated live run).",
     )
-    parser.add_argument(
-        "path",
-        type=Path,
-        metavar="PATH",
-        help="a metrics.json, a run directory, or a directory of runs",
-    )
+    _add_path_argument(parser)
     parser.add_argument(
         "--poll",
         nargs="?",
@@ -86,17 +81,21 @@ def _monitor_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _summary_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="metricwatch summary",
-        description="Print each run's summary table and diagnostic findings, without the TUI.",
-    )
+def _add_path_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "path",
         type=Path,
         metavar="PATH",
         help="a metrics.json, a run directory, or a directory of runs",
     )
+
+
+def _summary_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metricwatch summary",
+        description="Print each run's summary table and diagnostic findings, without the TUI.",
+    )
+    _add_path_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
         "--fail-on",

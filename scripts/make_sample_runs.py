@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -144,84 +146,107 @@ def train_epoch(
     )
 
 
+Evaluate = Callable[[nn.Module, Data, EpochStats], dict[str, float]]
+
+
+def train(
+    run_dir: Path,
+    data: Data,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    task: Task,
+    loss_fn: nn.Module,
+    evaluate: Evaluate,
+    epochs: int,
+    batch: int,
+    scheduler: LRScheduler | None = None,
+    seed: int = 0,
+) -> None:
+    """The loop a real script would have, logging through JSONMetricLogger."""
+    torch.manual_seed(seed)
+    with JSONMetricLogger(run_dir, total_epochs=epochs, task=task.value, resume=False) as logger:
+        for _ in range(epochs):
+            stats = train_epoch(model, optimizer, data, batch, loss_fn)
+            lr = current_lr(optimizer)
+            if scheduler is not None:
+                scheduler.step()
+            model.eval()
+            with torch.no_grad():
+                metrics = evaluate(model, data, stats)
+            logger.log_epoch(
+                train_loss=stats.loss,
+                **metrics,
+                lr=lr,
+                grad_norm=stats.grad_norm,
+                grad_max=stats.grad_max,
+            )
+
+
+def classification_metrics(classes: int) -> Evaluate:
+    def evaluate(model: nn.Module, data: Data, stats: EpochStats) -> dict[str, float]:
+        logits = model(data.x_val)
+        pred = logits.argmax(1)
+        precision, recall, f1 = macro_prf(pred, data.y_val, classes)
+        return {
+            "val_loss": nn.functional.cross_entropy(logits, data.y_val).item(),
+            "train_accuracy": (stats.outputs.argmax(1) == stats.targets).float().mean().item(),
+            "val_accuracy": (pred == data.y_val).float().mean().item(),
+            "val_f1": f1,
+            "val_precision": precision,
+            "val_recall": recall,
+        }
+
+    return evaluate
+
+
+def regression_metrics(model: nn.Module, data: Data, stats: EpochStats) -> dict[str, float]:
+    err = model(data.x_val) - data.y_val
+    mse = (err**2).mean().item()
+    var = ((data.y_val - data.y_val.mean()) ** 2).mean().item()
+    return {
+        "val_loss": mse,
+        "val_mae": err.abs().mean().item(),
+        "val_mse": mse,
+        "val_rmse": math.sqrt(mse),
+        "val_r2": 1 - mse / var,
+    }
+
+
 def train_classifier(
     run_dir: Path,
     data: Data,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     *,
-    epochs: int,
-    batch: int,
-    scheduler: LRScheduler | None = None,
     classes: int = 4,
-    seed: int = 0,
+    **kwargs: Any,
 ) -> None:
-    torch.manual_seed(seed)
-    loss_fn = nn.CrossEntropyLoss()
-    task = Task.CLASSIFICATION.value
-    with JSONMetricLogger(run_dir, total_epochs=epochs, task=task, resume=False) as logger:
-        for _ in range(epochs):
-            stats = train_epoch(model, optimizer, data, batch, loss_fn)
-            lr = current_lr(optimizer)
-            if scheduler is not None:
-                scheduler.step()
-            model.eval()
-            with torch.no_grad():
-                logits = model(data.x_val)
-                val_loss = loss_fn(logits, data.y_val).item()
-                pred = logits.argmax(1)
-            precision, recall, f1 = macro_prf(pred, data.y_val, classes)
-            train_pred = stats.outputs.argmax(1)
-            logger.log_epoch(
-                train_loss=stats.loss,
-                val_loss=val_loss,
-                train_accuracy=(train_pred == stats.targets).float().mean().item(),
-                val_accuracy=(pred == data.y_val).float().mean().item(),
-                val_f1=f1,
-                val_precision=precision,
-                val_recall=recall,
-                lr=lr,
-                grad_norm=stats.grad_norm,
-                grad_max=stats.grad_max,
-            )
+    train(
+        run_dir,
+        data,
+        model,
+        optimizer,
+        task=Task.CLASSIFICATION,
+        loss_fn=nn.CrossEntropyLoss(),
+        evaluate=classification_metrics(classes),
+        **kwargs,
+    )
 
 
 def train_regressor(
-    run_dir: Path,
-    data: Data,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    *,
-    epochs: int,
-    batch: int,
-    scheduler: LRScheduler | None = None,
-    seed: int = 0,
+    run_dir: Path, data: Data, model: nn.Module, optimizer: torch.optim.Optimizer, **kwargs: Any
 ) -> None:
-    torch.manual_seed(seed)
-    loss_fn = nn.MSELoss()
-    task = Task.REGRESSION.value
-    with JSONMetricLogger(run_dir, total_epochs=epochs, task=task, resume=False) as logger:
-        for _ in range(epochs):
-            stats = train_epoch(model, optimizer, data, batch, loss_fn)
-            lr = current_lr(optimizer)
-            if scheduler is not None:
-                scheduler.step()
-            model.eval()
-            with torch.no_grad():
-                err = model(data.x_val) - data.y_val
-                mse = (err**2).mean().item()
-                var = ((data.y_val - data.y_val.mean()) ** 2).mean().item()
-            logger.log_epoch(
-                train_loss=stats.loss,
-                val_loss=mse,
-                val_mae=err.abs().mean().item(),
-                val_mse=mse,
-                val_rmse=math.sqrt(mse),
-                val_r2=1 - mse / var,
-                lr=lr,
-                grad_norm=stats.grad_norm,
-                grad_max=stats.grad_max,
-            )
+    train(
+        run_dir,
+        data,
+        model,
+        optimizer,
+        task=Task.REGRESSION,
+        loss_fn=nn.MSELoss(),
+        evaluate=regression_metrics,
+        **kwargs,
+    )
 
 
 # --- the runs --------------------------------------------------------------------------------
