@@ -17,13 +17,14 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from metricwatch.discovery import METRICS_FILENAME
 from metricwatch.metrics import canonical_key
-from metricwatch.readers import parse_metrics_json
+from metricwatch.readers import ParseResult, parse_metrics_json
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -31,6 +32,8 @@ def atomic_write_text(path: Path, text: str) -> None:
     directory = path.parent
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file 0600; a monitor run by another user must still read it.
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -41,6 +44,34 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(temp_name)
         raise
     _fsync_directory(directory)
+
+
+def _file_mode(path: Path) -> int:
+    """The mode the file already has, else what a plain open() would give it."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> int:
+    """Delete temp files a killed writer left beside path; returns how many went.
+
+    Only files older than a minute are touched, so a writer in another process
+    that is mid-write keeps its temp file.
+    """
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for temp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+                removed += 1
+        except OSError:
+            continue  # raced with its owner or not ours to delete: leave it
+    return removed
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -81,6 +112,7 @@ class MetricsDocument:
         self.meta: dict[str, Any] = dict(meta or {})
         self._records: list[dict[str, Any]] = []
         self._encoded: list[str] = []
+        self._written = False
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -90,18 +122,22 @@ class MetricsDocument:
     def last_epoch(self) -> int:
         return self._records[-1]["epoch"] if self._records else 0
 
-    def load_existing(self) -> bool:
-        """Take the epochs (and meta keys not set here) of the file on disk, if any."""
+    def load_existing(self) -> ParseResult | None:
+        """Take the epochs (and meta keys not set here) of the file on disk, if any.
+
+        Returns the parse (so the caller can see whether the file was damaged),
+        or None when there is no file yet.
+        """
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return False
+            return None
         parsed = parse_metrics_json(data)
         for key, value in parsed.meta.items():
             self.meta.setdefault(key, value)
         for record in parsed.records:
             self.put({"epoch": record.epoch, **record.values})
-        return True
+        return parsed
 
     def put(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Add an epoch record. Re-logging an epoch replaces it and drops every later one."""
@@ -126,4 +162,7 @@ class MetricsDocument:
 
     def write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._written:
+            remove_stale_temp_files(self.path)
+            self._written = True
         atomic_write_text(self.path, self.render())

@@ -43,10 +43,10 @@ def test_load_existing_resumes_from_disk(tmp_path):
     first.put({"epoch": 1, "train_loss": 1.0})
     first.write()
     second = MetricsDocument(tmp_path, {"task": "regression"})
-    assert second.load_existing()
+    assert second.load_existing() is not None
     assert second.meta == {"task": "regression", "total_epochs": 9}
     assert second.last_epoch == 1
-    assert not MetricsDocument(tmp_path / "empty").load_existing()
+    assert MetricsDocument(tmp_path / "empty").load_existing() is None
 
 
 def test_empty_document_is_valid_json(tmp_path):
@@ -68,3 +68,28 @@ def test_atomic_write_leaves_no_temp_file_and_cleans_up_on_failure(tmp_path, mon
         atomic_write_text(target, "new")
     assert os.listdir(tmp_path) == ["metrics.json"]
     assert target.read_text() == "old"
+
+
+def test_written_file_is_readable_by_others_and_keeps_its_mode(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        target = tmp_path / "metrics.json"
+        atomic_write_text(target, "{}")
+        assert target.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        target.chmod(0o640)
+        atomic_write_text(target, "{}")
+        assert target.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old_umask)
+
+
+def test_stale_temp_files_of_a_killed_writer_are_removed_on_first_write(tmp_path):
+    stale = tmp_path / ".metrics.json.abc123.tmp"
+    fresh = tmp_path / ".metrics.json.def456.tmp"
+    stale.write_text('{"epo')
+    fresh.write_text('{"epo')
+    os.utime(stale, (1, 1))
+    doc = MetricsDocument(tmp_path)
+    doc.write()
+    assert not stale.exists()
+    assert fresh.exists()  # may belong to a writer that is mid-write right now

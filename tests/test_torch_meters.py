@@ -1,0 +1,173 @@
+"""AverageMeter: the seed's arithmetic, lazy tensor conversion, precision, text forms."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from metricwatch.torch import AverageMeter  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+class SeedAverageMeter:
+    """The reference: AverageMeter exactly as in the metrics-tracking seed."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.val = 0
+        self.avg = 0
+        self.sum = 0
+        self.count = 0
+
+    def update(self, val, n=1):
+        self.val = val
+        self.sum += val * n
+        self.count += n
+        self.avg = self.sum / self.count
+
+
+HOST_TRANSFERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__")
+
+
+@pytest.fixture
+def host_transfers(monkeypatch):
+    """Counts every Tensor method that brings a value to the host (a sync on a GPU)."""
+    calls = []
+    for name in HOST_TRANSFERS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return calls
+
+
+UPDATES = [(2.5, 4), (1.0, 1), (0.125, 3), (7.0, 2)]
+
+
+def test_matches_the_seed_meter_with_python_numbers():
+    meter, seed = AverageMeter(), SeedAverageMeter()
+    for val, n in UPDATES:
+        meter.update(val, n)
+        seed.update(val, n)
+        assert (meter.val, meter.sum, meter.count, meter.avg) == (
+            seed.val,
+            seed.sum,
+            seed.count,
+            seed.avg,
+        )
+    assert type(meter.count) is int
+
+
+def test_matches_the_seed_meter_with_tensors():
+    meter, seed = AverageMeter(), SeedAverageMeter()
+    for val, n in UPDATES:
+        meter.update(torch.tensor(val), n)
+        seed.update(val, n)
+    assert meter.val == seed.val
+    assert meter.sum == pytest.approx(seed.sum, abs=0)
+    assert meter.count == seed.count
+    assert meter.avg == pytest.approx(seed.avg, abs=1e-15)
+
+
+def test_before_any_update_everything_is_zero():
+    meter = AverageMeter()
+    assert (meter.val, meter.avg, meter.sum, meter.count) == (0.0, 0.0, 0.0, 0)
+
+
+def test_reset_forgets_everything():
+    meter = AverageMeter()
+    meter.update(torch.tensor(3.0), 2)
+    meter.update(1.5, torch.tensor(2.0))
+    meter.reset()
+    assert (meter.val, meter.avg, meter.sum, meter.count) == (0.0, 0.0, 0.0, 0)
+    meter.update(4.0)
+    assert meter.avg == 4.0
+
+
+def test_updates_do_not_bring_tensors_to_the_host(host_transfers):
+    meter = AverageMeter()
+    weight = torch.nn.Parameter(torch.tensor(2.0))
+    for step in range(50):
+        loss = weight * step  # requires grad, like a real loss
+        meter.update(loss, 8)
+        meter.update((torch.arange(4) == step % 4).float().mean(), torch.tensor(4))
+    assert host_transfers == []
+    average = meter.avg
+    assert host_transfers == ["item"]  # reading avg costs exactly one transfer
+    expected_sum = sum(2.0 * step * 8 + 0.25 * 4 for step in range(50))
+    assert average == pytest.approx(expected_sum / (50 * 12))
+
+
+def test_the_meter_holds_no_autograd_graph():
+    weight = torch.nn.Parameter(torch.tensor(2.0))
+    meter = AverageMeter()
+    meter.update(weight * 3, 2)
+    assert not meter._sum.requires_grad
+    assert not meter._val.requires_grad
+
+
+def test_long_sums_of_float32_tensors_keep_float64_precision():
+    meter = AverageMeter()
+    value = torch.tensor(0.1, dtype=torch.float32)
+    for _ in range(20_000):
+        meter.update(value, 3)
+    # A float32 accumulator drifts by ~1e-5 relative here; float64 stays exact to ~1e-12.
+    assert meter.avg == pytest.approx(float(value), rel=1e-12)
+    assert meter.count == 60_000
+
+
+def test_numpy_scalars_and_fractional_weights():
+    meter = AverageMeter()
+    meter.update(np.float32(0.5), np.int64(2))
+    meter.update(np.float64(2.0), 0.5)
+    assert meter.sum == pytest.approx(2.0)
+    assert meter.count == 2.5
+    assert type(meter.count) is float
+    assert meter.avg == pytest.approx(0.8)
+
+
+def test_zero_weight_tensor_count_gives_zero_not_nan():
+    meter = AverageMeter()
+    meter.update(torch.tensor(5.0), torch.tensor(0))
+    assert meter.avg == 0.0
+
+
+def test_nan_values_propagate():
+    meter = AverageMeter()
+    meter.update(torch.tensor(1.0))
+    meter.update(torch.tensor(float("nan")))
+    assert math.isnan(meter.avg)
+
+
+def test_multi_element_tensors_are_refused():
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        AverageMeter().update(torch.tensor([1.0, 2.0]))
+
+
+def test_non_numbers_are_refused():
+    with pytest.raises(TypeError, match="str"):
+        AverageMeter().update("0.5")
+
+
+def test_synchronize_is_a_no_op_when_not_distributed():
+    meter = AverageMeter()
+    meter.update(torch.tensor(2.0), 3)
+    meter.synchronize()
+    assert (meter.avg, meter.sum, meter.count) == (2.0, 6.0, 3)
+
+
+def test_str_and_repr_show_name_value_and_average():
+    meter = AverageMeter("train_loss", fmt=".3f")
+    meter.update(torch.tensor(1.0), 3)
+    meter.update(2.0, 1)
+    assert str(meter) == "train_loss 2.000 (1.250)"
+    assert repr(meter) == "AverageMeter(name='train_loss', val=2.000, avg=1.250, count=4)"
+    assert str(AverageMeter()) == "0.0000 (0.0000)"

@@ -1,0 +1,76 @@
+"""The body of the 2-process gloo test: run on each rank by torch.multiprocessing.
+
+Each rank logs into a directory of its own (only rank 0's may appear on
+disk), both ranks resume a shared run, and AverageMeter.synchronize() is
+fed different values and counts per rank. What each rank saw goes to
+BASE/results/RANK.json for the test to compare.
+"""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from metricwatch.torch import AverageMeter, JSONMetricLogger
+
+
+def run(rank: int, world_size: int, port: int, base: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=timedelta(seconds=30),
+    )
+    try:
+        result = _checks(rank, Path(base))
+        result["gathered"] = [None] * world_size
+        dist.all_gather_object(result["gathered"], {"own": result["own"]})
+        results = Path(base) / "results"
+        results.mkdir(exist_ok=True)
+        (results / f"{rank}.json").write_text(json.dumps(result))
+    finally:
+        dist.destroy_process_group()
+
+
+def _checks(rank: int, base: Path) -> dict:
+    result: dict = {"rank": rank}
+
+    # 1. A run directory per rank: rank 1's must never be created.
+    own = base / f"rank{rank}" / "run"
+    with JSONMetricLogger(own, total_epochs=2, task="classification", resume=False) as logger:
+        first = logger.log_epoch(train_loss=torch.tensor(0.5), val_acc=0.25, duration_s=1.0)
+        second = logger.log_epoch(train_loss=torch.tensor(0.25), val_acc=0.5, duration_s=2.0)
+    result["own"] = [first, second]
+
+    # 2. One shared run with 3 epochs on disk: every rank resumes at epoch 4.
+    shared = base / "shared"
+    with JSONMetricLogger(shared, resume=True) as logger:
+        dist.barrier()  # every rank has read the file before rank 0 writes to it
+        fourth = logger.log_epoch(val_loss=1.0, duration_s=3.0)
+        replaced = logger.log_epoch(epoch=3, val_loss=0.5, duration_s=3.0)
+        following = logger.log_epoch(val_loss=0.4, duration_s=3.0)
+    result["shared"] = [fourth, replaced, following]
+
+    # 3. Different values and counts per rank; the global average must be exact.
+    meter = AverageMeter("loss")
+    if rank == 0:
+        meter.update(torch.tensor(1.0), 3)
+        meter.update(torch.tensor(2.0), 1)
+    else:
+        meter.update(10.0, 5)
+    local = meter.avg
+    meter.synchronize()
+    meter.synchronize()  # idempotent: must not count anyone twice
+    result["meter"] = {"local": local, "avg": meter.avg, "sum": meter.sum, "count": meter.count}
+
+    # 4. A rank with no updates at all (uneven data) still joins the reduction.
+    uneven = AverageMeter()
+    if rank == 0:
+        uneven.update(torch.tensor(4.0), 2)
+    uneven.synchronize()
+    result["uneven"] = {"avg": uneven.avg, "count": uneven.count}
+    return result
