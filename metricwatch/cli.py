@@ -24,6 +24,7 @@ from metricwatch.discovery import DiscoveryError, discover_runs, resolve_root
 from metricwatch.loader import RunLoader
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.safetext import printable
 from metricwatch.summary import RunSummary, summarize
 
 EXIT_OK = 0
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo_command(_demo_parser().parse_args(args[1:]))
         return _monitor_command(_monitor_parser().parse_args(args))
     except (CliError, DiscoveryError) as error:
-        print(f"metricwatch: {error}", file=sys.stderr)
+        print(f"metricwatch: {printable(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -183,10 +184,15 @@ def _summary_command(args: argparse.Namespace) -> int:
     for location in locations:
         run = loader.load(location.name, location.metrics_path)
         reports.append((run, summarize(run), diagnose(run)))
-    if all(not run.records and _damaged(run) for run, _, _ in reports) and len(reports) == 1:
+    if all(not run.records and _damaged(run) for run, _, _ in reports):
         run = reports[0][0]
-        reasons = "; ".join(p.message for p in run.problems)
-        raise CliError(f"{run.path}: cannot be read: {reasons}")
+        reasons = printable("; ".join(p.message for p in run.problems))
+        if len(reports) == 1:
+            raise CliError(f"{printable(run.path)}: cannot be read: {reasons}")
+        raise CliError(
+            f"{printable(args.path)}: none of its {len(reports)} runs can be read "
+            f"(first, {printable(run.name)}: {reasons})"
+        )
     if args.json:
         payload = {
             "runs": [_run_json(run, summary, findings) for run, summary, findings in reports]

@@ -10,6 +10,7 @@ nothing while each pathological run raises its own finding.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import statistics
@@ -61,6 +62,9 @@ class Thresholds:
     oscillation_turns: fraction of consecutive changes that reverse sign.
     oscillation_trend: |net change| / total variation in the window below
         which there is "no trend" (a steady descent scores near 1).
+    oscillation_floor: the level swings are measured against is at least
+        this fraction (1%) of the first train loss, so jitter on a loss that
+        has converged to ~0 is not "wild".
     overfit_recent: the window (epochs) of the trailing means the
         overfitting rule compares, so one noisy epoch decides nothing.
     overfit_rise: how far the recent val loss (trailing mean) must sit
@@ -70,6 +74,8 @@ class Thresholds:
         least this fraction since then ("kept falling").
     explode_growth: gradient norm this many times its early median is
         "growing by orders of magnitude" (two orders).
+    explode_min_peak: the grown norm must also reach this (1.0): a norm
+        going from 1e-6 to 1e-3 (a frozen backbone thawing) is not exploding.
     explode_critical_growth: growth at or above which it is critical.
     vanish_norm: gradient norm (median of the last epochs) below which
         gradients are "near zero".
@@ -92,7 +98,9 @@ class Thresholds:
     overfit_recent: int = 3
     overfit_patience: int = 3
     overfit_train_drop: float = 0.02
+    oscillation_floor: float = 0.01
     explode_growth: float = 100.0
+    explode_min_peak: float = 1.0
     explode_critical_growth: float = 10_000.0
     vanish_norm: float = 1e-4
     vanish_stuck: float = 0.01
@@ -203,9 +211,9 @@ def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
         return None
     start = loss.values[0]
     best = min(loss.values)
-    if start <= 0:
+    if start == 0:
         return None
-    improvement = (start - best) / abs(start)
+    improvement = (start - best) / abs(start)  # abs: negative losses (NLL, ELBO) too
     if improvement >= limits.min_improvement:
         return None
     return _finding(
@@ -225,7 +233,11 @@ def loss_oscillating(run: Run, limits: Thresholds) -> Finding | None:
     window = loss.values[-limits.oscillation_window :]
     epochs = loss.epochs[-limits.oscillation_window :]
     diffs = [b - a for a, b in itertools.pairwise(window)]
-    level = statistics.median(abs(v) for v in window)
+    # Swings are judged against the loss level, but never against less than a small
+    # fraction of where the loss started: noise on a loss that has fallen to ~0 is not wild.
+    level = max(
+        statistics.median(abs(v) for v in window), limits.oscillation_floor * abs(loss.values[0])
+    )
     if level == 0 or len(diffs) < 3:
         return None
     swing = statistics.median(abs(d) for d in diffs) / level
@@ -257,17 +269,21 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
     smooth = _trailing_mean(val.values, window)
     best = min(range(len(smooth)), key=smooth.__getitem__)
     best_value = smooth[best]
-    if len(val) - 1 - best < limits.overfit_patience or best_value <= 0:
+    scale = abs(best_value) or abs(smooth[0])  # abs: log-likelihood losses are negative
+    if len(val) - 1 - best < limits.overfit_patience or scale == 0:
         return None
-    rise = (smooth[-1] - best_value) / best_value
+    rise = (smooth[-1] - best_value) / scale
     if rise < limits.overfit_rise:
         return None
-    train_smooth = dict(zip(train.epochs, _trailing_mean(train.values, window)))
-    train_at_best = train_smooth.get(val.epochs[best])
-    train_now = train_smooth[train.epochs[-1]]
-    if train_at_best is None or train_at_best <= 0:
+    train_smooth = _trailing_mean(train.values, window)
+    # Train and val may be logged at different epochs: take train's latest at or before.
+    at_best = bisect.bisect_right(train.epochs, val.epochs[best]) - 1
+    if at_best < 0:
         return None
-    if (train_at_best - train_now) / train_at_best < limits.overfit_train_drop:
+    train_at_best, train_now = train_smooth[at_best], train_smooth[-1]
+    if train_at_best == 0:
+        return None
+    if (train_at_best - train_now) / abs(train_at_best) < limits.overfit_train_drop:
         return None
     first = val.epochs[max(0, best - window + 1)]
     span = f"epochs {first}-{val.epochs[best]}" if first != val.epochs[best] else (f"epoch {first}")
@@ -306,7 +322,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
         later = list(zip(series.epochs[3:], series.values[3:]))
         peak_epoch, peak = max(later, key=lambda item: item[1])
         growth = peak / baseline
-        if growth < limits.explode_growth:
+        if growth < limits.explode_growth or peak < limits.explode_min_peak:
             continue
         severity = (
             Severity.CRITICAL if growth >= limits.explode_critical_growth else Severity.WARNING

@@ -8,6 +8,7 @@ node_modules are never descended into (they are large and never runs).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +29,19 @@ class RunLocation:
 
 def resolve_root(path: Path) -> Path:
     """Check PATH up front, so the user gets one clear line instead of a traceback."""
-    if not path.exists():
-        raise DiscoveryError(f"{path}: no such file or directory")
-    if path.is_file() and path.name != METRICS_FILENAME and path.suffix != ".json":
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DiscoveryError(f"{path}: no such file or directory") from None
+    except PermissionError:
+        raise DiscoveryError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise DiscoveryError(f"{path}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise DiscoveryError(f"{path}: permission denied")
+    elif not stat.S_ISREG(mode) or (path.name != METRICS_FILENAME and path.suffix != ".json"):
         raise DiscoveryError(f"{path}: not a metrics.json file or a directory")
-    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
-        raise DiscoveryError(f"{path}: permission denied")
     return path
 
 
@@ -41,10 +49,10 @@ def discover_runs(path: Path) -> list[RunLocation]:
     """Every run at or below path, most recently updated first."""
     path = resolve_root(path)
     if path.is_file():
-        return [_location(path.parent.name or str(path.parent), path)]
+        return [_location(_dir_name(path.parent), path)]
     own = path / METRICS_FILENAME
-    if own.is_file():
-        return [_location(path.resolve().name, own)]
+    if _is_file(own):
+        return [_location(_dir_name(path), own)]
     found: list[RunLocation] = []
     for directory, subdirs, files in os.walk(path, onerror=None):
         subdirs[:] = sorted(d for d in subdirs if not _skip_dir(Path(directory), d))
@@ -73,14 +81,29 @@ def is_run_dir_candidate(root: Path, directory: Path) -> bool:
 def run_name(root: Path, metrics_path: Path) -> str:
     """The name discover_runs gives the run whose file is metrics_path."""
     if root.is_file() or root == metrics_path.parent:
-        return metrics_path.parent.resolve().name
+        return _dir_name(metrics_path.parent)
     return metrics_path.parent.relative_to(root).as_posix()
+
+
+def _dir_name(directory: Path) -> str:
+    """A run directory's own name, also for `.` and `..`."""
+    return directory.resolve().name or str(directory.resolve())
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a directory we may list but not enter
+        return False
 
 
 def _skip_dir(parent: Path, name: str) -> bool:
     if name.startswith(".") or name in SKIPPED_DIRS:
         return True
-    return (parent / name / "pyvenv.cfg").exists()
+    try:
+        return (parent / name / "pyvenv.cfg").exists()
+    except OSError:  # cannot look inside: os.walk will not enter it either
+        return False
 
 
 def _location(name: str, metrics: Path) -> RunLocation:

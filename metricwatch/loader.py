@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
@@ -57,6 +58,10 @@ class RunLoader:
             return _failed(
                 ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"
             ), None
+        if not S_ISREG(stat.st_mode):
+            # A FIFO would block open() forever and /dev/zero would fill memory.
+            message = f"{path.name} is not a regular file (a pipe, device or socket): not read"
+            return _failed(ProblemKind.UNREADABLE, message), None
         stamp = _Stamp(stat.st_ino, stat.st_size, stat.st_mtime_ns)
         cached = self._cache.get(path)
         if cached is not None and cached[0] == stamp:

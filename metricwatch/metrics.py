@@ -109,6 +109,10 @@ ALIASES: dict[str, str] = {
     "learning_rate": "lr",
     "val_acc": "val_accuracy",
     "train_acc": "train_accuracy",
+    # Keras' History.history names the training-set values without a prefix.
+    "loss": "train_loss",
+    "acc": "train_accuracy",
+    "accuracy": "train_accuracy",
 }
 
 #: The metric that ranks epochs when a run logs no val_loss.
@@ -242,8 +246,9 @@ def format_sig(value: float, digits: int = 4) -> str:
     magnitude = abs(value)
     if magnitude >= 1e5 or magnitude < 1e-3:
         return f"{value:.{digits - 1}e}"
-    text = f"{value:.{digits}g}"
-    return text
+    if magnitude >= 10 ** (digits - 1):
+        return f"{value:.0f}"  # 12345, not 1.234e+04
+    return f"{value:.{digits}g}"
 
 
 def format_lr(value: float) -> str:
@@ -256,7 +261,7 @@ def format_duration(seconds: float | None) -> str:
     """`40m 12s`, `1h 02m`, `45.2s`: the seed's summary-table style."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
-    if seconds < 60:
+    if seconds < 59.95:  # 59.96 would print as "60.0s"
         return f"{seconds:.1f}s"
     total = round(seconds)
     hours, rest = divmod(total, 3600)

@@ -94,7 +94,10 @@ class Run:
 
     @property
     def epochs_done(self) -> int:
-        return self.records[-1].epoch if self.records else 0
+        """How many epochs have finished: the last epoch number, plus one if counting from 0."""
+        if not self.records:
+            return 0
+        return self.records[-1].epoch + (1 if self.records[0].epoch == 0 else 0)
 
     @property
     def total_epochs(self) -> int | None:

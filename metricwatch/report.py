@@ -15,6 +15,7 @@ from rich.text import Text
 
 from metricwatch.diagnostics import Finding, Severity
 from metricwatch.model import Run
+from metricwatch.safetext import printable
 from metricwatch.summary import RunSummary
 
 SEVERITY_STYLE = {Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
@@ -25,8 +26,8 @@ def render_run(run: Run, summary: RunSummary, findings: Sequence[Finding]) -> Pa
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     for label, value in summary.rows():
-        table.add_row(Text(label), Text(value))
-    parts: list[object] = [Text(str(run.path), style="dim"), table, Text("")]
+        table.add_row(Text(printable(label)), Text(printable(value)))
+    parts: list[object] = [Text(printable(run.path), style="dim"), table, Text("")]
     if findings:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
@@ -36,7 +37,7 @@ def render_run(run: Run, summary: RunSummary, findings: Sequence[Finding]) -> Pa
             body = Text()
             body.append(finding.observation, style=f"{style} bold")
             body.append(f" ({finding.id})\n", style="dim")
-            body.append(f"{finding.evidence}\n")
+            body.append(f"{printable(finding.evidence)}\n")
             body.append(f"cause: {finding.cause}\n", style="dim")
             body.append(f"try:   {finding.action}", style="dim")
             grid.add_row(Text(finding.severity.value.upper(), style=style), body)
@@ -44,9 +45,12 @@ def render_run(run: Run, summary: RunSummary, findings: Sequence[Finding]) -> Pa
     else:
         parts.append(Text("No problems found.", style="green"))
     for problem in run.problems:
-        parts.append(Text(f"note: {problem.message}", style="magenta"))
+        parts.append(Text(f"note: {printable(problem.message)}", style="magenta"))
     return Panel(
-        Group(*parts), title=Text(run.name, style="bold"), title_align="left", expand=False
+        Group(*parts),
+        title=Text(printable(run.name), style="bold"),
+        title_align="left",
+        expand=False,
     )
 
 

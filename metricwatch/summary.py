@@ -32,6 +32,7 @@ class MetricLine:
     key: str
     label: str
     last: float | None
+    last_epoch: int | None
     best: Best | None
     scale: float = 1.0
 
@@ -66,7 +67,7 @@ class RunSummary:
         ]
         for line in self.metrics:
             text = line.format(line.last)
-            if line.best is not None and line.best.epoch != self.epochs:
+            if line.best is not None and line.best.epoch != line.last_epoch:
                 text += f"  (best {line.format(line.best.value)} @ {line.best.epoch})"
             rows.append((line.label, text))
         best = "—"
@@ -121,16 +122,19 @@ def summarize(run: Run) -> RunSummary:
     by = ranking_key(run, task)
     best_epoch = best[by].epoch if by is not None and by in best else None
     durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v >= 0]
-    metrics = [
-        MetricLine(
-            key,
-            spec_for(key).label,
-            last.get(key),
-            best.get(key),
-            fraction_scale(run.series(key).values),
+    metrics = []
+    for key in task_metric_keys(keys):
+        series = run.series(key)
+        metrics.append(
+            MetricLine(
+                key,
+                spec_for(key).label,
+                series.last,
+                series.epochs[-1] if series.epochs else None,
+                best.get(key),
+                fraction_scale(series.values),
+            )
         )
-        for key in task_metric_keys(keys)
-    ]
     return RunSummary(
         epochs=run.epochs_done,
         total_epochs=run.total_epochs,

@@ -157,3 +157,23 @@ def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["summary", "x", "--fail-on", "info"])
     assert exit_info.value.code == 2
+
+
+def test_escape_sequences_in_names_and_keys_never_reach_the_terminal(tmp_path, capsys):
+    write_run(tmp_path / "ansi\x1b[31mred", OVERFIT)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "metrics.json").write_text(
+        '[{"epoch": 1, "\\u001b[2Jclear": NaN}, {"epoch": 2, "\\u001b[2Jclear": 1}]'
+    )
+    assert main(["summary", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "ansi\\x1b[31mred" in out and "\\x1b[2Jclear" in out
+
+
+def test_several_runs_none_readable_is_exit_2(tmp_path, capsys):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text("{")
+    assert main(["summary", str(tmp_path)]) == 2
+    assert "none of its 2 runs can be read" in capsys.readouterr().err

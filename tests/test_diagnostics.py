@@ -180,3 +180,50 @@ def test_summary_command_never_reports_stalled():
     assert "stalled" not in {
         rule.__name__ for rule in __import__("metricwatch.diagnostics", fromlist=["RULES"]).RULES
     }
+
+
+# --- losses that are negative or zero, gaps, and other shapes real runs have -----------------
+
+
+def test_negative_losses_are_judged_too():
+    stuck = columns(train_loss=[-100.0, -100.1, -99.9, -100.0, -100.05, -100.0])
+    assert ids(stuck) == ["loss_not_decreasing"]
+    worsening = columns(train_loss=[-200.0, -180.0, -160.0, -140.0, -120.0, -100.0])
+    assert ids(worsening) == ["loss_not_decreasing"]
+    falling = columns(train_loss=[-1.0, -2.0, -3.0, -4.0, -5.0, -6.0])
+    assert ids(falling) == []
+
+
+def test_overfitting_with_a_negative_val_loss():
+    train = [1.0, 0.5, 0.2, 0.0, -0.2, -0.4, -0.6, -0.8, -1.0, -1.2]
+    val = [1.0, 0.0, -1.0, -1.8, -1.8, -1.8, -1.0, 0.0, 0.8, 1.2]
+    assert ids(columns(train_loss=train, val_loss=val)) == ["overfitting"]
+
+
+def test_overfitting_with_train_logged_at_other_epochs():
+    val_rows = columns(val_loss=[2.0, 1.2, 0.8, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0, 1.05, 1.1])
+    train_rows = [{"epoch": e, "train_loss": 2.0 / e} for e in range(1, 13, 2)]  # odd epochs
+    rows = [
+        {**v, **next((t for t in train_rows if t["epoch"] == v["epoch"]), {})} for v in val_rows
+    ]
+    assert ids(rows) == ["overfitting"]
+
+
+def test_jitter_on_a_converged_loss_is_not_oscillation():
+    train = [1.0, 0.1, 0.01, 0.001] + [1e-6 * (1.5 if i % 2 else 0.5) for i in range(10)]
+    assert "loss_oscillating" not in ids(columns(train_loss=train))
+
+
+def test_tiny_gradients_growing_is_not_exploding():
+    grads = [1e-6, 1e-6, 1e-6, 1e-5, 1e-4, 1e-3]
+    assert ids(columns(grad_norm=grads)) == []
+
+
+def test_zero_based_epochs_count_as_done():
+    run = make_run(
+        [{"epoch": e, "train_loss": 1.0 / (e + 1), "duration_s": 1.0} for e in range(10)],
+        meta={"total_epochs": 10},
+    )
+    assert run.epochs_done == 10
+    run.mtime = 0.0
+    assert stalled(run, now=100_000.0) is None  # finished, not stalled

@@ -1,5 +1,6 @@
 import os
 import time
+from pathlib import Path
 
 import pytest
 from helpers import write_run
@@ -52,3 +53,50 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(DiscoveryError, match=r"not a metrics\.json"):
         discover_runs(tmp_path / "notes.txt")
+
+
+def test_a_fifo_named_metrics_json_is_reported_not_read(tmp_path):
+    from metricwatch.loader import RunLoader
+    from metricwatch.model import ProblemKind
+
+    (tmp_path / "r").mkdir()
+    fifo = tmp_path / "r" / "metrics.json"
+    os.mkfifo(fifo)
+    (location,) = discover_runs(tmp_path)
+    run = RunLoader().load(location.name, location.metrics_path)  # must not block
+    assert [p.kind for p in run.problems] == [ProblemKind.UNREADABLE]
+    with pytest.raises(DiscoveryError, match="not a metrics"):
+        discover_runs(fifo)
+
+
+def test_directories_that_cannot_be_entered_are_skipped(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    write_run(tmp_path / "ok", ROW)
+    (tmp_path / "locked").mkdir()
+    real_exists = Path.exists
+
+    def exists(self, *args, **kwargs):
+        if "locked" in self.parts:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    assert [r.name for r in discover_runs(tmp_path)] == ["ok"]
+
+
+def test_permission_denied_on_the_path_itself_is_a_clear_error(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "stat", refuse)
+    with pytest.raises(DiscoveryError, match="permission denied"):
+        discover_runs(tmp_path / "locked" / "inner")
+
+
+def test_the_current_directory_is_named_after_itself(tmp_path, monkeypatch):
+    write_run(tmp_path / "exp7", ROW)
+    monkeypatch.chdir(tmp_path / "exp7")
+    assert [r.name for r in discover_runs(Path("."))] == ["exp7"]

@@ -314,3 +314,120 @@ def test_keep_last_good_accepts_a_deliberately_shorter_file(tmp_path):
     path.write_text('{"epochs": [{"epoch": 1, "train_loss": 9}]}')  # restarted from scratch
     shown = keep_last_good(good, loader.load("r", path))
     assert [r.epoch for r in shown.records] == [1]
+
+
+# --- adversarial content: the reader must never raise ----------------------------------------
+
+
+def test_integers_beyond_pythons_digit_limit_are_overflow_not_errors():
+    huge = b"9" * 5000
+    values = parse_metrics_json(b'{"epochs":[{"epoch":1,"x":' + huge + b"}]}").records[0].values
+    assert values["x"] == math.inf
+    result = parse_metrics_json(b'{"epochs":[{"epoch":' + huge + b',"x":1}]}')
+    assert epochs(result) == [1]  # unusable epoch number: numbered by position
+    assert ProblemKind.BAD_EPOCH in kinds(result)
+
+
+@pytest.mark.parametrize("epoch", ['"²"', '"' + "9" * 5000 + '"', "1e300", "-3", "true", '"1.5"'])
+def test_odd_epoch_values_are_numbered_by_position(epoch):
+    result = parse_metrics_json(f'[{{"epoch": {epoch}, "train_loss": 1}}]'.encode())
+    assert epochs(result) == [1]
+    assert ProblemKind.BAD_EPOCH in kinds(result)
+
+
+def _realistic_documents():
+    rows = [
+        {
+            "epoch": e,
+            "train_loss": round(2 / e, 4),
+            "val_loss": round(2.2 / e, 4),
+            "val_accuracy": 0.1 * e,
+            "lr": 1e-3,
+        }
+        for e in range(1, 6)
+    ]
+    yield "native", json.dumps({"meta": {"total_epochs": 9}, "epochs": rows}, indent=1)
+    yield "list", json.dumps(rows)
+    yield "lines", "\n".join(json.dumps(r) for r in rows) + "\n"
+    history = {k: [r[k] for r in rows] for k in ("train_loss", "val_loss", "lr")}
+    yield "history", json.dumps(history)
+
+
+@pytest.mark.parametrize(("shape", "text"), list(_realistic_documents()))
+def test_a_file_cut_at_any_byte_yields_a_prefix_of_the_true_records(shape, text):
+    full = {r.epoch: r.values for r in parse_metrics_json(text.encode()).records}
+    assert len(full) == 5
+    for cut in range(len(text)):
+        result = parse_metrics_json(text[:cut].encode())
+        for record in result.records:
+            # Every value read from a cut file is a true value: never a number cut short.
+            assert record.values.items() <= full[record.epoch].items(), (shape, cut)
+        if not result.problems:  # then it read as a complete file: whole records only
+            assert [r.values for r in result.records] == list(full.values())[: len(result.records)]
+
+
+def test_json_lines_in_their_normal_states():
+    one = b'{"epoch": 1, "train_loss": 1.0}\n'
+    assert epochs(parse_metrics_json(one)) == [1]
+    assert parse_metrics_json(one).problems == []
+    appending = one + b'{"epoch": 2, "tra'
+    result = parse_metrics_json(appending)
+    assert epochs(result) == [1]
+    assert kinds(result) == {ProblemKind.TRUNCATED}
+    garbage = one + b"GARBAGE\n" + b'{"epoch": 2, "train_loss": 0.5}\n'
+    result = parse_metrics_json(garbage)
+    assert epochs(result) == [1, 2]
+    assert "skipped 1 lines" in result.problems[0].message
+
+
+def test_utf16_with_bom_and_a_bom_only_file():
+    result = parse_metrics_json('[{"epoch": 1, "train_loss": 2}]'.encode("utf-16"))
+    assert epochs(result) == [1] and result.problems == []
+    assert kinds(parse_metrics_json(b"\xef\xbb\xbf")) == {ProblemKind.EMPTY}
+
+
+def test_meta_survives_a_file_cut_before_the_first_epoch():
+    result = parse_metrics_json(b'{"meta": {"total_epochs": 9}, "epochs": [')
+    assert result.meta == {"total_epochs": 9}
+    assert result.records == [] and kinds(result) == {ProblemKind.TRUNCATED}
+
+
+def test_corruption_in_the_middle_keeps_what_comes_before():
+    result = parse_metrics_json(b'{"epochs": [{"epoch": 1, "train_loss": 1}, @@@, {"epoch": 2}]}')
+    assert epochs(result) == [1]
+    assert kinds(result) == {ProblemKind.INVALID_JSON}
+
+
+def test_history_lists_without_numbers_are_not_epochs():
+    doc = {
+        "train_loss": [1.0, 0.5],
+        "class_names": ["cat", "dog", "fox", "owl", "elk"],
+        "meta": ["not", "a", "dict"],
+    }
+    result = parse_metrics_json(json.dumps(doc).encode())
+    assert epochs(result) == [1, 2]
+    assert result.extra == {"class_names": ["cat", "dog", "fox", "owl", "elk"]}
+
+
+def test_keras_history_names_map_to_ours():
+    doc = {
+        "loss": [0.9, 0.5],
+        "accuracy": [0.6, 0.8],
+        "val_loss": [1.0, 0.7],
+        "val_accuracy": [0.5, 0.7],
+        "learning_rate": [1e-3, 1e-3],
+    }
+    values = parse_metrics_json(json.dumps(doc).encode()).records[1].values
+    assert values == {
+        "train_loss": 0.5,
+        "train_accuracy": 0.8,
+        "val_loss": 0.7,
+        "val_accuracy": 0.7,
+        "lr": 1e-3,
+    }
+
+
+def test_a_metric_under_two_names_keeps_the_canonical_one():
+    result = parse_metrics_json(b'[{"epoch": 1, "learning_rate": 0.2, "lr": 0.1}]')
+    assert result.records[0].values == {"lr": 0.1}
+    assert "'learning_rate' and 'lr'" in result.problems[0].message

@@ -110,3 +110,19 @@ def test_task_is_declared_or_inferred():
     assert infer_task(["val_mAP_mask"]) is Task.INSTANCE_SEGMENTATION
     assert infer_task(["val_mAP"], "Oriented OD") is Task.ORIENTED_OD
     assert infer_task(["train_loss"]) is None
+
+
+def test_best_is_shown_only_when_it_is_not_the_metrics_own_last_value():
+    rows = columns(val_loss=[1.0, 0.9, 0.8, 0.7], val_accuracy=[0.5, 0.7])  # metric stops at 2
+    assert dict(summarize(make_run(rows)).rows())["Val Accuracy"] == "70.0%"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(12345.0, "12345"), (99999.0, "99999"), (123456.0, "1.235e+05")]
+)
+def test_five_digit_values_print_plainly(value, text):
+    assert format_value("grad_norm", value) == text
+
+
+def test_durations_just_under_a_minute():
+    assert format_duration(59.96) == "1m 00s"

@@ -23,8 +23,10 @@ from typing import Any
 from metricwatch.metrics import canonical_key
 from metricwatch.model import Problem, ProblemKind, Record
 
-_DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\n\r"
+_STRUCTURAL = frozenset('[]{},:"')
+#: Larger epoch numbers are garbage, not a very long training.
+MAX_EPOCH = 10**9
 _NON_FINITE_STRINGS = {
     "nan": math.nan,
     "inf": math.inf,
@@ -64,17 +66,16 @@ DAMAGE_KINDS = frozenset(
 
 def parse_metrics_json(data: bytes) -> ParseResult:
     """Parse the bytes of a metrics.json file. Never raises on content."""
-    if not data.strip():
-        return ParseResult(
-            problems=[
-                Problem(ProblemKind.EMPTY, "metrics.json is empty (a write may be in progress)")
-            ]
-        )
     problems: list[Problem] = []
     text = _decode(data, problems)
+    if not text.strip(_WHITESPACE):
+        problems.append(
+            Problem(ProblemKind.EMPTY, "metrics.json is empty (a write may be in progress)")
+        )
+        return ParseResult(problems=problems)
     try:
         try:
-            document = json.loads(text)
+            document = _DECODER.decode(text)
         except json.JSONDecodeError as error:
             document = _recover(text, error, problems)
             if document is None:
@@ -86,68 +87,98 @@ def parse_metrics_json(data: bytes) -> ParseResult:
             )
         )
         return ParseResult(problems=problems)
+    except ValueError as error:  # any other refusal of the json module: still content
+        problems.append(Problem(ProblemKind.INVALID_JSON, f"metrics.json: {error}"))
+        return ParseResult(problems=problems)
     return _from_document(document, problems)
 
 
 def _decode(data: bytes, problems: list[Problem]) -> str:
+    """Text from bytes: UTF-8 (with or without BOM), or UTF-16/32 when a BOM says so."""
+    encoding = json.detect_encoding(data)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
         problems.append(
             Problem(
                 ProblemKind.ENCODING,
-                f"metrics.json is not valid UTF-8 (first bad byte at offset {error.start}); "
-                "undecodable bytes were replaced",
+                f"metrics.json is not valid {encoding.upper()} (first bad byte at offset "
+                f"{error.start}); undecodable bytes were replaced",
             )
         )
-        return data.decode("utf-8-sig", errors="replace")
+        text = data.decode(encoding, errors="replace")
+    return text.lstrip("\ufeff")
+
+
+def _parse_int(text: str) -> int | float:
+    """Python refuses to convert integers over 4300 digits; such a number is an overflow
+    anyway, so it becomes the float it is (inf) instead of an exception."""
+    return int(text) if len(text) < 4000 else float(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
 # --- recovering what a broken document still holds -------------------------------------------
 
 
 def _recover(text: str, error: json.JSONDecodeError, problems: list[Problem]) -> Any:
-    stripped = text.lstrip(_WHITESPACE)
-    offset = len(text) - len(stripped)
-    # Several JSON values one after another: JSON lines, as detectron2 writes.
+    offset = _skip(text, 0)
     try:
-        _, end = _DECODER.raw_decode(text, offset)
+        first, end = _DECODER.raw_decode(text, offset)
     except json.JSONDecodeError:
-        end = None
+        first, end = None, None
     if end is not None:
-        return _after_first_value(text, offset, end, problems)
-    salvaged, complete_items = _salvage(text, offset)
-    if salvaged is None or complete_items == 0:
+        return _after_first_value(text, first, end, problems)
+    salvaged = _salvage(text, offset)
+    where = f"line {error.lineno}, column {error.colno}"
+    if not salvaged:
         problems.append(
             Problem(
-                ProblemKind.INVALID_JSON,
-                f"metrics.json is not valid JSON (line {error.lineno}, column {error.colno}: "
-                f"{error.msg})",
+                ProblemKind.INVALID_JSON, f"metrics.json is not valid JSON ({where}: {error.msg})"
             )
         )
         return None
-    problems.append(
-        Problem(
-            ProblemKind.TRUNCATED,
-            f"metrics.json ends mid-document (line {error.lineno}, column {error.colno}): "
-            "a write in progress or an interrupted one; kept the complete part",
+    if _cut_off(text, error):
+        problems.append(
+            Problem(
+                ProblemKind.TRUNCATED,
+                f"metrics.json ends mid-document ({where}): a write in progress or an "
+                "interrupted one; kept the complete part",
+            )
         )
-    )
+    else:
+        problems.append(
+            Problem(
+                ProblemKind.INVALID_JSON,
+                f"metrics.json is corrupt at {where} ({error.msg}); kept what comes before",
+            )
+        )
     return salvaged
 
 
-def _after_first_value(text: str, offset: int, end: int, problems: list[Problem]) -> Any:
+def _cut_off(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether the parse failed because the text stops early (not because it is wrong).
+
+    A cut-off write ends inside its last token: a string, a number, a keyword.
+    Anything structural after the error position means the text is corrupt.
+    """
+    if error.msg.startswith("Unterminated string"):
+        return True
+    rest = text[error.pos :].strip(_WHITESPACE)
+    return not any(char in _STRUCTURAL for char in rest) and " " not in rest
+
+
+def _after_first_value(text: str, first: Any, end: int, problems: list[Problem]) -> Any:
     """A whole value followed by more text: JSON lines, or leftovers of an overwrite."""
-    values = []
-    pos = offset
+    if isinstance(first, dict) and "epoch" in first and "epochs" not in first:
+        return _json_lines(text, problems)
     try:
-        while pos < len(text):
-            value, pos = _DECODER.raw_decode(text, pos)
-            values.append(value)
-            pos = _skip(text, pos)
+        _DECODER.raw_decode(text, _skip(text, end))
+        several = True
     except json.JSONDecodeError:
-        pass
-    if len(values) == 1:
+        several = False
+    if not several:
         problems.append(
             Problem(
                 ProblemKind.INVALID_JSON,
@@ -155,30 +186,53 @@ def _after_first_value(text: str, offset: int, end: int, problems: list[Problem]
                 "an overwrite in progress? kept the document",
             )
         )
-        return values[0]
-    if all(isinstance(v, dict) and "epoch" in v for v in values):
-        return values  # JSON lines of epoch records: as good as a list
+        return first
+    lines = sum(1 for line in text.splitlines() if line.strip())
     problems.append(
         Problem(
             ProblemKind.NOT_OURS,
-            f"metrics.json holds {len(values)} JSON values one per line (JSON lines, as detectron2 "
+            f"metrics.json holds {lines} JSON values one per line (JSON lines, as detectron2 "
             'writes), not an {"epochs": [...]} document; it is not a metricwatch file',
         )
     )
     return None
 
 
-def _salvage(text: str, pos: int) -> tuple[Any, int]:
+def _json_lines(text: str, problems: list[Problem]) -> list[Any]:
+    """One epoch record per line. A broken last line is an append in progress."""
+    lines = [line for line in text.splitlines() if line.strip(_WHITESPACE)]
+    rows: list[Any] = []
+    skipped = 0
+    for number, line in enumerate(lines, start=1):
+        try:
+            rows.append(_DECODER.decode(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                problems.append(
+                    Problem(
+                        ProblemKind.TRUNCATED,
+                        "the last line of metrics.json is incomplete (a write in progress?)",
+                    )
+                )
+            else:
+                skipped += 1
+    if skipped:
+        problems.append(
+            Problem(ProblemKind.INVALID_JSON, f"skipped {skipped} lines that are not valid JSON")
+        )
+    return rows
+
+
+def _salvage(text: str, pos: int) -> Any:
     """Rebuild the complete prefix of a top-level object or list, element by element."""
     if pos >= len(text):
-        return None, 0
+        return None
     if text[pos] == "[":
         items, _ = _partial_array(text, pos)
-        return items, len(items)
+        return items
     if text[pos] != "{":
-        return None, 0
+        return None
     result: dict[str, Any] = {}
-    count = 0
     pos += 1
     while True:
         pos = _skip(text, pos)
@@ -193,11 +247,12 @@ def _salvage(text: str, pos: int) -> tuple[Any, int]:
             if pos < len(text) and text[pos] == "[":
                 items, pos = _partial_array(text, pos)
                 result[key] = items
-                count += len(items)
                 if pos < 0:
                     break
             else:
                 value, pos = _DECODER.raw_decode(text, pos)
+                if _maybe_cut(text, pos, value):
+                    break
                 result[key] = value
         except json.JSONDecodeError:
             break
@@ -206,7 +261,7 @@ def _salvage(text: str, pos: int) -> tuple[Any, int]:
             pos += 1
             continue
         break
-    return result, count
+    return result
 
 
 def _partial_array(text: str, pos: int) -> tuple[list[Any], int]:
@@ -220,6 +275,8 @@ def _partial_array(text: str, pos: int) -> tuple[list[Any], int]:
             value, pos = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError:
             return items, -1
+        if _maybe_cut(text, pos, value):
+            return items, -1
         items.append(value)
         pos = _skip(text, pos)
         if pos < len(text) and text[pos] == ",":
@@ -229,6 +286,14 @@ def _partial_array(text: str, pos: int) -> tuple[list[Any], int]:
             return items, pos + 1
         return items, -1
     return items, -1
+
+
+def _maybe_cut(text: str, end: int, value: Any) -> bool:
+    """A number not followed by a delimiter may be cut short (123 of 12345.6, 2 of 2.5)."""
+    if not isinstance(value, (int, float)):
+        return False
+    pos = _skip(text, end)
+    return pos >= len(text) or text[pos] not in ",]}"
 
 
 def _skip(text: str, pos: int) -> int:
@@ -251,8 +316,10 @@ def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
         if isinstance(document.get("epochs"), list):
             rows = document["epochs"]
             result.extra = {k: v for k, v in document.items() if k not in ("epochs", "meta")}
-        elif _looks_like_history(document):
+        elif _history_columns(document):
             rows = _history_rows(document, result)
+        elif "epoch" in document:
+            rows = [document]  # JSON lines after its first epoch: one record, one line
         else:
             problems.append(
                 Problem(
@@ -274,13 +341,20 @@ def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
     return result
 
 
-def _looks_like_history(document: dict[str, Any]) -> bool:
-    return any(isinstance(v, list) and k != "meta" for k, v in document.items())
+def _history_columns(document: dict[str, Any]) -> dict[str, list[Any]]:
+    """The lists of a history dict that hold numbers (a list of class names is not one)."""
+    return {
+        key: value
+        for key, value in document.items()
+        if key != "meta"
+        and isinstance(value, list)
+        and any(_number(item) is not None for item in value[:100])
+    }
 
 
 def _history_rows(document: dict[str, Any], result: ParseResult) -> list[dict[str, Any]]:
     """Turn {"train_loss": [..], ...} into epoch rows; the epoch is the 1-based position."""
-    columns = {k: v for k, v in document.items() if isinstance(v, list)}
+    columns = _history_columns(document)
     result.extra = {k: v for k, v in document.items() if k not in columns and k != "meta"}
     length = max(len(v) for v in columns.values())
     rows = []
@@ -305,6 +379,7 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
     not_objects = 0
     unnumbered = 0
     restarts: list[str] = []
+    collisions: set[str] = set()
     for row in rows:
         if not isinstance(row, dict):
             not_objects += 1
@@ -314,6 +389,7 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
             unnumbered += 1
             epoch = (epochs[-1] + 1) if epochs else 1
         values: dict[str, float] = {}
+        sources: dict[str, str] = {}
         for raw_key, raw_value in row.items():
             if raw_key == "epoch" or raw_value is None:
                 continue
@@ -321,7 +397,13 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
             if number is None:
                 non_numeric[str(raw_key)] += 1
                 continue
-            values[canonical_key(str(raw_key))] = number
+            key = canonical_key(str(raw_key))
+            if key in values:
+                collisions.add(" and ".join(sorted((repr(sources[key]), repr(raw_key)))))
+                if raw_key != key:
+                    continue  # the canonical spelling wins over its alias
+            values[key] = number
+            sources[key] = raw_key
         if epochs and epoch <= epochs[-1]:
             cut = bisect.bisect_left(epochs, epoch)
             restarts.append(f"{epoch} (after {epochs[-1]})")
@@ -350,6 +432,15 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
                 f"ignored {sum(non_numeric.values())} non-numeric values ({detail})",
             )
         )
+    if collisions:
+        problems.append(
+            Problem(
+                ProblemKind.NON_NUMERIC,
+                "the same metric under two names ("
+                + "; ".join(sorted(collisions)[:3])
+                + "): kept the canonical one",
+            )
+        )
     if restarts:
         problems.append(
             Problem(
@@ -363,14 +454,16 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
 
 
 def _epoch(value: Any) -> int | None:
+    """A usable epoch number: a whole number from 0 to MAX_EPOCH, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and value >= 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdecimal() and len(text) <= 10 else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_EPOCH:
+        return value
     return None
 
 
