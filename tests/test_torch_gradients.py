@@ -108,11 +108,39 @@ def test_the_reference_loop_would_need_one_transfer_per_parameter(host_transfers
     assert host_transfers.count("item") == 6
 
 
-def test_no_gradients_gives_zeros_without_any_transfer(host_transfers):
+NO_GRAD_WARNING = r"no parameter has a \.grad.*after loss\.backward\(\) and before .*zero_grad"
+
+
+def test_no_gradients_gives_zeros_and_a_warning_without_any_transfer(host_transfers):
     model = make_model()
-    assert gradient_stats(model) == {"grad_norm": 0.0, "grad_max": 0.0}
-    assert gradient_stats([]) == {"grad_norm": 0.0, "grad_max": 0.0}
+    with pytest.warns(UserWarning, match=NO_GRAD_WARNING):
+        assert gradient_stats(model) == {"grad_norm": 0.0, "grad_max": 0.0}
+    with pytest.warns(UserWarning, match=NO_GRAD_WARNING):
+        assert gradient_stats([]) == {"grad_norm": 0.0, "grad_max": 0.0}
     assert host_transfers == []
+
+
+def test_warns_when_called_after_zero_grad():
+    model = backward(make_model())
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer.zero_grad(set_to_none=True)
+    with pytest.warns(UserWarning, match=NO_GRAD_WARNING) as record:
+        assert gradient_stats(model) == {"grad_norm": 0.0, "grad_max": 0.0}
+    assert record[0].filename == __file__  # points at the caller, not at metricwatch
+
+
+def test_warns_when_every_parameter_is_frozen():
+    model = make_model()
+    model.requires_grad_(False)  # e.g. a frozen backbone passed on its own
+    model(torch.randn(2, 8)).sum()  # a forward pass, but nothing to backward through
+    with pytest.warns(UserWarning, match=NO_GRAD_WARNING):
+        assert gradient_stats(model.named_parameters()) == {"grad_norm": 0.0, "grad_max": 0.0}
+
+
+def test_no_warning_when_gradients_are_real_zeros(recwarn):
+    model = backward(make_model(), scale=0.0)
+    assert gradient_stats(model) == {"grad_norm": 0.0, "grad_max": 0.0}
+    assert [w for w in recwarn if issubclass(w.category, UserWarning)] == []
 
 
 def test_nan_gradient_gives_nan_not_an_exception():
@@ -192,6 +220,25 @@ def test_sparse_gradients():
 def test_rejects_things_that_are_not_tensors():
     with pytest.raises(TypeError, match="str"):
         gradient_stats(["weight"])
+    with pytest.raises(TypeError, match="expected a Module or tensors, got str"):
+        gradient_stats("weight")
+
+
+def test_a_dict_of_parameters_gets_a_clear_error_and_its_values_work():
+    model = backward(make_model())
+    params = dict(model.named_parameters())
+    with pytest.raises(TypeError, match=r"got a dict.*model\.parameters\(\).*\.values\(\)"):
+        gradient_stats(params)
+    assert gradient_stats(params.values()) == gradient_stats(model)
+    with pytest.raises(TypeError, match="mapping"):
+        gradient_stats(model.state_dict())  # an OrderedDict: a Mapping too
+
+
+def test_docstring_covers_amp_and_sharded_training():
+    doc = " ".join(gradient_stats.__doc__.split())
+    assert "scaler.unscale_(optimizer)" in doc
+    assert "loss scale" in doc
+    assert "FSDP" in doc and "ZeRO" in doc and "shard" in doc
 
 
 # --- current_lr ------------------------------------------------------------------------------

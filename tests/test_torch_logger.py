@@ -2,15 +2,21 @@
 
 import argparse
 import dataclasses
+import enum
+import errno
 import json
 import math
+import warnings
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from metricwatch import writer as writer_module  # noqa: E402
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 from metricwatch.torch import JSONMetricLogger  # noqa: E402
 from metricwatch.torch import distributed as mw_distributed  # noqa: E402
@@ -98,7 +104,7 @@ def test_explicit_epochs_and_replacing_an_epoch_drops_the_later_ones(tmp_path):
 
 @pytest.mark.parametrize(
     ("epoch", "error"),
-    [(-1, ValueError), (True, TypeError), (2.5, TypeError), ("3", TypeError)],
+    [(0, ValueError), (-1, ValueError), (True, TypeError), (2.5, TypeError), ("3", TypeError)],
 )
 def test_rejects_bad_epoch_numbers_without_writing(tmp_path, epoch, error):
     logger = JSONMetricLogger(tmp_path)
@@ -107,6 +113,21 @@ def test_rejects_bad_epoch_numbers_without_writing(tmp_path, epoch, error):
     with pytest.raises(error):
         logger.log_epoch(epoch=epoch, train_loss=2.0)
     assert (tmp_path / "metrics.json").read_bytes() == before
+
+
+def test_epoch_zero_is_refused_with_the_fix_in_the_message(tmp_path):
+    # for epoch in range(epochs): log_epoch(epoch=epoch) would leave a finished run
+    # looking one epoch short, since "epochs done" is read from the last epoch number.
+    logger = JSONMetricLogger(tmp_path, total_epochs=3)
+    with pytest.raises(ValueError, match="numbered from 1") as info:
+        logger.log_epoch(epoch=0, train_loss=1.0)
+    assert "epoch=epoch + 1" in str(info.value)
+    assert "omit epoch" in str(info.value)
+    assert logger.last_epoch == 0
+    assert epochs_of(tmp_path) == []
+    for epoch in range(3):
+        logger.log_epoch(epoch=epoch + 1, train_loss=1.0)
+    assert epochs_of(tmp_path) == [1, 2, 3]
 
 
 def test_accepts_integer_like_epochs(tmp_path):
@@ -177,6 +198,18 @@ def test_a_bad_value_names_the_metric_and_writes_nothing(tmp_path, value, error,
     assert message in str(info.value)
     assert (tmp_path / "metrics.json").read_bytes() == before
     assert logger.last_epoch == 1
+
+
+def test_integers_beyond_float_range_are_stored_as_inf(tmp_path):
+    record = JSONMetricLogger(tmp_path).log_epoch(
+        steps=10**400, debt=-(10**400), ratio=Fraction(10**400, 3), fine=10**300
+    )
+    assert record["steps"] == math.inf
+    assert record["debt"] == -math.inf
+    assert record["ratio"] == math.inf
+    assert record["fine"] == 1e300
+    values = read_back(tmp_path).records[0].values
+    assert (values["steps"], values["debt"]) == (math.inf, -math.inf)
 
 
 def test_nan_and_inf_are_written_as_json_tokens_the_reader_accepts(tmp_path):
@@ -269,14 +302,43 @@ def test_resume_false_starts_afresh_and_keeps_a_backup(tmp_path):
     old_bytes = (tmp_path / "metrics.json").read_bytes()
 
     second = JSONMetricLogger(tmp_path, resume=False)
+    assert second.backup_path == tmp_path / "metrics.json.bak"
     assert (tmp_path / "metrics.json.bak").read_bytes() == old_bytes
     assert epochs_of(tmp_path) == []  # the fresh file is there at once, empty
     assert second.log_epoch(train_loss=9.0)["epoch"] == 1
     assert [r.values["train_loss"] for r in read_back(tmp_path).records] == [9.0]
 
 
+def test_resume_false_never_overwrites_an_earlier_backup(tmp_path):
+    contents = []
+    for run in range(4):
+        logger = JSONMetricLogger(tmp_path, resume=False, config={"run": run})
+        logger.log_epoch(train_loss=float(run))
+        contents.append((tmp_path / "metrics.json").read_bytes())
+        expected = [None, "metrics.json.bak", "metrics.json.bak.1", "metrics.json.bak.2"][run]
+        assert logger.backup_path == (expected and tmp_path / expected)
+    # Every earlier run survives, oldest in .bak; the current one is metrics.json.
+    assert (tmp_path / "metrics.json.bak").read_bytes() == contents[0]
+    assert (tmp_path / "metrics.json.bak.1").read_bytes() == contents[1]
+    assert (tmp_path / "metrics.json.bak.2").read_bytes() == contents[2]
+    assert read_back(tmp_path).meta["config"] == {"run": 3}
+
+
+def test_backup_numbering_takes_the_first_free_name(tmp_path):
+    (tmp_path / "metrics.json.bak").write_text("oldest")
+    (tmp_path / "metrics.json.bak.2").write_text("kept by hand")
+    JSONMetricLogger(tmp_path).log_epoch(train_loss=1.0)
+    logger = JSONMetricLogger(tmp_path, resume=False)
+    assert logger.backup_path == tmp_path / "metrics.json.bak.1"
+    assert (tmp_path / "metrics.json.bak").read_text() == "oldest"
+    assert (tmp_path / "metrics.json.bak.2").read_text() == "kept by hand"
+    assert parse_metrics_json(logger.backup_path.read_bytes()).records[0].epoch == 1
+
+
 def test_resume_false_without_a_file_makes_no_backup(tmp_path):
-    JSONMetricLogger(tmp_path, resume=False).log_epoch(train_loss=1.0)
+    logger = JSONMetricLogger(tmp_path, resume=False)
+    logger.log_epoch(train_loss=1.0)
+    assert logger.backup_path is None
     assert not (tmp_path / "metrics.json.bak").exists()
     assert epochs_of(tmp_path) == [1]
 
@@ -291,9 +353,20 @@ def test_resuming_a_damaged_file_keeps_a_copy_and_continues_from_what_it_holds(t
 
     with pytest.warns(UserWarning, match="ends mid-document.*2 epochs.*metrics.json.bak"):
         logger = JSONMetricLogger(tmp_path)
+    assert logger.backup_path == tmp_path / "metrics.json.bak"
     assert (tmp_path / "metrics.json.bak").read_text() == truncated
     assert logger.log_epoch(train_loss=1.5)["epoch"] == 3
     assert [r.values["train_loss"] for r in read_back(tmp_path).records] == [3.0, 2.0, 1.5]
+
+
+def test_resuming_a_damaged_file_does_not_overwrite_an_earlier_backup(tmp_path):
+    (tmp_path / "metrics.json.bak").write_text("the first run's data")
+    (tmp_path / "metrics.json").write_text('{"meta": {}, "epochs": [{"epoch": 1, "train_')
+    with pytest.warns(UserWarning, match=r"kept as metrics\.json\.bak\.1$"):
+        logger = JSONMetricLogger(tmp_path)
+    assert logger.backup_path == tmp_path / "metrics.json.bak.1"
+    assert (tmp_path / "metrics.json.bak").read_text() == "the first run's data"
+    assert logger.backup_path.read_text().endswith('"train_')
 
 
 def test_resuming_a_foreign_file_does_not_destroy_it(tmp_path):
@@ -307,7 +380,9 @@ def test_resuming_a_foreign_file_does_not_destroy_it(tmp_path):
 
 def test_resuming_a_healthy_file_makes_no_copy(tmp_path, recwarn):
     JSONMetricLogger(tmp_path).log_epoch(train_loss=1.0)
-    JSONMetricLogger(tmp_path).log_epoch(train_loss=0.5)
+    resumed = JSONMetricLogger(tmp_path)
+    resumed.log_epoch(train_loss=0.5)
+    assert resumed.backup_path is None
     assert not (tmp_path / "metrics.json.bak").exists()
     assert [w for w in recwarn if issubclass(w.category, UserWarning)] == []
 
@@ -357,6 +432,186 @@ def test_config_may_be_a_namespace_a_dataclass_or_a_mapping(tmp_path, config):
 def test_unserialisable_config_values_are_written_as_text(tmp_path):
     JSONMetricLogger(tmp_path, config={"runs_dir": tmp_path})
     assert read_back(tmp_path).meta["config"] == {"runs_dir": str(tmp_path)}
+
+
+def test_a_config_with_non_string_keys_is_written_and_later_writes_still_work(tmp_path):
+    logger = JSONMetricLogger(tmp_path, config={"sizes": {(1, 2): 3}})
+    logger.log_epoch(train_loss=1.0)
+    logger.log_epoch(train_loss=0.5)
+    result = read_back(tmp_path)
+    assert result.meta["config"] == {"sizes": {"(1, 2)": 3}}
+    assert [r.epoch for r in result.records] == [1, 2]
+
+
+class Optimizer(enum.Enum):
+    SGD = "sgd"
+    ADAM = "adam"
+
+
+@dataclasses.dataclass
+class Schedule:
+    warmup: int
+    milestones: tuple = (30, 60)
+
+
+@dataclasses.dataclass
+class NestedConfig:
+    schedule: Schedule
+    optimizer: Optimizer
+    data: Path
+
+
+def test_nested_configs_of_every_kind_become_json_safe(tmp_path):
+    config = {
+        "nested": NestedConfig(Schedule(warmup=5), Optimizer.ADAM, Path("/data/cifar")),
+        "args": argparse.Namespace(lr=np.float32(0.5), seed=np.int64(7), tags={"b", "a"}),
+        "layers": (64, [128, (256,)]),
+        "by_epoch": {10: 0.1, 2.5: 0.01, None: 0.0, True: "yes", Optimizer.SGD: "slow"},
+        "limits": {"clip": math.inf, "floor": -math.inf, "unset": math.nan},
+        "dtype": torch.float16,
+        "scale": torch.tensor(2.0),
+        "frozen": frozenset({3, 1, 2}),
+    }
+    logger = JSONMetricLogger(tmp_path, config=config)
+    logger.log_epoch(train_loss=1.0)
+    written = read_back(tmp_path).meta["config"]
+    limits = written.pop("limits")
+    assert limits["clip"] == math.inf and limits["floor"] == -math.inf
+    assert math.isnan(limits["unset"])
+    assert written == {
+        "nested": {
+            "schedule": {"warmup": 5, "milestones": [30, 60]},
+            "optimizer": "adam",
+            "data": "/data/cifar",
+        },
+        "args": {"lr": 0.5, "seed": 7, "tags": ["a", "b"]},
+        "layers": [64, [128, [256]]],
+        "by_epoch": {"10": 0.1, "2.5": 0.01, "null": 0.0, "true": "yes", "sgd": "slow"},
+        "dtype": "torch.float16",
+        "scale": 2.0,
+        "frozen": [1, 2, 3],
+    }
+    assert type(written["args"]["seed"]) is int
+
+
+def test_a_self_referencing_config_does_not_recurse_forever(tmp_path):
+    config: dict = {"lr": 0.1}
+    config["self"] = config
+    JSONMetricLogger(tmp_path, config=config)
+    assert read_back(tmp_path).meta["config"] == {"lr": 0.1, "self": "<recursive>"}
+
+
+# --- failed writes ---------------------------------------------------------------------------
+
+
+class FailingWrites:
+    """Makes metricwatch.writer.atomic_write_text raise the queued errors, then work again."""
+
+    def __init__(self, monkeypatch):
+        self.errors: list[OSError] = []
+        self.original = writer_module.atomic_write_text
+        monkeypatch.setattr(writer_module, "atomic_write_text", self)
+
+    def __call__(self, path, text):
+        if self.errors:
+            raise self.errors.pop(0)
+        self.original(path, text)
+
+
+def disk_full(path):
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_a_failed_write_warns_keeps_the_epoch_and_catches_up_later(tmp_path, monkeypatch):
+    failing = FailingWrites(monkeypatch)
+    logger = JSONMetricLogger(tmp_path, total_epochs=4)
+    logger.log_epoch(train_loss=4.0, duration_s=1.0)
+
+    failing.errors = [disk_full(tmp_path / ".metrics.json.abc.tmp")]
+    with pytest.warns(RuntimeWarning, match="No space left on device") as caught:
+        record = logger.log_epoch(train_loss=3.0, duration_s=1.0)
+    message = str(caught[0].message)
+    assert str(logger.path) in message and "next log_epoch" in message
+    assert caught[0].filename == __file__  # points at the training loop's call
+    assert record == {"epoch": 2, "train_loss": 3.0, "duration_s": 1.0}  # as usual
+    assert isinstance(logger.write_error, OSError)
+    assert logger.write_error.errno == errno.ENOSPC
+    assert epochs_of(tmp_path) == [1]  # the old file is intact and valid
+
+    logger.log_epoch(train_loss=2.0, duration_s=1.0)  # the disk has room again
+    assert logger.write_error is None
+    assert epochs_of(tmp_path) == [1, 2, 3]  # caught up, epoch 2 included
+    logger.log_epoch(train_loss=1.0, duration_s=1.0)
+    result = read_back(tmp_path)
+    assert [r.values["train_loss"] for r in result.records] == [4.0, 3.0, 2.0, 1.0]
+    assert result.meta["total_epochs"] == 4
+
+
+def test_a_repeated_write_error_warns_once_and_a_new_one_warns_again(tmp_path, monkeypatch):
+    failing = FailingWrites(monkeypatch)
+    logger = JSONMetricLogger(tmp_path)
+    failing.errors = [
+        disk_full(tmp_path / ".metrics.json.a.tmp"),  # the temp name differs every time
+        disk_full(tmp_path / ".metrics.json.b.tmp"),
+        disk_full(tmp_path / ".metrics.json.c.tmp"),
+        PermissionError(errno.EACCES, "Permission denied", str(tmp_path)),
+        disk_full(tmp_path / ".metrics.json.d.tmp"),
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(1, 6):
+            assert logger.log_epoch(train_loss=1.0 / epoch)["epoch"] == epoch
+            assert logger.write_error is not None
+    assert [type(w.message) for w in caught] == [RuntimeWarning, RuntimeWarning]
+    assert "No space left" in str(caught[0].message)
+    assert "Permission denied" in str(caught[1].message)
+    assert epochs_of(tmp_path) == []  # only the start-up write reached the disk
+
+    logger.log_epoch(train_loss=0.1)
+    assert logger.write_error is None
+    assert epochs_of(tmp_path) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_removed_run_directory_is_recreated_at_the_next_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    logger = JSONMetricLogger(run_dir)
+    logger.log_epoch(train_loss=1.0)
+    for path in run_dir.iterdir():
+        path.unlink()
+    run_dir.rmdir()
+    logger.log_epoch(train_loss=0.5)
+    assert logger.write_error is None
+    assert epochs_of(run_dir) == [1, 2]
+
+
+def test_close_retries_a_failed_write_and_warns_if_the_file_stays_behind(tmp_path, monkeypatch):
+    failing = FailingWrites(monkeypatch)
+    with JSONMetricLogger(tmp_path) as logger:
+        failing.errors = [disk_full(tmp_path)]
+        with pytest.warns(RuntimeWarning):
+            logger.log_epoch(train_loss=1.0)
+    assert logger.write_error is None  # close() wrote it
+    assert epochs_of(tmp_path) == [1]
+
+    logger = JSONMetricLogger(tmp_path)
+    failing.errors = [disk_full(tmp_path), disk_full(tmp_path)]
+    with pytest.warns(RuntimeWarning, match="No space"):
+        logger.log_epoch(train_loss=0.5)
+    with pytest.warns(RuntimeWarning, match="still behind.*epochs up to 2"):
+        logger.close()
+    assert epochs_of(tmp_path) == [1]
+    assert [r["epoch"] for r in logger.records] == [1, 2]
+
+
+def test_errors_that_are_not_os_errors_still_raise(tmp_path, monkeypatch):
+    logger = JSONMetricLogger(tmp_path)
+
+    def broken(path, text):
+        raise RuntimeError("a bug, not the disk")
+
+    monkeypatch.setattr(writer_module, "atomic_write_text", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        logger.log_epoch(train_loss=1.0)
 
 
 # --- lifecycle -------------------------------------------------------------------------------

@@ -124,6 +124,57 @@ def test_long_sums_of_float32_tensors_keep_float64_precision():
     assert meter.count == 60_000
 
 
+VALUES_OF_0_1 = {
+    "python": 0.1,
+    "numpy": np.float64(0.1),
+    "tensor64": torch.tensor(0.1, dtype=torch.float64),
+}
+WEIGHTS_OF_1 = {
+    "python": 1,
+    "numpy_int": np.int64(1),
+    "int_tensor": torch.tensor(1),
+    "int32_tensor": torch.tensor(1, dtype=torch.int32),
+    "float_tensor": torch.tensor(1.0),
+    "numpy_float": np.float32(1.0),
+}
+
+
+@pytest.mark.parametrize("n_kind", WEIGHTS_OF_1)
+@pytest.mark.parametrize("val_kind", VALUES_OF_0_1)
+def test_every_mix_of_value_and_weight_accumulates_in_float64(val_kind, n_kind):
+    # 0.1 * torch.tensor(1) is float32 in torch: 0.1 becomes 0.10000000149 at once, and
+    # 100,000 such updates averaged 0.0999856. float64 keeps 0.1 to ~1e-15.
+    meter = AverageMeter()
+    for _ in range(2_000):
+        meter.update(VALUES_OF_0_1[val_kind], WEIGHTS_OF_1[n_kind])
+    assert meter.avg == pytest.approx(0.1, rel=1e-12)
+    assert meter.sum == pytest.approx(200.0, rel=1e-12)
+    assert meter.count == 2_000
+
+
+@pytest.mark.parametrize(
+    "n",
+    [np.int64(3), np.int32(3), np.uint8(3), torch.tensor(3), torch.tensor(3, dtype=torch.int16)],
+)
+def test_integer_weights_of_any_kind_keep_count_an_int(n):
+    meter = AverageMeter()
+    meter.update(0.5, n)
+    meter.update(torch.tensor(1.5), n)
+    meter.update(2.5, 2)
+    assert meter.count == 8
+    assert type(meter.count) is int
+    assert meter.avg == pytest.approx((0.5 * 3 + 1.5 * 3 + 2.5 * 2) / 8, rel=1e-15)
+
+
+def test_a_float_weight_after_integer_tensor_weights_makes_count_a_float():
+    meter = AverageMeter()
+    meter.update(torch.tensor(1.0), torch.tensor(2))
+    meter.update(1.0, 0.5)
+    assert meter.count == 2.5
+    assert type(meter.count) is float
+    assert meter.avg == 1.0
+
+
 def test_numpy_scalars_and_fractional_weights():
     meter = AverageMeter()
     meter.update(np.float32(0.5), np.int64(2))

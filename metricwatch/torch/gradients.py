@@ -8,7 +8,8 @@ stacked, and the two results come back to the host in a single transfer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -24,13 +25,32 @@ def gradient_stats(
     """Total L2 norm and largest per-parameter L2 norm of the gradients.
 
     Accepts a Module, a tensor, or an iterable of parameters/tensors (or of
-    (name, parameter) pairs, as named_parameters() yields). Parameters
-    without a gradient are skipped; with none at all both values are 0.0.
-    NaN and Inf gradients give NaN/Inf values rather than an exception, so
-    a diverging run is logged, not crashed.
+    (name, parameter) pairs, as named_parameters() yields); for a dict of
+    parameters pass its .values(). Parameters without a gradient are
+    skipped. NaN and Inf gradients give NaN/Inf values rather than an
+    exception, so a diverging run is logged, not crashed.
+
+    Call it after `loss.backward()` and before `optimizer.zero_grad()`. With
+    no gradient at all (called after zero_grad(set_to_none=True), before
+    backward(), or every parameter frozen) both values are 0.0 and a
+    UserWarning says so: a real 0.0 would mean vanishing gradients.
+
+    Under mixed precision with a GradScaler, call it after
+    `scaler.unscale_(optimizer)`: before that the gradients, and so the
+    norms, are multiplied by the loss scale. Under FSDP or ZeRO (sharded
+    gradients) the result is the norm of this rank's local shard only, not
+    of the whole model; for the global norm use the wrapper's own (FSDP's
+    clip_grad_norm_, DeepSpeed's get_global_grad_norm()).
     """
     grads = _gradients(model_or_parameters)
     if not grads:
+        warnings.warn(
+            "gradient_stats: no parameter has a .grad, so grad_norm and grad_max are "
+            "reported as 0.0; call it after loss.backward() and before "
+            "optimizer.zero_grad() (or the parameters are all frozen)",
+            UserWarning,
+            stacklevel=2,
+        )
         return {"grad_norm": 0.0, "grad_max": 0.0}
     with torch.no_grad():
         device = grads[0].device
@@ -50,6 +70,16 @@ def _gradients(source: nn.Module | torch.Tensor | Iterable[Any]) -> list[torch.T
         items: Iterable[Any] = source.parameters()
     elif isinstance(source, torch.Tensor):
         items = [source]
+    elif isinstance(source, Mapping):
+        raise TypeError(
+            f"gradient_stats: got a {type(source).__name__} (a mapping, whose iteration "
+            "yields its keys); pass model.parameters(), or the dict's .values() for a dict "
+            "of parameters (a state_dict() holds detached tensors without gradients)"
+        )
+    elif isinstance(source, (str, bytes)):
+        raise TypeError(
+            f"gradient_stats: expected a Module or tensors, got {type(source).__name__}"
+        )
     else:
         items = source
     grads = []

@@ -7,7 +7,12 @@ measured epoch durations, tensor values, resume, and rank-0-only writing.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import enum
+import json
+import math
+import numbers
 import operator
 import os
 import shutil
@@ -35,9 +40,19 @@ class JSONMetricLogger:
       `duration_s`, accepts 0-d tensors and numpy scalars, and keeps NaN/Inf.
     - Every write replaces the file atomically: a watcher never reads half a
       document and a killed run leaves the last complete one.
+    - Epochs are numbered from 1: `log_epoch(epoch=0)` is refused (in a
+      `for epoch in range(n)` loop pass `epoch + 1`, or omit it), because
+      metricwatch counts the epochs done from the last epoch number.
     - `resume=True` continues an existing file (re-logging an epoch replaces it
       and drops the later ones, as after restoring a checkpoint); `resume=False`
-      starts afresh and keeps the old file as metrics.json.bak.
+      starts afresh and moves the old file to metrics.json.bak, or to the first
+      free metrics.json.bak.1, .bak.2, ... (a backup is never overwritten);
+      `backup_path` tells which.
+    - A failed write (disk full, permission denied) does not stop training:
+      it warns once per distinct error, keeps the epochs in memory and
+      rewrites the whole file at the next `log_epoch`; `write_error` holds
+      the error while the file is behind. Only the write at creation raises,
+      so a wrong run_dir fails before training starts.
     - Under torch.distributed only rank 0 touches the disk; other ranks get the
       same records back at the cost of a dict. Create the logger after
       init_process_group (or under torchrun, whose RANK is honoured).
@@ -61,6 +76,9 @@ class JSONMetricLogger:
             meta["config"] = _config_dict(config)
         self._document = MetricsDocument(Path(run_dir), meta)
         self._closed = False
+        self._backup_path: Path | None = None
+        self._write_error: OSError | None = None
+        self._warned_errors: set[tuple[Any, ...]] = set()
         self._last_time = time.monotonic()
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         writer = self._is_writer()
@@ -69,7 +87,9 @@ class JSONMetricLogger:
             # Other ranks read too (never write), so their epoch numbers match rank 0's.
             self._resume(writer)
         elif writer and self.path.exists():
-            os.replace(self.path, self.backup_path)
+            backup = _free_backup_path(self.path)
+            os.replace(self.path, backup)
+            self._backup_path = backup
         if resume and self._document.records and "started_at" in self._document.meta:
             self._document.meta["resumed_at"] = started_at
         else:
@@ -86,11 +106,13 @@ class JSONMetricLogger:
         """
         parsed = self._document.load_existing()
         if parsed is not None and parsed.damaged and writer:
-            shutil.copyfile(self.path, self.backup_path)
+            backup = _free_backup_path(self.path)
+            shutil.copyfile(self.path, backup)
+            self._backup_path = backup
             problem = next(p for p in parsed.problems if p.kind in DAMAGE_KINDS)
             warnings.warn(
                 f"{self.path}: {problem.message}. Continuing from the {len(parsed.records)} "
-                f"epochs it still holds; the original is kept as {self.backup_path.name}",
+                f"epochs it still holds; the original is kept as {backup.name}",
                 stacklevel=3,
             )
 
@@ -100,9 +122,19 @@ class JSONMetricLogger:
         return self._document.path
 
     @property
-    def backup_path(self) -> Path:
-        """Where resume=False moves an existing metrics.json."""
-        return self.path.with_name(self.path.name + BACKUP_SUFFIX)
+    def backup_path(self) -> Path | None:
+        """The backup this logger made of an earlier metrics.json, or None if it made none.
+
+        resume=False moves an existing file there; resuming a damaged or
+        foreign file copies it there first. It is metrics.json.bak, or the
+        first of metrics.json.bak.1, .bak.2, ... that did not exist yet.
+        """
+        return self._backup_path
+
+    @property
+    def write_error(self) -> OSError | None:
+        """The error of the last write if it failed (the file is behind), else None."""
+        return self._write_error
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -142,12 +174,49 @@ class JSONMetricLogger:
         self._last_time = now
         record = self._document.put({"epoch": number, **values})
         if self._is_writer():
-            self._document.write()
+            self._write()
         return dict(record)
 
+    def _write(self) -> bool:
+        """Rewrite the file; on an OSError warn (once per distinct error) instead of raising.
+
+        The epochs stay in memory, so the next successful write catches the
+        file up with every epoch logged meanwhile.
+        """
+        try:
+            self._document.write()
+        except OSError as error:
+            self._write_error = error
+            key = (type(error), error.errno, error.strerror or str(error))
+            if key not in self._warned_errors:
+                self._warned_errors.add(key)
+                warnings.warn(
+                    f"JSONMetricLogger could not write {self.path}: {error}. Training goes "
+                    "on: the epochs are kept in memory and the file is rewritten with all "
+                    "of them at the next log_epoch (this warning is not repeated)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            return False
+        self._write_error = None
+        return True
+
     def close(self) -> None:
-        """Stop logging. Every epoch is already on disk, so this only forbids more; idempotent."""
+        """Stop logging; idempotent.
+
+        Every epoch is normally on disk already; if the last write failed, it
+        is tried once more, with a warning if the file is still behind.
+        """
+        if self._closed:
+            return
         self._closed = True
+        if self._write_error is not None and self._is_writer() and not self._write():
+            warnings.warn(
+                f"JSONMetricLogger closed with {self.path} still behind ({self._write_error}): "
+                f"it may lack epochs up to {self.last_epoch}; they are in logger.records",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def __enter__(self) -> JSONMetricLogger:
         return self
@@ -179,8 +248,12 @@ def _epoch_number(epoch: Any) -> int:
             number = int(epoch)
         else:
             raise TypeError(f"epoch must be an integer, got {epoch!r}") from None
-    if number < 0:
-        raise ValueError(f"epoch must be >= 0 (epochs are numbered from 1), got {number}")
+    if number < 1:
+        raise ValueError(
+            f"epoch must be >= 1, got {number}: epochs are numbered from 1: pass "
+            "epoch=epoch + 1 (in a `for epoch in range(epochs)` loop), or omit epoch to "
+            "number automatically"
+        )
     return number
 
 
@@ -195,6 +268,15 @@ def _metric_value(key: str, value: Any) -> float | None:
         )
     try:
         return to_float(value.detach() if isinstance(value, torch.Tensor) else value)
+    except OverflowError as error:
+        # An integer (or fraction) beyond float range: as large as a float gets, like a
+        # float overflow would give. NaN/Inf are legal values in the file.
+        try:
+            return math.inf if value > 0 else -math.inf
+        except TypeError:
+            raise ValueError(
+                f"metric {key!r} is too large for a float: {type(value).__name__}"
+            ) from error
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"metric {key!r} must be a number or a one-element tensor, "
@@ -202,12 +284,86 @@ def _metric_value(key: str, value: Any) -> float | None:
         ) from error
 
 
+def _free_backup_path(path: Path) -> Path:
+    """metrics.json.bak, else the first free one of metrics.json.bak.1, .bak.2, ...
+
+    An existing backup is never the answer, so no earlier run is overwritten.
+    """
+    candidate = path.with_name(path.name + BACKUP_SUFFIX)
+    number = 0
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = path.with_name(f"{path.name}{BACKUP_SUFFIX}.{number}")
+    return candidate
+
+
 def _config_dict(config: Any) -> Any:
-    """A config as JSON-friendly data: mappings, dataclasses and argparse Namespaces."""
-    if isinstance(config, Mapping):
-        return dict(config)
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return dataclasses.asdict(config)
-    if hasattr(config, "__dict__") and not isinstance(config, type):
-        return dict(vars(config))
-    return config
+    """A config as JSON-safe data, whatever it holds: it goes into meta on every write.
+
+    Mappings, dataclasses, argparse Namespaces (and, at the top level, any
+    object with attributes) become dicts with str keys; tuples, lists and
+    sets become lists; numbers, str, bool and None stay (NaN/Inf too: the
+    file allows them); enums become their value as text; everything else
+    (paths, dtypes, devices, ...) its str().
+    """
+    if (
+        not isinstance(config, (Mapping, type, argparse.Namespace))
+        and not _is_dataclass_instance(config)
+        and hasattr(config, "__dict__")
+        and not isinstance(config, enum.Enum)
+    ):
+        config = vars(config)
+    return _json_safe(config, set())
+
+
+def _is_dataclass_instance(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _json_safe(value: Any, active: set[int]) -> Any:
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return int(value)
+    if isinstance(value, numbers.Real):  # numpy floats too; NaN/Inf kept
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if id(value) in active:
+        return "<recursive>"
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, argparse.Namespace):
+        items = vars(value).items()
+    elif _is_dataclass_instance(value):
+        items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        active.add(id(value))
+        converted = [_json_safe(item, active) for item in value]
+        active.discard(id(value))
+        if isinstance(value, (set, frozenset)):
+            # Sets have no order; sort so the file does not change between runs.
+            try:
+                converted.sort()
+            except TypeError:  # mixed types
+                converted.sort(key=lambda item: (type(item).__name__, repr(item)))
+        return converted
+    else:
+        return str(value)
+    active.add(id(value))
+    result = {_json_key(key): _json_safe(item, active) for key, item in items}
+    active.discard(id(value))
+    return result
+
+
+def _json_key(key: Any) -> str:
+    """A mapping key as JSON text, spelled as json.dumps spells the keys it accepts."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, enum.Enum):
+        return str(key.value)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)  # None -> "null", True -> "true", 1.5 -> "1.5"
+    return str(key)

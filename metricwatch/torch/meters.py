@@ -8,6 +8,7 @@ where the device has it) and converts only when `val`, `avg`, `sum` or
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -39,16 +40,24 @@ class AverageMeter:
         self._int_count = True
 
     def update(self, val: Any, n: Any = 1) -> None:
-        """Add `val` as the average of `n` items; tensors stay on their device."""
+        """Add `val` as the average of `n` items; tensors stay on their device.
+
+        Tensor sums accumulate in float64 (float32 on MPS) and an integer
+        count as an integer, whatever the mix of Python numbers, numpy
+        scalars and tensors: `0.1 * torch.tensor(1)` alone would be float32.
+        """
         value = _as_scalar(val, "val")
         weight = _as_scalar(n, "n")
-        if isinstance(weight, torch.Tensor) or not isinstance(weight, int):
+        if not _is_integer(weight):
             self._int_count = False
-        if isinstance(self._sum, torch.Tensor) and isinstance(value, torch.Tensor):
-            value = value.to(self._sum.device)
+        device = _device_of(self._sum, value, weight)
         self._val = value
-        self._sum = self._sum + _accumulable(value) * weight
-        self._count = self._count + _accumulable(weight)
+        product = _as_float(value, device) * _as_float(weight, device)
+        self._sum = _as_float(self._sum, device) + product
+        if self._int_count:
+            self._count = _as_int(self._count, device) + _as_int(weight, device)
+        else:
+            self._count = _as_float(self._count, device) + _as_float(weight, device)
         self._global = None
 
     def synchronize(self) -> None:
@@ -82,7 +91,7 @@ class AverageMeter:
 
     @property
     def count(self) -> Number:
-        """Number of items seen: an int while every `n` was a Python int."""
+        """Number of items seen: an int while every `n` was an integer (Python, numpy or tensor)."""
         count = _to_python(self._global[1] if self._global is not None else self._count)
         return round(count) if self._int_count else float(count)
 
@@ -122,7 +131,7 @@ def _as_scalar(value: Any, what: str) -> Number | torch.Tensor:
                 f"{tuple(value.shape)} (reduce it first, e.g. .mean())"
             )
         return value.detach().reshape(())
-    if isinstance(value, (bool, int)):
+    if isinstance(value, numbers.Integral):  # Python and numpy integers, bools
         return int(value)
     error: Exception | None = None
     if not isinstance(value, (str, bytes)):
@@ -141,21 +150,41 @@ def _accumulation_dtype(device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "mps" else torch.float64
 
 
-def _accumulable(value: Number | torch.Tensor) -> Number | torch.Tensor:
+def _is_integer(value: Number | torch.Tensor) -> bool:
     if isinstance(value, torch.Tensor):
-        return value.to(_accumulation_dtype(value.device))
+        return not (value.is_floating_point() or value.is_complex())
+    return isinstance(value, int)
+
+
+def _as_float(value: Number | torch.Tensor, device: torch.device | None) -> Number | torch.Tensor:
+    """value ready to accumulate: a tensor in the accumulation dtype on `device`.
+
+    Python numbers stay Python numbers (float64 already); they never lower a
+    float64 tensor's dtype, while an integer tensor times a float would be
+    float32, hence every tensor operand is converted first.
+    """
+    if isinstance(value, torch.Tensor):
+        device = device or value.device
+        return value.to(device=device, dtype=_accumulation_dtype(device))
     return value
 
 
-def _device_of(*values: Any) -> torch.device:
+def _as_int(value: Number | torch.Tensor, device: torch.device | None) -> Number | torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.to(device=device, dtype=torch.int64)
+    return value
+
+
+def _device_of(*values: Any) -> torch.device | None:
+    """The device of the first tensor among values (the accumulator's, when it is one)."""
     for value in values:
         if isinstance(value, torch.Tensor):
             return value.device
-    return torch.device("cpu")
+    return None
 
 
 def _as_accumulator_tensor(value: Number | torch.Tensor, like: Any) -> torch.Tensor:
-    device = _device_of(value, like)
+    device = _device_of(value, like) or torch.device("cpu")
     return torch.as_tensor(value, device=device).to(_accumulation_dtype(device)).reshape(())
 
 
