@@ -1,0 +1,445 @@
+"""The monitor: a Textual app fed by one background watcher thread.
+
+Data flow: RunWatcher (metricwatch.watch) turns file changes into run
+updates; the same worker thread loads each changed run through Ingest
+(parse, keep last good, summarise, diagnose) and posts RunState messages;
+the UI thread only files them and refreshes what changed. Only the selected
+run's charts exist, and a run list row is re-rendered only when its text
+changes, so 1,000 runs cost no more per event than one.
+
+Entry points: `run_monitor(path)` for the CLI, `create_app(path, ...)` for
+it and for the tests (which pass a fixed clock and may turn watching off).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import ClassVar
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from metricwatch.discovery import METRICS_FILENAME
+from metricwatch.model import Problem, ProblemKind, Run
+from metricwatch.tui.ingest import Ingest
+from metricwatch.tui.messages import (
+    RunFailed,
+    RunGone,
+    RunsLoaded,
+    ScanFinished,
+    WatchModeChanged,
+)
+from metricwatch.tui.screens.help import HelpScreen
+from metricwatch.tui.state import RunState, build_state
+from metricwatch.tui.widgets.run_list import RunList
+from metricwatch.tui.widgets.run_view import RunView
+from metricwatch.watch import (
+    NETWORK_POLL_S,
+    RunUpdate,
+    RunWatcher,
+    UpdateKind,
+    WatchMode,
+    choose_mode,
+)
+
+Clock = Callable[[], float]
+
+#: Below this width the runs list is hidden (toggle with `l`) so the charts stay readable.
+NARROW_WIDTH = 100
+#: Below this height the charts go in one row.
+SHORT_HEIGHT = 32
+#: The "x s ago" label ticks this often; the stall check runs every STATUS_EVERY seconds.
+TICK_S = 1.0
+STATUS_EVERY = 5.0
+#: Seconds after the initial load to re-check files by stat (events start only after it).
+CATCH_UP_S = 1.0
+#: Initial load: post loaded runs in batches of this size (the first run alone, at once).
+BATCH = 64
+
+
+class MetricwatchApp(App[int]):
+    """Watches the runs under one path."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "metricwatch"
+    AUTO_FOCUS = "#runs"
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        # description: the footer's word; tooltip: the help screen's line.
+        Binding("j,down", "next_run", "Runs", key_display="j/k", tooltip="Next run"),
+        Binding("k,up", "previous_run", "Prev run", show=False, tooltip="Previous run"),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name"),
+        Binding("m", "more_charts", "Charts", tooltip="Show the charts that do not fit"),
+        Binding("l", "toggle_list", "List", show=False, tooltip="Show or hide the runs list"),
+        Binding("r", "reload", "Reload", tooltip="Re-read every run from disk"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
+        Binding("q", "quit", "Quit", tooltip="Quit"),
+        Binding("escape", "clear_filter", "Clear", show=False, tooltip="Clear the filter"),
+    ]
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        mode: WatchMode,
+        clock: Clock = time.time,
+        watch: bool = True,
+        ingest: Ingest | None = None,
+    ) -> None:
+        super().__init__()
+        self.root = root
+        self.mode = mode
+        self.clock = clock
+        self.watching = watch
+        self.ingest = ingest or Ingest()
+        self.states: dict[str, RunState] = {}
+        self.selected: str | None = None
+        self.scan_done = threading.Event()
+        self.single_run = root.is_file() or (root / METRICS_FILENAME).is_file()
+        self._stop = threading.Event()
+        self._show_list = False
+        self._watcher: RunWatcher | None = None
+
+    # --- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            with Vertical(id="sidebar"):
+                yield Input(placeholder="filter runs…", id="filter", disabled=True)
+                yield RunList(id="runs")
+            yield RunView(id="view")
+            yield Static(self._waiting_text(), id="waiting")
+        yield Footer()
+
+    @property
+    def run_list(self) -> RunList:
+        return self.query_one("#runs", RunList)
+
+    @property
+    def view(self) -> RunView:
+        return self.query_one("#view", RunView)
+
+    def _waiting_text(self) -> Text:
+        text = Text("waiting for runs: ", style="bold")
+        text.append(f"no {METRICS_FILENAME} under {self.root} yet")
+        text.append(f"\n\nwatching ({self.mode.label}); a run appears as soon as it writes.")
+        return text
+
+    def on_mount(self) -> None:
+        self.screen.set_class(self.single_run, "-single")
+        self._apply_size(self.size.width, self.size.height)
+        self.view.display = False
+        self.query_one("#waiting").display = False
+        self.set_interval(TICK_S, self._tick)
+        self.set_interval(STATUS_EVERY, self._check_status)
+        self._watch_runs()
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        narrow, short = width < NARROW_WIDTH, height < SHORT_HEIGHT
+        screen = self.screen
+        screen.set_class(narrow, "-narrow")
+        screen.set_class(short, "-short")
+        screen.set_class(self._show_list, "-list")
+        if short:
+            capacity, columns = (2, 2) if narrow else (3, 3)
+        else:
+            capacity, columns = 4, 2
+        self.view.set_layout(capacity, columns)
+
+    # --- the background thread ----------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, name="watch", group="watch")
+    def _watch_runs(self) -> None:
+        """Discover and load every run, then follow changes until the app stops."""
+        worker = get_current_worker()
+        watcher = RunWatcher(self.root, self.mode)
+        initial = watcher.initial()
+        batch: list[RunState] = []
+        for index, update in enumerate(initial):
+            if worker.is_cancelled or self._stop.is_set():
+                return
+            columns = update.name == self.selected or (self.selected is None and index == 0)
+            state = self._load(update, columns=columns)
+            if state is not None:
+                batch.append(state)
+            if index == 0 or len(batch) >= BATCH:
+                self.post_message(RunsLoaded(batch, initial=True))
+                batch = []
+        if batch:
+            self.post_message(RunsLoaded(batch, initial=True))
+        self.post_message(ScanFinished(len(initial)))
+        self.scan_done.set()
+        if not self.watching:
+            return
+        if not watcher.mode.polling:
+            self._watcher = watcher
+            self.call_from_thread(self.set_timer, CATCH_UP_S, self._catch_up)
+        while not self._stop.is_set():
+            try:
+                for updates in watcher.batches(self._stop):
+                    if worker.is_cancelled:
+                        return
+                    self._apply(updates)
+                return
+            except OSError as error:
+                # inotify limits, a vanished root...: keep watching by polling.
+                if watcher.mode.polling:
+                    raise
+                watcher.mode = WatchMode(True, NETWORK_POLL_S, f"events failed: {error}")
+                self.post_message(WatchModeChanged(watcher.mode, str(error)))
+
+    def _apply(self, updates: Iterable[RunUpdate]) -> None:
+        states = []
+        for update in updates:
+            if update.kind is UpdateKind.GONE:
+                self.post_message(RunGone(update.name))
+                continue
+            state = self._load(update, columns=update.name == self.selected)
+            if state is not None:
+                states.append(state)
+        if states:
+            self.post_message(RunsLoaded(states))
+
+    def _load(self, update: RunUpdate, *, columns: bool) -> RunState | None:
+        try:
+            return self.ingest.load(update.name, update.metrics_path, columns=columns)
+        except Exception as error:  # noqa: BLE001 - one bad run is shown on that run, never fatal
+            self.post_message(RunFailed(update.name, update.metrics_path, _describe(error)))
+            return None
+
+    @work(thread=True, exit_on_error=False, name="catch-up", group="catch-up")
+    def _catch_up(self) -> None:
+        """Changes made between the initial scan and the start of file events (see catch_up)."""
+        if self._watcher is not None and not self._stop.is_set():
+            self._apply(self._watcher.catch_up())
+
+    @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
+    def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
+        for _name, metrics_path in targets:
+            self.ingest.forget(metrics_path)
+        self._apply(
+            RunUpdate(UpdateKind.CHANGED, name, metrics_path) for name, metrics_path in targets
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(
+                f"{event.worker.name} stopped: {escape(_describe(error))}",
+                severity="error",
+                timeout=30,
+            )
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self.ingest.close()
+
+    # --- messages from the worker ------------------------------------------------------------
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        now = self.clock()
+        for state in message.states:
+            self.states[state.name] = state
+        with self.batch_update():
+            self.run_list.upsert(message.states, now)
+            if self.selected is None and self.states:
+                self.select(next(iter(self.states)))
+            elif self.selected in {s.name for s in message.states}:
+                self._show_selected()
+            self._update_placeholder()
+
+    def on_run_gone(self, message: RunGone) -> None:
+        state = self.states.get(message.name)
+        if state is None:
+            return
+        self.states[message.name] = replace(state, gone=True)
+        self.run_list.upsert([self.states[message.name]], self.clock())
+        if message.name == self.selected:
+            self._show_selected()
+
+    def on_run_failed(self, message: RunFailed) -> None:
+        problem = Problem(ProblemKind.UNREADABLE, f"could not load this run: {message.error}")
+        state = self.states.get(message.name)
+        if state is None:
+            state = build_state(Run(message.name, message.metrics_path, problems=[problem]))
+        else:
+            state = replace(state, problems=[problem, *state.problems])
+        self.on_runs_loaded(RunsLoaded([state]))
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        self._update_placeholder()
+
+    def on_watch_mode_changed(self, message: WatchModeChanged) -> None:
+        self.mode = message.mode
+        self.notify(
+            f"file events failed ({escape(message.reason)}); polling every "
+            f"{message.mode.interval:g}s instead",
+            severity="warning",
+            timeout=10,
+        )
+        self._show_selected()
+
+    # --- selection ----------------------------------------------------------------------------
+
+    def select(self, name: str) -> None:
+        """Switch the whole screen to another run at once."""
+        if name not in self.states:
+            return
+        changed = name != self.selected
+        self.selected = name
+        self.run_list.highlight_name(name)
+        if changed:
+            self.view.chart_offset = 0
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        state = self.states.get(self.selected or "")
+        if state is None:
+            return
+        names = self.run_list.names
+        position = (names.index(state.name) + 1, len(names)) if state.name in names else None
+        with self.batch_update():
+            self.view.show(state, self.clock(), self.mode.label, position)
+
+    def _update_placeholder(self) -> None:
+        has_runs = bool(self.states)
+        self.view.display = has_runs
+        self.query_one("#waiting").display = not has_runs and self.scan_done.is_set()
+
+    @on(OptionList.OptionHighlighted, "#runs")
+    def _on_run_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None and event.option.id != self.selected:
+            self.select(event.option.id)
+
+    # --- timers -------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.selected is not None:
+            self.view.tick(self.clock())
+
+    def _check_status(self) -> None:
+        """Live marks age into idle or stalled with time alone: re-check, no re-parse."""
+        now = self.clock()
+        self.run_list.refresh_rows(self.states.values(), now)
+        if self.selected is not None:
+            self.view.refresh_findings(now)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _step(self, delta: int) -> None:
+        names = self.run_list.names
+        if not names:
+            return
+        if self.selected in names:
+            index = max(0, min(len(names) - 1, names.index(self.selected) + delta))
+        else:
+            index = 0
+        self.select(names[index])
+
+    def action_next_run(self) -> None:
+        self._step(1)
+
+    def action_previous_run(self) -> None:
+        self._step(-1)
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.disabled = False
+        filter_input.add_class("-active")
+        self.screen.add_class("-filtering")
+        filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def _on_filter_changed(self, event: Input.Changed) -> None:
+        self.run_list.set_filter(event.value, self.states, self.clock())
+        names = self.run_list.names
+        if names and self.selected not in names:
+            self.select(names[0])
+        elif self.selected in names:
+            self._show_selected()
+
+    @on(Input.Submitted, "#filter")
+    def _on_filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            self.action_clear_filter()
+        else:
+            self.run_list.focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if not filter_input.has_class("-active"):
+            return
+        filter_input.value = ""
+        filter_input.remove_class("-active")
+        filter_input.disabled = True
+        self.screen.remove_class("-filtering")
+        self.run_list.set_filter("", self.states, self.clock())
+        if self.selected is not None:
+            self.run_list.highlight_name(self.selected)
+            self._show_selected()
+        self.run_list.focus()
+
+    def action_more_charts(self) -> None:
+        if not self.view.cycle_charts():
+            self.notify("all charts are shown", timeout=2)
+
+    def action_toggle_list(self) -> None:
+        self._show_list = not self._show_list
+        self.screen.set_class(self._show_list, "-list")
+
+    def action_reload(self) -> None:
+        targets = [(s.name, s.metrics_path) for s in self.states.values() if not s.gone]
+        self._reload_runs(targets)
+        self.notify(f"reloading {len(targets)} run{'s' if len(targets) != 1 else ''}", timeout=2)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(list(self.BINDINGS)))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Next run", "Show the next run", self.action_next_run)
+        yield SystemCommand("Previous run", "Show the previous run", self.action_previous_run)
+        yield SystemCommand("Filter runs", "Filter the runs list by name", self.action_filter)
+        yield SystemCommand("More charts", "Show charts that do not fit", self.action_more_charts)
+        yield SystemCommand("Reload", "Re-read every run from disk", self.action_reload)
+        yield SystemCommand("Runs list", "Show or hide the runs list", self.action_toggle_list)
+
+
+def _describe(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}"
+
+
+def create_app(
+    path: Path,
+    *,
+    poll_interval: float | None = None,
+    clock: Clock = time.time,
+    watch: bool = True,
+) -> MetricwatchApp:
+    """The app for PATH: watch mode chosen here (events, or polling on network file systems)."""
+    return MetricwatchApp(path, mode=choose_mode(path, poll_interval), clock=clock, watch=watch)
+
+
+def run_monitor(path: Path, *, poll_interval: float | None = None) -> int:
+    """Run the monitor until the user quits; the exit code for the CLI."""
+    app = create_app(path, poll_interval=poll_interval)
+    app.run()
+    return app.return_code or 0

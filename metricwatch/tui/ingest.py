@@ -1,0 +1,155 @@
+"""Loading runs into RunStates, off the UI thread.
+
+Small files are parsed in the calling (worker) thread. A big metrics.json
+is parsed in a child process instead: `json.loads` of 50 MB holds the GIL
+for about a second, which would freeze the UI however the thread is
+scheduled. The child keeps its own loader and last good runs (it lives as
+long as the app) and ships back a RunState whose series are numpy arrays,
+cheap to unpickle, instead of a million Record objects.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from itertools import count
+from pathlib import Path
+from typing import IO, Any
+
+from metricwatch.loader import RunLoader, keep_last_good
+from metricwatch.model import Run
+from metricwatch.tui.state import RunState, build_state
+
+#: Files at least this big are parsed in the child process.
+BIG_FILE_BYTES = 8 * 2**20
+
+
+class Ingest:
+    """Turns (name, metrics path) into a RunState, keeping the last good data of each run."""
+
+    def __init__(self, big_file_bytes: int = BIG_FILE_BYTES) -> None:
+        self.big_file_bytes = big_file_bytes
+        self._loader = RunLoader()
+        self._previous: dict[Path, Run] = {}
+        self._lock = threading.Lock()
+        self._child: _Child | None = None
+        self._versions = count(1)
+
+    @property
+    def parses(self) -> int:
+        return self._loader.parses
+
+    def load(self, name: str, metrics_path: Path, *, columns: bool = False) -> RunState:
+        """Read (if changed), merge with the last good read, summarise and diagnose."""
+        if _size(metrics_path) >= self.big_file_bytes:
+            return self._load_in_child(name, metrics_path)
+        with self._lock:
+            current = self._loader.load(name, metrics_path)
+            run = keep_last_good(self._previous.get(metrics_path), current)
+            self._previous[metrics_path] = run
+            version = next(self._versions)
+        state = build_state(run, version=version)
+        return state.with_columns() if columns else state
+
+    def forget(self, metrics_path: Path) -> None:
+        """Drop the cached parse, so the next load reads the file again (the `r` key)."""
+        with self._lock:
+            self._loader.forget(metrics_path)
+
+    def close(self) -> None:
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.close()
+
+    def _load_in_child(self, name: str, metrics_path: Path) -> RunState:
+        with self._lock:
+            if self._child is None or not self._child.alive:
+                self._child = _Child()
+            child = self._child
+            version = next(self._versions)
+        state = child.request(name, metrics_path)
+        state.version = version
+        return state
+
+
+# --- the child process ----------------------------------------------------------------------
+# A plain subprocess speaking length-prefixed pickles over its stdin/stdout. Not
+# multiprocessing: its "spawn" re-imports the parent's __main__, which for
+# `python -m metricwatch` would start a second monitor in the child.
+
+_HEADER = struct.Struct("!Q")
+
+
+def _send(stream: IO[bytes], payload: Any) -> None:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the parser process closed its pipe")
+    (size,) = _HEADER.unpack(header)
+    return pickle.loads(stream.read(size))
+
+
+class _Child:
+    """One long-lived parser process; requests are serialised by the caller's lock."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from metricwatch.tui.ingest import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # never write over the TUI; errors come back as replies
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def request(self, name: str, metrics_path: Path) -> RunState:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        with self._lock:
+            _send(self._process.stdin, (name, str(metrics_path)))
+            ok, payload = _receive(self._process.stdout)
+        if not ok:
+            raise RuntimeError(f"parser process: {payload}")
+        return payload
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def serve() -> None:
+    """The child's loop: (name, path) in, (True, detached RunState) or (False, error) out."""
+    ingest = Ingest(big_file_bytes=2**62)  # never delegates further
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            name, path = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            reply = (True, ingest.load(name, Path(path)).detached())
+        except Exception as error:  # noqa: BLE001 - sent back and shown on that run
+            reply = (False, f"{type(error).__name__}: {error}")
+        _send(stdout, reply)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,58 @@
+"""Every message the monitor's workers and widgets send, in one place.
+
+Workers run in threads; Textual's post_message is thread-safe, so a worker
+hands results to the UI only through these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+from metricwatch.tui.state import RunState
+from metricwatch.watch import WatchMode
+
+
+class RunsLoaded(Message):
+    """Fresh states for one or more runs (new or changed)."""
+
+    def __init__(self, states: list[RunState], *, initial: bool = False) -> None:
+        super().__init__()
+        self.states = states
+        self.initial = initial
+
+
+class RunGone(Message):
+    """A run's metrics.json was deleted or moved away: keep its data, mark it gone."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+class RunFailed(Message):
+    """Loading one run raised: shown on that run, never fatal to the app."""
+
+    def __init__(self, name: str, metrics_path: Path, error: str) -> None:
+        super().__init__()
+        self.name = name
+        self.metrics_path = metrics_path
+        self.error = error
+
+
+class ScanFinished(Message):
+    """The initial discovery and load is done (the 'waiting for runs' text may show)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
+class WatchModeChanged(Message):
+    """The watcher switched mode, e.g. to polling after file-system events failed."""
+
+    def __init__(self, mode: WatchMode, reason: str = "") -> None:
+        super().__init__()
+        self.mode = mode
+        self.reason = reason

@@ -1,0 +1,69 @@
+"""The `?` screen: every key binding, generated from the app's bindings so it cannot drift."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXTRA_KEYS = (
+    ("tab / shift+tab", "Move focus (runs, summary, findings)"),
+    ("enter (in filter)", "Keep the filter and go back to the runs"),
+    ("ctrl+p", "Command palette"),
+    ("mouse", "Click a run; scroll panels (never required)"),
+)
+
+MARKS = (
+    ("●", "live: written recently"),
+    ("◌", "stalled: no epoch for far longer than usual"),
+    ("✓", "finished: reached its total epochs"),
+    ("○", "idle: quiet, no total declared"),
+    ("✗", "gone: metrics.json deleted or moved"),
+    ("▲n", "findings, coloured by the worst (yellow: warning, red: critical)"),
+    ("▲ / ■", "a warning / a critical finding in the findings panel"),
+)
+
+
+def _key_label(binding: Binding) -> str:
+    names = {"question_mark": "?", "slash": "/", "escape": "esc"}
+    return " / ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
+
+
+def help_table(bindings: list[Binding]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for binding in bindings:
+        if binding.tooltip or binding.description:
+            table.add_row(Text(_key_label(binding)), Text(binding.tooltip or binding.description))
+    for key, description in EXTRA_KEYS:
+        table.add_row(Text(key), Text(description))
+    table.add_row("", "")
+    for mark, meaning in MARKS:
+        table.add_row(Text(mark), Text(meaning, style="dim"))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close help"),
+    ]
+
+    def __init__(self, bindings: list[Binding]) -> None:
+        super().__init__()
+        self.listed = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "metricwatch keys"
+            box.border_subtitle = "esc / ? to close"
+            yield Static(help_table(self.listed), id="help-body")
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

@@ -1,0 +1,206 @@
+"""What the monitor knows about one run, computed once per file change, off the UI thread.
+
+A RunState is built in a worker (thread or subprocess) right after a load:
+the summary and the findings are computed there, so the UI thread only
+formats. It carries a tiny `probe` run instead of needing the full one for
+the stall check, so a huge run parsed in a subprocess can be shipped back
+as numpy columns without its million Record objects.
+
+No textual import here: this is plain data and arithmetic, tested as such.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metricwatch.diagnostics import THRESHOLDS, Finding, Severity, diagnose, stalled
+from metricwatch.loader import keep_last_good
+from metricwatch.metrics import format_duration
+from metricwatch.model import Problem, Record, Run
+from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.summary import RunSummary, summarize
+
+Columns = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+class Status(str, Enum):
+    """The run list's status mark."""
+
+    LIVE = "live"  # written recently
+    STALLED = "stalled"  # no epoch for far longer than usual, and not finished
+    FINISHED = "finished"  # reached its declared total
+    IDLE = "idle"  # quiet, no declared total: finished or paused, we cannot tell
+    GONE = "gone"  # its metrics.json was deleted or moved away
+    EMPTY = "empty"  # the file exists but holds no epoch yet
+
+
+@dataclass
+class RunState:
+    name: str
+    metrics_path: Path
+    mtime: float | None
+    meta: dict[str, Any]
+    problems: list[Problem]
+    keys: list[str]
+    epochs_done: int
+    total_epochs: int | None
+    usual_epoch_s: float | None
+    summary: RunSummary
+    findings: list[Finding]
+    probe: Run
+    gone: bool = False
+    version: int = 0
+    _run: Run | None = field(default=None, repr=False)
+    _columns: Columns | None = field(default=None, repr=False)
+
+    # --- data for charts ---------------------------------------------------------------------
+
+    def column(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(epochs, values) of one key as float arrays; built on first use and kept."""
+        if self._columns is None:
+            self._columns = {}
+        found = self._columns.get(key)
+        if found is None:
+            found = _column(self._run, key)
+            self._columns[key] = found
+        return found
+
+    def with_columns(self) -> RunState:
+        """Build every column now (in a worker) so the UI thread does not have to."""
+        for key in self.keys:
+            self.column(key)
+        return self
+
+    def detached(self) -> RunState:
+        """A copy without the full Run, for shipping across a process boundary."""
+        self.with_columns()
+        return replace(self, _run=None)
+
+    # --- derived, cheap ----------------------------------------------------------------------
+
+    @property
+    def reader_problems(self) -> list[Problem]:
+        return list(self.problems)
+
+    @property
+    def damaged(self) -> bool:
+        return any(p.kind in DAMAGE_KINDS for p in self.problems)
+
+    def stall_finding(self, now: float) -> Finding | None:
+        if self.gone or self.usual_epoch_s is None or self.mtime is None:
+            return None
+        if now - self.mtime < THRESHOLDS.stall_min_s:
+            return None  # the rule's floor: skip the call for every run that wrote recently
+        return stalled(self.probe, now)
+
+    def all_findings(self, now: float) -> list[Finding]:
+        stall = self.stall_finding(now)
+        return [*self.findings, stall] if stall else list(self.findings)
+
+    def status(self, now: float) -> Status:
+        if self.gone:
+            return Status.GONE
+        if self.epochs_done == 0:
+            return Status.EMPTY
+        if self.total_epochs is not None and self.epochs_done >= self.total_epochs:
+            return Status.FINISHED
+        if self.stall_finding(now) is not None:
+            return Status.STALLED
+        if self.mtime is not None and now - self.mtime <= self.live_window:
+            return Status.LIVE
+        return Status.IDLE
+
+    @property
+    def live_window(self) -> float:
+        """How long after a write the run still counts as live: the stall rule's own limit."""
+        if self.usual_epoch_s is None:
+            return THRESHOLDS.stall_min_s
+        return max(THRESHOLDS.stall_factor * self.usual_epoch_s, THRESHOLDS.stall_min_s)
+
+    def eta_s(self, now: float) -> float | None:
+        """Time left: epochs to go times the mean epoch, minus the time spent on this one."""
+        mean = self.summary.mean_epoch_s
+        if self.total_epochs is None or mean is None or self.epochs_done >= self.total_epochs:
+            return None
+        remaining = (self.total_epochs - self.epochs_done) * mean
+        if self.mtime is not None:
+            remaining -= max(0.0, now - self.mtime)
+        return max(0.0, remaining)
+
+    def epoch_label(self) -> str:
+        if self.total_epochs:
+            return f"epoch {self.epochs_done} / {self.total_epochs}"
+        return f"epoch {self.epochs_done}"
+
+
+def worst(findings: list[Finding]) -> Severity | None:
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=None)
+
+
+def build_state(run: Run, *, version: int = 0) -> RunState:
+    """Everything the UI shows about a run, computed from it once."""
+    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
+    usual = statistics.median(durations) if durations else None
+    probe_records = []
+    if run.records:
+        values = {"duration_s": usual} if usual is not None else {}
+        probe_records = [Record(run.epochs_done, values)]
+    probe = Run(run.name, run.path, probe_records, meta=dict(run.meta), mtime=run.mtime)
+    return RunState(
+        name=run.name,
+        metrics_path=run.path,
+        mtime=run.mtime,
+        meta=dict(run.meta),
+        problems=list(run.problems),
+        keys=run.keys,
+        epochs_done=run.epochs_done,
+        total_epochs=run.total_epochs,
+        usual_epoch_s=usual,
+        summary=summarize(run),
+        findings=diagnose(run),
+        probe=probe,
+        version=version,
+        _run=run,
+    )
+
+
+def merge(previous: Run | None, current: Run) -> Run:
+    """The run to show after a read: keep the last good epochs when the new read is damaged."""
+    return keep_last_good(previous, current)
+
+
+def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
+    if run is None:
+        return np.empty(0), np.empty(0)
+    series = run.series(key)
+    return (
+        np.fromiter(series.epochs, dtype=np.float64, count=len(series)),
+        np.fromiter(series.values, dtype=np.float64, count=len(series)),
+    )
+
+
+def format_ago(seconds: float | None) -> str:
+    """`just now`, `12s ago`, `3m ago`, `2h 10m ago`, `3d ago`.
+
+    Seconds only while they matter (the first minute): the label then
+    changes once a minute, so an idle screen is not repainted every second.
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "never written"
+    seconds = max(0.0, seconds)
+    if seconds < 1:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)}s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m ago"
+    if seconds >= 2 * 86400:
+        return f"{int(seconds // 86400)}d ago"
+    return f"{format_duration(seconds - seconds % 60)} ago"

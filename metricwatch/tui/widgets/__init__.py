@@ -1,0 +1,1 @@
+"""Thin widgets: they draw what tui.state / tui.charts / the core decided."""

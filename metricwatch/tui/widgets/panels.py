@@ -1,0 +1,142 @@
+"""The summary table, the findings and the notice line: text built from core results."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from metricwatch.diagnostics import Finding, Severity
+from metricwatch.model import Problem
+from metricwatch.summary import RunSummary
+
+SEVERITY_MARKS = {Severity.WARNING: ("▲", "yellow"), Severity.CRITICAL: ("■", "red")}
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """RunSummary.rows() as a two-column table; every cell a Text, so no markup is parsed."""
+    table = Table.grid(padding=(0, 1), expand=False)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(no_wrap=False)
+    for label, value in summary.rows():
+        table.add_row(Text(label), Text(value, style="bold"))
+    return table
+
+
+def findings_text(findings: list[Finding]) -> Text:
+    """Each finding's observation, evidence, cause and action, coloured by severity."""
+    if not findings:
+        return Text("✓ No problems found", style="bold green")
+    text = Text()
+    for index, finding in enumerate(findings):
+        mark, colour = SEVERITY_MARKS[finding.severity]
+        if index:
+            text.append("\n")
+        text.append(f"{mark} {finding.observation}", style=f"bold {colour}")
+        text.append(f" ({finding.severity.value})\n", style=colour)
+        text.append(f"  {finding.evidence}\n")
+        text.append("  cause: ", style="dim")
+        text.append(f"{finding.cause}\n")
+        text.append("  try:   ", style="dim")
+        text.append(f"{finding.action}\n", style=colour)
+    text.rstrip()
+    return text
+
+
+def findings_renderable(findings: list[Finding]) -> RenderableType:
+    """findings_text laid out with hanging indents, so wrapped lines stay under their label."""
+    if not findings:
+        return findings_text(findings)
+    parts: list[RenderableType] = []
+    for index, finding in enumerate(findings):
+        mark, colour = SEVERITY_MARKS[finding.severity]
+        title = Text(f"{mark} {finding.observation}", style=f"bold {colour}")
+        if index:
+            parts.append(Text(""))
+        parts.append(title)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="dim", width=5)
+        grid.add_column()
+        grid.add_row(Text(""), Text(finding.evidence))
+        grid.add_row(Text("cause"), Text(finding.cause))
+        grid.add_row(Text("try"), Text(finding.action, style=colour))
+        parts.append(Padding(grid, (0, 0, 0, 1)))
+    return Group(*parts)
+
+
+def notice_text(problems: list[Problem], *, gone: bool, epochs: int, damaged: bool) -> Text:
+    """Reader problems and a vanished file, in one line each (empty when all is well)."""
+    text = Text()
+    if gone:
+        text.append("✗ metrics.json is gone (deleted or moved)", style="bold red")
+        text.append(f": showing the last data read ({epochs} epochs)\n")
+    for problem in problems:
+        text.append("⚠ ", style="bold yellow")
+        text.append(problem.message)
+        text.append("\n")
+    if damaged and epochs and not gone:
+        text.append(f"  showing the last good data ({epochs} epochs)\n", style="dim")
+    text.rstrip()
+    return text
+
+
+class SummaryPanel(VerticalScroll):
+    """Scrollable so a run with many metrics never pushes rows off screen unseen."""
+
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Summary"
+        self._body = Static("", id="summary-body")
+        self._rows: list[tuple[str, str]] = []
+
+    def compose(self):
+        yield self._body
+
+    def show(self, summary: RunSummary) -> None:
+        rows = summary.rows()
+        if rows == self._rows:
+            return
+        # Same labels: same height, so a repaint is enough (no relayout of the screen).
+        same_shape = [label for label, _ in rows] == [label for label, _ in self._rows]
+        self._rows = rows
+        self._body.update(summary_table(summary), layout=not same_shape)
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(f"{label}  {value}" for label, value in self._rows)
+
+
+class FindingsPanel(VerticalScroll):
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Findings"
+        self._body = Static("", id="findings-body")
+        self._text = Text()
+        self._filled = False
+
+    def compose(self):
+        yield self._body
+
+    def show(self, findings: list[Finding]) -> None:
+        text = findings_text(findings)
+        if self._filled and text == self._text:
+            return  # the 5 s status check must not repaint an unchanged panel
+        self._text, self._filled = text, True
+        self._body.update(findings_renderable(findings))
+        worst_first = sorted(findings, key=lambda f: -f.severity.rank)
+        if findings:
+            _, colour = SEVERITY_MARKS[worst_first[0].severity]
+            self.border_title = Text.assemble("Findings ", (f"({len(findings)})", f"bold {colour}"))
+        else:
+            self.border_title = "Findings"
+
+    @property
+    def plain(self) -> str:
+        return self._text.plain

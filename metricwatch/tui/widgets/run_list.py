@@ -1,0 +1,124 @@
+"""The runs list: one line per run, updated one row at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from metricwatch.diagnostics import Severity
+from metricwatch.tui.state import RunState, Status, worst
+
+STATUS_MARKS: dict[Status, tuple[str, str]] = {
+    Status.LIVE: ("●", "bold green"),
+    Status.STALLED: ("◌", "bold yellow"),
+    Status.FINISHED: ("✓", "dim"),
+    Status.IDLE: ("○", "dim"),
+    Status.GONE: ("✗", "red"),
+    Status.EMPTY: ("·", "dim"),
+}
+SEVERITY_STYLES = {Severity.WARNING: "bold yellow", Severity.CRITICAL: "bold red"}
+
+
+def row(state: RunState, now: float, width: int) -> Text:
+    """`● name…        23/50 ▲2`: fixed-width fields on the right, the name fills the rest."""
+    mark, mark_style = STATUS_MARKS[state.status(now)]
+    findings = state.all_findings(now)
+    epochs = (
+        f"{state.epochs_done}/{state.total_epochs}"
+        if state.total_epochs
+        else str(state.epochs_done)
+    )
+    count = f"▲{len(findings)}" if findings else ""
+    tail = f" {epochs:>5} {count:>3}"
+    name_width = max(4, width - 2 - len(tail))
+    name = state.name if len(state.name) <= name_width else state.name[: name_width - 1] + "…"
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(mark, style=mark_style)
+    text.append(" ")
+    text.append(name.ljust(name_width), style="strike dim" if state.gone else "")
+    text.append(f" {epochs:>5} ", style="dim")
+    text.append(f"{count:>3}", style=SEVERITY_STYLES.get(worst(findings), ""))
+    if state.problems:
+        text.stylize("italic", 2, 2 + len(name))
+    return text
+
+
+class RunList(OptionList):
+    """OptionList of runs keyed by name; only changed rows are re-rendered."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: dict[str, Text] = {}
+        self._filter = ""
+        self._order: list[str] = []
+
+    @property
+    def row_width(self) -> int:
+        return max(16, self.scrollable_content_region.width or self.size.width or 28)
+
+    @property
+    def names(self) -> list[str]:
+        """The names shown, in display order (the filter applied)."""
+        return [option.id for option in self.options if option.id is not None]
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    def selected_name(self) -> str | None:
+        option = self.highlighted_option
+        return option.id if option is not None else None
+
+    def upsert(self, states: Iterable[RunState], now: float) -> None:
+        """Add new runs at the end, replace the rows of known ones when their text changed."""
+        width = self.row_width
+        added: list[Option] = []
+        for state in states:
+            text = row(state, now, width)
+            known = state.name in self._rows
+            if known and self._rows[state.name] == text:
+                continue
+            self._rows[state.name] = text
+            if not known:
+                self._order.append(state.name)
+                if self._matches(state.name):
+                    added.append(Option(text, id=state.name))
+            elif self._matches(state.name):
+                self.replace_option_prompt(state.name, text)
+        if added:
+            self.add_options(added)
+
+    def refresh_rows(self, states: Iterable[RunState], now: float) -> None:
+        """Re-render rows whose text changed (status marks age: live -> idle/stalled)."""
+        self.upsert(states, now)
+
+    def rebuild(self, states: dict[str, RunState], now: float) -> None:
+        """All rows again: after a filter change or a resize (the row width changed)."""
+        keep = self.selected_name()
+        width = self.row_width
+        options = []
+        for name in self._order:
+            self._rows[name] = row(states[name], now, width)
+            if self._matches(name):
+                options.append(Option(self._rows[name], id=name))
+        self.set_options(options)
+        if keep is not None and keep in self.names:
+            self.highlighted = self.get_option_index(keep)
+        elif options:
+            self.highlighted = 0
+
+    def set_filter(self, text: str, states: dict[str, RunState], now: float) -> None:
+        self._filter = text.strip().lower()
+        self.rebuild(states, now)
+
+    def highlight_name(self, name: str) -> None:
+        if name in self.names:
+            index = self.get_option_index(name)
+            if self.highlighted != index:
+                self.highlighted = index
+
+    def _matches(self, name: str) -> bool:
+        return not self._filter or self._filter in name.lower()

@@ -1,0 +1,84 @@
+"""downsample.reduce_minmax: fewer points, same extremes, NaN/Inf kept apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from metricwatch.downsample import reduce_minmax
+
+
+def test_one_epoch_spike_in_a_million_points_survives():
+    n = 1_000_000
+    x = np.arange(1, n + 1, dtype=float)
+    y = np.sin(x / 5000.0)
+    y[654_321] = 40.0  # one epoch
+    y[123_456] = -40.0
+    reduced = reduce_minmax(x, y, 120)
+    assert len(reduced) <= 240
+    assert reduced.y.max() == 40.0 and reduced.y.min() == -40.0
+    assert 654_322.0 in reduced.x and 123_457.0 in reduced.x  # at its own epoch
+
+
+def test_every_column_keeps_its_min_and_max():
+    rng = np.random.default_rng(7)
+    x = np.arange(10_000, dtype=float)
+    y = rng.normal(size=10_000)
+    columns = 50
+    reduced = reduce_minmax(x, y, columns)
+    for column in range(columns):
+        lo, hi = column * 200, (column + 1) * 200
+        inside = (reduced.x >= lo) & (reduced.x < hi)
+        assert reduced.y[inside].max() == y[lo:hi].max()
+        assert reduced.y[inside].min() == y[lo:hi].min()
+
+
+def test_points_stay_in_time_order():
+    x = np.arange(5_000, dtype=float)
+    y = np.cos(x / 50)
+    reduced = reduce_minmax(x, y, 40)
+    assert np.all(np.diff(reduced.x) >= 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 240])
+def test_short_series_are_returned_unchanged(n):
+    x = np.arange(n, dtype=float)
+    y = x * 2
+    reduced = reduce_minmax(x, y, 120)
+    assert np.array_equal(reduced.x, x) and np.array_equal(reduced.y, y)
+
+
+def test_constant_columns_give_one_point_each():
+    x = np.arange(1_000, dtype=float)
+    reduced = reduce_minmax(x, np.ones(1_000), 10)
+    assert len(reduced) == 10
+
+
+def test_nan_and_inf_are_returned_apart_never_dropped_silently():
+    x = np.arange(1, 101, dtype=float)
+    y = np.linspace(1, 0, 100)
+    y[[11, 12, 50]] = [np.nan, np.inf, -np.inf]
+    reduced = reduce_minmax(x, y, 200)
+    assert np.all(np.isfinite(reduced.y))
+    assert list(reduced.nonfinite_x) == [12.0, 13.0, 51.0]
+    assert len(reduced) == 97
+
+
+def test_many_nan_points_give_one_marker_per_column():
+    x = np.arange(100_000, dtype=float)
+    y = np.full(100_000, np.nan)
+    reduced = reduce_minmax(x, y, 80)
+    assert len(reduced) == 0
+    assert 1 <= len(reduced.nonfinite_x) <= 80
+
+
+def test_gaps_in_epochs_stay_gaps():
+    x = np.r_[np.arange(0, 500), np.arange(9_500, 10_000)].astype(float)
+    y = np.ones_like(x)
+    reduced = reduce_minmax(x, y, 100)
+    assert not np.any((reduced.x > 600) & (reduced.x < 9_400))
+
+
+def test_mismatched_lengths_raise():
+    with pytest.raises(ValueError):
+        reduce_minmax([1, 2, 3], [1, 2], 10)

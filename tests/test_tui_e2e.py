@@ -1,0 +1,87 @@
+"""End to end: the real `metricwatch` command in a real terminal (tmux), fed by a writer."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tui_fixtures.support import epoch_record, write_run
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Tmux:
+    """One detached tmux session on a private server socket (never the user's own server)."""
+
+    def __init__(self, command: str, width: int = 120, height: int = 40) -> None:
+        self.socket = f"metricwatch-e2e-{os.getpid()}"
+        self.session = "mw"
+        self._tmux(
+            "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), command
+        )
+
+    def _tmux(self, *args: str) -> str:
+        result = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return result.stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", self.session)
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", self.session, *keys)
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not on screen after {timeout}s:\n{screen}")
+
+    def alive(self) -> bool:
+        return bool(self._tmux("list-sessions").strip())
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+def test_live_monitor_in_a_real_terminal(tmp_path):
+    now = time.time()
+    alpha = write_run(tmp_path / "alpha-run", 3, mtime=now)
+    write_run(tmp_path / "beta-run", 5, mtime=now - 600)
+    # COLUMNS/LINES from the test runner would override the real terminal size.
+    env = f"env -u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(REPO))}"
+    command = f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m metricwatch "
+    tmux = Tmux(command + shlex.quote(str(tmp_path)))
+    try:
+        screen = tmux.wait_for("epoch 3 / 50", timeout=15)
+        assert "alpha-run" in screen and "beta-run" in screen
+        assert "events" in screen
+        for epoch in (4, 5):
+            alpha.put(epoch_record(epoch))
+            alpha.write()
+            tmux.wait_for(f"epoch {epoch} / 50")
+        tmux.keys("j")
+        screen = tmux.wait_for("beta-run  epoch 5 / 50")
+        tmux.keys("q")
+        deadline = time.monotonic() + 5
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not tmux.alive(), "q did not quit the app"
+    finally:
+        tmux.close()
