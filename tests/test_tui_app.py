@@ -264,3 +264,16 @@ async def test_reload_key_rereads(two_runs):
         a.write()
         await pilot.press("r")
         await wait_for(pilot, lambda: "epoch 4 / 50" in header(app))
+
+
+async def test_header_stays_one_line_in_80_columns(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root / "tasks" / "instance_segmentation_long", 30, mtime=time.time() - 60)
+    write_run(root / "other", 10, mtime=time.time() - 120)
+    app = create_app(root, watch=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_loaded(pilot, 2)
+        text = header(app)
+        assert "tasks/instance_segmentation_long" in text and "epoch 30 / 50" in text
+        assert len(text) <= SMALL[0] - 2
+        assert app.view.header.size.height == 1

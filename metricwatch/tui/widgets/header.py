@@ -21,8 +21,10 @@ def header_text(
     position: tuple[int, int] | None,
     *,
     compact: bool = False,
+    drop: int = 0,
 ) -> Text:
-    """The header line; `compact` drops the filler words so it fits one narrow line."""
+    """The header line; `compact` drops the filler words so it fits one narrow line,
+    and `drop` leaves out that many of the least important trailing parts."""
     status = state.status(now)
     mark, style = STATUS_MARKS[status]
     text = Text(no_wrap=False)
@@ -47,7 +49,7 @@ def header_text(
     if position is not None and position[1] > 1:
         run = f"{position[0]}/{position[1]}"
         parts.append((run if compact else f"run {run}", "dim"))
-    for part, part_style in parts:
+    for part, part_style in parts[: len(parts) - drop] if drop else parts:
         text.append(" · ", style="dim")
         text.append(part, style=part_style)
     return text
@@ -66,6 +68,7 @@ class RunHeader(Static):
         self._mode = ""
         self._position: tuple[int, int] | None = None
         self._text: Text | None = None
+        self._now = 0.0
 
     def show(
         self, state: RunState, now: float, mode_label: str, position: tuple[int, int] | None
@@ -74,17 +77,28 @@ class RunHeader(Static):
         self.tick(now)
 
     def tick(self, now: float) -> None:
+        self._now = now
         if self._state is None:
             return
         text = header_text(self._state, now, self._mode, self._position)
         room = self.content_region.width
-        if room and text.cell_len > room:
-            text = header_text(self._state, now, self._mode, self._position, compact=True)
+        # Too wide: shorten the words, then leave out run position and watch mode, so the
+        # header stays one line; only an overlong run name still wraps.
+        for drop in range(3):
+            if not room or text.cell_len <= room:
+                break
+            text = header_text(
+                self._state, now, self._mode, self._position, compact=True, drop=drop
+            )
         if text != self._text:
             # Relayout only when the line count may change (the header wraps when too long).
             relayout = self._text is None or _lines(text, room) != _lines(self._text, room)
             self._text = text
             self.update(text, layout=relayout)
+
+    def on_resize(self) -> None:
+        # The fit depends on the width, which is only known once laid out.
+        self.tick(self._now)
 
     @property
     def plain(self) -> str:
