@@ -33,9 +33,9 @@ from metricwatch.discovery import (
 )
 
 #: Milliseconds watchfiles waits for more changes before handing a batch over.
-DEBOUNCE_MS = 40
+DEBOUNCE_MS = 30
 #: Milliseconds between watchfiles' checks: latency after the last change is one or two steps.
-STEP_MS = 15
+STEP_MS = 10
 #: Default polling interval on network file systems, in seconds.
 NETWORK_POLL_S = 2.0
 #: In polling mode, look for new run directories every this many intervals (a walk is costly).
