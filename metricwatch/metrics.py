@@ -258,14 +258,17 @@ def format_lr(value: float) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """`40m 12s`, `1h 02m`, `45.2s`: the seed's summary-table style."""
+    """`40m 12s`, `1h 02m`, `3d 04h`, `45.2s`: the seed's summary-table style."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 59.95:  # 59.96 would print as "60.0s"
         return f"{seconds:.1f}s"
     total = round(seconds)
-    hours, rest = divmod(total, 3600)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s"

@@ -95,7 +95,14 @@ def test_fraction_logged_in_percent_is_not_multiplied_again():
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(45.2, "45.2s"), (2412, "40m 12s"), (3725, "1h 02m"), (None, "—"), (math.nan, "—")],
+    [
+        (45.2, "45.2s"),
+        (2412, "40m 12s"),
+        (3725, "1h 02m"),
+        (95_412_700, "1104d 07h"),
+        (None, "—"),
+        (math.nan, "—"),
+    ],
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
