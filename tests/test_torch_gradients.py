@@ -63,24 +63,6 @@ def backward(model, scale=1.0):
     return model
 
 
-HOST_TRANSFERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
-
-
-@pytest.fixture
-def host_transfers(monkeypatch):
-    """Counts every Tensor method that brings a value to the host (a sync on a GPU)."""
-    calls = []
-    for name in HOST_TRANSFERS:
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    return calls
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("scale", [1e-6, 1.0, 1e4])
 def test_matches_the_seed_loop(seed, scale):

@@ -31,24 +31,6 @@ class SeedAverageMeter:
         self.avg = self.sum / self.count
 
 
-HOST_TRANSFERS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__")
-
-
-@pytest.fixture
-def host_transfers(monkeypatch):
-    """Counts every Tensor method that brings a value to the host (a sync on a GPU)."""
-    calls = []
-    for name in HOST_TRANSFERS:
-        original = getattr(torch.Tensor, name)
-
-        def counting(self, *args, _name=name, _original=original, **kwargs):
-            calls.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counting)
-    return calls
-
-
 UPDATES = [(2.5, 4), (1.0, 1), (0.125, 3), (7.0, 2)]
 
 
