@@ -31,7 +31,6 @@ EXIT_OK = 0
 EXIT_UNUSABLE = 2
 EXIT_FINDINGS = 3
 EXIT_INTERRUPTED = 130
-SUBCOMMANDS = ("summary", "demo")
 
 
 class CliError(Exception):
@@ -126,8 +125,20 @@ def _demo_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="seconds between simulated epochs (default 0.5)",
     )
-    parser.add_argument("--epochs", type=int, default=60, help="epochs to simulate (default 60)")
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=60, help="epochs to simulate (default 60)"
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -161,17 +172,23 @@ def _demo_command(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CliError(f"{root}: cannot create the demo run ({error.strerror})") from None
     stop = threading.Event()
-    writer = threading.Thread(
-        target=run_demo_writer,
-        kwargs={"run_dir": run_dir, "epochs": args.epochs, "interval": args.interval, "stop": stop},
-        daemon=True,
-    )
+    failures: list[OSError] = []
+
+    def write_demo() -> None:
+        try:
+            run_demo_writer(run_dir, epochs=args.epochs, interval=args.interval, stop=stop)
+        except OSError as error:  # reported after the TUI closes, not over it
+            failures.append(error)
+
+    writer = threading.Thread(target=write_demo, name="demo-writer", daemon=True)
     writer.start()
     try:
         return run_monitor(root)
     finally:
         stop.set()
         writer.join(timeout=2)
+        for error in failures:
+            print(f"metricwatch: the demo writer stopped: {error}", file=sys.stderr)
         print(f"metricwatch: the demo run is in {run_dir}", file=sys.stderr)
 
 

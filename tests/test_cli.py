@@ -177,3 +177,38 @@ def test_several_runs_none_readable_is_exit_2(tmp_path, capsys):
         (tmp_path / name / "metrics.json").write_text("{")
     assert main(["summary", str(tmp_path)]) == 2
     assert "none of its 2 runs can be read" in capsys.readouterr().err
+
+
+def test_demo_writes_a_live_run_while_the_monitor_is_open(tmp_path, monkeypatch, capsys):
+    import time
+
+    from metricwatch.loader import RunLoader
+
+    seen: list[int] = []
+
+    def fake_monitor(root):
+        # Stands in for the TUI: watch the demo run grow epoch by epoch, then "quit".
+        loader = RunLoader()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(seen) < 3:
+            path = root / "demo-classifier" / "metrics.json"
+            if path.exists():
+                run = loader.load("demo", path)
+                if not run.problems and (not seen or run.epochs_done > seen[-1]):
+                    seen.append(run.epochs_done)
+            time.sleep(0.01)
+        return 0
+
+    monkeypatch.setattr("metricwatch.tui.app.run_monitor", fake_monitor)
+    assert main(["demo", str(tmp_path), "--interval", "0.05", "--epochs", "50"]) == 0
+    assert len(seen) == 3 and seen == sorted(seen) and seen[0] >= 1
+    run = RunLoader().load("demo", tmp_path / "demo-classifier" / "metrics.json")
+    assert run.total_epochs == 50 and run.epochs_done < 50  # stopped when the monitor quit
+    assert {"train_loss", "val_loss", "val_accuracy", "lr", "grad_norm"} <= set(run.keys)
+    assert "the demo run is in" in capsys.readouterr().err
+
+
+def test_demo_rejects_nonsense_arguments(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--epochs", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
