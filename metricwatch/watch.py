@@ -251,13 +251,15 @@ class RunWatcher:
     def classify(
         self,
         changes: Iterable[tuple[str, str]],
-        exists: Callable[[Path], bool] = Path.is_file,
+        exists: Callable[[Path], bool] = Path.exists,
     ) -> list[RunUpdate]:
         """Raw (change name, path) pairs to run updates, deduplicated, known runs updated.
 
         The file's existence now decides between changed and gone, so a batch
         holding "deleted" then "added" for one file (a replace) reads as
-        changed, whatever order the platform reported.
+        changed, whatever order the platform reported. Existence, not "is a
+        regular file": a FIFO or directory named metrics.json is a run the
+        loader reports as unreadable (shown), not a silently missing one.
         """
         with self._lock:
             return self._classify(changes, exists)

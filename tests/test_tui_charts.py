@@ -107,7 +107,9 @@ def test_zero_lr_on_a_log_chart_is_marked_not_crashing():
     lr = next(c for c in charts_for(state_of(rows)) if c.id == "lr")
     plt = Plot()
     draw(plt, lr, 50, 12)
-    assert "×" in plain(plt)
+    # A zero lr is not NaN: no NaN/Inf mark (drawn on the top edge), a note instead.
+    assert "×" not in plain(plt)
+    assert lr.notes == ("lr: 0 at 3 epochs, not on the log scale",)
 
 
 def test_tick_helpers():

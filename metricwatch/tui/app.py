@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from metricwatch.discovery import METRICS_FILENAME
 from metricwatch.model import Problem, ProblemKind, Run
+from metricwatch.safetext import printable
 from metricwatch.tui.ingest import Ingest
 from metricwatch.tui.messages import (
     RunFailed,
@@ -133,7 +134,7 @@ class MetricwatchApp(App[int]):
 
     def _waiting_text(self) -> Text:
         text = Text("waiting for runs: ", style="bold")
-        text.append(f"no {METRICS_FILENAME} under {self.root} yet")
+        text.append(f"no {METRICS_FILENAME} under {printable(self.root)} yet")
         text.append(f"\n\nwatching ({self.mode.label}); a run appears as soon as it writes.")
         return text
 
@@ -240,7 +241,7 @@ class MetricwatchApp(App[int]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             self.notify(
-                f"{event.worker.name} stopped: {escape(_describe(error))}",
+                f"{event.worker.name} stopped: {escape(printable(_describe(error)))}",
                 severity="error",
                 timeout=30,
             )
@@ -287,7 +288,7 @@ class MetricwatchApp(App[int]):
     def on_watch_mode_changed(self, message: WatchModeChanged) -> None:
         self.mode = message.mode
         self.notify(
-            f"file events failed ({escape(message.reason)}); polling every "
+            f"file events failed ({escape(printable(message.reason))}); polling every "
             f"{message.mode.interval:g}s instead",
             severity="warning",
             timeout=10,
@@ -321,8 +322,19 @@ class MetricwatchApp(App[int]):
         self.view.display = has_runs
         self.query_one("#waiting").display = not has_runs and self.scan_done.is_set()
 
+    @on(RunList.WidthChanged)
+    def _on_run_list_width_changed(self) -> None:
+        self.run_list.rebuild(self.states, self.clock())
+        if self.selected is not None:
+            self.run_list.highlight_name(self.selected)
+
     @on(OptionList.OptionHighlighted, "#runs")
     def _on_run_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # A stale event (a later highlight already superseded it, e.g. j pressed twice
+        # quickly) must not re-select its run: that would set the highlight back, post
+        # another event, and the two runs would select each other forever.
+        if event.option_index != self.run_list.highlighted:
+            return
         if event.option.id is not None and event.option.id != self.selected:
             self.select(event.option.id)
 

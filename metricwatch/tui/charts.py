@@ -167,12 +167,13 @@ def metric_charts(state: RunState) -> list[ChartSpec]:
 def lr_chart(state: RunState) -> ChartSpec:
     x, y = state.column("lr")
     line = Line("lr", "lr", x, y, LR_COLOR)
+    log_y = spans_decades(y)
     return ChartSpec(
         "lr",
         "Learning rate",
         (line,),
-        log_y=spans_decades(y),
-        notes=_nonfinite_notes([line]),
+        log_y=log_y,
+        notes=_nonfinite_notes([line]) + (_nonpositive_notes([line]) if log_y else ()),
     )
 
 
@@ -182,12 +183,13 @@ def grad_chart(state: RunState, keys: Sequence[str]) -> ChartSpec:
         x, y = state.column(key)
         lines.append(Line(key, spec_for(key).label, x, y, GRAD_COLORS[n % len(GRAD_COLORS)]))
     values = np.concatenate([line.y for line in lines]) if lines else np.empty(0)
+    log_y = spans_decades(values)
     return ChartSpec(
         "grad",
         "Gradients",
         tuple(lines),
-        log_y=spans_decades(values),
-        notes=_nonfinite_notes(lines),
+        log_y=log_y,
+        notes=_nonfinite_notes(lines) + (_nonpositive_notes(lines) if log_y else ()),
     )
 
 
@@ -224,6 +226,19 @@ def _chunks_by_scale(state: RunState, keys: list[str]) -> list[list[str]]:
 def _magnitude(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
     return float(np.median(finite)) if len(finite) else 0.0
+
+
+def _nonpositive_notes(lines: Sequence[Line]) -> tuple[str, ...]:
+    """`lr: 0 at 4 epochs, not on the log scale`: such points are left out, so say so."""
+    notes = []
+    for line in lines:
+        low = np.isfinite(line.y) & (line.y <= 0)
+        count = int(low.sum())
+        if count:
+            what = "0" if not (line.y[low] < 0).any() else "≤ 0"
+            epochs = "epoch" if count == 1 else "epochs"
+            notes.append(f"{line.key}: {what} at {count} {epochs}, not on the log scale")
+    return tuple(notes)
 
 
 def _nonfinite_notes(lines: Sequence[Line]) -> tuple[str, ...]:
@@ -276,7 +291,13 @@ def _tick_labels(ticks: list[float], step: float) -> list[str]:
     """Same style for every label of an axis: all decimals, or all `2e-4` when values are tiny."""
     biggest = max((abs(t) for t in ticks), default=0.0)
     if biggest >= 1e5 or 0 < biggest < 1e-2:
-        return [_real_label(t) if t else "0" for t in ticks]
+        # As many mantissa digits as it takes to tell the ticks apart (a flat lr of 1e-3
+        # gets 9.5e-4 1e-3 1.05e-3, not 1e-3 1e-3 1.1e-3).
+        for digits in range(1, 7):
+            labels = [_real_label(t, digits) if t else "0" for t in ticks]
+            if all(abs(float(label) - t) <= step * 1e-3 for label, t in zip(labels, ticks)):
+                break
+        return labels
     decimals = 0
     while decimals < 6 and abs(round(step, decimals) - step) > step * 1e-6:
         decimals += 1
@@ -313,8 +334,9 @@ def _decade_label(decade: int) -> str:
     return f"1e{decade}" if decade else "1"
 
 
-def _real_label(value: float) -> str:
-    text = f"{value:.1e}".replace(".0e", "e")
-    mantissa, exponent = text.split("e")
+def _real_label(value: float, digits: int = 1) -> str:
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
     exponent = str(int(exponent))
     return f"{mantissa}e{exponent}" if exponent != "0" else mantissa

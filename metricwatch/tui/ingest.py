@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import Run
+from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.tui.state import RunState, build_state
 
 #: Files at least this big are parsed in the child process.
@@ -34,6 +35,7 @@ class Ingest:
         self.big_file_bytes = big_file_bytes
         self._loader = RunLoader()
         self._previous: dict[Path, Run] = {}
+        self._in_child: set[Path] = set()  # files whose last good read the child holds
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._versions = count(1)
@@ -43,14 +45,37 @@ class Ingest:
         return self._loader.parses
 
     def load(self, name: str, metrics_path: Path, *, columns: bool = False) -> RunState:
-        """Read (if changed), merge with the last good read, summarise and diagnose."""
+        """Read (if changed), merge with the last good read, summarise and diagnose.
+
+        The last good read of a file lives where it was parsed: here, or in the child for a
+        big file. A damaged small read after a big good one (the 50 MB file truncated to
+        nothing mid-write) is therefore merged by the child, which holds that data.
+        """
         if _size(metrics_path) >= self.big_file_bytes:
-            return self._load_in_child(name, metrics_path)
+            state = self._load_in_child(name, metrics_path)
+            with self._lock:
+                self._previous.pop(metrics_path, None)
+                self._in_child.add(metrics_path)
+            return state
         with self._lock:
             current = self._loader.load(name, metrics_path)
-            run = keep_last_good(self._previous.get(metrics_path), current)
-            self._previous[metrics_path] = run
-            version = next(self._versions)
+            damaged = any(p.kind in DAMAGE_KINDS for p in current.problems)
+            from_child = metrics_path in self._in_child
+            if not from_child:
+                previous = self._previous.get(metrics_path)
+                run = keep_last_good(previous, current)
+                # Remember the last good read, not the merge: a merge carries the damaged
+                # read's problems, which would then stick to every later damaged read.
+                self._previous[metrics_path] = current if run is current else previous
+                version = next(self._versions)
+            elif not damaged:
+                self._in_child.discard(metrics_path)
+                self._previous[metrics_path] = run = current
+                version = next(self._versions)
+        if from_child:
+            if damaged:
+                return self._load_in_child(name, metrics_path)
+            self._drop_in_child(metrics_path)
         state = build_state(run, version=version)
         return state.with_columns() if columns else state
 
@@ -58,6 +83,23 @@ class Ingest:
         """Drop the cached parse, so the next load reads the file again (the `r` key)."""
         with self._lock:
             self._loader.forget(metrics_path)
+            child = self._child if metrics_path in self._in_child else None
+        if child is not None and child.alive:
+            child.forget(metrics_path)
+
+    def drop(self, metrics_path: Path) -> None:
+        """Forget the file's cached parse and its last good read (in the child too)."""
+        with self._lock:
+            self._loader.forget(metrics_path)
+            self._previous.pop(metrics_path, None)
+            self._in_child.discard(metrics_path)
+        self._drop_in_child(metrics_path)
+
+    def _drop_in_child(self, metrics_path: Path) -> None:
+        with self._lock:
+            child = self._child
+        if child is not None and child.alive:
+            child.drop(metrics_path)
 
     def close(self) -> None:
         with self._lock:
@@ -115,13 +157,22 @@ class _Child:
         return self._process.poll() is None
 
     def request(self, name: str, metrics_path: Path) -> RunState:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        with self._lock:
-            _send(self._process.stdin, (name, str(metrics_path)))
-            ok, payload = _receive(self._process.stdout)
+        ok, payload = self._ask("load", name, metrics_path)
         if not ok:
             raise RuntimeError(f"parser process: {payload}")
         return payload
+
+    def forget(self, metrics_path: Path) -> None:
+        self._ask("forget", "", metrics_path)
+
+    def drop(self, metrics_path: Path) -> None:
+        self._ask("drop", "", metrics_path)
+
+    def _ask(self, op: str, name: str, metrics_path: Path) -> tuple[bool, Any]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        with self._lock:
+            _send(self._process.stdin, (op, name, str(metrics_path)))
+            return _receive(self._process.stdout)
 
     def close(self) -> None:
         if self._process.stdin is not None:
@@ -133,16 +184,26 @@ class _Child:
 
 
 def serve() -> None:
-    """The child's loop: (name, path) in, (True, detached RunState) or (False, error) out."""
+    """The child's loop: (op, name, path) in, (True, detached RunState) or (False, error) out.
+
+    op is "load", or "forget" / "drop" (answered with (True, None)).
+    """
     ingest = Ingest(big_file_bytes=2**62)  # never delegates further
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            name, path = _receive(stdin)
+            op, name, path = _receive(stdin)
         except EOFError:
             return
         try:
-            reply = (True, ingest.load(name, Path(path)).detached())
+            if op == "forget":
+                ingest.forget(Path(path))
+                reply: tuple[bool, Any] = (True, None)
+            elif op == "drop":
+                ingest.drop(Path(path))
+                reply = (True, None)
+            else:
+                reply = (True, ingest.load(name, Path(path)).detached())
         except Exception as error:  # noqa: BLE001 - sent back and shown on that run
             reply = (False, f"{type(error).__name__}: {error}")
         _send(stdout, reply)

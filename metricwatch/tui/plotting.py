@@ -54,6 +54,10 @@ def draw(plt: Any, spec: ChartSpec, width: int, height: int, theme: str | None =
     for line in spec.lines:
         x, y = line.x, line.y
         if spec.log_y:
+            # Zero or negative values have no place on a log axis; the spec notes them.
+            # Left in as NaN they would be drawn as the NaN/Inf marks, which they are not.
+            keep = ~(np.isfinite(y) & (y <= 0))
+            x, y = x[keep], y[keep]
             with np.errstate(divide="ignore", invalid="ignore"):
                 y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
         reduced = reduce_minmax(x, y, columns)

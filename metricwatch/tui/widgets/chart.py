@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from metricwatch.safetext import printable
 from metricwatch.tui.charts import ChartSpec
 from metricwatch.tui.plotting import draw
 
@@ -51,14 +52,14 @@ def legend(spec: ChartSpec) -> Text:
             title.append(" ")
             title.append("━", style=f"color({line.color})")
             title.append(" ")
-            title.append(line.label)  # a Text segment: a key from a file is never markup
+            title.append(printable(line.label))  # Text, not markup; no ESC from a file key
     return title
 
 
 def _subtitle(spec: ChartSpec, hint: str) -> Text:
     text = Text()
     if spec.notes:
-        text.append("× " + "; ".join(spec.notes), style="bold red")
+        text.append("× " + printable("; ".join(spec.notes)), style="bold red")
     if hint:
         if text:
             text.append("  ")

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from metricwatch.metrics import format_duration
+from metricwatch.safetext import printable
 from metricwatch.tui.state import RunState, Status, format_ago
 from metricwatch.tui.widgets.run_list import STATUS_MARKS
 
@@ -29,7 +30,7 @@ def header_text(
     mark, style = STATUS_MARKS[status]
     text = Text(no_wrap=False)
     text.append(f"{mark} ", style=style)
-    text.append(state.name, style="bold")
+    text.append(printable(state.name), style="bold")
     text.append("  ")
     text.append(state.epoch_label(), style="bold")
     parts: list[tuple[str, str]] = []
@@ -43,7 +44,7 @@ def header_text(
         ago = format_ago(now - state.mtime)
         parts.append((ago if compact else f"written {ago}", ""))
     eta = state.eta_s(now)
-    if eta is not None and status is not Status.STALLED:
+    if eta is not None and status not in (Status.STALLED, Status.GONE):
         parts.append((f"ETA {format_duration(eta)}", ""))
     parts.append((mode_label, "dim"))
     if position is not None and position[1] > 1:

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from metricwatch.diagnostics import Finding, Severity
 from metricwatch.model import Problem
+from metricwatch.safetext import printable
 from metricwatch.summary import RunSummary
 
 SEVERITY_MARKS = {Severity.WARNING: ("▲", "yellow"), Severity.CRITICAL: ("■", "red")}
@@ -22,7 +23,7 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(no_wrap=False)
     for label, value in summary.rows():
-        table.add_row(Text(label), Text(value, style="bold"))
+        table.add_row(Text(printable(label)), Text(printable(value), style="bold"))
     return table
 
 
@@ -35,13 +36,13 @@ def findings_text(findings: list[Finding]) -> Text:
         mark, colour = SEVERITY_MARKS[finding.severity]
         if index:
             text.append("\n")
-        text.append(f"{mark} {finding.observation}", style=f"bold {colour}")
+        text.append(f"{mark} {printable(finding.observation)}", style=f"bold {colour}")
         text.append(f" ({finding.severity.value})\n", style=colour)
-        text.append(f"  {finding.evidence}\n")
+        text.append(f"  {printable(finding.evidence)}\n")
         text.append("  cause: ", style="dim")
-        text.append(f"{finding.cause}\n")
+        text.append(f"{printable(finding.cause)}\n")
         text.append("  try:   ", style="dim")
-        text.append(f"{finding.action}\n", style=colour)
+        text.append(f"{printable(finding.action)}\n", style=colour)
     text.rstrip()
     return text
 
@@ -53,16 +54,16 @@ def findings_renderable(findings: list[Finding]) -> RenderableType:
     parts: list[RenderableType] = []
     for index, finding in enumerate(findings):
         mark, colour = SEVERITY_MARKS[finding.severity]
-        title = Text(f"{mark} {finding.observation}", style=f"bold {colour}")
+        title = Text(f"{mark} {printable(finding.observation)}", style=f"bold {colour}")
         if index:
             parts.append(Text(""))
         parts.append(title)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim", width=5)
         grid.add_column()
-        grid.add_row(Text(""), Text(finding.evidence))
-        grid.add_row(Text("cause"), Text(finding.cause))
-        grid.add_row(Text("try"), Text(finding.action, style=colour))
+        grid.add_row(Text(""), Text(printable(finding.evidence)))
+        grid.add_row(Text("cause"), Text(printable(finding.cause)))
+        grid.add_row(Text("try"), Text(printable(finding.action), style=colour))
         parts.append(Padding(grid, (0, 0, 0, 1)))
     return Group(*parts)
 
@@ -75,7 +76,7 @@ def notice_text(problems: list[Problem], *, gone: bool, epochs: int, damaged: bo
         text.append(f": showing the last data read ({epochs} epochs)\n")
     for problem in problems:
         text.append("⚠ ", style="bold yellow")
-        text.append(problem.message)
+        text.append(printable(problem.message))
         text.append("\n")
     if damaged and epochs and not gone:
         text.append(f"  showing the last good data ({epochs} epochs)\n", style="dim")
@@ -108,7 +109,7 @@ class SummaryPanel(VerticalScroll):
 
     @property
     def plain(self) -> str:
-        return "\n".join(f"{label}  {value}" for label, value in self._rows)
+        return "\n".join(f"{printable(label)}  {printable(value)}" for label, value in self._rows)
 
 
 class FindingsPanel(VerticalScroll):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from metricwatch.diagnostics import Severity
+from metricwatch.safetext import printable
 from metricwatch.tui.state import RunState, Status, worst
 
 STATUS_MARKS: dict[Status, tuple[str, str]] = {
@@ -34,7 +36,8 @@ def row(state: RunState, now: float, width: int) -> Text:
     count = f"▲{len(findings)}" if findings else ""
     tail = f" {epochs:>5} {count:>3}"
     name_width = max(4, width - 2 - len(tail))
-    name = state.name if len(state.name) <= name_width else state.name[: name_width - 1] + "…"
+    name = printable(state.name)  # a directory name may hold ESC or a newline
+    name = name if len(name) <= name_width else name[: name_width - 1] + "…"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(mark, style=mark_style)
     text.append(" ")
@@ -49,11 +52,21 @@ def row(state: RunState, now: float, width: int) -> Text:
 class RunList(OptionList):
     """OptionList of runs keyed by name; only changed rows are re-rendered."""
 
+    class WidthChanged(Message):
+        """The rows were fitted to another width: the app rebuilds them (it has the states)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: dict[str, Text] = {}
         self._filter = ""
         self._order: list[str] = []
+        self._width: int | None = None  # the width the rows were fitted to
+
+    def on_resize(self) -> None:
+        # Shown with `l`, a terminal resized, a scrollbar appearing: rows fitted to the old
+        # width would cut the epoch and findings columns off (or leave a gap).
+        if self._width is not None and self.row_width != self._width:
+            self.post_message(self.WidthChanged())
 
     @property
     def row_width(self) -> int:
@@ -75,6 +88,9 @@ class RunList(OptionList):
     def upsert(self, states: Iterable[RunState], now: float) -> None:
         """Add new runs at the end, replace the rows of known ones when their text changed."""
         width = self.row_width
+        if self._width is not None and width != self._width:
+            self.post_message(self.WidthChanged())
+        self._width = self._width or width
         added: list[Option] = []
         for state in states:
             text = row(state, now, width)
@@ -98,7 +114,7 @@ class RunList(OptionList):
     def rebuild(self, states: dict[str, RunState], now: float) -> None:
         """All rows again: after a filter change or a resize (the row width changed)."""
         keep = self.selected_name()
-        width = self.row_width
+        width = self._width = self.row_width
         options = []
         for name in self._order:
             self._rows[name] = row(states[name], now, width)
