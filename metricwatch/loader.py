@@ -94,6 +94,10 @@ def keep_last_good(previous: Run | None, current: Run) -> Run:
     A half-written or vanished file must not blank the screen: when the new
     read is damaged and holds fewer epochs than the last good one, keep the
     old records and carry the new problems, so the user sees a notice.
+
+    `previous` must be the last good read itself, not an earlier result of
+    this function: a merged run carries the problems of the damaged read it
+    was merged with, and storing it would pile stale notices up.
     """
     damaged = any(p.kind in _DAMAGE for p in current.problems)
     if previous is None or not damaged or len(current.records) >= len(previous.records):

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from metricwatch.safetext import printable
+
 
 class Direction(str, Enum):
     LOWER = "lower"
@@ -172,7 +174,9 @@ def _guess_direction(lowered: str) -> Direction:
 
 
 def _title(key: str) -> str:
-    return " ".join(part[:1].upper() + part[1:] for part in key.split("_") if part) or key
+    """A label from an unknown key. Keys come from files: the label is made printable."""
+    title = " ".join(part[:1].upper() + part[1:] for part in key.split("_") if part) or key
+    return printable(title)
 
 
 def task_metric_keys(keys: Iterable[str]) -> list[str]:

@@ -431,3 +431,10 @@ def test_a_metric_under_two_names_keeps_the_canonical_one():
     result = parse_metrics_json(b'[{"epoch": 1, "learning_rate": 0.2, "lr": 0.1}]')
     assert result.records[0].values == {"lr": 0.1}
     assert "'learning_rate' and 'lr'" in result.problems[0].message
+
+
+def test_garbage_with_nul_bytes_is_not_mistaken_for_utf16():
+    result = parse_metrics_json(b"\x00\x01garbage\xff")
+    assert result.records == []
+    assert all("UTF-16" not in p.message for p in result.problems)
+    assert ProblemKind.ENCODING in kinds(result)

@@ -133,3 +133,9 @@ def test_five_digit_values_print_plainly(value, text):
 
 def test_durations_just_under_a_minute():
     assert format_duration(59.96) == "1m 00s"
+
+
+def test_labels_of_unknown_keys_are_printable():
+    from metricwatch.metrics import spec_for
+
+    assert spec_for("esc\x1b[2Jkey").label == "Esc\\x1b[2Jkey"

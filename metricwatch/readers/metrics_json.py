@@ -14,6 +14,7 @@ Accepted shapes (all in a file named metrics.json):
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import math
 from collections import Counter
@@ -93,17 +94,30 @@ def parse_metrics_json(data: bytes) -> ParseResult:
     return _from_document(document, problems)
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(data: bytes, problems: list[Problem]) -> str:
-    """Text from bytes: UTF-8 (with or without BOM), or UTF-16/32 when a BOM says so."""
-    encoding = json.detect_encoding(data)
+    """Text from bytes: UTF-8, or UTF-16/32 when a byte-order mark says so.
+
+    Only a BOM switches the encoding: guessing from NUL bytes would call a
+    file of garbage "not valid UTF-16".
+    """
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
         problems.append(
             Problem(
                 ProblemKind.ENCODING,
-                f"metrics.json is not valid {encoding.upper()} (first bad byte at offset "
-                f"{error.start}); undecodable bytes were replaced",
+                f"metrics.json is not valid {encoding.upper().removesuffix('-SIG')} (first bad "
+                f"byte at offset {error.start}); undecodable bytes were replaced",
             )
         )
         text = data.decode(encoding, errors="replace")
