@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from metricwatch.metrics import (
     MAIN_METRIC,
+    Direction,
     Task,
     format_duration,
     format_value,
@@ -83,14 +84,12 @@ class RunSummary:
 
 def best_of(series: Series) -> Best | None:
     """The best finite value of a series by its key's direction; earliest wins ties."""
-    spec = spec_for(series.key)
-    best: Best | None = None
-    for epoch, value in zip(series.epochs, series.values):
-        if not math.isfinite(value):
-            continue
-        if best is None or spec.better(value, best.value):
-            best = Best(value, epoch)
-    return best
+    finite = [i for i, value in enumerate(series.values) if math.isfinite(value)]
+    if not finite:
+        return None
+    pick = max if spec_for(series.key).direction is Direction.HIGHER else min
+    index = pick(finite, key=series.values.__getitem__)  # min/max keep the first of ties
+    return Best(series.values[index], series.epochs[index])
 
 
 def ranking_key(run: Run, task: Task | None) -> str | None:

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from metricwatch.metrics import canonical_key
+from metricwatch.metrics import ALIASES
 from metricwatch.model import Problem, ProblemKind, Record
 
 _WHITESPACE = " \t\n\r"
@@ -407,11 +407,12 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
         for raw_key, raw_value in row.items():
             if raw_key == "epoch" or raw_value is None:
                 continue
-            number = _number(raw_value)
+            # Fast path for the common case: a plain float under a canonical key.
+            number = raw_value if type(raw_value) is float else _number(raw_value)
             if number is None:
                 non_numeric[str(raw_key)] += 1
                 continue
-            key = canonical_key(str(raw_key))
+            key = ALIASES.get(raw_key, raw_key)
             if key in values:
                 collisions.add(" and ".join(sorted((repr(sources[key]), repr(raw_key)))))
                 if raw_key != key:
