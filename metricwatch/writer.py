@@ -51,9 +51,21 @@ def _file_mode(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass  # not Linux: fall back to setting and restoring it (briefly process-wide)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> int:
