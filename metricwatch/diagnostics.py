@@ -362,6 +362,43 @@ def vanishing_gradients(run: Run, limits: Thresholds) -> Finding | None:
     )
 
 
+def usual_epoch_s(run: Run) -> float | None:
+    """The median positive, finite epoch duration (duration_s), or None without any."""
+    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
+    return statistics.median(durations) if durations else None
+
+
+def stall_limit_s(usual: float | None, limits: Thresholds = THRESHOLDS) -> float:
+    """How long a run may stay quiet before it counts as stalled (the floor without `usual`)."""
+    if usual is None:
+        return limits.stall_min_s
+    return max(limits.stall_factor * usual, limits.stall_min_s)
+
+
+def stall_check(
+    epochs_done: int,
+    total_epochs: int | None,
+    mtime: float | None,
+    usual: float | None,
+    now: float,
+    limits: Thresholds = THRESHOLDS,
+) -> Finding | None:
+    """`stalled` on a run's few numbers, for callers that keep those instead of the run."""
+    if mtime is None or total_epochs is None or epochs_done >= total_epochs or usual is None:
+        return None
+    quiet = now - mtime
+    if quiet < stall_limit_s(usual, limits):
+        return None
+    return _finding(
+        "stalled",
+        Severity.WARNING,
+        f"no new epoch for {format_duration(quiet)}, "
+        f"against a usual epoch of {format_duration(usual)} "
+        f"(epoch {epochs_done} / {total_epochs})",
+        epochs_done,
+    )
+
+
 def stalled(run: Run, now: float, limits: Thresholds = THRESHOLDS) -> Finding | None:
     """The live monitor's rule: no write for far longer than an epoch usually takes.
 
@@ -371,22 +408,7 @@ def stalled(run: Run, now: float, limits: Thresholds = THRESHOLDS) -> Finding | 
     total = run.total_epochs
     if run.mtime is None or total is None or run.epochs_done >= total:
         return None
-    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
-    usual = statistics.median(durations) if durations else None
-    if usual is None:
-        return None
-    quiet = now - run.mtime
-    limit = max(limits.stall_factor * usual, limits.stall_min_s)
-    if quiet < limit:
-        return None
-    return _finding(
-        "stalled",
-        Severity.WARNING,
-        f"no new epoch for {format_duration(quiet)}, "
-        f"against a usual epoch of {format_duration(usual)} "
-        f"(epoch {run.epochs_done} / {total})",
-        run.epochs_done,
-    )
+    return stall_check(run.epochs_done, total, run.mtime, usual_epoch_s(run), now, limits)
 
 
 RULES: tuple[Rule, ...] = (

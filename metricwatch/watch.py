@@ -200,6 +200,7 @@ class RunWatcher:
         debounce_ms: int = DEBOUNCE_MS,
         step_ms: int = STEP_MS,
         rescan_every: int = RESCAN_EVERY,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.root = Path(os.path.realpath(root))
         self.mode = mode
@@ -211,6 +212,9 @@ class RunWatcher:
         self._single_file = self.root.is_file()
         # classify (watcher thread) and catch_up (another thread) both update `known`.
         self._lock = threading.RLock()
+        # Told (once per distinct message) about a directory that could not be scanned.
+        self.on_error = on_error
+        self._last_error: str | None = None
 
     @property
     def watch_dir(self) -> Path:
@@ -219,10 +223,13 @@ class RunWatcher:
     def initial(self) -> list[RunUpdate]:
         """The runs present now, remembering each file's stamp for catch_up."""
         updates = []
-        for location in self._discover(self.root):
-            self.known[location.metrics_path] = location.name
-            self._stamps[location.metrics_path] = _stamp(location.metrics_path)
-            updates.append(RunUpdate(UpdateKind.APPEARED, location.name, location.metrics_path))
+        # An unreadable root raises here: the caller shows it instead of waiting forever.
+        locations = discover_runs(self.root)
+        with self._lock:
+            for location in locations:
+                self.known[location.metrics_path] = location.name
+                self._stamps[location.metrics_path] = _stamp(location.metrics_path)
+                updates.append(RunUpdate(UpdateKind.APPEARED, location.name, location.metrics_path))
         return updates
 
     def batches(self, stop: threading.Event) -> Iterator[list[RunUpdate]]:
@@ -300,6 +307,10 @@ class RunWatcher:
                 continue
             if path not in seen:
                 updates.extend(self._file_update(path, exists(path)))
+        for update in updates:
+            # Stamp what events brought in, so catch_up does not load it a second time.
+            if update.kind is not UpdateKind.GONE:
+                self._stamps[update.metrics_path] = _stamp(update.metrics_path)
         for gone in sorted(removed):
             for metrics_path in [p for p in self.known if _is_under(p, gone)]:
                 if not exists(metrics_path):
@@ -331,7 +342,11 @@ class RunWatcher:
     def _discover(self, directory: Path) -> list:
         try:
             locations = discover_runs(directory)
-        except (DiscoveryError, OSError):
+        except (DiscoveryError, OSError) as error:
+            # Reported, not dropped: a directory we cannot read hides its runs.
+            self._report(
+                str(error) if isinstance(error, DiscoveryError) else f"{directory}: {error}"
+            )
             return []
         if directory == self.root:
             return locations
@@ -342,6 +357,11 @@ class RunWatcher:
             if name is not None:
                 renamed.append(type(location)(name, location.metrics_path, location.mtime))
         return renamed
+
+    def _report(self, message: str) -> None:
+        if self.on_error is not None and message != self._last_error:
+            self._last_error = message
+            self.on_error(message)
 
     # polling ----------------------------------------------------------------------------------
 
@@ -364,13 +384,17 @@ class RunWatcher:
             if stamp is None:
                 updates.extend(self._file_update(metrics_path, False))
             elif stamp != self._stamps.get(metrics_path):
-                self._stamps[metrics_path] = stamp
-                updates.extend(self._file_update(metrics_path, True))
+                found = self._file_update(metrics_path, True)
+                if found:
+                    self._stamps[metrics_path] = stamp
+                updates.extend(found)
         if rescan or not self.known:
             for location in self._discover(self.root):
                 if location.metrics_path not in self.known:
-                    self._stamps[location.metrics_path] = _stamp(location.metrics_path)
-                    updates.extend(self._file_update(location.metrics_path, True))
+                    found = self._file_update(location.metrics_path, True)
+                    if found:
+                        self._stamps[location.metrics_path] = _stamp(location.metrics_path)
+                    updates.extend(found)
         return updates
 
 

@@ -11,7 +11,10 @@ from metricwatch.diagnostics import (
     THRESHOLDS,
     Severity,
     diagnose,
+    stall_check,
+    stall_limit_s,
     stalled,
+    usual_epoch_s,
     worst_severity,
 )
 
@@ -174,6 +177,19 @@ def test_stall_has_a_floor_for_very_fast_epochs():
     run.mtime = 0.0
     assert stalled(run, now=THRESHOLDS.stall_min_s - 1) is None
     assert stalled(run, now=THRESHOLDS.stall_min_s + 1) is not None
+
+
+def test_stall_helpers_are_the_rule_stalled_uses():
+    rows = columns(train_loss=[1, 0.9, 0.8, 0.7], duration_s=[10, 30, float("nan"), 50])
+    run = make_run(rows, meta={"total_epochs": 10})
+    run.mtime = 1000.0
+    assert usual_epoch_s(run) == 30
+    assert usual_epoch_s(make_run(columns(train_loss=[1, 0.9]))) is None
+    assert stall_limit_s(30) == 150
+    assert stall_limit_s(0.5) == THRESHOLDS.stall_min_s
+    assert stall_limit_s(None) == THRESHOLDS.stall_min_s
+    for now in (1000.0 + 149, 1000.0 + 151, 10_000.0):
+        assert stall_check(4, 10, 1000.0, 30, now) == stalled(run, now)
 
 
 def test_summary_command_never_reports_stalled():

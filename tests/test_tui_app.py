@@ -54,7 +54,8 @@ async def test_most_recent_run_is_selected_first_and_j_k_switch_everything(tmp_p
         assert "Best Epoch  14 / 40" in app.view.summary.plain
         assert "Val loss diverges from train loss" in app.view.findings.plain
         assert "Overfitting" in app.view.findings.plain
-        assert ("grad_norm", "grad_max") in chart_keys(app)
+        # The charts follow once a worker has built the run's columns.
+        await wait_for(pilot, lambda: ("grad_norm", "grad_max") in chart_keys(app))
 
         await pilot.press("k")
         assert "resnet-healthy" in header(app)

@@ -253,3 +253,39 @@ def test_catch_up_finds_writes_made_before_events_started(tmp_path):
         (UpdateKind.APPEARED, "b"),
         (UpdateKind.CHANGED, "a"),
     ]
+
+
+def test_an_unreadable_root_raises_and_an_unreadable_subdirectory_is_reported(tmp_path):
+    from metricwatch.discovery import DiscoveryError
+
+    with pytest.raises(DiscoveryError):
+        RunWatcher(tmp_path / "missing", WatchMode(False)).initial()
+    errors: list[str] = []
+    w = RunWatcher(tmp_path, WatchMode(False), on_error=errors.append)
+    w.initial()
+    w.classify([("added", str(tmp_path / "vanished"))])  # gone before it could be scanned
+    assert len(errors) == 1 and "vanished" in errors[0]
+
+
+def test_runs_seen_through_events_are_not_reloaded_by_catch_up(tmp_path):
+    w = watcher_with(tmp_path, "a")
+    write_run(tmp_path / "b", 2)
+    updates = w.classify([("added", str(tmp_path / "b"))])
+    assert [(u.kind, u.name) for u in updates] == [(UpdateKind.APPEARED, "b")]
+    a = tmp_path / "a" / "metrics.json"
+    a.write_text(a.read_text() + " ")
+    assert [(u.kind, u.name) for u in w.classify([("modified", str(a))])] == [
+        (UpdateKind.CHANGED, "a")
+    ]
+    assert w.catch_up() == []
+
+
+def test_polling_keeps_no_stamp_for_a_file_it_could_not_name(tmp_path, monkeypatch):
+    w = watcher_with(tmp_path, "a")
+    write_run(tmp_path / "b", 2)
+    b = tmp_path / "b" / "metrics.json"
+    monkeypatch.setattr(w, "_name", lambda path: None)
+    assert w.poll_once(rescan=True) == []
+    assert b not in w._stamps
+    monkeypatch.undo()
+    assert [(u.kind, u.name) for u in w.poll_once(rescan=True)] == [(UpdateKind.APPEARED, "b")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -36,10 +37,13 @@ from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.safetext import printable
 from metricwatch.tui.ingest import Ingest
 from metricwatch.tui.messages import (
+    CatchUpDue,
+    ColumnsReady,
     RunFailed,
     RunGone,
     RunsLoaded,
     ScanFinished,
+    WatchError,
     WatchModeChanged,
 )
 from metricwatch.tui.screens.help import HelpScreen
@@ -68,6 +72,8 @@ STATUS_EVERY = 5.0
 CATCH_UP_S = 1.0
 #: Initial load: post loaded runs in batches of this size (the first run alone, at once).
 BATCH = 64
+#: The start of the problem shown on a run whose load raised.
+LOAD_FAILED = "could not load this run: "
 
 
 class MetricwatchApp(App[int]):
@@ -107,6 +113,10 @@ class MetricwatchApp(App[int]):
         self.ingest = ingest or Ingest()
         self.states: dict[str, RunState] = {}
         self.selected: str | None = None
+        # The selected name as the worker threads see it (they never read `selected`).
+        self._selected_lock = threading.Lock()
+        self._wanted: str | None = None
+        self._columns_pending: tuple[str, int] | None = None  # (name, version) being built
         self.scan_done = threading.Event()
         self.single_run = root.is_file() or (root / METRICS_FILENAME).is_file()
         self._stop = threading.Event()
@@ -132,11 +142,19 @@ class MetricwatchApp(App[int]):
     def view(self) -> RunView:
         return self.query_one("#view", RunView)
 
-    def _waiting_text(self) -> Text:
+    def _waiting_text(self, error: str | None = None) -> Text:
+        if error is not None:
+            text = Text("cannot watch: ", style="bold red")
+            text.append(printable(error))
+            return text
         text = Text("waiting for runs: ", style="bold")
         text.append(f"no {METRICS_FILENAME} under {printable(self.root)} yet")
         text.append(f"\n\nwatching ({self.mode.label}); a run appears as soon as it writes.")
         return text
+
+    def _wants_columns(self, name: str) -> bool:
+        with self._selected_lock:
+            return self._wanted == name
 
     def on_mount(self) -> None:
         self.screen.set_class(self.single_run, "-single")
@@ -168,28 +186,31 @@ class MetricwatchApp(App[int]):
     def _watch_runs(self) -> None:
         """Discover and load every run, then follow changes until the app stops."""
         worker = get_current_worker()
-        watcher = RunWatcher(self.root, self.mode)
-        initial = watcher.initial()
+        watcher = RunWatcher(
+            self.root, self.mode, on_error=lambda error: self.post_message(WatchError(error))
+        )
+        initial = watcher.initial()  # an unreadable root raises: the worker error is shown
         batch: list[RunState] = []
         for index, update in enumerate(initial):
             if worker.is_cancelled or self._stop.is_set():
                 return
-            columns = update.name == self.selected or (self.selected is None and index == 0)
+            # The first run is selected on arrival: build its columns here, not on the UI.
+            columns = self._wants_columns(update.name) if index else True
             state = self._load(update, columns=columns)
             if state is not None:
                 batch.append(state)
             if index == 0 or len(batch) >= BATCH:
-                self.post_message(RunsLoaded(batch, initial=True))
+                self.post_message(RunsLoaded(batch))
                 batch = []
         if batch:
-            self.post_message(RunsLoaded(batch, initial=True))
-        self.post_message(ScanFinished(len(initial)))
+            self.post_message(RunsLoaded(batch))
+        self.post_message(ScanFinished())
         self.scan_done.set()
         if not self.watching:
             return
         if not watcher.mode.polling:
             self._watcher = watcher
-            self.call_from_thread(self.set_timer, CATCH_UP_S, self._catch_up)
+            self.post_message(CatchUpDue())
         while not self._stop.is_set():
             try:
                 for updates in watcher.batches(self._stop):
@@ -209,8 +230,10 @@ class MetricwatchApp(App[int]):
         for update in updates:
             if update.kind is UpdateKind.GONE:
                 self.post_message(RunGone(update.name))
+                with suppress(Exception):  # only a cache: never fatal
+                    self.ingest.drop(update.metrics_path)  # the RunState keeps what is shown
                 continue
-            state = self._load(update, columns=update.name == self.selected)
+            state = self._load(update, columns=self._wants_columns(update.name))
             if state is not None:
                 states.append(state)
         if states:
@@ -231,15 +254,27 @@ class MetricwatchApp(App[int]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
     def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
-        for _name, metrics_path in targets:
+        worker = get_current_worker()
+        for name, metrics_path in targets:
+            if worker.is_cancelled or self._stop.is_set():
+                return  # a newer reload replaced this one
             self.ingest.forget(metrics_path)
-        self._apply(
-            RunUpdate(UpdateKind.CHANGED, name, metrics_path) for name, metrics_path in targets
-        )
+            self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)])
+
+    @work(thread=True, exit_on_error=False, exclusive=True, name="columns", group="columns")
+    def _build_columns(self, state: RunState) -> None:
+        """The selected run's chart data, off the UI thread (a big run takes 100s of ms)."""
+        built = replace(state, _columns=None).with_columns()
+        if not get_current_worker().is_cancelled:
+            self.post_message(ColumnsReady(built))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             error = event.worker.error
+            if event.worker.group == "watch":
+                self.scan_done.set()
+                self.query_one("#waiting", Static).update(self._waiting_text(_describe(error)))
+                self._update_placeholder()
             self.notify(
                 f"{event.worker.name} stopped: {escape(printable(_describe(error)))}",
                 severity="error",
@@ -254,15 +289,37 @@ class MetricwatchApp(App[int]):
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         now = self.clock()
+        fresh = []
         for state in message.states:
+            stored = self.states.get(state.name)
+            if stored is not None and state.version < stored.version:
+                continue  # an older read finished after a newer one: keep the newer
             self.states[state.name] = state
+            fresh.append(state)
         with self.batch_update():
-            self.run_list.upsert(message.states, now)
+            self.run_list.upsert(fresh, now)
             if self.selected is None and self.states:
                 self.select(next(iter(self.states)))
-            elif self.selected in {s.name for s in message.states}:
+            elif self.selected in {s.name for s in fresh}:
                 self._show_selected()
             self._update_placeholder()
+
+    def on_columns_ready(self, message: ColumnsReady) -> None:
+        built = message.state
+        if self._columns_pending == (built.name, built.version):
+            self._columns_pending = None
+        stored = self.states.get(built.name)
+        if stored is None or stored.version != built.version or stored.has_columns:
+            return
+        self.states[built.name] = replace(stored, _columns=built.columns_built)
+        if built.name == self.selected:
+            self._show_selected()
+
+    def on_catch_up_due(self, message: CatchUpDue) -> None:
+        self.set_timer(CATCH_UP_S, self._catch_up)
+
+    def on_watch_error(self, message: WatchError) -> None:
+        self.notify(escape(printable(message.error)), severity="warning", timeout=10)
 
     def on_run_gone(self, message: RunGone) -> None:
         state = self.states.get(message.name)
@@ -274,12 +331,13 @@ class MetricwatchApp(App[int]):
             self._show_selected()
 
     def on_run_failed(self, message: RunFailed) -> None:
-        problem = Problem(ProblemKind.UNREADABLE, f"could not load this run: {message.error}")
+        problem = Problem(ProblemKind.UNREADABLE, f"{LOAD_FAILED}{message.error}")
         state = self.states.get(message.name)
         if state is None:
             state = build_state(Run(message.name, message.metrics_path, problems=[problem]))
         else:
-            state = replace(state, problems=[problem, *state.problems])
+            earlier = [p for p in state.problems if not _is_load_failure(p)]
+            state = replace(state, problems=[problem, *earlier])
         self.on_runs_loaded(RunsLoaded([state]))
 
     def on_scan_finished(self, message: ScanFinished) -> None:
@@ -287,6 +345,7 @@ class MetricwatchApp(App[int]):
 
     def on_watch_mode_changed(self, message: WatchModeChanged) -> None:
         self.mode = message.mode
+        self.query_one("#waiting", Static).update(self._waiting_text())
         self.notify(
             f"file events failed ({escape(printable(message.reason))}); polling every "
             f"{message.mode.interval:g}s instead",
@@ -303,6 +362,8 @@ class MetricwatchApp(App[int]):
             return
         changed = name != self.selected
         self.selected = name
+        with self._selected_lock:
+            self._wanted = name
         self.run_list.highlight_name(name)
         if changed:
             self.view.chart_offset = 0
@@ -314,6 +375,9 @@ class MetricwatchApp(App[int]):
             return
         names = self.run_list.names
         position = (names.index(state.name) + 1, len(names)) if state.name in names else None
+        if not state.has_columns and self._columns_pending != (state.name, state.version):
+            self._columns_pending = (state.name, state.version)
+            self._build_columns(state)  # charts follow in ColumnsReady; the rest shows now
         with self.batch_update():
             self.view.show(state, self.clock(), self.mode.label, position)
 
@@ -347,7 +411,7 @@ class MetricwatchApp(App[int]):
     def _check_status(self) -> None:
         """Live marks age into idle or stalled with time alone: re-check, no re-parse."""
         now = self.clock()
-        self.run_list.refresh_rows(self.states.values(), now)
+        self.run_list.upsert(self.states.values(), now)
         if self.selected is not None:
             self.view.refresh_findings(now)
 
@@ -431,6 +495,10 @@ class MetricwatchApp(App[int]):
         yield SystemCommand("More charts", "Show charts that do not fit", self.action_more_charts)
         yield SystemCommand("Reload", "Re-read every run from disk", self.action_reload)
         yield SystemCommand("Runs list", "Show or hide the runs list", self.action_toggle_list)
+
+
+def _is_load_failure(problem: Problem) -> bool:
+    return problem.kind is ProblemKind.UNREADABLE and problem.message.startswith(LOAD_FAILED)
 
 
 def _describe(error: BaseException | None) -> str:

@@ -10,11 +10,13 @@ cheap to unpickle, instead of a million Record objects.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +41,7 @@ class Ingest:
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._versions = count(1)
+        self._closed = False
 
     @property
     def parses(self) -> int:
@@ -103,19 +106,25 @@ class Ingest:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             child, self._child = self._child, None
         if child is not None:
             child.close()
 
+    def _next_version(self) -> int:
+        with self._lock:
+            return next(self._versions)
+
     def _load_in_child(self, name: str, metrics_path: Path) -> RunState:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the monitor is closing")
             if self._child is None or not self._child.alive:
                 self._child = _Child()
             child = self._child
-            version = next(self._versions)
-        state = child.request(name, metrics_path)
-        state.version = version
-        return state
+        # The version is taken once the read is done, inside the child's request lock:
+        # reads and versions then come in the same order, so a newer read never loses.
+        return child.request(name, metrics_path, self._next_version)
 
 
 # --- the child process ----------------------------------------------------------------------
@@ -137,7 +146,10 @@ def _receive(stream: IO[bytes]) -> Any:
     if len(header) < _HEADER.size:
         raise EOFError("the parser process closed its pipe")
     (size,) = _HEADER.unpack(header)
-    return pickle.loads(stream.read(size))
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the parser process closed its pipe mid-reply")
+    return pickle.loads(data)
 
 
 class _Child:
@@ -151,13 +163,16 @@ class _Child:
             stderr=subprocess.DEVNULL,  # never write over the TUI; errors come back as replies
         )
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    def request(self, name: str, metrics_path: Path) -> RunState:
-        ok, payload = self._ask("load", name, metrics_path)
+    def request(
+        self, name: str, metrics_path: Path, version: Callable[[], int] | None = None
+    ) -> RunState:
+        ok, payload = self._ask("load", name, metrics_path, version)
         if not ok:
             raise RuntimeError(f"parser process: {payload}")
         return payload
@@ -168,19 +183,42 @@ class _Child:
     def drop(self, metrics_path: Path) -> None:
         self._ask("drop", "", metrics_path)
 
-    def _ask(self, op: str, name: str, metrics_path: Path) -> tuple[bool, Any]:
+    def _ask(
+        self,
+        op: str,
+        name: str,
+        metrics_path: Path,
+        version: Callable[[], int] | None = None,
+    ) -> tuple[bool, Any]:
         assert self._process.stdin is not None and self._process.stdout is not None
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the parser process is closed")
             _send(self._process.stdin, (op, name, str(metrics_path)))
-            return _receive(self._process.stdout)
+            ok, payload = _receive(self._process.stdout)
+            if ok and version is not None:
+                payload.version = version()
+            return ok, payload
 
     def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
+        """Stop the child and reap it; a request in flight gets EOFError, never a hang."""
+        if not self._lock.acquire(timeout=2):
+            self._process.kill()  # a request stuck on a hung child: its read ends, it lets go
+            self._lock.acquire()
         try:
-            self._process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+            self._closed = True
+            if self._process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self._process.stdin.close()
+            try:
+                self._process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+        finally:
+            self._lock.release()
 
 
 def serve() -> None:

@@ -17,10 +17,9 @@ from metricwatch.watch import WatchMode
 class RunsLoaded(Message):
     """Fresh states for one or more runs (new or changed)."""
 
-    def __init__(self, states: list[RunState], *, initial: bool = False) -> None:
+    def __init__(self, states: list[RunState]) -> None:
         super().__init__()
         self.states = states
-        self.initial = initial
 
 
 class RunGone(Message):
@@ -44,10 +43,6 @@ class RunFailed(Message):
 class ScanFinished(Message):
     """The initial discovery and load is done (the 'waiting for runs' text may show)."""
 
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
 
 class WatchModeChanged(Message):
     """The watcher switched mode, e.g. to polling after file-system events failed."""
@@ -56,3 +51,23 @@ class WatchModeChanged(Message):
         super().__init__()
         self.mode = mode
         self.reason = reason
+
+
+class ColumnsReady(Message):
+    """A worker built the chart columns of the selected run's state."""
+
+    def __init__(self, state: RunState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class CatchUpDue(Message):
+    """The initial load is done in event mode: the app starts the catch-up timer."""
+
+
+class WatchError(Message):
+    """The watcher could not read part of the tree (reported, watching goes on)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error

@@ -2,9 +2,9 @@
 
 A RunState is built in a worker (thread or subprocess) right after a load:
 the summary and the findings are computed there, so the UI thread only
-formats. It carries a tiny `probe` run instead of needing the full one for
-the stall check, so a huge run parsed in a subprocess can be shipped back
-as numpy columns without its million Record objects.
+formats. The stall check needs only a few numbers it keeps (epochs, total,
+mtime, usual epoch), so a huge run parsed in a subprocess can be shipped
+back as numpy columns without its million Record objects.
 
 No textual import here: this is plain data and arithmetic, tested as such.
 """
@@ -12,7 +12,6 @@ No textual import here: this is plain data and arithmetic, tested as such.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -20,12 +19,22 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.diagnostics import THRESHOLDS, Finding, Severity, diagnose, stalled
-from metricwatch.loader import keep_last_good
+from metricwatch.diagnostics import (
+    THRESHOLDS,
+    Finding,
+    Severity,
+    diagnose,
+    stall_check,
+    stall_limit_s,
+    usual_epoch_s,
+)
 from metricwatch.metrics import format_duration
-from metricwatch.model import Problem, Record, Run
+from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.summary import RunSummary, summarize
+
+#: The id of the stall finding (diagnostics.stalled).
+STALL_ID = "stalled"
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -41,6 +50,39 @@ class Status(str, Enum):
     EMPTY = "empty"  # the file exists but holds no epoch yet
 
 
+@dataclass(frozen=True)
+class StatusLook:
+    """How one status is shown: its mark, the mark's style, its word and help line.
+
+    `word_style` is the style of the word in the header; None: the header leaves it out.
+    """
+
+    mark: str
+    style: str
+    word: str
+    help: str
+    word_style: str | None = None
+
+
+#: The one table of status marks: run list, header and help screen all read it.
+STATUS_LOOKS: dict[Status, StatusLook] = {
+    Status.LIVE: StatusLook("●", "bold green", "live", "written recently"),
+    Status.STALLED: StatusLook(
+        "◌", "bold yellow", "stalled", "no epoch for far longer than usual", "bold yellow"
+    ),
+    Status.FINISHED: StatusLook("✓", "dim", "finished", "reached its total epochs", "green"),
+    Status.IDLE: StatusLook("○", "dim", "idle", "quiet, no total declared"),
+    Status.GONE: StatusLook("✗", "red", "gone", "metrics.json deleted or moved", "bold red"),
+    Status.EMPTY: StatusLook("·", "dim", "empty", "no epoch written yet"),
+}
+
+#: The one table of severity marks and colours (findings panel, run list counts, help).
+SEVERITY_LOOKS: dict[Severity, tuple[str, str]] = {
+    Severity.WARNING: ("▲", "yellow"),
+    Severity.CRITICAL: ("■", "red"),
+}
+
+
 @dataclass
 class RunState:
     name: str
@@ -54,7 +96,6 @@ class RunState:
     usual_epoch_s: float | None
     summary: RunSummary
     findings: list[Finding]
-    probe: Run
     gone: bool = False
     version: int = 0
     _run: Run | None = field(default=None, repr=False)
@@ -72,6 +113,16 @@ class RunState:
             self._columns[key] = found
         return found
 
+    @property
+    def has_columns(self) -> bool:
+        """Every column is built: charts cost the UI thread nothing."""
+        built = self._columns
+        return built is not None and all(key in built for key in self.keys)
+
+    @property
+    def columns_built(self) -> Columns | None:
+        return self._columns
+
     def with_columns(self) -> RunState:
         """Build every column now (in a worker) so the UI thread does not have to."""
         for key in self.keys:
@@ -86,10 +137,6 @@ class RunState:
     # --- derived, cheap ----------------------------------------------------------------------
 
     @property
-    def reader_problems(self) -> list[Problem]:
-        return list(self.problems)
-
-    @property
     def damaged(self) -> bool:
         return any(p.kind in DAMAGE_KINDS for p in self.problems)
 
@@ -98,20 +145,25 @@ class RunState:
             return None
         if now - self.mtime < THRESHOLDS.stall_min_s:
             return None  # the rule's floor: skip the call for every run that wrote recently
-        return stalled(self.probe, now)
+        return stall_check(self.epochs_done, self.total_epochs, self.mtime, self.usual_epoch_s, now)
 
     def all_findings(self, now: float) -> list[Finding]:
         stall = self.stall_finding(now)
         return [*self.findings, stall] if stall else list(self.findings)
 
-    def status(self, now: float) -> Status:
+    def status(self, now: float, findings: list[Finding] | None = None) -> Status:
+        """The run's status; pass all_findings(now) when at hand, to skip a second stall check."""
         if self.gone:
             return Status.GONE
         if self.epochs_done == 0:
             return Status.EMPTY
         if self.total_epochs is not None and self.epochs_done >= self.total_epochs:
             return Status.FINISHED
-        if self.stall_finding(now) is not None:
+        if findings is not None:
+            stalled = any(f.id == STALL_ID for f in findings)
+        else:
+            stalled = self.stall_finding(now) is not None
+        if stalled:
             return Status.STALLED
         if self.mtime is not None and now - self.mtime <= self.live_window:
             return Status.LIVE
@@ -120,9 +172,7 @@ class RunState:
     @property
     def live_window(self) -> float:
         """How long after a write the run still counts as live: the stall rule's own limit."""
-        if self.usual_epoch_s is None:
-            return THRESHOLDS.stall_min_s
-        return max(THRESHOLDS.stall_factor * self.usual_epoch_s, THRESHOLDS.stall_min_s)
+        return stall_limit_s(self.usual_epoch_s)
 
     def eta_s(self, now: float) -> float | None:
         """Time left: epochs to go times the mean epoch, minus the time spent on this one."""
@@ -146,13 +196,7 @@ def worst(findings: list[Finding]) -> Severity | None:
 
 def build_state(run: Run, *, version: int = 0) -> RunState:
     """Everything the UI shows about a run, computed from it once."""
-    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
-    usual = statistics.median(durations) if durations else None
-    probe_records = []
-    if run.records:
-        values = {"duration_s": usual} if usual is not None else {}
-        probe_records = [Record(run.epochs_done, values)]
-    probe = Run(run.name, run.path, probe_records, meta=dict(run.meta), mtime=run.mtime)
+    usual = usual_epoch_s(run)
     return RunState(
         name=run.name,
         metrics_path=run.path,
@@ -165,15 +209,9 @@ def build_state(run: Run, *, version: int = 0) -> RunState:
         usual_epoch_s=usual,
         summary=summarize(run),
         findings=diagnose(run),
-        probe=probe,
         version=version,
         _run=run,
     )
-
-
-def merge(previous: Run | None, current: Run) -> Run:
-    """The run to show after a read: keep the last good epochs when the new read is damaged."""
-    return keep_last_good(previous, current)
 
 
 def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from metricwatch.diagnostics import Severity
+from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS
+
 EXTRA_KEYS = (
     ("tab / shift+tab", "Move focus (runs, summary, findings)"),
     ("enter (in filter)", "Keep the filter and go back to the runs"),
@@ -19,14 +22,14 @@ EXTRA_KEYS = (
     ("mouse", "Click a run; scroll panels (never required)"),
 )
 
+_WARNING, _CRITICAL = SEVERITY_LOOKS[Severity.WARNING], SEVERITY_LOOKS[Severity.CRITICAL]
 MARKS = (
-    ("●", "live: written recently"),
-    ("◌", "stalled: no epoch for far longer than usual"),
-    ("✓", "finished: reached its total epochs"),
-    ("○", "idle: quiet, no total declared"),
-    ("✗", "gone: metrics.json deleted or moved"),
-    ("▲n", "findings, coloured by the worst (yellow: warning, red: critical)"),
-    ("▲ / ■", "a warning / a critical finding in the findings panel"),
+    *((look.mark, f"{look.word}: {look.help}") for look in STATUS_LOOKS.values()),
+    (
+        f"{_WARNING[0]}n",
+        f"findings, coloured by the worst ({_WARNING[1]}: warning, {_CRITICAL[1]}: critical)",
+    ),
+    (f"{_WARNING[0]} / {_CRITICAL[0]}", "a warning / a critical finding in the findings panel"),
 )
 
 

@@ -11,8 +11,7 @@ from textual.widgets import Static
 
 from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable
-from metricwatch.tui.state import RunState, Status, format_ago
-from metricwatch.tui.widgets.run_list import STATUS_MARKS
+from metricwatch.tui.state import STATUS_LOOKS, RunState, Status, format_ago
 
 
 def header_text(
@@ -27,19 +26,15 @@ def header_text(
     """The header line; `compact` drops the filler words so it fits one narrow line,
     and `drop` leaves out that many of the least important trailing parts."""
     status = state.status(now)
-    mark, style = STATUS_MARKS[status]
+    look = STATUS_LOOKS[status]
     text = Text(no_wrap=False)
-    text.append(f"{mark} ", style=style)
+    text.append(f"{look.mark} ", style=look.style)
     text.append(printable(state.name), style="bold")
     text.append("  ")
     text.append(state.epoch_label(), style="bold")
     parts: list[tuple[str, str]] = []
-    if status is Status.GONE:
-        parts.append(("gone", "bold red"))
-    elif status is Status.STALLED:
-        parts.append(("stalled", "bold yellow"))
-    elif status is Status.FINISHED:
-        parts.append(("finished", "green"))
+    if look.word_style is not None:
+        parts.append((look.word, look.word_style))
     if state.mtime is not None:
         ago = format_ago(now - state.mtime)
         parts.append((ago if compact else f"written {ago}", ""))

@@ -9,12 +9,11 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from metricwatch.diagnostics import Finding, Severity
+from metricwatch.diagnostics import Finding
 from metricwatch.model import Problem
 from metricwatch.safetext import printable
 from metricwatch.summary import RunSummary
-
-SEVERITY_MARKS = {Severity.WARNING: ("▲", "yellow"), Severity.CRITICAL: ("■", "red")}
+from metricwatch.tui.state import SEVERITY_LOOKS, worst
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -33,7 +32,7 @@ def findings_text(findings: list[Finding]) -> Text:
         return Text("✓ No problems found", style="bold green")
     text = Text()
     for index, finding in enumerate(findings):
-        mark, colour = SEVERITY_MARKS[finding.severity]
+        mark, colour = SEVERITY_LOOKS[finding.severity]
         if index:
             text.append("\n")
         text.append(f"{mark} {printable(finding.observation)}", style=f"bold {colour}")
@@ -53,7 +52,7 @@ def findings_renderable(findings: list[Finding]) -> RenderableType:
         return findings_text(findings)
     parts: list[RenderableType] = []
     for index, finding in enumerate(findings):
-        mark, colour = SEVERITY_MARKS[finding.severity]
+        mark, colour = SEVERITY_LOOKS[finding.severity]
         title = Text(f"{mark} {printable(finding.observation)}", style=f"bold {colour}")
         if index:
             parts.append(Text(""))
@@ -120,20 +119,20 @@ class FindingsPanel(VerticalScroll):
         self.border_title = "Findings"
         self._body = Static("", id="findings-body")
         self._text = Text()
-        self._filled = False
+        self._findings: list[Finding] | None = None
 
     def compose(self):
         yield self._body
 
     def show(self, findings: list[Finding]) -> None:
-        text = findings_text(findings)
-        if self._filled and text == self._text:
+        if findings == self._findings:
             return  # the 5 s status check must not repaint an unchanged panel
-        self._text, self._filled = text, True
+        self._findings = list(findings)
+        self._text = findings_text(findings)
         self._body.update(findings_renderable(findings))
-        worst_first = sorted(findings, key=lambda f: -f.severity.rank)
-        if findings:
-            _, colour = SEVERITY_MARKS[worst_first[0].severity]
+        severity = worst(findings)
+        if severity is not None:
+            _, colour = SEVERITY_LOOKS[severity]
             self.border_title = Text.assemble("Findings ", (f"({len(findings)})", f"bold {colour}"))
         else:
             self.border_title = "Findings"

@@ -9,25 +9,16 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from metricwatch.diagnostics import Severity
 from metricwatch.safetext import printable
-from metricwatch.tui.state import RunState, Status, worst
-
-STATUS_MARKS: dict[Status, tuple[str, str]] = {
-    Status.LIVE: ("●", "bold green"),
-    Status.STALLED: ("◌", "bold yellow"),
-    Status.FINISHED: ("✓", "dim"),
-    Status.IDLE: ("○", "dim"),
-    Status.GONE: ("✗", "red"),
-    Status.EMPTY: ("·", "dim"),
-}
-SEVERITY_STYLES = {Severity.WARNING: "bold yellow", Severity.CRITICAL: "bold red"}
+from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, RunState, worst
 
 
 def row(state: RunState, now: float, width: int) -> Text:
     """`● name…        23/50 ▲2`: fixed-width fields on the right, the name fills the rest."""
-    mark, mark_style = STATUS_MARKS[state.status(now)]
     findings = state.all_findings(now)
+    status = state.status(now, findings)  # reuses the findings: one stall check per row
+    look = STATUS_LOOKS[status]
+    mark, mark_style = look.mark, look.style
     epochs = (
         f"{state.epochs_done}/{state.total_epochs}"
         if state.total_epochs
@@ -43,7 +34,9 @@ def row(state: RunState, now: float, width: int) -> Text:
     text.append(" ")
     text.append(name.ljust(name_width), style="strike dim" if state.gone else "")
     text.append(f" {epochs:>5} ", style="dim")
-    text.append(f"{count:>3}", style=SEVERITY_STYLES.get(worst(findings), ""))
+    severity = worst(findings)
+    count_style = f"bold {SEVERITY_LOOKS[severity][1]}" if severity is not None else ""
+    text.append(f"{count:>3}", style=count_style)
     if state.problems:
         text.stylize("italic", 2, 2 + len(name))
     return text
@@ -77,10 +70,6 @@ class RunList(OptionList):
         """The names shown, in display order (the filter applied)."""
         return [option.id for option in self.options if option.id is not None]
 
-    @property
-    def filter_text(self) -> str:
-        return self._filter
-
     def selected_name(self) -> str | None:
         option = self.highlighted_option
         return option.id if option is not None else None
@@ -106,10 +95,6 @@ class RunList(OptionList):
                 self.replace_option_prompt(state.name, text)
         if added:
             self.add_options(added)
-
-    def refresh_rows(self, states: Iterable[RunState], now: float) -> None:
-        """Re-render rows whose text changed (status marks age: live -> idle/stalled)."""
-        self.upsert(states, now)
 
     def rebuild(self, states: dict[str, RunState], now: float) -> None:
         """All rows again: after a filter change or a resize (the row width changed)."""

@@ -74,8 +74,13 @@ class RunView(Vertical):
         self.findings.show(state.all_findings(now))
         key = (state.version, state.name)
         if key != self._charts_version:
-            self._charts = charts_for(state)
-            self._charts_version = key
+            if state.has_columns:
+                self._charts = charts_for(state)
+                self._charts_version = key
+            elif self._charts_version is None or self._charts_version[1] != state.name:
+                # Another run whose columns a worker is building: no charts of the old one.
+                self._charts = []
+                self._charts_version = None
         self._place_charts()
 
     def tick(self, now: float) -> None:
