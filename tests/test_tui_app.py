@@ -9,6 +9,7 @@ import time
 import pytest
 from rich.console import Console
 from tui_fixtures.support import (
+    chart_keys,
     copy_fixtures,
     epoch_record,
     fixed_app,
@@ -27,10 +28,6 @@ SMALL = (80, 24)
 
 def header(app) -> str:
     return app.view.header.plain
-
-
-def chart_keys(app) -> list[tuple[str, ...]]:
-    return [tuple(line.key for line in spec.lines) for spec in app.view.shown_charts]
 
 
 # --- navigation ---------------------------------------------------------------------------

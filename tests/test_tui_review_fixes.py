@@ -10,7 +10,14 @@ import time
 from dataclasses import replace
 
 import pytest
-from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded, write_run
+from tui_fixtures.support import (
+    chart_keys,
+    copy_fixtures,
+    fixed_app,
+    wait_for,
+    wait_loaded,
+    write_run,
+)
 
 from metricwatch.model import ProblemKind
 from metricwatch.tui import state as state_module
@@ -20,10 +27,6 @@ from metricwatch.tui.messages import RunFailed, RunsLoaded, WatchModeChanged
 from metricwatch.watch import WatchMode
 
 WIDE = (120, 40)
-
-
-def chart_keys(app) -> list[tuple[str, ...]]:
-    return [tuple(line.key for line in spec.lines) for spec in app.view.shown_charts]
 
 
 async def test_an_older_read_arriving_late_does_not_replace_a_newer_one(tmp_path):

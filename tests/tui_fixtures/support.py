@@ -81,3 +81,8 @@ async def wait_loaded(pilot, count: int, timeout: float = 5.0) -> None:
     await wait_for(
         pilot, lambda: app.scan_done.is_set() and len(app.states) >= count, timeout=timeout
     )
+
+
+def chart_keys(app: MetricwatchApp) -> list[tuple[str, ...]]:
+    """The keys drawn on each chart on screen, in order: what the user sees, as data."""
+    return [tuple(line.key for line in spec.lines) for spec in app.view.shown_charts]
