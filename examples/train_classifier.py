@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -164,7 +164,11 @@ def train(rank: int, world_size: int, args: argparse.Namespace) -> None:
     distributed = world_size > 1
     if distributed:
         torch.set_num_threads(1)  # N processes share the cores
-        dist.init_process_group("gloo", rank=rank, world_size=world_size)
+        # Ranks meet through a file (no TCP port to pick and race for); on several
+        # machines use init_method="env://" with MASTER_ADDR/MASTER_PORT as usual.
+        dist.init_process_group(
+            "gloo", init_method=f"file://{args.rendezvous}", rank=rank, world_size=world_size
+        )
     torch.manual_seed(args.seed)
     train_set, val_set = make_data(args)
     model = make_model(args)
@@ -255,21 +259,18 @@ def train(rank: int, world_size: int, args: argparse.Namespace) -> None:
     if rank == 0:
         print(f"wrote {logger.path}")
     if distributed:
+        # Leave together: a rank whose process exits while another still talks to it
+        # can abort in gloo's teardown ("terminate called without an active exception").
+        dist.barrier()
         dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.ddp > 1:
-        os.environ["MASTER_ADDR"] = "127.0.0.1"
-        os.environ["MASTER_PORT"] = str(free_port())
-        mp.spawn(train, args=(args.ddp, args), nprocs=args.ddp, join=True)
+        with tempfile.TemporaryDirectory(prefix="metricwatch-ddp-") as rendezvous_dir:
+            args.rendezvous = os.path.join(rendezvous_dir, "store")
+            mp.spawn(train, args=(args.ddp, args), nprocs=args.ddp, join=True)
     else:
         train(0, 1, args)
 

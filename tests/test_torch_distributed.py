@@ -1,8 +1,8 @@
 """Two real gloo processes: only rank 0 writes; AverageMeter.synchronize() is exact."""
 
 import json
-import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,16 +29,11 @@ WORLD_SIZE = 2
 TIMEOUT_S = 60
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_ranks(base):
+    rendezvous = Path(tempfile.mkdtemp(prefix="metricwatch-dist-")) / "store"
     context = mp.start_processes(
         dist_worker.run,
-        args=(WORLD_SIZE, free_port(), str(base)),
+        args=(WORLD_SIZE, str(rendezvous), str(base)),
         nprocs=WORLD_SIZE,
         join=False,
         start_method="spawn",

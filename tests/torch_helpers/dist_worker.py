@@ -16,11 +16,12 @@ import torch.distributed as dist
 from metricwatch.torch import AverageMeter, JSONMetricLogger
 
 
-def run(rank: int, world_size: int, port: int, base: str) -> None:
+def run(rank: int, world_size: int, rendezvous: str, base: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
+        # A file store: no TCP port to pick, so no race with other processes for one.
+        init_method=f"file://{rendezvous}",
         rank=rank,
         world_size=world_size,
         timeout=timedelta(seconds=30),
@@ -32,6 +33,7 @@ def run(rank: int, world_size: int, port: int, base: str) -> None:
         results = Path(base) / "results"
         results.mkdir(exist_ok=True)
         (results / f"{rank}.json").write_text(json.dumps(result))
+        dist.barrier()  # leave together: an early exit can abort the other rank's gloo teardown
     finally:
         dist.destroy_process_group()
 
