@@ -405,10 +405,9 @@ def stalled(run: Run, now: float, limits: Thresholds = THRESHOLDS) -> Finding | 
     Only a run that declares total_epochs and has not reached it can be
     stalled; without a total, a quiet run may simply be finished.
     """
-    total = run.total_epochs
-    if run.mtime is None or total is None or run.epochs_done >= total:
-        return None
-    return stall_check(run.epochs_done, total, run.mtime, usual_epoch_s(run), now, limits)
+    return stall_check(
+        run.epochs_done, run.total_epochs, run.mtime, usual_epoch_s(run), now, limits
+    )
 
 
 RULES: tuple[Rule, ...] = (

@@ -190,10 +190,6 @@ class RunState:
         return f"epoch {self.epochs_done}"
 
 
-def worst(findings: list[Finding]) -> Severity | None:
-    return max((f.severity for f in findings), key=lambda s: s.rank, default=None)
-
-
 def build_state(run: Run, *, version: int = 0) -> RunState:
     """Everything the UI shows about a run, computed from it once."""
     usual = usual_epoch_s(run)

@@ -9,11 +9,11 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from metricwatch.diagnostics import Finding
+from metricwatch.diagnostics import Finding, worst_severity
 from metricwatch.model import Problem
 from metricwatch.safetext import printable
 from metricwatch.summary import RunSummary
-from metricwatch.tui.state import SEVERITY_LOOKS, worst
+from metricwatch.tui.state import SEVERITY_LOOKS
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -130,7 +130,7 @@ class FindingsPanel(VerticalScroll):
         self._findings = list(findings)
         self._text = findings_text(findings)
         self._body.update(findings_renderable(findings))
-        severity = worst(findings)
+        severity = worst_severity(findings)
         if severity is not None:
             _, colour = SEVERITY_LOOKS[severity]
             self.border_title = Text.assemble("Findings ", (f"({len(findings)})", f"bold {colour}"))

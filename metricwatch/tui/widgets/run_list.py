@@ -9,8 +9,9 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from metricwatch.diagnostics import worst_severity
 from metricwatch.safetext import printable
-from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, RunState, worst
+from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, RunState
 
 
 def row(state: RunState, now: float, width: int) -> Text:
@@ -34,7 +35,7 @@ def row(state: RunState, now: float, width: int) -> Text:
     text.append(" ")
     text.append(name.ljust(name_width), style="strike dim" if state.gone else "")
     text.append(f" {epochs:>5} ", style="dim")
-    severity = worst(findings)
+    severity = worst_severity(findings)
     count_style = f"bold {SEVERITY_LOOKS[severity][1]}" if severity is not None else ""
     text.append(f"{count:>3}", style=count_style)
     if state.problems:
