@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The README's test command: install (CPU PyTorch first, so the torch extra
-# does not pull a multi-GB CUDA build), lint, then run the whole suite.
+# The README's test command: install into .venv (CPU PyTorch first, so the
+# torch extra does not pull a multi-GB CUDA build), lint, then run the suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[test,torch]"
-python -m ruff check .
-python -m pytest -q "$@"
+py=$(bash scripts/venv.sh)
+export PATH="$PWD/.venv/bin:$PATH"  # the tests run the installed `metricwatch`
+"$py" -m pip install -q "torch==2.13.0"
+"$py" -m pip install -q -e ".[test,torch]"
+"$py" -m ruff check .
+"$py" -m pytest -q "$@"
