@@ -1,4 +1,8 @@
-"""Diagnostic rules: records in, findings out. Pure functions, no I/O.
+"""Diagnostic rules: a run's series in, findings out. Pure functions, no I/O.
+
+The rules read float64 arrays and compute under np.errstate: a file may
+hold 1.7e308 or 5e-324, and a ratio or a difference of such values is an
+infinity the rule then compares, never an exception.
 
 Each rule turns one row of the seed's diagnostic table into a check with
 numbers. Every threshold is a named constant in THRESHOLDS below, with the
@@ -10,16 +14,16 @@ nothing while each pathological run raises its own finding.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 from metricwatch.metrics import GRADIENT_KEYS, format_duration, format_sig
 from metricwatch.model import Run
+from metricwatch.summary import best_of, mean_epoch_s
 
 
 class Severity(str, Enum):
@@ -84,8 +88,8 @@ class Thresholds:
     vanish_converged: a train loss below this fraction of its first value
         counts as converged, so tiny gradients there are not vanishing.
     stall_factor, stall_min_s: a live run is stalled when nothing was
-        written for stall_factor times its median epoch duration, and at
-        least stall_min_s seconds.
+        written for stall_factor times its mean epoch duration (the
+        summary's figure), and at least stall_min_s seconds.
     """
 
     min_epochs_for_trends: int = 5
@@ -166,7 +170,8 @@ Rule = Callable[[Run, Thresholds], "Finding | None"]
 
 def diagnose(run: Run, limits: Thresholds = THRESHOLDS) -> list[Finding]:
     """Every finding for a run, worst first. A healthy run gives an empty list."""
-    findings = [f for rule in RULES if (f := rule(run, limits)) is not None]
+    with np.errstate(all="ignore"):
+        findings = [f for rule in RULES if (f := rule(run, limits)) is not None]
     ids = {f.id for f in findings}
     findings = [f for f in findings if not (SUPERSEDED_BY.get(f.id, set()) & ids)]
     findings.sort(key=lambda f: -f.severity.rank)
@@ -186,10 +191,9 @@ def non_finite(run: Run, limits: Thresholds) -> Finding | None:
         if key in GRADIENT_KEYS:
             continue  # reported, with more to say, by exploding_gradients
         series = run.series(key)
-        for epoch, value in zip(series.epochs, series.values):
-            if not math.isfinite(value):
-                first[key] = (epoch, value)
-                break
+        bad = np.flatnonzero(~np.isfinite(series.values))
+        if len(bad):
+            first[key] = (int(series.epochs[bad[0]]), float(series.values[bad[0]]))
     if not first:
         return None
     epoch = min(e for e, _ in first.values())
@@ -209,8 +213,8 @@ def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
     loss = run.series("train_loss").finite()
     if len(loss) < limits.min_epochs_for_trends:
         return None
-    start = loss.values[0]
-    best = min(loss.values)
+    start = float(loss.values[0])
+    best = float(np.min(loss.values))
     if start == 0:
         return None
     improvement = (start - best) / abs(start)  # abs: negative losses (NLL, ELBO) too
@@ -220,9 +224,9 @@ def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
         "loss_not_decreasing",
         Severity.WARNING,
         f"train_loss went from {_fmt(start)} at epoch {loss.epochs[0]} to "
-        f"{_fmt(loss.values[-1])} at epoch {loss.epochs[-1]}; its best is only "
+        f"{_fmt(loss.last)} at epoch {loss.last_epoch}; its best is only "
         f"{improvement * 100:.1f}% below the start over {len(loss)} epochs",
-        loss.epochs[-1],
+        loss.last_epoch,
     )
 
 
@@ -232,29 +236,30 @@ def loss_oscillating(run: Run, limits: Thresholds) -> Finding | None:
         return None
     window = loss.values[-limits.oscillation_window :]
     epochs = loss.epochs[-limits.oscillation_window :]
-    diffs = [b - a for a, b in itertools.pairwise(window)]
+    diffs = np.diff(window)
     # Swings are judged against the loss level, but never against less than a small
     # fraction of where the loss started: noise on a loss that has fallen to ~0 is not wild.
     level = max(
-        statistics.median(abs(v) for v in window), limits.oscillation_floor * abs(loss.values[0])
+        float(np.median(np.abs(window))), limits.oscillation_floor * abs(float(loss.values[0]))
     )
     if level == 0 or len(diffs) < 3:
         return None
-    swing = statistics.median(abs(d) for d in diffs) / level
-    turns = sum(1 for a, b in itertools.pairwise(diffs) if a * b < 0) / (len(diffs) - 1)
-    variation = sum(abs(d) for d in diffs)
-    trend = abs(window[-1] - window[0]) / variation if variation else 1.0
-    if swing < limits.oscillation_swing or turns < limits.oscillation_turns:
+    swing = float(np.median(np.abs(diffs))) / level
+    turns = float(np.count_nonzero(diffs[:-1] * diffs[1:] < 0)) / (len(diffs) - 1)
+    variation = float(np.sum(np.abs(diffs)))
+    trend = abs(float(window[-1] - window[0])) / variation if variation else 1.0
+    if not swing >= limits.oscillation_swing or turns < limits.oscillation_turns:
         return None
-    if trend >= limits.oscillation_trend:
+    if not trend < limits.oscillation_trend:
         return None
     return _finding(
         "loss_oscillating",
         Severity.WARNING,
         f"over epochs {epochs[0]}-{epochs[-1]} train_loss moved {swing * 100:.0f}% of its level "
         f"per epoch (median), reversing direction {turns * 100:.0f}% of the time, "
-        f"between {_fmt(min(window))} and {_fmt(max(window))} with no net trend",
-        epochs[-1],
+        f"between {_fmt(float(np.min(window)))} and {_fmt(float(np.max(window)))} "
+        "with no net trend",
+        int(epochs[-1]),
     )
 
 
@@ -266,39 +271,48 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
     # Judge trailing means, not single epochs: the minimum of a noisy val curve sits
     # below its true level, and comparing against it flags healthy noisy runs.
     window = limits.overfit_recent
-    smooth = _trailing_mean(val.values, window)
-    best = min(range(len(smooth)), key=smooth.__getitem__)
-    best_value = smooth[best]
-    scale = abs(best_value) or abs(smooth[0])  # abs: log-likelihood losses are negative
+    smooth = trailing_mean(val.values, window)
+    best = int(np.argmin(smooth))
+    best_value = float(smooth[best])
+    scale = abs(best_value) or abs(float(smooth[0]))  # abs: log-likelihood losses are negative
     if len(val) - 1 - best < limits.overfit_patience or scale == 0:
         return None
-    rise = (smooth[-1] - best_value) / scale
-    if rise < limits.overfit_rise:
+    rise = (float(smooth[-1]) - best_value) / scale
+    if not rise >= limits.overfit_rise:
         return None
-    train_smooth = _trailing_mean(train.values, window)
+    train_smooth = trailing_mean(train.values, window)
     # Train and val may be logged at different epochs: take train's latest at or before.
-    at_best = bisect.bisect_right(train.epochs, val.epochs[best]) - 1
+    at_best = int(np.searchsorted(train.epochs, val.epochs[best], side="right")) - 1
     if at_best < 0:
         return None
-    train_at_best, train_now = train_smooth[at_best], train_smooth[-1]
+    train_at_best, train_now = float(train_smooth[at_best]), float(train_smooth[-1])
     if train_at_best == 0:
         return None
-    if (train_at_best - train_now) / abs(train_at_best) < limits.overfit_train_drop:
+    if not (train_at_best - train_now) / abs(train_at_best) >= limits.overfit_train_drop:
         return None
-    first = val.epochs[max(0, best - window + 1)]
-    span = f"epochs {first}-{val.epochs[best]}" if first != val.epochs[best] else (f"epoch {first}")
+    first = int(val.epochs[max(0, best - window + 1)])
+    best_epoch = int(val.epochs[best])
+    span = f"epochs {first}-{best_epoch}" if first != best_epoch else f"epoch {first}"
+    raw = best_of(val)
+    raw_text = f"; best single epoch {_fmt(raw.value)} at epoch {raw.epoch}" if raw else ""
     return _finding(
         "overfitting",
         Severity.WARNING,
-        f"val_loss rose {rise * 100:.0f}% from its best {_fmt(best_value)} ({span}) to "
-        f"{_fmt(smooth[-1])} (last {window} epochs) while train_loss kept falling "
-        f"({_fmt(train_at_best)} → {_fmt(train_now)})",
-        val.epochs[best],
+        f"val_loss (smoothed: mean of {window} epochs) rose {rise * 100:.0f}% from its best "
+        f"{_fmt(best_value)} ({span}) to {_fmt(float(smooth[-1]))} (last {window} epochs) "
+        f"while train_loss kept falling ({_fmt(train_at_best)} → {_fmt(train_now)}){raw_text}",
+        best_epoch,
     )
 
 
-def _trailing_mean(values: Sequence[float], window: int) -> list[float]:
-    return [statistics.fmean(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Each point's mean with the window - 1 before it (fewer at the start); overflow-safe."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return values
+    sums = np.convolve(values / window, np.ones(window))[: len(values)]  # divided first
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return sums * (window / counts)
 
 
 def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
@@ -306,21 +320,22 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
         series = run.series(key)
         if not len(series):
             continue
-        for epoch, value in zip(series.epochs, series.values):
-            if not math.isfinite(value):
-                return _finding(
-                    "exploding_gradients",
-                    Severity.CRITICAL,
-                    f"{key} = {_fmt(value)} at epoch {epoch}",
-                    epoch,
-                )
+        bad = np.flatnonzero(~np.isfinite(series.values))
+        if len(bad):
+            epoch = int(series.epochs[bad[0]])
+            return _finding(
+                "exploding_gradients",
+                Severity.CRITICAL,
+                f"{key} = {_fmt(float(series.values[bad[0]]))} at epoch {epoch}",
+                epoch,
+            )
         if len(series) < 4:
             continue
-        baseline = statistics.median(series.values[:3])
+        baseline = float(np.median(series.values[:3]))
         if baseline <= 0:
             continue
-        later = list(zip(series.epochs[3:], series.values[3:]))
-        peak_epoch, peak = max(later, key=lambda item: item[1])
+        peak_index = 3 + int(np.argmax(series.values[3:]))
+        peak, peak_epoch = float(series.values[peak_index]), int(series.epochs[peak_index])
         growth = peak / baseline
         if growth < limits.explode_growth or peak < limits.explode_min_peak:
             continue
@@ -330,7 +345,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
         return _finding(
             "exploding_gradients",
             severity,
-            f"{key} grew {growth:,.0f}× from {_fmt(baseline)} (median of epochs "
+            f"{key} grew {_fmt_ratio(growth)}× from {_fmt(baseline)} (median of epochs "
             f"{series.epochs[0]}-{series.epochs[2]}) to {_fmt(peak)} at epoch {peak_epoch}",
             peak_epoch,
         )
@@ -342,30 +357,25 @@ def vanishing_gradients(run: Run, limits: Thresholds) -> Finding | None:
     loss = run.series("train_loss").finite()
     if len(grad) < 3 or len(loss) < limits.min_epochs_for_trends:
         return None
-    recent_grad = statistics.median(grad.values[-3:])
+    recent_grad = float(np.median(grad.values[-3:]))
     if recent_grad >= limits.vanish_norm:
         return None
-    first = loss.values[0]
-    if first > 0 and loss.values[-1] < limits.vanish_converged * first:
+    first = float(loss.values[0])
+    if first > 0 and loss.last < limits.vanish_converged * first:
         return None  # converged: tiny gradients at a tiny loss are expected
     window = loss.values[-limits.min_epochs_for_trends :]
-    improvement = (window[0] - min(window)) / abs(window[0]) if window[0] else 0.0
-    if improvement >= limits.vanish_stuck:
+    start = float(window[0])
+    improvement = (start - float(np.min(window))) / abs(start) if start else 0.0
+    if not improvement < limits.vanish_stuck:
         return None
     return _finding(
         "vanishing_gradients",
         Severity.WARNING,
         f"grad_norm is {_fmt(recent_grad)} (median of the last 3 epochs) while train_loss "
         f"improved only {improvement * 100:.2f}% over the last {len(window)} epochs "
-        f"(now {_fmt(loss.values[-1])})",
-        grad.epochs[-1],
+        f"(now {_fmt(loss.last)})",
+        grad.last_epoch,
     )
-
-
-def usual_epoch_s(run: Run) -> float | None:
-    """The median positive, finite epoch duration (duration_s), or None without any."""
-    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v > 0]
-    return statistics.median(durations) if durations else None
 
 
 def stall_limit_s(usual: float | None, limits: Thresholds = THRESHOLDS) -> float:
@@ -393,7 +403,7 @@ def stall_check(
         "stalled",
         Severity.WARNING,
         f"no new epoch for {format_duration(quiet)}, "
-        f"against a usual epoch of {format_duration(usual)} "
+        f"against a mean epoch of {format_duration(usual)} "
         f"(epoch {epochs_done} / {total_epochs})",
         epochs_done,
     )
@@ -406,7 +416,7 @@ def stalled(run: Run, now: float, limits: Thresholds = THRESHOLDS) -> Finding | 
     stalled; without a total, a quiet run may simply be finished.
     """
     return stall_check(
-        run.epochs_done, run.total_epochs, run.mtime, usual_epoch_s(run), now, limits
+        run.epochs_done, run.total_epochs, run.mtime, mean_epoch_s(run), now, limits
     )
 
 
@@ -418,6 +428,13 @@ RULES: tuple[Rule, ...] = (
     loss_not_decreasing,
     vanishing_gradients,
 )
+
+
+def _fmt_ratio(ratio: float) -> str:
+    """A growth factor: 1,234 up to a billion, then 1.2e+12; an overflow says so."""
+    if not math.isfinite(ratio):
+        return "more than 1e308"
+    return f"{ratio:,.0f}" if ratio < 1e9 else f"{ratio:.1e}"
 
 
 def _fmt(value: float) -> str:

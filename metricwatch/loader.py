@@ -38,7 +38,7 @@ class RunLoader:
         return Run(
             name=name,
             path=metrics_path,
-            records=list(result.records),
+            table=result.table,
             meta=dict(result.meta),
             extra=dict(result.extra),
             problems=list(result.problems),
@@ -100,13 +100,13 @@ def keep_last_good(previous: Run | None, current: Run) -> Run:
     was merged with, and storing it would pile stale notices up.
     """
     damaged = any(p.kind in _DAMAGE for p in current.problems)
-    if previous is None or not damaged or len(current.records) >= len(previous.records):
+    if previous is None or not damaged or current.record_count >= previous.record_count:
         return current
     kept_problems = [p for p in previous.problems if p.kind not in _DAMAGE]
     return Run(
         name=current.name,
         path=current.path,
-        records=previous.records,
+        table=previous.table,
         meta=previous.meta or current.meta,
         extra=previous.extra,
         problems=[*current.problems, *kept_problems],

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 from metricwatch.safetext import printable
 
 
@@ -213,10 +215,11 @@ def infer_task(keys: Iterable[str], declared: object = None) -> Task | None:
     return chosen
 
 
-def fraction_scale(values: Sequence[float]) -> float:
+def fraction_scale(values: Sequence[float] | np.ndarray) -> float:
     """100 when a fraction-like series is already in percent (any |value| > 1.5), else 1."""
-    finite = [abs(v) for v in values if math.isfinite(v)]
-    return 100.0 if finite and max(finite) > 1.5 else 1.0
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    return 100.0 if len(finite) and float(np.max(np.abs(finite))) > 1.5 else 1.0
 
 
 def format_value(key: str, value: float | None, *, scale: float = 1.0) -> str:
@@ -262,9 +265,11 @@ def format_lr(value: float) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """`40m 12s`, `1h 02m`, `3d 04h`, `45.2s`: the seed's summary-table style."""
+    """`40m 12s`, `1h 02m`, `3d 04h`, `45.2s`, `45ms`: the seed's summary-table style."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
+    if seconds < 0.9995:  # 45 ms epochs are not "0.0s"
+        return f"{seconds * 1000:.0f}ms" if seconds >= 0.0005 or seconds <= 0 else "<1ms"
     if seconds < 59.95:  # 59.96 would print as "60.0s"
         return f"{seconds:.1f}s"
     total = round(seconds)

@@ -1,10 +1,17 @@
-"""The summary table (seed §5) as plain data: a function of a run's records."""
+"""The summary table (seed §5) as plain data: a function of a run's series.
+
+Each figure that appears in more than one place (the best value of a
+series, the mean epoch time) is computed here, by one function, and the
+charts and the findings call it too, so the same quantity never shows two
+numbers. All arithmetic is on float64 arrays and safe against overflow:
+a value of 1e308 gives an infinite sum, shown as "—", never an exception.
+"""
 
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from metricwatch.metrics import (
     MAIN_METRIC,
@@ -84,12 +91,38 @@ class RunSummary:
 
 def best_of(series: Series) -> Best | None:
     """The best finite value of a series by its key's direction; earliest wins ties."""
-    finite = [i for i, value in enumerate(series.values) if math.isfinite(value)]
-    if not finite:
+    values = series.values
+    finite = np.isfinite(values)
+    if not finite.any():
         return None
-    pick = max if spec_for(series.key).direction is Direction.HIGHER else min
-    index = pick(finite, key=series.values.__getitem__)  # min/max keep the first of ties
-    return Best(series.values[index], series.epochs[index])
+    higher = spec_for(series.key).direction is Direction.HIGHER
+    masked = np.where(finite, values, -np.inf if higher else np.inf)
+    index = int(np.argmax(masked) if higher else np.argmin(masked))  # first of ties
+    return Best(float(values[index]), int(series.epochs[index]))
+
+
+def _durations(run: Run) -> np.ndarray:
+    values = run.series("duration_s").values
+    return values[np.isfinite(values) & (values >= 0)]
+
+
+def training_time_s(run: Run) -> float | None:
+    """The sum of the logged epoch durations; None without any, or when it overflows."""
+    durations = _durations(run)
+    if not len(durations):
+        return None
+    with np.errstate(over="ignore"):
+        total = float(np.sum(durations))
+    return total if np.isfinite(total) else None
+
+
+def mean_epoch_s(run: Run) -> float | None:
+    """The mean epoch duration: the summary's figure, the stall rule's and the ETA's."""
+    durations = _durations(run)
+    if not len(durations):
+        return None
+    mean = float(np.sum(durations / len(durations)))  # divided first: cannot overflow
+    return mean if np.isfinite(mean) else None
 
 
 def ranking_key(run: Run, task: Task | None) -> str | None:
@@ -120,7 +153,6 @@ def summarize(run: Run) -> RunSummary:
                 best[key] = found
     by = ranking_key(run, task)
     best_epoch = best[by].epoch if by is not None and by in best else None
-    durations = [v for v in run.series("duration_s").values if math.isfinite(v) and v >= 0]
     metrics = []
     for key in task_metric_keys(keys):
         series = run.series(key)
@@ -129,7 +161,7 @@ def summarize(run: Run) -> RunSummary:
                 key,
                 spec_for(key).label,
                 series.last,
-                series.epochs[-1] if series.epochs else None,
+                series.last_epoch,
                 best.get(key),
                 fraction_scale(series.values),
             )
@@ -140,8 +172,8 @@ def summarize(run: Run) -> RunSummary:
         task=task,
         best_epoch=best_epoch,
         best_by=by,
-        training_time_s=sum(durations) if durations else None,
-        mean_epoch_s=statistics.fmean(durations) if durations else None,
+        training_time_s=training_time_s(run),
+        mean_epoch_s=mean_epoch_s(run),
         last=last,
         best=best,
         metrics=metrics,

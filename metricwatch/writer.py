@@ -147,8 +147,8 @@ class MetricsDocument:
         parsed = parse_metrics_json(data)
         for key, value in parsed.meta.items():
             self.meta.setdefault(key, value)
-        for record in parsed.records:
-            self.put({"epoch": record.epoch, **record.values})
+        for record in parsed.table.rows():
+            self.put(record)
         return parsed
 
     def put(self, record: Mapping[str, Any]) -> dict[str, Any]:

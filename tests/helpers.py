@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from metricwatch.model import Record, Run
+from metricwatch.model import Run, Table
 from metricwatch.writer import MetricsDocument
 
 
 def make_run(
     rows: list[dict[str, Any]], *, meta: dict[str, Any] | None = None, name: str = "run"
 ) -> Run:
-    records = [
-        Record(int(row["epoch"]), {k: float(v) for k, v in row.items() if k != "epoch"})
+    table = Table.from_rows(
+        (int(row["epoch"]), {k: float(v) for k, v in row.items() if k != "epoch"})
         for row in rows
+    )
+    return Run(name=name, path=Path(name) / "metrics.json", table=table, meta=meta or {})
+
+
+class Rec(NamedTuple):
+    epoch: int
+    values: dict[str, float]
+
+
+def records(result: Any) -> list[Rec]:
+    """A parse result's or run's table as (epoch, values) records, to compare with what was
+    written row by row."""
+    return [
+        Rec(row.pop("epoch"), row) for row in result.table.rows()
     ]
-    return Run(name=name, path=Path(name) / "metrics.json", records=records, meta=meta or {})
 
 
 def columns(**series: list[float]) -> list[dict[str, Any]]:

@@ -14,9 +14,9 @@ from metricwatch.diagnostics import (
     stall_check,
     stall_limit_s,
     stalled,
-    usual_epoch_s,
     worst_severity,
 )
+from metricwatch.summary import mean_epoch_s
 
 
 def ids(rows, **kwargs):
@@ -89,9 +89,10 @@ def test_overfitting_evidence_names_the_best_epoch():
     (finding,) = diagnose(make_run(columns(train_loss=train, val_loss=val)))
     assert finding.id == "overfitting"
     assert finding.epoch == 6  # the end of the best 3-epoch window, epochs 4-6
-    assert finding.evidence.startswith(
-        "val_loss rose 80% from its best 0.5833 (epochs 4-6) to 1.05 (last 3 epochs) "
-        "while train_loss kept falling"
+    assert finding.evidence == (
+        "val_loss (smoothed: mean of 3 epochs) rose 80% from its best 0.5833 (epochs 4-6) to "
+        "1.05 (last 3 epochs) while train_loss kept falling (0.5043 → 0.1367); "
+        "best single epoch 0.55 at epoch 5"
     )
 
 
@@ -162,7 +163,7 @@ def test_stalled_only_for_an_unfinished_run_quiet_for_long():
     finding = stalled(run, now=1000.0 + 5 * 30 + 1)
     assert finding is not None and finding.id == "stalled"
     assert (
-        finding.evidence == "no new epoch for 2m 31s, against a usual epoch of 30.0s (epoch 3 / 10)"
+        finding.evidence == "no new epoch for 2m 31s, against a mean epoch of 30.0s (epoch 3 / 10)"
     )
     finished = make_run(columns(train_loss=[1, 0.9], duration_s=[30, 30]), meta={"total_epochs": 2})
     finished.mtime = 0.0
@@ -183,8 +184,8 @@ def test_stall_helpers_are_the_rule_stalled_uses():
     rows = columns(train_loss=[1, 0.9, 0.8, 0.7], duration_s=[10, 30, float("nan"), 50])
     run = make_run(rows, meta={"total_epochs": 10})
     run.mtime = 1000.0
-    assert usual_epoch_s(run) == 30
-    assert usual_epoch_s(make_run(columns(train_loss=[1, 0.9]))) is None
+    assert mean_epoch_s(run) == 30
+    assert mean_epoch_s(make_run(columns(train_loss=[1, 0.9]))) is None
     assert stall_limit_s(30) == 150
     assert stall_limit_s(0.5) == THRESHOLDS.stall_min_s
     assert stall_limit_s(None) == THRESHOLDS.stall_min_s

@@ -15,7 +15,12 @@ def kinds(result):
 
 
 def epochs(result):
-    return [r.epoch for r in result.records]
+    return [int(e) for e in result.table.epochs]
+
+
+def values_of(result):
+    """Each record's values without its epoch, in epoch order."""
+    return [{k: v for k, v in row.items() if k != "epoch"} for row in result.table.rows()]
 
 
 SEED_EXAMPLE = b"""{
@@ -32,7 +37,7 @@ def test_seed_document_reads_cleanly():
     result = parse_metrics_json(SEED_EXAMPLE)
     assert result.problems == []
     assert epochs(result) == [1, 2]
-    assert result.records[1].values == {
+    assert values_of(result)[1] == {
         "train_loss": 1.45,
         "val_loss": 1.12,
         "val_accuracy": 0.58,
@@ -71,7 +76,7 @@ def test_history_dict_of_lists_with_aliases():
     }
     result = parse_metrics_json(json.dumps(doc).encode())
     assert epochs(result) == [1, 2, 3]
-    assert result.records[2].values == {
+    assert values_of(result)[2] == {
         "train_loss": 0.6,
         "val_loss": 0.8,
         "lr": 0.01,
@@ -83,8 +88,8 @@ def test_history_dict_of_lists_with_aliases():
 def test_history_with_unequal_lengths_keeps_every_value():
     result = parse_metrics_json(b'{"train_loss": [3, 2, 1], "val_loss": [3.5]}')
     assert epochs(result) == [1, 2, 3]
-    assert "val_loss" not in result.records[2].values
-    assert result.records[0].values["val_loss"] == 3.5
+    assert "val_loss" not in values_of(result)[2]
+    assert values_of(result)[0]["val_loss"] == 3.5
 
 
 def test_truncated_file_keeps_complete_epochs():
@@ -106,13 +111,13 @@ def test_truncated_keeps_meta_written_before_epochs():
 @pytest.mark.parametrize("data", [b"", b"   \n", b"\x00" * 0])
 def test_empty_file(data):
     result = parse_metrics_json(data)
-    assert result.records == []
+    assert len(result.table) == 0
     assert kinds(result) == {ProblemKind.EMPTY}
 
 
 def test_invalid_json_says_where():
     result = parse_metrics_json(b'{"epochs": [}')
-    assert result.records == []
+    assert len(result.table) == 0
     assert kinds(result) == {ProblemKind.INVALID_JSON}
     assert "line 1, column" in result.problems[0].message
 
@@ -125,7 +130,7 @@ def test_garbage_after_the_document_keeps_the_document():
 
 def test_nan_and_infinity_tokens_are_values():
     data = b'{"epochs": [{"epoch": 1, "train_loss": NaN, "val_loss": Infinity, "x": -Infinity}]}'
-    values = parse_metrics_json(data).records[0].values
+    values = values_of(parse_metrics_json(data))[0]
     assert math.isnan(values["train_loss"])
     assert values["val_loss"] == math.inf
     assert values["x"] == -math.inf
@@ -133,7 +138,7 @@ def test_nan_and_infinity_tokens_are_values():
 
 def test_nan_strings_are_accepted_too():
     values = (
-        parse_metrics_json(b'[{"epoch": 1, "train_loss": "nan", "lr": "1e-3"}]').records[0].values
+        values_of(parse_metrics_json(b'[{"epoch": 1, "train_loss": "nan", "lr": "1e-3"}]'))[0]
     )
     assert math.isnan(values["train_loss"])
     assert values["lr"] == 0.001
@@ -144,7 +149,7 @@ def test_non_numeric_values_are_dropped_and_counted():
         b'[{"epoch": 1, "train_loss": "high", "val_loss": [1], "ok": 1, "flag": true, "n": null}]'
     )
     result = parse_metrics_json(data)
-    assert result.records[0].values == {"ok": 1.0}
+    assert values_of(result)[0] == {"ok": 1.0}
     (problem,) = result.problems
     assert problem.kind is ProblemKind.NON_NUMERIC
     assert "3 non-numeric" in problem.message
@@ -152,7 +157,7 @@ def test_non_numeric_values_are_dropped_and_counted():
 
 def test_huge_integer_becomes_infinity_not_a_crash():
     values = (
-        parse_metrics_json(b'[{"epoch": 1, "grad_norm": 1' + b"0" * 400 + b"}]").records[0].values
+        values_of(parse_metrics_json(b'[{"epoch": 1, "grad_norm": 1' + b"0" * 400 + b"}]"))[0]
     )
     assert values["grad_norm"] == math.inf
 
@@ -162,7 +167,7 @@ def test_resume_replaces_records_from_the_restart_epoch():
     rows += [{"epoch": e, "train_loss": 100 + e} for e in (3, 4)]
     result = parse_metrics_json(json.dumps({"epochs": rows}).encode())
     assert epochs(result) == [1, 2, 3, 4]
-    assert [r.values["train_loss"] for r in result.records] == [9, 8, 103, 104]
+    assert [v["train_loss"] for v in values_of(result)] == [9, 8, 103, 104]
     assert ProblemKind.RESTART in kinds(result)
     assert not result.damaged
 
@@ -178,13 +183,13 @@ def test_missing_epoch_numbers_follow_position():
 def test_missing_keys_are_fine():
     result = parse_metrics_json(b'[{"epoch": 1, "train_loss": 1}, {"epoch": 2, "val_loss": 2}]')
     assert result.problems == []
-    assert result.records[1].values == {"val_loss": 2.0}
+    assert values_of(result)[1] == {"val_loss": 2.0}
 
 
 def test_non_utf8_bytes_are_replaced_and_reported():
     data = b'[{"epoch": 1, "train_loss": 1.5, "caf\xe9": 2}]'
     result = parse_metrics_json(data)
-    assert result.records[0].values["train_loss"] == 1.5
+    assert values_of(result)[0]["train_loss"] == 1.5
     assert ProblemKind.ENCODING in kinds(result)
 
 
@@ -200,7 +205,7 @@ def test_detectron2_json_lines_are_recognised_as_not_ours():
         b'{"iteration": 39, "total_loss": 1.7}\n'
     )
     result = parse_metrics_json(lines)
-    assert result.records == []
+    assert len(result.table) == 0
     assert kinds(result) == {ProblemKind.NOT_OURS}
     assert "detectron2" in result.problems[0].message
 
@@ -213,7 +218,7 @@ def test_json_lines_of_epoch_records_are_read():
 @pytest.mark.parametrize("data", [b"42", b'"text"', b'{"model": "resnet"}', b"null"])
 def test_other_json_is_not_ours(data):
     result = parse_metrics_json(data)
-    assert result.records == []
+    assert len(result.table) == 0
     assert kinds(result) == {ProblemKind.NOT_OURS}
 
 
@@ -225,7 +230,7 @@ def test_entries_that_are_not_objects_are_skipped():
 
 def test_deeply_nested_json_does_not_raise():
     result = parse_metrics_json(b"[" * 100_000 + b"]" * 100_000)
-    assert result.records == []
+    assert len(result.table) == 0
     assert result.problems
 
 
@@ -246,7 +251,7 @@ def test_fifty_megabyte_file(tmp_path):
     assert len(data) > 45 * 2**20
     result = parse_metrics_json(data)
     assert result.problems == []
-    assert len(result.records) == count
+    assert len(result.table) == count
 
 
 # --- loading from disk ------------------------------------------------------------------------
@@ -259,15 +264,15 @@ def test_loader_parses_an_unchanged_file_once(tmp_path):
     first = loader.load("r", path)
     second = loader.load("r", path)
     assert loader.parses == 1
-    assert [r.epoch for r in second.records] == [r.epoch for r in first.records] == [1, 2]
+    assert epochs(second) == epochs(first) == [1, 2]
     path.write_text('{"epochs": [{"epoch": 1, "train_loss": 0.5}]}')
-    assert loader.load("r", path).records[0].values == {"train_loss": 0.5}
+    assert values_of(loader.load("r", path))[0] == {"train_loss": 0.5}
     assert loader.parses == 2
 
 
 def test_loader_reports_a_vanished_file(tmp_path):
     run = RunLoader().load("gone", tmp_path / "metrics.json")
-    assert run.records == []
+    assert len(run.table) == 0
     assert [p.kind for p in run.problems] == [ProblemKind.MISSING]
 
 
@@ -292,7 +297,7 @@ def test_keep_last_good_keeps_old_epochs_when_a_read_is_damaged(tmp_path):
     path.write_bytes(SEED_EXAMPLE[:40])
     broken = loader.load("r", path)
     shown = keep_last_good(good, broken)
-    assert [r.epoch for r in shown.records] == [1, 2]
+    assert epochs(shown) == [1, 2]
     assert shown.problems and shown.problems[0].kind in (
         ProblemKind.TRUNCATED,
         ProblemKind.INVALID_JSON,
@@ -302,7 +307,7 @@ def test_keep_last_good_keeps_old_epochs_when_a_read_is_damaged(tmp_path):
         '{"epoch": 3, "train_loss": 0.5}]}'
     )
     recovered = keep_last_good(shown, loader.load("r", path))
-    assert [r.epoch for r in recovered.records] == [1, 2, 3]
+    assert epochs(recovered) == [1, 2, 3]
     assert recovered.problems == []
 
 
@@ -313,7 +318,7 @@ def test_keep_last_good_accepts_a_deliberately_shorter_file(tmp_path):
     good = loader.load("r", path)
     path.write_text('{"epochs": [{"epoch": 1, "train_loss": 9}]}')  # restarted from scratch
     shown = keep_last_good(good, loader.load("r", path))
-    assert [r.epoch for r in shown.records] == [1]
+    assert epochs(shown) == [1]
 
 
 # --- adversarial content: the reader must never raise ----------------------------------------
@@ -321,7 +326,7 @@ def test_keep_last_good_accepts_a_deliberately_shorter_file(tmp_path):
 
 def test_integers_beyond_pythons_digit_limit_are_overflow_not_errors():
     huge = b"9" * 5000
-    values = parse_metrics_json(b'{"epochs":[{"epoch":1,"x":' + huge + b"}]}").records[0].values
+    values = values_of(parse_metrics_json(b'{"epochs":[{"epoch":1,"x":' + huge + b"}]}"))[0]
     assert values["x"] == math.inf
     result = parse_metrics_json(b'{"epochs":[{"epoch":' + huge + b',"x":1}]}')
     assert epochs(result) == [1]  # unusable epoch number: numbered by position
@@ -355,15 +360,16 @@ def _realistic_documents():
 
 @pytest.mark.parametrize(("shape", "text"), list(_realistic_documents()))
 def test_a_file_cut_at_any_byte_yields_a_prefix_of_the_true_records(shape, text):
-    full = {r.epoch: r.values for r in parse_metrics_json(text.encode()).records}
+    whole = parse_metrics_json(text.encode())
+    full = dict(zip(epochs(whole), values_of(whole)))
     assert len(full) == 5
     for cut in range(len(text)):
         result = parse_metrics_json(text[:cut].encode())
-        for record in result.records:
+        for epoch, values in zip(epochs(result), values_of(result)):
             # Every value read from a cut file is a true value: never a number cut short.
-            assert record.values.items() <= full[record.epoch].items(), (shape, cut)
+            assert values.items() <= full[epoch].items(), (shape, cut)
         if not result.problems:  # then it read as a complete file: whole records only
-            assert [r.values for r in result.records] == list(full.values())[: len(result.records)]
+            assert values_of(result) == list(full.values())[: len(result.table)]
 
 
 def test_json_lines_in_their_normal_states():
@@ -389,7 +395,7 @@ def test_utf16_with_bom_and_a_bom_only_file():
 def test_meta_survives_a_file_cut_before_the_first_epoch():
     result = parse_metrics_json(b'{"meta": {"total_epochs": 9}, "epochs": [')
     assert result.meta == {"total_epochs": 9}
-    assert result.records == [] and kinds(result) == {ProblemKind.TRUNCATED}
+    assert len(result.table) == 0 and kinds(result) == {ProblemKind.TRUNCATED}
 
 
 def test_corruption_in_the_middle_keeps_what_comes_before():
@@ -417,7 +423,7 @@ def test_keras_history_names_map_to_ours():
         "val_accuracy": [0.5, 0.7],
         "learning_rate": [1e-3, 1e-3],
     }
-    values = parse_metrics_json(json.dumps(doc).encode()).records[1].values
+    values = values_of(parse_metrics_json(json.dumps(doc).encode()))[1]
     assert values == {
         "train_loss": 0.5,
         "train_accuracy": 0.8,
@@ -429,12 +435,12 @@ def test_keras_history_names_map_to_ours():
 
 def test_a_metric_under_two_names_keeps_the_canonical_one():
     result = parse_metrics_json(b'[{"epoch": 1, "learning_rate": 0.2, "lr": 0.1}]')
-    assert result.records[0].values == {"lr": 0.1}
+    assert values_of(result)[0] == {"lr": 0.1}
     assert "'learning_rate' and 'lr'" in result.problems[0].message
 
 
 def test_garbage_with_nul_bytes_is_not_mistaken_for_utf16():
     result = parse_metrics_json(b"\x00\x01garbage\xff")
-    assert result.records == []
+    assert len(result.table) == 0
     assert all("UTF-16" not in p.message for p in result.problems)
     assert ProblemKind.ENCODING in kinds(result)

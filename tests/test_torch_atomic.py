@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import records  # noqa: E402
+
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 from metricwatch.torch import JSONMetricLogger  # noqa: E402
 
@@ -73,7 +75,7 @@ def test_a_polling_reader_never_sees_invalid_json(tmp_path):
     assert seen["max_epochs"] == 400
     final = parse_metrics_json((run_dir / "metrics.json").read_bytes())
     assert final.problems == []
-    assert [record.epoch for record in final.records] == list(range(1, 401))
+    assert [record.epoch for record in records(final)] == list(range(1, 401))
 
 
 def test_the_reader_does_catch_a_non_atomic_writer(tmp_path):
@@ -126,7 +128,7 @@ def test_sigkill_at_random_moments_always_leaves_a_valid_file(tmp_path):
         json.loads(data)  # plain JSON, as any foreign reader would parse it
         result = parse_metrics_json(data)
         assert result.problems == [], (report, result.problems)
-        epochs = [record.epoch for record in result.records]
+        epochs = [record.epoch for record in records(result)]
         assert epochs == list(range(1, len(epochs) + 1))
         assert len(epochs) >= previous  # a completed epoch is never lost
         previous = len(epochs)

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
+from helpers import records  # noqa: E402
 
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 from metricwatch.writer import MetricsDocument  # noqa: E402
@@ -65,7 +66,7 @@ def test_only_rank_0_creates_its_run(outcome):
     assert not (base / "rank1").exists()
     result = parse_metrics_json((base / "rank0" / "run" / "metrics.json").read_bytes())
     assert result.problems == []
-    assert [(r.epoch, r.values["train_loss"]) for r in result.records] == [(1, 0.5), (2, 0.25)]
+    assert [(r.epoch, r.values["train_loss"]) for r in records(result)] == [(1, 0.5), (2, 0.25)]
     assert result.meta["task"] == "classification"
 
 
@@ -87,7 +88,7 @@ def test_a_shared_resumed_run_is_numbered_alike_and_written_once(outcome):
     assert [record["epoch"] for record in rank0["shared"]] == [4, 3, 4]
     result = parse_metrics_json((base / "shared" / "metrics.json").read_bytes())
     assert result.problems == []
-    values = [(r.epoch, r.values["val_loss"]) for r in result.records]
+    values = [(r.epoch, r.values["val_loss"]) for r in records(result)]
     assert values == [(1, 3.0), (2, 2.0), (3, 0.5), (4, 0.4)]
     assert sorted(p.name for p in (base / "shared").iterdir()) == ["metrics.json"]
 

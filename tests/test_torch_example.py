@@ -11,6 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import records  # noqa: E402
+
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -51,15 +53,15 @@ def test_trains_and_logs_every_metric(tmp_path):
     assert [line.split()[:2] for line in stdout.splitlines() if line.startswith("epoch")] == [
         ["epoch", f"{e}/4"] for e in range(1, 5)
     ]
-    assert [record.epoch for record in result.records] == [1, 2, 3, 4]
-    for record in result.records:
+    assert [record.epoch for record in records(result)] == [1, 2, 3, 4]
+    for record in records(result):
         assert set(record.values) == KEYS
         assert all(math.isfinite(value) for value in record.values.values())
         for key in ("train_accuracy", "val_accuracy", "val_f1"):
             assert 0.0 <= record.values[key] <= 1.0
-    first, last = result.records[0].values, result.records[-1].values
+    first, last = records(result)[0].values, records(result)[-1].values
     assert last["train_loss"] < first["train_loss"]  # it did learn
-    lrs = [record.values["lr"] for record in result.records]
+    lrs = [record.values["lr"] for record in records(result)]
     assert len(set(lrs)) == 4  # the scheduler moved the LR every epoch
     assert result.meta["total_epochs"] == 4
     assert result.meta["task"] == "classification"
@@ -68,15 +70,15 @@ def test_trains_and_logs_every_metric(tmp_path):
 
 def test_ddp_on_two_processes_writes_one_clean_file(tmp_path):
     stdout, result = train(tmp_path, "--epochs", "2", "--ddp", "2", *SMALL)
-    assert [record.epoch for record in result.records] == [1, 2]
-    assert all(set(record.values) == KEYS for record in result.records)
+    assert [record.epoch for record in records(result)] == [1, 2]
+    assert all(set(record.values) == KEYS for record in records(result))
     assert len([line for line in stdout.splitlines() if line.startswith("epoch")]) == 2  # rank 0
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json"]
 
 
 def test_diverge_logs_exploding_gradients(tmp_path):
     _, result = train(tmp_path, "--epochs", "6", "--diverge", "--train-size", "1000")
-    grad_norms = [record.values["grad_norm"] for record in result.records]
+    grad_norms = [record.values["grad_norm"] for record in records(result)]
     assert not all(math.isfinite(value) for value in grad_norms)  # NaN/Inf made it to the file
     assert math.isfinite(grad_norms[0])  # ... after a sane start
 

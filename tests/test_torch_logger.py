@@ -16,6 +16,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from helpers import records  # noqa: E402
+
 from metricwatch import writer as writer_module  # noqa: E402
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 from metricwatch.torch import JSONMetricLogger  # noqa: E402
@@ -33,7 +35,7 @@ def read_back(run_dir):
 
 
 def epochs_of(run_dir):
-    return [record.epoch for record in read_back(run_dir).records]
+    return [record.epoch for record in records(read_back(run_dir))]
 
 
 class FakeTime:
@@ -57,9 +59,9 @@ def test_writes_the_seed_format_that_the_reader_reads_back(tmp_path):
     assert list(raw) == ["meta", "epochs"]
     assert [row["epoch"] for row in raw["epochs"]] == [1, 2]
     assert raw["epochs"][1]["train_loss"] == 1.45
-    records = read_back(tmp_path).records
-    assert records[0].values["val_accuracy"] == 0.32
-    assert set(records[0].values) == {"train_loss", "val_loss", "val_accuracy", "lr", "duration_s"}
+    rows = records(read_back(tmp_path))
+    assert rows[0].values["val_accuracy"] == 0.32
+    assert set(rows[0].values) == {"train_loss", "val_loss", "val_accuracy", "lr", "duration_s"}
 
 
 def test_returns_the_record_it_stored_with_canonical_keys(tmp_path):
@@ -72,7 +74,7 @@ def test_returns_the_record_it_stored_with_canonical_keys(tmp_path):
         "lr": 0.1,
         "duration_s": 3.0,
     }
-    assert read_back(tmp_path).records[0].values == {
+    assert records(read_back(tmp_path))[0].values == {
         k: v for k, v in record.items() if k != "epoch"
     }
     record["train_loss"] = 99.0  # the caller's copy, not the logger's
@@ -83,7 +85,7 @@ def test_the_file_exists_with_meta_before_the_first_epoch(tmp_path):
     run_dir = tmp_path / "not" / "yet" / "there"
     JSONMetricLogger(run_dir, total_epochs=50, task="classification")
     result = read_back(run_dir)
-    assert result.records == []
+    assert records(result) == []
     assert result.meta["total_epochs"] == 50
 
 
@@ -95,7 +97,7 @@ def test_explicit_epochs_and_replacing_an_epoch_drops_the_later_ones(tmp_path):
     record = logger.log_epoch(epoch=3, train_loss=30.0)  # back to a checkpoint at epoch 2
     assert record["epoch"] == 3
     assert epochs_of(tmp_path) == [1, 2, 3]
-    assert read_back(tmp_path).records[-1].values["train_loss"] == 30.0
+    assert records(read_back(tmp_path))[-1].values["train_loss"] == 30.0
     assert logger.log_epoch(train_loss=20.0)["epoch"] == 4
     logger.log_epoch(epoch=10, train_loss=1.0)  # gaps are allowed
     assert epochs_of(tmp_path) == [1, 2, 3, 4, 10]
@@ -178,7 +180,7 @@ def test_tensors_and_numpy_scalars_are_stored_as_floats(tmp_path):
 def test_none_values_are_left_out(tmp_path):
     record = JSONMetricLogger(tmp_path).log_epoch(train_loss=1.0, val_loss=None)
     assert "val_loss" not in record
-    assert "val_loss" not in read_back(tmp_path).records[0].values
+    assert "val_loss" not in records(read_back(tmp_path))[0].values
 
 
 @pytest.mark.parametrize(
@@ -208,7 +210,7 @@ def test_integers_beyond_float_range_are_stored_as_inf(tmp_path):
     assert record["debt"] == -math.inf
     assert record["ratio"] == math.inf
     assert record["fine"] == 1e300
-    values = read_back(tmp_path).records[0].values
+    values = records(read_back(tmp_path))[0].values
     assert (values["steps"], values["debt"]) == (math.inf, -math.inf)
 
 
@@ -224,7 +226,7 @@ def test_nan_and_inf_are_written_as_json_tokens_the_reader_accepts(tmp_path):
     assert '"grad_norm": Infinity' in text
     assert '"grad_max": -Infinity' in text
     assert json.loads(text)["epochs"][0]["grad_norm"] == math.inf
-    values = read_back(tmp_path).records[0].values
+    values = records(read_back(tmp_path))[0].values
     assert math.isnan(values["train_loss"])
     assert values["grad_norm"] == math.inf
     assert values["grad_max"] == -math.inf
@@ -245,7 +247,7 @@ def test_duration_is_measured_between_calls_and_can_be_overridden(tmp_path, monk
     assert logger.log_epoch(train_loss=1.0, duration_s=42)["duration_s"] == 42.0
     clock.now = 115.0
     assert logger.log_epoch(train_loss=1.0)["duration_s"] == 4.0  # clock restarted at 111
-    assert [r.values["duration_s"] for r in read_back(tmp_path).records] == [2.5, 7.5, 42.0, 4.0]
+    assert [r.values["duration_s"] for r in records(read_back(tmp_path))] == [2.5, 7.5, 42.0, 4.0]
 
 
 def test_duration_none_means_measure(tmp_path, monkeypatch):
@@ -270,8 +272,8 @@ def test_resume_continues_the_existing_file(tmp_path, monkeypatch):
         assert [r["train_loss"] for r in second.records] == [3.0, 2.0, 1.0]
         assert second.log_epoch(train_loss=0.5)["epoch"] == 4
     result = read_back(tmp_path)
-    assert [r.epoch for r in result.records] == [1, 2, 3, 4]
-    assert [r.values["train_loss"] for r in result.records] == [3.0, 2.0, 1.0, 0.5]
+    assert [r.epoch for r in records(result)] == [1, 2, 3, 4]
+    assert [r.values["train_loss"] for r in records(result)] == [3.0, 2.0, 1.0, 0.5]
     assert result.meta["total_epochs"] == 20  # given now: updated
     assert result.meta["task"] == "classification"  # not given now: kept
     assert result.meta["started_at"] == original_start
@@ -286,7 +288,7 @@ def test_resume_from_a_checkpoint_replaces_epochs_after_it(tmp_path):
     with JSONMetricLogger(tmp_path) as second:
         second.log_epoch(epoch=3, train_loss=2.5)
     assert epochs_of(tmp_path) == [1, 2, 3]
-    assert read_back(tmp_path).records[-1].values["train_loss"] == 2.5
+    assert records(read_back(tmp_path))[-1].values["train_loss"] == 2.5
 
 
 def test_resume_without_a_file_starts_at_epoch_one(tmp_path):
@@ -306,7 +308,7 @@ def test_resume_false_starts_afresh_and_keeps_a_backup(tmp_path):
     assert (tmp_path / "metrics.json.bak").read_bytes() == old_bytes
     assert epochs_of(tmp_path) == []  # the fresh file is there at once, empty
     assert second.log_epoch(train_loss=9.0)["epoch"] == 1
-    assert [r.values["train_loss"] for r in read_back(tmp_path).records] == [9.0]
+    assert [r.values["train_loss"] for r in records(read_back(tmp_path))] == [9.0]
 
 
 def test_resume_false_never_overwrites_an_earlier_backup(tmp_path):
@@ -332,7 +334,7 @@ def test_backup_numbering_takes_the_first_free_name(tmp_path):
     assert logger.backup_path == tmp_path / "metrics.json.bak.1"
     assert (tmp_path / "metrics.json.bak").read_text() == "oldest"
     assert (tmp_path / "metrics.json.bak.2").read_text() == "kept by hand"
-    assert parse_metrics_json(logger.backup_path.read_bytes()).records[0].epoch == 1
+    assert records(parse_metrics_json(logger.backup_path.read_bytes()))[0].epoch == 1
 
 
 def test_resume_false_without_a_file_makes_no_backup(tmp_path):
@@ -356,7 +358,7 @@ def test_resuming_a_damaged_file_keeps_a_copy_and_continues_from_what_it_holds(t
     assert logger.backup_path == tmp_path / "metrics.json.bak"
     assert (tmp_path / "metrics.json.bak").read_text() == truncated
     assert logger.log_epoch(train_loss=1.5)["epoch"] == 3
-    assert [r.values["train_loss"] for r in read_back(tmp_path).records] == [3.0, 2.0, 1.5]
+    assert [r.values["train_loss"] for r in records(read_back(tmp_path))] == [3.0, 2.0, 1.5]
 
 
 def test_resuming_a_damaged_file_does_not_overwrite_an_earlier_backup(tmp_path):
@@ -440,7 +442,7 @@ def test_a_config_with_non_string_keys_is_written_and_later_writes_still_work(tm
     logger.log_epoch(train_loss=0.5)
     result = read_back(tmp_path)
     assert result.meta["config"] == {"sizes": {"(1, 2)": 3}}
-    assert [r.epoch for r in result.records] == [1, 2]
+    assert [r.epoch for r in records(result)] == [1, 2]
 
 
 class Optimizer(enum.Enum):
@@ -543,7 +545,7 @@ def test_a_failed_write_warns_keeps_the_epoch_and_catches_up_later(tmp_path, mon
     assert epochs_of(tmp_path) == [1, 2, 3]  # caught up, epoch 2 included
     logger.log_epoch(train_loss=1.0, duration_s=1.0)
     result = read_back(tmp_path)
-    assert [r.values["train_loss"] for r in result.records] == [4.0, 3.0, 2.0, 1.0]
+    assert [r.values["train_loss"] for r in records(result)] == [4.0, 3.0, 2.0, 1.0]
     assert result.meta["total_epochs"] == 4
 
 

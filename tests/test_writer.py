@@ -20,9 +20,10 @@ def test_document_round_trips_through_the_reader(tmp_path):
     result = parse_metrics_json(text.encode())
     assert result.problems == []
     assert result.meta == {"total_epochs": 3, "task": "classification"}
-    assert result.records[0].values == {"train_loss": 1.5, "lr": 0.1, "val_accuracy": 0.5}
-    assert math.isnan(result.records[1].values["train_loss"])
-    assert result.records[1].values["grad_norm"] == math.inf
+    rows = result.table.rows()
+    assert rows[0] == {"epoch": 1, "train_loss": 1.5, "lr": 0.1, "val_accuracy": 0.5}
+    assert math.isnan(rows[1]["train_loss"])
+    assert rows[1]["grad_norm"] == math.inf
     assert "NaN" in text and "Infinity" in text
 
 

@@ -1,4 +1,4 @@
-"""metrics.json: bytes in, epoch records and typed problems out.
+"""metrics.json: bytes in, a columnar table and typed problems out.
 
 The file is rewritten after every epoch, often by code we do not control,
 so the reader must survive every way such a file can look mid-write or
@@ -21,8 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from metricwatch.metrics import ALIASES
-from metricwatch.model import Problem, ProblemKind, Record
+from metricwatch.model import Problem, ProblemKind, Series, Table
 
 _WHITESPACE = " \t\n\r"
 _STRUCTURAL = frozenset('[]{},:"')
@@ -41,7 +43,7 @@ _NON_FINITE_STRINGS = {
 
 @dataclass
 class ParseResult:
-    records: list[Record] = field(default_factory=list)
+    table: Table = field(default_factory=Table)
     meta: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -316,24 +318,27 @@ def _skip(text: str, pos: int) -> int:
     return pos
 
 
-# --- from a JSON value to records ------------------------------------------------------------
+# --- from a JSON value to a table ----------------------------------------------------------
 
 
 def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
     result = ParseResult(problems=problems)
     if isinstance(document, list):
-        rows = document
+        result.table = _table_from_rows(document, problems)
     elif isinstance(document, dict):
         meta = document.get("meta")
         if isinstance(meta, dict):
             result.meta = meta
-        if isinstance(document.get("epochs"), list):
-            rows = document["epochs"]
+        columns = None if isinstance(document.get("epochs"), list) else _history_columns(document)
+        if columns is None:
             result.extra = {k: v for k, v in document.items() if k not in ("epochs", "meta")}
-        elif _history_columns(document):
-            rows = _history_rows(document, result)
+            result.table = _table_from_rows(document["epochs"], problems)
+        elif columns:
+            result.extra = {k: v for k, v in document.items() if k not in columns and k != "meta"}
+            result.table = _table_from_history(columns, problems)
         elif "epoch" in document:
-            rows = [document]  # JSON lines after its first epoch: one record, one line
+            # JSON lines after its first epoch: one record, one line
+            result.table = _table_from_rows([document], problems)
         else:
             problems.append(
                 Problem(
@@ -342,7 +347,6 @@ def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
                     "it is not a metricwatch file",
                 )
             )
-            return result
     else:
         problems.append(
             Problem(
@@ -350,8 +354,6 @@ def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
                 f"metrics.json holds a JSON {type(document).__name__}, not epoch records",
             )
         )
-        return result
-    result.records = _records(rows, problems)
     return result
 
 
@@ -366,43 +368,93 @@ def _history_columns(document: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def _history_rows(document: dict[str, Any], result: ParseResult) -> list[dict[str, Any]]:
-    """Turn {"train_loss": [..], ...} into epoch rows; the epoch is the 1-based position."""
-    columns = _history_columns(document)
-    result.extra = {k: v for k, v in document.items() if k not in columns and k != "meta"}
-    length = max(len(v) for v in columns.values())
-    rows = []
-    epoch_column = columns.pop("epoch", None)
-    for index in range(length):
-        row: dict[str, Any] = {}
-        if epoch_column is not None and index < len(epoch_column):
-            row["epoch"] = epoch_column[index]
-        else:
-            row["epoch"] = index + 1
-        for key, column in columns.items():
-            if index < len(column):
-                row[key] = column[index]
-        rows.append(row)
-    return rows
+class _Tally:
+    """What a table builder skipped or merged, turned into problems once at the end."""
+
+    def __init__(self) -> None:
+        self.non_numeric: Counter[str] = Counter()
+        self.not_objects = 0
+        self.unnumbered = 0
+        self.restarts: list[str] = []
+        self.collisions: set[str] = set()
+
+    def collide(self, first: str, second: str) -> None:
+        self.collisions.add(" and ".join(sorted((repr(first), repr(second)))))
+
+    def report(self, problems: list[Problem]) -> None:
+        if self.not_objects:
+            problems.append(
+                Problem(
+                    ProblemKind.NOT_OURS,
+                    f"skipped {self.not_objects} epoch entries that are not objects",
+                )
+            )
+        if self.unnumbered:
+            problems.append(
+                Problem(
+                    ProblemKind.BAD_EPOCH,
+                    f'{self.unnumbered} epoch records had no usable "epoch" number; '
+                    "numbered by position",
+                )
+            )
+        if self.non_numeric:
+            detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
+            problems.append(
+                Problem(
+                    ProblemKind.NON_NUMERIC,
+                    f"ignored {sum(self.non_numeric.values())} non-numeric values ({detail})",
+                )
+            )
+        if self.collisions:
+            problems.append(
+                Problem(
+                    ProblemKind.NON_NUMERIC,
+                    "the same metric under two names ("
+                    + "; ".join(sorted(self.collisions)[:3])
+                    + "): kept the canonical one",
+                )
+            )
+        if self.restarts:
+            problems.append(
+                Problem(
+                    ProblemKind.RESTART,
+                    "epoch numbers went back (resumed from a checkpoint) at epoch "
+                    + ", ".join(self.restarts[:3])
+                    + "; the later records replace the earlier ones",
+                )
+            )
+
+    def number(self, epoch: Any, previous: list[int]) -> int:
+        """A record's epoch: its own if usable, else the one after the previous record."""
+        found = _epoch(epoch)
+        if found is None:
+            self.unnumbered += 1
+            found = (previous[-1] + 1) if previous else 1
+        return found
+
+    def keep(self, epochs: list[int], kept: list[Any], epoch: int, item: Any) -> None:
+        """Append a record; an epoch that goes back is a resume and drops the later ones."""
+        if epochs and epoch <= epochs[-1]:
+            cut = bisect.bisect_left(epochs, epoch)
+            self.restarts.append(f"{epoch} (after {epochs[-1]})")
+            del kept[cut:]
+            del epochs[cut:]
+        kept.append(item)
+        epochs.append(epoch)
 
 
-def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
-    records: list[Record] = []
+def _table_from_rows(rows: list[Any], problems: list[Problem]) -> Table:
+    """Epoch records (dicts) to columns: one pass to settle the epochs, one to fill columns."""
+    tally = _Tally()
     epochs: list[int] = []
-    non_numeric: Counter[str] = Counter()
-    not_objects = 0
-    unnumbered = 0
-    restarts: list[str] = []
-    collisions: set[str] = set()
+    kept: list[dict[str, Any]] = []
     for row in rows:
         if not isinstance(row, dict):
-            not_objects += 1
+            tally.not_objects += 1
             continue
-        epoch = _epoch(row.get("epoch"))
-        if epoch is None:
-            unnumbered += 1
-            epoch = (epochs[-1] + 1) if epochs else 1
-        values: dict[str, float] = {}
+        tally.keep(epochs, kept, tally.number(row.get("epoch"), epochs), row)
+    columns: dict[str, tuple[list[int], list[float]]] = {}
+    for epoch, row in zip(epochs, kept):
         sources: dict[str, str] = {}
         for raw_key, raw_value in row.items():
             if raw_key == "epoch" or raw_value is None:
@@ -410,62 +462,113 @@ def _records(rows: list[Any], problems: list[Problem]) -> list[Record]:
             # Fast path for the common case: a plain float under a canonical key.
             number = raw_value if type(raw_value) is float else _number(raw_value)
             if number is None:
-                non_numeric[str(raw_key)] += 1
+                tally.non_numeric[raw_key] += 1
                 continue
             key = ALIASES.get(raw_key, raw_key)
-            if key in values:
-                collisions.add(" and ".join(sorted((repr(sources[key]), repr(raw_key)))))
-                if raw_key != key:
-                    continue  # the canonical spelling wins over its alias
-            values[key] = number
+            if key in sources:
+                tally.collide(sources[key], raw_key)
+                if raw_key == key:  # the canonical spelling wins over its alias
+                    columns[key][1][-1] = number
+                    sources[key] = raw_key
+                continue
             sources[key] = raw_key
-        if epochs and epoch <= epochs[-1]:
-            cut = bisect.bisect_left(epochs, epoch)
-            restarts.append(f"{epoch} (after {epochs[-1]})")
-            del records[cut:]
-            del epochs[cut:]
-        records.append(Record(epoch, values))
-        epochs.append(epoch)
-    if not_objects:
-        problems.append(
-            Problem(
-                ProblemKind.NOT_OURS, f"skipped {not_objects} epoch entries that are not objects"
-            )
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = ([], [])
+            column[0].append(epoch)
+            column[1].append(number)
+    tally.report(problems)
+    all_epochs = np.asarray(epochs, dtype=np.int64)
+    series = {}
+    for key, (column_epochs, values) in columns.items():
+        # Every series holding a value at every epoch shares the one epochs array.
+        shared = len(column_epochs) == len(epochs)
+        series[key] = Series(
+            key, all_epochs if shared else np.asarray(column_epochs), np.asarray(values)
         )
-    if unnumbered:
-        problems.append(
-            Problem(
-                ProblemKind.BAD_EPOCH,
-                f'{unnumbered} epoch records had no usable "epoch" number; numbered by position',
-            )
-        )
-    if non_numeric:
-        detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in non_numeric.most_common(5))
-        problems.append(
-            Problem(
-                ProblemKind.NON_NUMERIC,
-                f"ignored {sum(non_numeric.values())} non-numeric values ({detail})",
-            )
-        )
-    if collisions:
-        problems.append(
-            Problem(
-                ProblemKind.NON_NUMERIC,
-                "the same metric under two names ("
-                + "; ".join(sorted(collisions)[:3])
-                + "): kept the canonical one",
-            )
-        )
-    if restarts:
-        problems.append(
-            Problem(
-                ProblemKind.RESTART,
-                "epoch numbers went back (resumed from a checkpoint) at epoch "
-                + ", ".join(restarts[:3])
-                + "; the later records replace the earlier ones",
-            )
-        )
-    return records
+    return Table(all_epochs, series)
+
+
+def _table_from_history(columns: dict[str, list[Any]], problems: list[Problem]) -> Table:
+    """{"train_loss": [..], ...} to a table without a Python object per value.
+
+    The epoch is the 1-based position, or the `epoch` list where there is one
+    (which may go back, as a resume does). Lists of plain numbers go to numpy
+    in one call; only a list holding something else is walked value by value.
+    """
+    tally = _Tally()
+    columns = dict(columns)
+    epoch_column = columns.pop("epoch", None)
+    length = max((len(v) for v in columns.values()), default=0)
+    if epoch_column is None:
+        kept_positions = None
+        epochs_array = np.arange(1, length + 1, dtype=np.int64)
+    else:
+        epochs: list[int] = []
+        positions: list[int] = []
+        for index in range(length):
+            raw = epoch_column[index] if index < len(epoch_column) else None
+            tally.keep(epochs, positions, tally.number(raw, epochs), index)
+        kept_positions = np.asarray(positions, dtype=np.int64)
+        epochs_array = np.asarray(epochs, dtype=np.int64)
+    series: dict[str, Series] = {}
+    sources: dict[str, str] = {}
+    # Canonical spellings first, so that an alias only fills the epochs they lack.
+    for raw_key in sorted(columns, key=lambda k: ALIASES.get(k, k) != k):
+        values, present = _float_column(columns[raw_key], raw_key, tally)
+        if kept_positions is None:
+            epochs_for = epochs_array[: len(values)]
+        else:
+            in_range = kept_positions[kept_positions < len(values)]
+            values, present = values[in_range], None if present is None else present[in_range]
+            epochs_for = epochs_array[: len(in_range)]
+        if present is not None:
+            values, epochs_for = values[present], epochs_for[present]
+        elif len(epochs_for) == len(epochs_array):
+            epochs_for = epochs_array  # shared, not a view per series
+        key = ALIASES.get(raw_key, raw_key)
+        if key in series:
+            tally.collide(sources[key], raw_key)
+            values, epochs_for = _fill_gaps(series[key], epochs_for, values)
+        sources.setdefault(key, raw_key)
+        series[key] = Series(key, epochs_for, values)
+    tally.report(problems)
+    return Table(epochs_array, series)
+
+
+def _float_column(
+    items: list[Any], key: str, tally: _Tally
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A list's values as float64, and which are present (None: all of them)."""
+    kinds = set(map(type, items))
+    if kinds <= {float, int}:
+        try:
+            return np.asarray(items, dtype=np.float64), None
+        except OverflowError:  # an int past float range: the slow path makes it inf
+            pass
+    values = np.full(len(items), np.nan)
+    present = np.zeros(len(items), dtype=bool)
+    for index, item in enumerate(items):
+        if item is None:
+            continue
+        number = _number(item)
+        if number is None:
+            tally.non_numeric[key] += 1
+            continue
+        values[index] = number
+        present[index] = True
+    return values, present
+
+
+def _fill_gaps(
+    canonical: Series, epochs: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """An alias's points merged under the canonical series, only where it has none."""
+    extra = ~np.isin(epochs, canonical.epochs)
+    merged_epochs = np.concatenate([canonical.epochs, epochs[extra]])
+    merged_values = np.concatenate([canonical.values, values[extra]])
+    order = np.argsort(merged_epochs, kind="stable")
+    return merged_values[order], merged_epochs[order]
 
 
 def _epoch(value: Any) -> int | None:

@@ -111,7 +111,7 @@ class JSONMetricLogger:
             self._backup_path = backup
             problem = next(p for p in parsed.problems if p.kind in DAMAGE_KINDS)
             warnings.warn(
-                f"{self.path}: {problem.message}. Continuing from the {len(parsed.records)} "
+                f"{self.path}: {problem.message}. Continuing from the {len(parsed.table)} "
                 f"epochs it still holds; the original is kept as {backup.name}",
                 stacklevel=3,
             )

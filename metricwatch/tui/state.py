@@ -3,8 +3,8 @@
 A RunState is built in a worker (thread or subprocess) right after a load:
 the summary and the findings are computed there, so the UI thread only
 formats. The stall check needs only a few numbers it keeps (epochs, total,
-mtime, usual epoch), so a huge run parsed in a subprocess can be shipped
-back as numpy columns without its million Record objects.
+mtime, mean epoch), so a huge run parsed in a subprocess can be shipped
+back as its chart columns alone.
 
 No textual import here: this is plain data and arithmetic, tested as such.
 """
@@ -26,7 +26,6 @@ from metricwatch.diagnostics import (
     diagnose,
     stall_check,
     stall_limit_s,
-    usual_epoch_s,
 )
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
@@ -93,7 +92,6 @@ class RunState:
     keys: list[str]
     epochs_done: int
     total_epochs: int | None
-    usual_epoch_s: float | None
     summary: RunSummary
     findings: list[Finding]
     gone: bool = False
@@ -141,11 +139,13 @@ class RunState:
         return any(p.kind in DAMAGE_KINDS for p in self.problems)
 
     def stall_finding(self, now: float) -> Finding | None:
-        if self.gone or self.usual_epoch_s is None or self.mtime is None:
+        if self.gone or self.summary.mean_epoch_s is None or self.mtime is None:
             return None
         if now - self.mtime < THRESHOLDS.stall_min_s:
             return None  # the rule's floor: skip the call for every run that wrote recently
-        return stall_check(self.epochs_done, self.total_epochs, self.mtime, self.usual_epoch_s, now)
+        return stall_check(
+            self.epochs_done, self.total_epochs, self.mtime, self.summary.mean_epoch_s, now
+        )
 
     def all_findings(self, now: float) -> list[Finding]:
         stall = self.stall_finding(now)
@@ -172,7 +172,7 @@ class RunState:
     @property
     def live_window(self) -> float:
         """How long after a write the run still counts as live: the stall rule's own limit."""
-        return stall_limit_s(self.usual_epoch_s)
+        return stall_limit_s(self.summary.mean_epoch_s)
 
     def eta_s(self, now: float) -> float | None:
         """Time left: epochs to go times the mean epoch, minus the time spent on this one."""
@@ -192,7 +192,6 @@ class RunState:
 
 def build_state(run: Run, *, version: int = 0) -> RunState:
     """Everything the UI shows about a run, computed from it once."""
-    usual = usual_epoch_s(run)
     return RunState(
         name=run.name,
         metrics_path=run.path,
@@ -202,7 +201,6 @@ def build_state(run: Run, *, version: int = 0) -> RunState:
         keys=run.keys,
         epochs_done=run.epochs_done,
         total_epochs=run.total_epochs,
-        usual_epoch_s=usual,
         summary=summarize(run),
         findings=diagnose(run),
         version=version,
@@ -214,10 +212,7 @@ def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
     if run is None:
         return np.empty(0), np.empty(0)
     series = run.series(key)
-    return (
-        np.fromiter(series.epochs, dtype=np.float64, count=len(series)),
-        np.fromiter(series.values, dtype=np.float64, count=len(series)),
-    )
+    return series.epochs.astype(np.float64), series.values
 
 
 def format_ago(seconds: float | None) -> str:
