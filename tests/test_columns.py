@@ -1,0 +1,140 @@
+"""The columnar run model and the reader's column building, and overflow-safe figures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from helpers import columns, make_run
+
+from metricwatch.diagnostics import diagnose, trailing_mean
+from metricwatch.model import ProblemKind, Series, Table
+from metricwatch.readers import parse_metrics_json
+from metricwatch.summary import best_of, mean_epoch_s, summarize, training_time_s
+
+
+def parse(document) -> Table:
+    return parse_metrics_json(json.dumps(document).encode()).table
+
+
+def test_series_are_read_only_int64_and_float64_arrays():
+    table = parse({"epochs": [{"epoch": 3, "train_loss": 1}, {"epoch": 7, "train_loss": 0.5}]})
+    series = table.series["train_loss"]
+    assert series.epochs.dtype == np.int64 and series.values.dtype == np.float64
+    assert series.epochs.tolist() == [3, 7] and series.values.tolist() == [1.0, 0.5]
+    with pytest.raises(ValueError):
+        series.values[0] = 2.0
+    assert series.last == 0.5 and series.last_epoch == 7
+    assert Series("x").last is None and Series("x").last_epoch is None
+
+
+def test_series_of_a_full_record_share_one_epochs_array():
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 2.0 / e} for e in range(2, 40)]
+    table = parse({"epochs": rows})
+    assert table.series["train_loss"].epochs is table.series["val_loss"].epochs
+    history = parse({"train_loss": [1.0, 0.5, 0.25], "val_loss": [2.0, 1.0, 0.5]})
+    assert history.series["train_loss"].epochs is history.series["val_loss"].epochs
+    # 16 bytes a point: the arrays are all there is.
+    assert table.series["train_loss"].values.nbytes == 8 * 38
+
+
+def test_sparse_records_keep_each_series_own_epochs():
+    table = parse(
+        {"epochs": [{"epoch": 1, "train_loss": 3}, {"epoch": 2, "val_loss": 9}, {"epoch": 4}]}
+    )
+    assert table.epochs.tolist() == [1, 2, 4]
+    assert table.series["train_loss"].epochs.tolist() == [1]
+    assert table.series["val_loss"].epochs.tolist() == [2]
+
+
+def test_history_lists_of_mixed_values():
+    doc = {
+        "train_loss": [1.5, None, "nan", 10**400, True, 0.25],
+        "val_loss": [2, 3],
+    }
+    result = parse_metrics_json(json.dumps(doc).encode())
+    loss = result.table.series["train_loss"]
+    assert loss.epochs.tolist() == [1, 3, 4, 6]
+    assert loss.values[0] == 1.5 and math.isnan(loss.values[1])
+    assert loss.values[2] == math.inf and loss.values[3] == 0.25
+    assert result.table.series["val_loss"].epochs.tolist() == [1, 2]
+    assert [p.kind for p in result.problems] == [ProblemKind.NON_NUMERIC]
+    assert "'train_loss' ×1" in result.problems[0].message  # the bool, not the None
+
+
+def test_history_with_an_epoch_list_that_goes_back_is_a_resume():
+    doc = {"epoch": [1, 2, 3, 2, 3, 4], "train_loss": [9, 8, 7, 6, 5, 4]}
+    result = parse_metrics_json(json.dumps(doc).encode())
+    loss = result.table.series["train_loss"]
+    assert result.table.epochs.tolist() == [1, 2, 3, 4]
+    assert loss.epochs.tolist() == [1, 2, 3, 4] and loss.values.tolist() == [9, 6, 5, 4]
+    assert ProblemKind.RESTART in {p.kind for p in result.problems}
+
+
+def test_history_alias_fills_only_the_epochs_the_canonical_key_lacks():
+    doc = {"train_loss": [1.0, 0.8, None], "loss": [5.0, 5.0, 0.6]}
+    result = parse_metrics_json(json.dumps(doc).encode())
+    loss = result.table.series["train_loss"]
+    assert loss.epochs.tolist() == [1, 2, 3] and loss.values.tolist() == [1.0, 0.8, 0.6]
+    assert "the same metric under two names" in result.problems[0].message
+
+
+def test_rows_round_trip_through_a_table():
+    rows = [{"epoch": 1, "a": 1.0}, {"epoch": 2, "b": 2.0}, {"epoch": 5, "a": 3.0, "b": 4.0}]
+    table = Table.from_rows(
+        (r["epoch"], {k: v for k, v in r.items() if k != "epoch"}) for r in rows
+    )
+    assert table.rows() == rows
+
+
+# --- figures that must not overflow ----------------------------------------------------------
+
+
+def test_durations_of_1e308_give_a_mean_and_no_total():
+    run = make_run(columns(train_loss=[1, 0.9], duration_s=[1e308, 1e308]))
+    assert mean_epoch_s(run) == 1e308
+    assert training_time_s(run) is None  # the sum overflows: unknown, not an exception
+    assert summarize(run).mean_epoch_s == 1e308
+
+
+def test_mean_epoch_ignores_negative_and_non_finite_durations():
+    run = make_run(columns(duration_s=[10, -5, math.nan, math.inf, 20]))
+    assert mean_epoch_s(run) == 15.0
+    assert training_time_s(run) == 30.0
+    assert mean_epoch_s(make_run(columns(train_loss=[1.0]))) is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1.7e308, 1.7e308],
+        [1e308, -1e308, 1.0],
+        [0.0, 5e-324],
+        [5e-324, 5e-324],
+        [1.7e308, -1.7e308, 1.7e308, -1.7e308, 1.7e308, -1.7e308, 1.7e308],
+    ],
+)
+def test_extreme_losses_summarise_and_diagnose(values):
+    rows = columns(train_loss=values, val_loss=values, grad_norm=values, duration_s=values)
+    run = make_run(rows)
+    summary = summarize(run)
+    assert summary.epochs == len(values)
+    diagnose(run)  # must not raise
+
+
+def test_best_of_picks_the_first_of_ties_by_direction():
+    loss = Series("val_loss", np.array([4, 5, 6, 7]), np.array([2.0, 1.0, math.nan, 1.0]))
+    assert best_of(loss) == best_of(loss.finite())
+    assert (best_of(loss).value, best_of(loss).epoch) == (1.0, 5)
+    accuracy = Series("val_accuracy", np.array([4, 5, 6]), np.array([0.5, 0.9, 0.9]))
+    assert (best_of(accuracy).value, best_of(accuracy).epoch) == (0.9, 5)
+    assert best_of(Series("val_loss", np.array([1]), np.array([math.nan]))) is None
+
+
+def test_trailing_mean_is_exact_and_does_not_overflow():
+    assert trailing_mean(np.array([3.0, 6.0, 9.0, 12.0]), 3).tolist() == [3.0, 4.5, 6.0, 9.0]
+    big = trailing_mean(np.array([1.7e308, 1.7e308, 1.7e308]), 3)
+    assert np.isfinite(big).all()
+    assert trailing_mean(np.array([]), 3).tolist() == []
