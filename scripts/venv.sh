@@ -22,14 +22,20 @@ if [ ! -x "$venv/bin/python" ]; then
     fi
 fi
 if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-    "$venv/bin/python" - <<'PY'
-# No ensurepip: fetch pip's wheel from PyPI and let it install itself.
-import json, subprocess, sys, tempfile, urllib.request, os
-meta = json.load(urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=60))
+    wheels=$(mktemp -d)
+    # No ensurepip: take pip's wheel with the system's pip if there is one, else from PyPI.
+    if ! "$py" -m pip download -q --no-deps --only-binary=:all: -d "$wheels" pip >/dev/null 2>&1; then
+        "$py" - "$wheels" <<'PY'
+import json, os, sys, urllib.parse, urllib.request
+index = "https://pypi.org/pypi/pip/json"
+meta = json.load(urllib.request.urlopen(index, timeout=60))
 url = next(f["url"] for f in meta["urls"] if f["filename"].endswith(".whl"))
-path = os.path.join(tempfile.mkdtemp(), url.rsplit("/", 1)[1])
-urllib.request.urlretrieve(url, path)
-subprocess.check_call([sys.executable, f"{path}/pip", "install", "-q", path])
+url = urllib.parse.urljoin(index, url)
+urllib.request.urlretrieve(url, os.path.join(sys.argv[1], url.rsplit("/", 1)[1]))
 PY
+    fi
+    wheel=$(ls "$wheels"/pip-*.whl | head -n 1)
+    "$venv/bin/python" "$wheel/pip" install -q --no-index "$wheel"
+    rm -rf "$wheels"
 fi
 echo "$venv/bin/python"
