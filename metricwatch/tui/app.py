@@ -62,10 +62,10 @@ from metricwatch.watch import (
 
 Clock = Callable[[], float]
 
-#: Below this width the runs list is hidden (toggle with `l`) so the charts stay readable.
+#: Below this width the runs list starts hidden (`l` shows it) and is narrower when shown.
 NARROW_WIDTH = 100
-#: Below this height the charts go in one row.
-SHORT_HEIGHT = 32
+#: From this width the runs list is wider, so long run names show whole more often.
+WIDE_WIDTH = 160
 #: The "x s ago" label ticks this often; the stall check runs every STATUS_EVERY seconds.
 TICK_S = 1.0
 STATUS_EVERY = 5.0
@@ -82,7 +82,7 @@ class MetricwatchApp(App[int]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "metricwatch"
-    AUTO_FOCUS = "#runs"
+    AUTO_FOCUS = "Screen.-list #runs"  # a hidden list is not focused (focus stays free)
 
     BINDINGS: ClassVar[list[Binding]] = [
         # description: the footer's word; tooltip: the help screen's line.
@@ -90,7 +90,7 @@ class MetricwatchApp(App[int]):
         Binding("k,up", "previous_run", "Prev run", show=False, tooltip="Previous run"),
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name"),
         Binding("m", "more_charts", "Charts", tooltip="Show the charts that do not fit"),
-        Binding("l", "toggle_list", "List", show=False, tooltip="Show or hide the runs list"),
+        Binding("l", "toggle_list", "List", tooltip="Show or hide the runs list"),
         Binding("r", "reload", "Reload", tooltip="Re-read every run from disk"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
@@ -121,7 +121,8 @@ class MetricwatchApp(App[int]):
         self.scan_done = threading.Event()
         self.single_run = root.is_file() or (root / METRICS_FILENAME).is_file()
         self._stop = threading.Event()
-        self._show_list = False
+        # The user's `l` choice; None: the default for the width (shown from NARROW_WIDTH).
+        self._show_list: bool | None = None
         self._watcher: RunWatcher | None = None
 
     # --- layout -------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ class MetricwatchApp(App[int]):
                 yield RunList(id="runs")
             yield RunView(id="view")
             yield Static(self._waiting_text(), id="waiting")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def run_list(self) -> RunList:
@@ -170,16 +171,21 @@ class MetricwatchApp(App[int]):
         self._apply_size(event.size.width, event.size.height)
 
     def _apply_size(self, width: int, height: int) -> None:
-        narrow, short = width < NARROW_WIDTH, height < SHORT_HEIGHT
+        """Screen classes from the terminal size; the run view fits itself to what it gets."""
         screen = self.screen
-        screen.set_class(narrow, "-narrow")
-        screen.set_class(short, "-short")
-        screen.set_class(self._show_list, "-list")
-        if short:
-            capacity, columns = (2, 2) if narrow else (3, 3)
-        else:
-            capacity, columns = 4, 2
-        self.view.set_layout(capacity, columns)
+        screen.set_class(width < NARROW_WIDTH, "-narrow")
+        screen.set_class(width >= WIDE_WIDTH, "-wide")
+        shown = self._list_wanted(width)
+        screen.set_class(shown, "-list")
+        if not shown and self.run_list.has_focus:
+            self.set_focus(None)  # not a hidden widget; j/k and the arrows still switch runs
+
+    def _list_wanted(self, width: int) -> bool:
+        """The user's `l` choice, else the default: shown from NARROW_WIDTH columns
+        (a one-run PATH starts without it)."""
+        if self._show_list is not None:
+            return self._show_list
+        return not self.single_run and width >= NARROW_WIDTH
 
     # --- the background thread ----------------------------------------------------------------
 
@@ -472,15 +478,23 @@ class MetricwatchApp(App[int]):
         if self.selected is not None:
             self.run_list.highlight_name(self.selected)
             self._show_selected()
-        self.run_list.focus()
+        if self.screen.has_class("-list"):
+            self.run_list.focus()
+        else:
+            self.set_focus(None)  # the list hides again with the filter: do not focus it
 
     def action_more_charts(self) -> None:
         if not self.view.cycle_charts():
             self.notify("all charts are shown", timeout=2)
 
     def action_toggle_list(self) -> None:
-        self._show_list = not self._show_list
+        """Show or hide the runs list, at any width; the choice then holds across resizes."""
+        self._show_list = not self.screen.has_class("-list")
         self.screen.set_class(self._show_list, "-list")
+        if self._show_list:
+            self.run_list.focus()
+        elif self.run_list.has_focus:
+            self.set_focus(None)  # not a hidden widget; j/k and the arrows still switch runs
 
     def action_reload(self) -> None:
         targets = [(s.name, s.metrics_path) for s in self.states.values() if not s.gone]
@@ -492,7 +506,12 @@ class MetricwatchApp(App[int]):
             self.push_screen(HelpScreen(list(self.BINDINGS)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel docks beside the view, squeezing it, and Esc (our clear
+        # filter) does not close it: `?` is the keys help here, a screen that Esc closes.
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+        yield SystemCommand("Keys and help", "Every key and the status marks (?)", self.action_help)
         yield SystemCommand("Next run", "Show the next run", self.action_next_run)
         yield SystemCommand("Previous run", "Show the previous run", self.action_previous_run)
         yield SystemCommand("Filter runs", "Filter the runs list by name", self.action_filter)

@@ -6,12 +6,49 @@ only when its text actually changed.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
 from metricwatch.metrics import format_duration
-from metricwatch.safetext import printable
+from metricwatch.safetext import printable, shorten_middle
 from metricwatch.tui.state import STATUS_LOOKS, RunState, Status, format_ago
+
+#: Cells of the run name kept, shortened in the middle, before the ETA, the last write
+#: and the status word are left out to make room (run position and watch mode go first).
+NAME_KEEP = 24
+#: The parts after the epoch in the order they are left out when the line is too long.
+DROP_ORDER = ("position", "mode", "eta", "ago", "word")
+#: Levels from the fullest header to the barest: (filler words dropped, parts left out).
+_LEVELS = ((False, 0), *((True, count) for count in range(len(DROP_ORDER) + 1)))
+#: From this level on the name may be shortened (position and mode are out).
+_SHORTEN_FROM = _LEVELS.index((True, 2))
+
+
+def _parts(
+    state: RunState,
+    now: float,
+    mode_label: str,
+    position: tuple[int, int] | None,
+    compact: bool,
+) -> list[tuple[str, str, str]]:
+    """(kind, text, style) of each part after the epoch, in display order."""
+    status = state.status(now)
+    look = STATUS_LOOKS[status]
+    parts: list[tuple[str, str, str]] = []
+    if look.word_style is not None:
+        parts.append(("word", look.word, look.word_style))
+    if state.mtime is not None:
+        ago = format_ago(now - state.mtime)
+        parts.append(("ago", ago if compact else f"written {ago}", ""))
+    eta = state.eta_s(now)
+    if eta is not None and status not in (Status.STALLED, Status.GONE):
+        parts.append(("eta", f"ETA {format_duration(eta)}", ""))
+    parts.append(("mode", mode_label, "dim"))
+    if position is not None and position[1] > 1:
+        run = f"{position[0]}/{position[1]}"
+        parts.append(("position", run if compact else f"run {run}", "dim"))
+    return parts
 
 
 def header_text(
@@ -20,43 +57,53 @@ def header_text(
     mode_label: str,
     position: tuple[int, int] | None,
     *,
-    compact: bool = False,
-    drop: int = 0,
+    width: int | None = None,
 ) -> Text:
-    """The header line; `compact` drops the filler words so it fits one narrow line,
-    and `drop` leaves out that many of the least important trailing parts."""
-    status = state.status(now)
-    look = STATUS_LOOKS[status]
-    text = Text(no_wrap=False)
+    """The header line: `● name  epoch N / T · finished · written 4s ago · ETA · mode · run`.
+
+    With `width` (cells) it is one line that fits: first the filler words go, then the run
+    position and the watch mode, so the full name shows; then the name is shortened in the
+    middle down to NAME_KEEP cells; only then the ETA, the last write and the status word
+    are left out, and the name takes what is left.
+    """
+    look = STATUS_LOOKS[state.status(now)]
+    name = printable(state.name)
+    epoch = state.epoch_label()
+    parts = _parts(state, now, mode_label, position, False)
+    shown = name
+    if width is not None:
+        name_cells = cell_len(name)
+        for level, (compact, count) in enumerate(_LEVELS):
+            left_out = DROP_ORDER[:count]
+            parts = [
+                p for p in _parts(state, now, mode_label, position, compact) if p[0] not in left_out
+            ]
+            fixed = cell_len(f"{look.mark} ") + cell_len(f"  {epoch}")
+            fixed += sum(3 + cell_len(text) for _, text, _ in parts)
+            room = width - fixed
+            if name_cells <= room:
+                break
+            last = level == len(_LEVELS) - 1
+            if level >= _SHORTEN_FROM and (room >= NAME_KEEP or last):
+                shown = shorten_middle(name, max(room, 1))
+                break
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append(f"{look.mark} ", style=look.style)
-    text.append(printable(state.name), style="bold")
+    text.append(shown, style="bold")
     text.append("  ")
-    text.append(state.epoch_label(), style="bold")
-    parts: list[tuple[str, str]] = []
-    if look.word_style is not None:
-        parts.append((look.word, look.word_style))
-    if state.mtime is not None:
-        ago = format_ago(now - state.mtime)
-        parts.append((ago if compact else f"written {ago}", ""))
-    eta = state.eta_s(now)
-    if eta is not None and status not in (Status.STALLED, Status.GONE):
-        parts.append((f"ETA {format_duration(eta)}", ""))
-    parts.append((mode_label, "dim"))
-    if position is not None and position[1] > 1:
-        run = f"{position[0]}/{position[1]}"
-        parts.append((run if compact else f"run {run}", "dim"))
-    for part, part_style in parts[: len(parts) - drop] if drop else parts:
+    text.append(epoch, style="bold")
+    for _, part, part_style in parts:
         text.append(" · ", style="dim")
         text.append(part, style=part_style)
+    if width is not None and text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")  # narrower than the epoch label itself
     return text
 
 
-def _lines(text: Text, width: int) -> int:
-    return -(-text.cell_len // width) if width else 1
-
-
 class RunHeader(Static):
-    """Static whose content is rebuilt from (state, now); unchanged text is not repainted."""
+    """One line, always (CSS height 1, text fitted to the width): the full name when it
+    fits, shortened in the middle when not; the full name is the tooltip.
+    Unchanged text is not repainted."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
@@ -69,6 +116,8 @@ class RunHeader(Static):
     def show(
         self, state: RunState, now: float, mode_label: str, position: tuple[int, int] | None
     ) -> None:
+        if self._state is None or self._state.name != state.name:
+            self.tooltip = Text(printable(state.name))
         self._state, self._mode, self._position = state, mode_label, position
         self.tick(now)
 
@@ -76,21 +125,11 @@ class RunHeader(Static):
         self._now = now
         if self._state is None:
             return
-        text = header_text(self._state, now, self._mode, self._position)
         room = self.content_region.width
-        # Too wide: shorten the words, then leave out run position and watch mode, so the
-        # header stays one line; only an overlong run name still wraps.
-        for drop in range(3):
-            if not room or text.cell_len <= room:
-                break
-            text = header_text(
-                self._state, now, self._mode, self._position, compact=True, drop=drop
-            )
+        text = header_text(self._state, now, self._mode, self._position, width=room or None)
         if text != self._text:
-            # Relayout only when the line count may change (the header wraps when too long).
-            relayout = self._text is None or _lines(text, room) != _lines(self._text, room)
             self._text = text
-            self.update(text, layout=relayout)
+            self.update(text, layout=False)  # one line whatever the text: no relayout
 
     def on_resize(self) -> None:
         # The fit depends on the width, which is only known once laid out.

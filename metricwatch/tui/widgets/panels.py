@@ -1,4 +1,9 @@
-"""The summary table, the findings and the notice line: text built from core results."""
+"""The summary table, the findings and the notices: text built from core results.
+
+Notices (a half-written file, a reader problem, a vanished run) are shown at
+the top of the findings panel, never above the charts: appearing and going
+away with every write, they must not move the chart area.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from textual.widgets import Static
 
 from metricwatch.diagnostics import Finding, worst_severity
 from metricwatch.model import Problem
-from metricwatch.safetext import printable
+from metricwatch.safetext import printable, shorten_middle
 from metricwatch.summary import RunSummary
 from metricwatch.tui.state import SEVERITY_LOOKS
+
+#: Summary labels (unknown metric keys can be long) are shortened in the middle to this.
+LABEL_CELLS = 20
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -22,7 +30,8 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_column(style="dim", no_wrap=True)
     table.add_column(no_wrap=False)
     for label, value in summary.rows():
-        table.add_row(Text(printable(label)), Text(printable(value), style="bold"))
+        label_text = shorten_middle(printable(label), LABEL_CELLS)
+        table.add_row(Text(label_text), Text(printable(value), style="bold"))
     return table
 
 
@@ -112,17 +121,31 @@ class SummaryPanel(VerticalScroll):
 
 
 class FindingsPanel(VerticalScroll):
+    """The run's notices (file problems) first, then its findings; scrollable."""
+
     can_focus = True
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.border_title = "Findings"
+        self.notice = Static("", id="notice")
+        self.notice.display = False
+        self._notice: Text | None = None
         self._body = Static("", id="findings-body")
         self._text = Text()
         self._findings: list[Finding] | None = None
 
     def compose(self):
+        yield self.notice
         yield self._body
+
+    def show_notice(self, notice: Text) -> None:
+        """Reader problems (notice_text); an empty Text hides the notice."""
+        if notice == self._notice:
+            return
+        self._notice = notice
+        self.notice.update(notice)
+        self.notice.display = bool(notice)
 
     def show(self, findings: list[Finding]) -> None:
         if findings == self._findings:

@@ -4,40 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from metricwatch.diagnostics import worst_severity
-from metricwatch.safetext import printable
+from metricwatch.safetext import pad_cells, printable, shorten_middle
 from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, RunState
 
 
 def row(state: RunState, now: float, width: int) -> Text:
-    """`● name…        23/50 ▲2`: fixed-width fields on the right, the name fills the rest."""
+    """`● sweep/lr1…_seed3  23/50 ▲2`: fixed-width fields on the right, the name fills the
+    rest in terminal cells, shortened in the middle (the end is what tells sweep runs apart)."""
     findings = state.all_findings(now)
     status = state.status(now, findings)  # reuses the findings: one stall check per row
     look = STATUS_LOOKS[status]
-    mark, mark_style = look.mark, look.style
     epochs = (
         f"{state.epochs_done}/{state.total_epochs}"
         if state.total_epochs
         else str(state.epochs_done)
     )
     count = f"▲{len(findings)}" if findings else ""
-    tail = f" {epochs:>5} {count:>3}"
-    name_width = max(4, width - 2 - len(tail))
-    name = printable(state.name)  # a directory name may hold ESC or a newline
-    name = name if len(name) <= name_width else name[: name_width - 1] + "…"
+    epochs_field, count_field = f" {epochs:>5} ", f"{count:>3}"
+    name_width = max(4, width - 2 - cell_len(epochs_field) - cell_len(count_field))
+    name = shorten_middle(printable(state.name), name_width)  # ESC or a newline is escaped
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(mark, style=mark_style)
+    text.append(look.mark, style=look.style)
     text.append(" ")
-    text.append(name.ljust(name_width), style="strike dim" if state.gone else "")
-    text.append(f" {epochs:>5} ", style="dim")
+    text.append(pad_cells(name, name_width), style="strike dim" if state.gone else "")
+    text.append(epochs_field, style="dim")
     severity = worst_severity(findings)
     count_style = f"bold {SEVERITY_LOOKS[severity][1]}" if severity is not None else ""
-    text.append(f"{count:>3}", style=count_style)
+    text.append(count_field, style=count_style)
     if state.problems:
         text.stylize("italic", 2, 2 + len(name))
     return text

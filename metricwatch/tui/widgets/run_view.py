@@ -1,15 +1,21 @@
-"""Everything about the selected run: header, notices, charts, summary, findings.
+"""Everything about the selected run: header, charts, summary, findings (with notices).
 
 Built once; switching runs refills the same widgets (at most four charts
 exist whatever the number of runs), inside one batch update so the whole
 screen changes at once.
+
+Laid out by the width and height the view itself gets (the terminal minus the
+runs list when it is shown), so every panel keeps a readable width: the charts
+go in fewer columns, and below STACK_BELOW columns the findings and the summary
+are stacked instead of squeezed side by side. The header is one line and the
+notices live in the findings panel, so nothing above the charts changes height.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Container, Grid, Vertical
+from textual.events import Resize
 from textual.widgets import Static
 
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
@@ -19,13 +25,41 @@ from metricwatch.tui.widgets.header import RunHeader
 from metricwatch.tui.widgets.panels import FindingsPanel, SummaryPanel, notice_text
 
 MAX_CHARTS = 4
+#: Below this height (the view's: the terminal's minus the footer) the charts go in one row.
+SHORT_BELOW = 31
+#: Below this width one row of charts holds two charts, not three.
+THREE_CHARTS_FROM = 96
+#: A chart narrower than this is hard to read (axis labels take 4-6 of its cells): fewer
+#: columns instead, and `m` shows the rest.
+CHART_MIN_WIDTH = 30
+#: Below this width the summary and the findings are stacked (each needs about 34 cells).
+STACK_BELOW = 68
+#: The summary's width side by side: the width minus FINDINGS_SHARE, within these bounds.
+SUMMARY_MIN, SUMMARY_MAX, FINDINGS_SHARE = 34, 46, 36
+
+
+def bottom_layout(width: int) -> tuple[bool, int]:
+    """(stacked, summary width) for a view `width` cells wide."""
+    if width < STACK_BELOW:
+        return True, width
+    return False, max(SUMMARY_MIN, min(SUMMARY_MAX, width - FINDINGS_SHARE))
+
+
+def chart_layout(width: int, height: int) -> tuple[int, int]:
+    """(charts shown, columns) for a view of this size: one row of charts when short,
+    two otherwise; no chart narrower than CHART_MIN_WIDTH."""
+    fit = max(1, width // CHART_MIN_WIDTH)
+    if height < SHORT_BELOW:
+        columns = min(fit, 3 if width >= THREE_CHARTS_FROM else 2)
+        return columns, columns
+    columns = min(fit, 2)
+    return 2 * columns, columns
 
 
 class RunView(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.header = RunHeader(id="run-header")
-        self.notice = Static("", id="notice")
         self.slots = [ChartWidget(classes="chart") for _ in range(MAX_CHARTS)]
         self.summary = SummaryPanel(id="summary")
         self.findings = FindingsPanel(id="findings")
@@ -35,16 +69,33 @@ class RunView(Vertical):
         self._state: RunState | None = None
         self._charts: list[ChartSpec] = []
         self._charts_version: tuple[int, str] | None = None
-        self._notice: Text | None = None
+        self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
 
     def compose(self) -> ComposeResult:
         yield self.header
-        yield self.notice
         with Grid(id="charts"):
             yield from self.slots
-        with Horizontal(id="bottom"):
+        with Container(id="bottom"):
             yield self.summary
             yield self.findings
+
+    @property
+    def notice(self) -> Static:
+        """The notices line (in the findings panel: it never moves the charts)."""
+        return self.findings.notice
+
+    def on_resize(self, event: Resize) -> None:
+        self.fit(event.size.width, event.size.height)
+
+    def fit(self, width: int, height: int) -> None:
+        """Lay the charts and the bottom panels out for a view of this size."""
+        if not width or not height:
+            return
+        self.set_class(height < SHORT_BELOW, "-short")
+        stacked, summary_width = bottom_layout(width)
+        self.set_class(stacked, "-stacked")
+        self.summary.styles.width = None if stacked else summary_width
+        self.set_layout(*chart_layout(width, height))
 
     @property
     def state(self) -> RunState | None:
@@ -63,13 +114,11 @@ class RunView(Vertical):
     ) -> None:
         self._state = state
         self.header.show(state, now, mode_label, position)
-        notice = notice_text(
-            state.problems, gone=state.gone, epochs=state.epochs_done, damaged=state.damaged
+        self.findings.show_notice(
+            notice_text(
+                state.problems, gone=state.gone, epochs=state.epochs_done, damaged=state.damaged
+            )
         )
-        if notice != self._notice:
-            self._notice = notice
-            self.notice.update(notice)
-            self.notice.display = bool(notice)
         self.summary.show(state.summary)
         self.findings.show(state.all_findings(now))
         key = (state.version, state.name)
@@ -116,8 +165,11 @@ class RunView(Vertical):
         for index, slot in enumerate(self.slots):
             if index < count:
                 spec = shown[index]
-                if slot.spec is not spec:
-                    slot.show(spec, hint=hint if index == count - 1 else "")
+                slot_hint = hint if index == count - 1 else ""
+                # The hint changes with the capacity too (a resize, the runs list shown).
+                if slot.spec is not spec or self._hints[index] != slot_hint:
+                    slot.show(spec, hint=slot_hint)
+                    self._hints[index] = slot_hint
                 slot.display = True
                 # Three charts in a 2x2 grid: the loss chart takes the whole first row.
                 slot.styles.column_span = 2 if (index == 0 and count == 3 and columns == 2) else 1
