@@ -46,15 +46,20 @@ def printable(text: object) -> str:
     return _HIDDEN.sub(_escape, value)
 
 
+#: One escape made by printable(): never cut in two by a shortening.
+_ESCAPED = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
+
+
 def _clusters(text: str) -> list[str]:
     """The text cut where a cut is safe: a zero-width character (a combining accent, a
-    variation selector) stays with the character before it."""
+    variation selector) stays with the character before it; an escape stays whole."""
     clusters: list[str] = []
-    for char in text:
-        if clusters and cell_len(char) == 0:
-            clusters[-1] += char
+    for match in _ESCAPED.finditer(text):
+        piece = match.group()
+        if clusters and cell_len(piece) == 0:
+            clusters[-1] += piece
         else:
-            clusters.append(char)
+            clusters.append(piece)
     return clusters
 
 

@@ -47,6 +47,13 @@ def test_combining_marks_stay_with_their_letter():
     assert not shown.startswith("\u0301") and "…\u0301" not in shown
 
 
+@pytest.mark.parametrize("width", range(4, 20))
+def test_an_escape_is_never_cut_in_two(width):
+    shown = shorten_middle(printable("exp\u202egnp.exe\x1b[2J_tail"), width)
+    for piece in shown.split("…"):
+        assert piece.count("\\") == piece.count("\\u202e") + piece.count("\\x1b")
+
+
 @given(st.text(max_size=80), st.integers(min_value=0, max_value=90))
 def test_shortening_any_text_fits(text, width):
     shown = shorten_middle(printable(text), width)
