@@ -1,13 +1,17 @@
 """Command line: `metricwatch PATH`, `metricwatch summary PATH`, `metricwatch demo`.
 
-Exit codes: 0 fine; 2 the path (or the arguments) cannot be used; 3 a
-finding at or above --fail-on exists; 130 interrupted. Errors are one line
+Exit codes: 0 fine; 2 the path (or the arguments) cannot be used, or the
+output cannot be written (a full disk: one line on stderr); 3 a finding at
+or above --fail-on exists (or a run could not be diagnosed); 130
+interrupted; 141 the reader of the output went away (`| head`): quietly,
+as the shell reports any program stopped by SIGPIPE. Errors are one line
 on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -18,53 +22,133 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from metricwatch import __version__
-from metricwatch.diagnostics import Finding, Severity, diagnose
+from metricwatch.diagnostics import Severity
 from metricwatch.discovery import DiscoveryError, discover_runs, resolve_root
 from metricwatch.loader import RunLoader
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.safetext import printable
-from metricwatch.summary import RunSummary, summarize
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 2
 EXIT_FINDINGS = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `cat big | head -1`
+
+EXIT_CODES_EPILOG = """exit codes:
+  0    fine
+  2    the path does not exist, holds no runs or cannot be read; bad arguments;
+       or the output cannot be written (e.g. a full disk): one line on stderr
+  3    a finding at or above --fail-on (each one named on stderr), or a run
+       that could not be diagnosed
+  130  interrupted (Ctrl+C)
+  141  the output's reader went away (`| head`): nothing more is written, no
+       message, as for any program stopped by SIGPIPE"""
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
+class OutputError(Exception):
+    """Standard output cannot be written (ENOSPC, EIO...): one line on stderr, exit code 2."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args and args[0] == "summary":
-            return _summary_command(_summary_parser().parse_args(args[1:]))
-        if args and args[0] == "demo":
-            return _demo_command(_demo_parser().parse_args(args[1:]))
-        return _monitor_command(_monitor_parser().parse_args(args))
+        try:
+            code = _dispatch(args)
+        except SystemExit:
+            _flush_stdout()  # --help and --version print to stdout too
+            raise
+        _flush_stdout()
+        return code
     except (CliError, DiscoveryError) as error:
         print(f"metricwatch: {printable(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # Output piped into `head` and closed early: not an error worth a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        # Output piped into `head` and closed early: stop quietly, as `cat` would.
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    except OutputError as error:
+        _discard_stdout()
+        print(f"metricwatch: cannot write the output: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+def _dispatch(args: list[str]) -> int:
+    if args and args[0] == "summary":
+        return _summary_command(_summary_parser().parse_args(args[1:]))
+    if args and args[0] == "demo":
+        return _demo_command(_demo_parser().parse_args(args[1:]))
+    return _monitor_command(_monitor_parser().parse_args(args))
+
+
+def _flush_stdout() -> None:
+    """Flush what is buffered for stdout, so a failed write is ours to report, not Python's."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputError(_write_reason(error)) from None
+
+
+def _write_reason(error: OSError) -> str:
+    if error.errno is not None:
+        return os.strerror(error.errno)
+    return str(error) or type(error).__name__
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return  # not a real file (tests capture it): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 # --- parsers ---------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a failed write of --help or --version to stdout is not ignored.
+
+    argparse drops the OSError (a full disk) and exits 0 with nothing written;
+    here it reaches main(), which reports it like any other output error.
+    """
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message and file is sys.stdout:
+            try:
+                sys.stdout.write(message)
+            except BrokenPipeError:
+                raise
+            except OSError as error:
+                raise OutputError(_write_reason(error)) from None
+            return
+        super()._print_message(message, file)
+
+
 def _monitor_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="metricwatch",
         description="Watch ML training runs live: loss curves, metrics, LR schedule and "
         "diagnostics. Other commands: `metricwatch summary PATH` (headless), "
-        "`metricwatch demo [DIR]` (a simulated live run).",
+        "`metricwatch demo [DIR]` (simulated live runs, one going wrong).",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_path_argument(parser)
     parser.add_argument(
@@ -91,25 +175,38 @@ def _add_path_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _summary_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from metricwatch.report import TABLE_ABOVE
+
+    parser = _Parser(
         prog="metricwatch summary",
-        description="Print each run's summary table and diagnostic findings, without the TUI.",
+        description="Print each run's summary and diagnostic findings, without the TUI: "
+        f"a box per run for up to {TABLE_ABOVE} runs, one table row per run above that.",
+        epilog=EXIT_CODES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_path_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
+        "--detail",
+        action="store_true",
+        help="a box per run (its summary table and every finding) however many runs there are",
+    )
+    parser.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
         default=None,
-        help="exit with code 3 when any finding at or above this severity exists",
+        help="exit with code 3 when any finding at or above this severity exists "
+        "(each one is named on stderr)",
     )
     return parser
 
 
 def _demo_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="metricwatch demo",
-        description="Write a simulated training run live and open the monitor on it.",
+        description="Write two simulated training runs live and open the monitor on them: "
+        "one healthy, one that starts overfitting a third of the way in (watch its "
+        "finding appear).",
     )
     parser.add_argument(
         "directory",
@@ -117,7 +214,7 @@ def _demo_parser() -> argparse.ArgumentParser:
         nargs="?",
         default=None,
         metavar="DIR",
-        help="where to write the run (default: a new temporary directory)",
+        help="where to write the runs (default: a new temporary directory)",
     )
     parser.add_argument(
         "--interval",
@@ -162,21 +259,21 @@ def _monitor_command(args: argparse.Namespace) -> int:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
-    from metricwatch.simulate import run_demo_writer
+    from metricwatch.simulate import demo_run_dirs, run_demo_writer
     from metricwatch.tui.app import run_monitor
 
     root = args.directory or Path(tempfile.mkdtemp(prefix="metricwatch-demo-"))
-    run_dir = root / "demo-classifier"
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        for run_dir in demo_run_dirs(root):
+            run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CliError(f"{root}: cannot create the demo run ({error.strerror})") from None
+        raise CliError(f"{root}: cannot create the demo runs ({error.strerror})") from None
     stop = threading.Event()
     failures: list[OSError] = []
 
     def write_demo() -> None:
         try:
-            run_demo_writer(run_dir, epochs=args.epochs, interval=args.interval, stop=stop)
+            run_demo_writer(root, epochs=args.epochs, interval=args.interval, stop=stop)
         except OSError as error:  # reported after the TUI closes, not over it
             failures.append(error)
 
@@ -189,80 +286,92 @@ def _demo_command(args: argparse.Namespace) -> int:
         writer.join(timeout=2)
         for error in failures:
             print(f"metricwatch: the demo writer stopped: {error}", file=sys.stderr)
-        print(f"metricwatch: the demo run is in {run_dir}", file=sys.stderr)
+        print(f"metricwatch: the demo runs are in {root}", file=sys.stderr)
 
 
 def _summary_command(args: argparse.Namespace) -> int:
+    from metricwatch.report import build_report, print_reports, run_json
+
     locations = discover_runs(args.path)
     if not locations:
         raise CliError(f"{args.path}: no runs found (no metrics.json at or below it)")
     loader = RunLoader()
-    reports = []
-    for location in locations:
-        run = loader.load(location.name, location.metrics_path)
-        reports.append((run, summarize(run), diagnose(run)))
-    if all(not run.records and _damaged(run) for run, _, _ in reports):
-        run = reports[0][0]
+    runs = [loader.load(location.name, location.metrics_path) for location in locations]
+    if all(run.epochs_done == 0 and _damaged(run) for run in runs):
+        run = runs[0]
         reasons = printable("; ".join(p.message for p in run.problems))
-        if len(reports) == 1:
+        if len(runs) == 1:
             raise CliError(f"{printable(run.path)}: cannot be read: {reasons}")
         raise CliError(
-            f"{printable(args.path)}: none of its {len(reports)} runs can be read "
+            f"{printable(args.path)}: none of its {len(runs)} runs can be read "
             f"(first, {printable(run.name)}: {reasons})"
         )
-    if args.json:
-        payload = {
-            "runs": [_run_json(run, summary, findings) for run, summary, findings in reports]
-        }
-        print(json.dumps(_json_safe(payload), indent=2, allow_nan=False))
-    else:
-        from metricwatch.report import print_reports
+    reports = [build_report(run) for run in runs]
+    try:
+        if args.json:
+            payload = {"runs": [run_json(report) for report in reports]}
+            sys.stdout.write(json.dumps(_json_safe(payload), indent=2, allow_nan=False) + "\n")
+        else:
+            print_reports(reports, _stdout_console(), detail=args.detail)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # only writing happens here: the runs were read above
+        raise OutputError(_write_reason(error)) from None
+    if args.fail_on is None:
+        return EXIT_OK
+    return _fail_on(reports, Severity(args.fail_on))
 
-        print_reports(reports)
-    if args.fail_on is not None:
-        threshold = Severity(args.fail_on).rank
-        if any(f.severity.rank >= threshold for _, _, findings in reports for f in findings):
-            return EXIT_FINDINGS
-    return EXIT_OK
+
+def _stdout_console() -> Any:
+    """A rich console on stdout that lets a closed pipe surface as BrokenPipeError.
+
+    Rich's own handling exits with code 1; main() turns it into the documented 141.
+    """
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return _Console()
+
+
+def _fail_on(reports: Sequence[Any], threshold: Severity) -> int:
+    """Exit code 3, with one stderr line per finding (and undiagnosed run) that causes it."""
+    lines = []
+    runs = 0
+    for report in reports:
+        name = printable(report.run.name)
+        causes = [
+            f"{name}: {f.severity.value} {printable(f.id)}: {printable(f.message)}"
+            for f in report.findings
+            if f.severity.rank >= threshold.rank
+        ]
+        if not report.diagnosed:
+            causes.extend(f"{name}: {error}" for error in report.errors)
+        lines.extend(causes)
+        runs += bool(causes)
+    if not lines:
+        return EXIT_OK
+    for line in lines:
+        print(f"metricwatch: {line}", file=sys.stderr)
+    print(
+        f"metricwatch: --fail-on {threshold.value}: {len(lines)} "
+        f"{'cause' if len(lines) == 1 else 'causes'} in {runs} of {len(reports)} runs (exit 3)",
+        file=sys.stderr,
+    )
+    return EXIT_FINDINGS
 
 
 def _damaged(run: Run) -> bool:
     return any(p.kind in DAMAGE_KINDS for p in run.problems)
 
 
-def _run_json(run: Run, summary: RunSummary, findings: list[Finding]) -> dict[str, Any]:
-    return {
-        "name": run.name,
-        "path": str(run.path),
-        "epochs": summary.epochs,
-        "total_epochs": summary.total_epochs,
-        "task": summary.task.value if summary.task else None,
-        "best_epoch": summary.best_epoch,
-        "best_by": summary.best_by,
-        "training_time_s": summary.training_time_s,
-        "mean_epoch_s": summary.mean_epoch_s,
-        "last": summary.last,
-        "best": {key: {"value": b.value, "epoch": b.epoch} for key, b in summary.best.items()},
-        "diagnostics": [
-            {
-                "id": f.id,
-                "severity": f.severity.value,
-                "message": f.message,
-                "observation": f.observation,
-                "evidence": f.evidence,
-                "cause": f.cause,
-                "action": f.action,
-                "epoch": f.epoch,
-            }
-            for f in findings
-        ],
-        "problems": [p.message for p in run.problems],
-        "problem_kinds": [p.kind.value for p in run.problems],
-    }
-
-
 def _json_safe(value: Any) -> Any:
-    """NaN and Inf are not JSON: they come out as null."""
+    """NaN and Inf are not JSON: they come out as null; numpy scalars as Python numbers."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

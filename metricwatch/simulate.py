@@ -3,8 +3,12 @@
 The shapes follow what real runs look like (an exponential-ish loss decay
 with per-epoch noise, a warm-up plus cosine LR schedule, metrics that
 saturate, val loss a little above train loss), so a newcomer can watch the
-monitor react without any training code. The diagnostic sample runs do not
-come from here: they come from real trainings (scripts/make_sample_runs.py).
+monitor react without any training code. `overfit_from` bends a run the
+classic wrong way partway through: train loss keeps falling while val loss
+climbs back and the val metrics sag. The demo writes one healthy run and one
+that starts overfitting a third of the way in, so its finding appears live.
+The diagnostic sample runs do not come from here: they come from real
+trainings (scripts/make_sample_runs.py).
 """
 
 from __future__ import annotations
@@ -52,6 +56,20 @@ _START_LOSS: dict[Task, float] = {
 }
 
 
+#: Past the overfitting onset: val loss grows this fraction of its onset level per epoch
+#: (the overfitting rule speaks once its 3-epoch mean is 10% above its best, 3 epochs on).
+OVERFIT_VAL_GROWTH = 0.04
+#: ...and each val metric loses this fraction per epoch (errors grow by as much).
+OVERFIT_METRIC_DECAY = 0.004
+
+#: The demo's runs: (directory name, seed, where it starts overfitting as a fraction of
+#: the epochs, or None for a healthy run).
+DEMO_RUNS: tuple[tuple[str, int, float | None], ...] = (
+    ("classifier-healthy", 1, None),
+    ("classifier-overfits", 2, 1 / 3),
+)
+
+
 def task_keys(task: Task) -> list[str]:
     return [key for key, spec in REGISTRY.items() if task in spec.tasks]
 
@@ -64,8 +82,14 @@ def simulate_epochs(
     base_lr: float = 1e-3,
     epoch_seconds: float = 45.0,
     with_gradients: bool = False,
+    overfit_from: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield one plausible epoch record after another for a healthy run of `task`."""
+    """Yield one plausible epoch record after another for a run of `task`.
+
+    Healthy, unless `overfit_from` is an epoch: after it, val loss rises by
+    OVERFIT_VAL_GROWTH of its level per epoch and the val metrics lose
+    OVERFIT_METRIC_DECAY per epoch, while train loss keeps falling.
+    """
     rng = random.Random(seed)
     start = _START_LOSS[task]
     floor = start * 0.04
@@ -75,6 +99,12 @@ def simulate_epochs(
         progress = 1 - math.exp(-rate * epoch)
         train = floor + (start - floor) * math.exp(-rate * epoch) * (1 + rng.gauss(0, 0.02))
         val = train * (1.12 + 0.1 * progress) * (1 + rng.gauss(0, 0.02))
+        past = max(0, epoch - overfit_from) if overfit_from is not None else 0
+        if past:
+            # The val loss leaves the train curve at its level at the onset and climbs.
+            onset = floor + (start - floor) * math.exp(-rate * overfit_from)
+            val = onset * (1.12 + 0.1 * progress) * (1 + OVERFIT_VAL_GROWTH * past)
+            val *= 1 + rng.gauss(0, 0.02)
         if epoch <= warmup:
             lr = base_lr * epoch / warmup
         else:
@@ -94,6 +124,9 @@ def simulate_epochs(
                 value = target * progress + noise
             else:
                 value = min(0.999, target * progress * (1 + noise))
+            if past:
+                sag = (1 - OVERFIT_METRIC_DECAY) ** past
+                value = value * sag if spec.kind is not Kind.ERROR else value / sag
             record[key] = round(value, 5)
         record["lr"] = float(f"{lr:.6g}")
         record["duration_s"] = round(epoch_seconds * (1 + rng.gauss(0, 0.01)), 2)
@@ -122,26 +155,52 @@ def write_simulated_run(
     return document.path
 
 
-def run_demo_writer(
-    run_dir: Path, *, epochs: int = 60, interval: float = 0.5, seed: int = 1, stop: Any = None
-) -> None:
-    """Write a simulated run live: one epoch every `interval` seconds, atomically.
+def demo_run_dirs(root: Path) -> list[Path]:
+    """Where the demo writes its runs below `root`, healthy first."""
+    return [root / name for name, _, _ in DEMO_RUNS]
 
-    `stop` is anything with is_set() (a threading.Event); the writer checks it
-    between epochs so the demo ends cleanly when the monitor quits.
+
+def run_demo_writer(
+    root: Path, *, epochs: int = 60, interval: float = 0.5, stop: Any = None
+) -> list[Path]:
+    """Write the demo's runs live below `root`: each gets an epoch every `interval` seconds.
+
+    One run is healthy; the other starts overfitting a third of the way in
+    (from epoch 3 at least), so with enough epochs its `overfitting`
+    finding appears while the monitor watches. Every write is atomic.
+    `stop` is anything with is_set() (a threading.Event); the writer checks
+    it between epochs so the demo ends cleanly when the monitor quits.
+    Returns the metrics.json paths.
     """
-    document = MetricsDocument(
-        run_dir, {"task": Task.CLASSIFICATION.value, "total_epochs": epochs, "demo": True}
-    )
-    for record in simulate_epochs(
-        Task.CLASSIFICATION, epochs, seed=seed, epoch_seconds=interval, with_gradients=True
-    ):
+    documents = []
+    streams = []
+    for run_dir, (_, seed, onset) in zip(demo_run_dirs(root), DEMO_RUNS):
+        documents.append(
+            MetricsDocument(
+                run_dir,
+                {"task": Task.CLASSIFICATION.value, "total_epochs": epochs, "demo": True},
+            )
+        )
+        overfit_from = None if onset is None else max(3, round(epochs * onset))
+        streams.append(
+            simulate_epochs(
+                Task.CLASSIFICATION,
+                epochs,
+                seed=seed,
+                epoch_seconds=interval,
+                with_gradients=True,
+                overfit_from=overfit_from,
+            )
+        )
+    for records in zip(*streams):
         if stop is not None and stop.is_set():
-            return
-        document.put(record)
-        document.write()
+            break
+        for document, record in zip(documents, records):
+            document.put(record)
+            document.write()
         if stop is not None:
             if stop.wait(interval):
-                return
+                break
         else:
             time.sleep(interval)
+    return [document.path for document in documents]

@@ -179,33 +179,107 @@ def test_several_runs_none_readable_is_exit_2(tmp_path, capsys):
     assert "none of its 2 runs can be read" in capsys.readouterr().err
 
 
-def test_demo_writes_a_live_run_while_the_monitor_is_open(tmp_path, monkeypatch, capsys):
+def test_demo_writes_two_live_runs_while_the_monitor_is_open(tmp_path, monkeypatch, capsys):
     import time
 
     from metricwatch.loader import RunLoader
 
-    seen: list[int] = []
+    seen: dict[str, list[int]] = {"classifier-healthy": [], "classifier-overfits": []}
 
     def fake_monitor(root):
-        # Stands in for the TUI: watch the demo run grow epoch by epoch, then "quit".
+        # Stands in for the TUI: watch both demo runs grow epoch by epoch, then "quit".
         loader = RunLoader()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(seen) < 3:
-            path = root / "demo-classifier" / "metrics.json"
-            if path.exists():
-                run = loader.load("demo", path)
-                if not run.problems and (not seen or run.epochs_done > seen[-1]):
-                    seen.append(run.epochs_done)
+        while time.monotonic() < deadline and min(len(s) for s in seen.values()) < 3:
+            for name, epochs in seen.items():
+                path = root / name / "metrics.json"
+                if path.exists():
+                    run = loader.load(name, path)
+                    if not run.problems and (not epochs or run.epochs_done > epochs[-1]):
+                        epochs.append(run.epochs_done)
             time.sleep(0.01)
         return 0
 
     monkeypatch.setattr("metricwatch.tui.app.run_monitor", fake_monitor)
     assert main(["demo", str(tmp_path), "--interval", "0.05", "--epochs", "50"]) == 0
-    assert len(seen) == 3 and seen == sorted(seen) and seen[0] >= 1
-    run = RunLoader().load("demo", tmp_path / "demo-classifier" / "metrics.json")
-    assert run.total_epochs == 50 and run.epochs_done < 50  # stopped when the monitor quit
-    assert {"train_loss", "val_loss", "val_accuracy", "lr", "grad_norm"} <= set(run.keys)
-    assert "the demo run is in" in capsys.readouterr().err
+    for name, epochs in seen.items():
+        assert len(epochs) >= 3 and epochs == sorted(epochs) and epochs[0] >= 1, name
+        run = RunLoader().load(name, tmp_path / name / "metrics.json")
+        assert run.total_epochs == 50 and run.epochs_done < 50  # stopped when the monitor quit
+        assert {"train_loss", "val_loss", "val_accuracy", "lr", "grad_norm"} <= set(run.keys)
+    assert f"the demo runs are in {tmp_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("epochs", [12, 60])
+def test_demo_one_run_stays_healthy_the_other_overfits_on_the_way(tmp_path, epochs):
+    from metricwatch.diagnostics import diagnose
+    from metricwatch.loader import RunLoader
+    from metricwatch.simulate import run_demo_writer
+
+    healthy_path, bad_path = run_demo_writer(tmp_path, epochs=epochs, interval=0)
+    loader = RunLoader()
+    healthy = loader.load("healthy", healthy_path)
+    bad = loader.load("bad", bad_path)
+    assert healthy.epochs_done == bad.epochs_done == epochs
+    assert diagnose(healthy) == []
+    findings = diagnose(bad)
+    assert [f.id for f in findings] == ["overfitting"]
+    # It goes wrong on the way, not from the start: the best epoch is past the first few.
+    assert epochs // 4 <= findings[0].epoch < epochs
+
+
+def test_demo_overfitting_appears_partway_through(tmp_path):
+    """Epoch by epoch, as the monitor sees it: nothing at first, the finding later."""
+    from metricwatch.diagnostics import diagnose
+    from metricwatch.loader import RunLoader
+    from metricwatch.simulate import DEMO_RUNS, simulate_epochs
+    from metricwatch.writer import MetricsDocument
+
+    name, seed, onset = DEMO_RUNS[1]
+    records = list(
+        simulate_epochs(
+            epochs=60,
+            seed=seed,
+            epoch_seconds=0.5,
+            with_gradients=True,
+            overfit_from=round(60 * onset),
+        )
+    )
+    first_seen = None
+    for count in range(1, 61):
+        document = MetricsDocument(tmp_path / str(count), {"total_epochs": 60})
+        for record in records[:count]:
+            document.put(record)
+        document.write()
+        if any(f.id == "overfitting" for f in diagnose(RunLoader().load(name, document.path))):
+            first_seen = count
+            break
+    assert first_seen is not None and 20 < first_seen <= 30
+
+
+def test_demo_reports_a_writer_failure_after_the_monitor_closes(tmp_path, monkeypatch, capsys):
+    import time
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+
+    def fake_monitor(root):
+        time.sleep(0.2)  # the writer fails meanwhile; nothing may be printed over the TUI
+        assert "stopped" not in capsys.readouterr().err
+        return 0
+
+    monkeypatch.setattr("metricwatch.writer.MetricsDocument.write", full_disk)
+    monkeypatch.setattr("metricwatch.tui.app.run_monitor", fake_monitor)
+    assert main(["demo", str(tmp_path), "--interval", "0.01"]) == 0
+    err = capsys.readouterr().err
+    assert "the demo writer stopped: [Errno 28] No space left on device" in err
+
+
+def test_demo_cannot_create_its_runs_is_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["demo", str(tmp_path / "file")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create the demo runs" in err
 
 
 def test_demo_rejects_nonsense_arguments(capsys):
