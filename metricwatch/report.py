@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,41 +236,50 @@ def render_run(report: RunReport) -> Panel:
 
 
 HEADERS = ("Run", "Status", "Epochs", "Best", "Train loss", "Val loss", "Findings")
+BEST = 3  # the index of the Best column
 #: Below this many columns for the names, the status column shows its mark only.
 NAME_ROOM = 28
 
 
 def render_table(reports: Sequence[RunReport], width: int) -> Table:
-    """One row per run; the name column takes what the others leave of `width`.
+    """One row per run, fitted to `width`; the names take what the other columns leave.
 
-    Names are shortened in the middle to fit (the tail, which tells runs
-    apart, is kept). When even that leaves the names too little room, the
-    status column shows only its mark (the footer says what each means).
+    The Best column is headed by the metric most runs are ranked by; a run
+    ranked by another one names it after the value, where it is cut first
+    when room is short (the value and its epoch never are). Names are
+    shortened in the middle (safetext.shorten_middle). When even that leaves
+    them too little room, the status column shows its mark only (the footer
+    is the legend).
     """
-    best_keys = {r.summary.best_by for r in reports if r.summary and r.summary.best_by}
-    shared_key = best_keys.pop() if len(best_keys) == 1 else None
+    ranked_by = Counter(r.summary.best_by for r in reports if r.summary and r.summary.best_by)
+    common = ranked_by.most_common(1)[0][0] if ranked_by else None
     headers = list(HEADERS)
-    if shared_key:
-        headers[3] = f"Best {_short_label(shared_key)}"
-    rows = [_row(report, label_best=shared_key is None) for report in reports]
+    if common:
+        headers[BEST] = f"Best {_short_label(common)}"
+    rows = [_row(report, common) for report in reports]
+    gaps = 2 * (len(headers) - 1)
     longest_name = max(cell_len(row[0].plain) for row in rows)
     widths = _widths(headers, rows)
-    name_width = width - sum(widths[1:]) - 2 * (len(headers) - 1)
-    if name_width < min(longest_name, NAME_ROOM):
+    best_min = max(cell_len(headers[BEST]), *(_value_width(row[BEST]) for row in rows))
+    room = width - gaps - sum(widths[1:]) + widths[BEST]  # for the names and Best together
+    if room - best_min < min(longest_name, NAME_ROOM):
         headers[1] = ""
         for row in rows:
             row[1] = row[1][:1]  # the mark
-        widths = _widths(headers, rows)
-        name_width = width - sum(widths[1:]) - 2 * (len(headers) - 1)
-    name_width = min(longest_name, max(MIN_NAME_WIDTH, name_width))
+        room += widths[1] - 1
+        widths[1] = 1
+    name_width = min(longest_name, max(MIN_NAME_WIDTH, room - widths[BEST]))
+    widths[BEST] = max(best_min, min(widths[BEST], room - name_width))
+    name_width = min(longest_name, max(MIN_NAME_WIDTH, room - widths[BEST]))
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
     table.add_column(headers[0], no_wrap=True, width=name_width)
     last = len(headers) - 1
     for index in range(1, len(headers)):
         table.add_column(
             headers[index],
-            justify="left" if index in (1, last) else "right",
+            justify="left" if index in (1, BEST, last) else "right",
             no_wrap=True,
+            overflow="ellipsis",
             width=widths[index],
         )
     for row in rows:
@@ -286,7 +296,12 @@ def _widths(headers: list[str], rows: list[list[Text]]) -> list[int]:
     ]
 
 
-def _row(report: RunReport, *, label_best: bool) -> list[Text]:
+def _value_width(best: Text) -> int:
+    """The width of a Best cell without the metric named after the value."""
+    return cell_len(best.plain.split("  ", 1)[0])
+
+
+def _row(report: RunReport, common: str | None) -> list[Text]:
     run, summary = report.run, report.summary
     name = Text(printable(run.name), style="bold")
     status = _status_text(report)
@@ -300,7 +315,7 @@ def _row(report: RunReport, *, label_best: bool) -> list[Text]:
             if summary.total_epochs
             else str(summary.epochs)
         )
-        best = _best_text(summary, label_best)
+        best = _best_text(summary, common)
         train = Text(format_value("train_loss", summary.last.get("train_loss")))
         val = Text(format_value("val_loss", summary.last.get("val_loss")))
     return [name, status, epochs, best, train, val, _findings_text(report)]
@@ -319,15 +334,17 @@ def _status_text(report: RunReport) -> Text:
     return text
 
 
-def _best_text(summary: RunSummary, with_label: bool) -> Text:
+def _best_text(summary: RunSummary, common: str | None) -> Text:
+    """`0.2255 @ 48`, or `70.0% @ 10  val accuracy` when ranked by another metric."""
     key = summary.best_by
     best = summary.best.get(key) if key else None
     if key is None or best is None:
         return Text("—", style="dim")
     scales = {line.key: line.scale for line in summary.metrics}
     value = format_value(key, best.value, scale=scales.get(key, 1.0))
-    text = Text(f"{_short_label(key)} ", style="dim") if with_label else Text()
-    text.append(f"{value} @ {best.epoch}")
+    text = Text(f"{value} @ {best.epoch}")
+    if key != common:
+        text.append(f"  {_short_label(key)}", style="dim")
     return text
 
 
@@ -337,10 +354,10 @@ def _short_label(key: str | None) -> str:
 
 
 def _findings_text(report: RunReport) -> Text:
-    if report.summary is None:
-        return Text("could not summarise", style="bold red")
-    if not report.diagnosed:
-        return Text("could not diagnose", style="bold red")
+    if report.errors:  # the whole error is on its own line below the table
+        return Text("error", style="bold red")
+    if report.run.epochs_done == 0:
+        return Text("—", style="dim")
     text = Text()
     for severity in (Severity.CRITICAL, Severity.WARNING):
         count = sum(1 for f in report.findings if f.severity is severity)

@@ -125,6 +125,25 @@ def test_long_names_keep_their_tail_and_file_text_is_escaped(tmp_path, capsys, m
     assert "…" in row and len(row) <= 80
 
 
+def test_runs_ranked_by_other_metrics_name_it_after_the_value(tmp_path, capsys, monkeypatch):
+    for index in range(3):
+        write_metrics(tmp_path / f"val{index}", healthy())
+    accuracy_only = [{"epoch": e, "train_loss": 1 / e, "val_accuracy": e / 20} for e in (1, 2, 3)]
+    write_metrics(tmp_path / "acc", accuracy_only, {"task": "classification"})
+    write_metrics(tmp_path / "empty", [])
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "metrics.json").write_text("not json")
+    code, out, _ = summary_text(capsys, monkeypatch, tmp_path)
+    assert code == 0
+    lines = out.splitlines()
+    assert "Best val loss" in lines[0] and all(len(line) <= 80 for line in lines)
+    rows = {line.split()[0]: line for line in lines[1:7]}
+    assert "0.35 @ 6" in rows["val0"] and "val accuracy" not in rows["val0"]
+    assert "15.0% @ 3  val" in rows["acc"]  # the value and epoch whole, then the metric
+    assert rows["junk"].split()[-1] == "—" and rows["empty"].split()[-1] == "—"
+    assert "✗" in rows["junk"] and "junk: note: metrics.json is not valid JSON" in out
+
+
 def test_json_has_the_same_shape_for_many_runs(many_runs, capsys):
     assert main(["summary", str(many_runs), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -195,7 +214,7 @@ def test_an_error_in_one_run_is_reported_in_its_row(one_run_breaks, capsys, monk
     assert code == 0 and "Traceback" not in out + err
     rows = {line.split()[0]: line for line in out.splitlines()[1:6]}
     assert set(rows) == {"a", "b", "boom", "c", "d"}
-    assert "could not summarise" in rows["boom"]
+    assert rows["boom"].split()[-1] == "error"
     assert "▲1" in rows["c"] and "ok" in rows["a"]
     assert "boom: could not summarise: OverflowError: int too large to convert to float" in out
     assert "boom: could not diagnose: ZeroDivisionError: float division by zero" in out
