@@ -140,7 +140,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "name": run.name,
         "path": str(run.path),
         "status": report.status.value if report.status else None,
-        "epochs": summary.epochs if summary else _epochs_done(run),
+        "epochs": summary.epochs if summary else run.epochs_done,
         "total_epochs": summary.total_epochs if summary else None,
         "task": summary.task.value if summary and summary.task else None,
         "best_epoch": summary.best_epoch if summary else None,
@@ -169,13 +169,6 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "problems": problems,
         "problem_kinds": kinds,
     }
-
-
-def _epochs_done(run: Run) -> int | None:
-    try:
-        return run.epochs_done
-    except Exception:  # noqa: BLE001 - the entry already carries the run's error
-        return None
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -306,8 +299,7 @@ def _row(report: RunReport, common: str | None) -> list[Text]:
     name = Text(printable(run.name), style="bold")
     status = _status_text(report)
     if summary is None:
-        done = _epochs_done(run)
-        epochs = Text("?" if done is None else str(done))
+        epochs = Text(str(run.epochs_done))
         best = train = val = Text("—", style="dim")
     else:
         epochs = Text(
