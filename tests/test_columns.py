@@ -138,3 +138,11 @@ def test_trailing_mean_is_exact_and_does_not_overflow():
     big = trailing_mean(np.array([1.7e308, 1.7e308, 1.7e308]), 3)
     assert np.isfinite(big).all()
     assert trailing_mean(np.array([]), 3).tolist() == []
+
+
+def test_problem_messages_shorten_keys_in_the_middle_and_escape_them():
+    key = "a" * 30 + "\u202e" + "b" * 30 + "_top5"
+    result = parse_metrics_json(json.dumps({"epochs": [{"epoch": 1, key: "x"}]}).encode())
+    assert result.problems[0].message == (
+        "ignored 1 non-numeric values ('aaaaaaaaaaaaaaa…bbbbbbbbbbbbbbbbbbb_top5' ×1)"
+    )

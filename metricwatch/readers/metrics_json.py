@@ -25,6 +25,7 @@ import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.safetext import printable, shorten_middle
 
 _WHITESPACE = " \t\n\r"
 _STRUCTURAL = frozenset('[]{},:"')
@@ -379,7 +380,7 @@ class _Tally:
         self.collisions: set[str] = set()
 
     def collide(self, first: str, second: str) -> None:
-        self.collisions.add(" and ".join(sorted((repr(first), repr(second)))))
+        self.collisions.add(" and ".join(sorted((_safe(first), _safe(second)))))
 
     def report(self, problems: list[Problem]) -> None:
         if self.not_objects:
@@ -607,6 +608,6 @@ def _number(value: Any) -> float | None:
 
 
 def _safe(key: str) -> str:
-    """A key quoted for a message: bounded length, control characters shown escaped."""
-    text = key if len(key) <= 40 else key[:39] + "…"
-    return repr(text)
+    """A key quoted for a message: at most 40 cells, shortened in the middle (the end of
+    `val/acc_top5` tells it apart), hidden characters escaped."""
+    return "'" + shorten_middle(printable(key), 40) + "'"
