@@ -9,6 +9,10 @@ spike and every dip of the full data is still drawn.
 
 NaN/Inf points cannot be drawn as values; they are returned apart (one x
 per column) so the chart can mark them instead of dropping them silently.
+
+Any finite floats are valid input, up to +/-1.7e308 and down to denormals:
+the column of a point is its position as a fraction of the x range,
+computed so that neither the range nor the fraction can overflow.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Reduced", "reduce_minmax"]
+__all__ = ["Reduced", "fraction_of", "reduce_minmax"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Reduced:
     x: np.ndarray
     y: np.ndarray
     nonfinite_x: np.ndarray
+    #: The first and last x of every point placed (NaN/Inf values included), or None.
+    x_range: tuple[float, float] | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -37,27 +43,67 @@ class Reduced:
 def reduce_minmax(x: ArrayLike | Sequence[float], y: ArrayLike, columns: int) -> Reduced:
     """Reduce (x, y) to at most 2 * columns finite points keeping each column's min and max.
 
-    x must be non-decreasing (epochs are). Columns are equal slices of the
-    x range, not of the point count, so gaps in the epochs stay gaps.
-    Series already short enough are returned unchanged (minus non-finite
-    points), so small runs are drawn point for point.
+    Columns are equal slices of the x range, not of the point count, so gaps
+    in the epochs stay gaps. Epochs come sorted; x out of order is sorted
+    first (stable), and points whose x is not finite have no place on the
+    axis and are left out. Series already short enough are returned
+    unchanged (minus non-finite points), so small runs are drawn point for
+    point.
     """
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(y, dtype=np.float64)
     if xs.shape != ys.shape or xs.ndim != 1:
         raise ValueError(f"x and y must be 1-d and the same length ({xs.shape} vs {ys.shape})")
     columns = max(1, int(columns))
+    placed = np.isfinite(xs)
+    if not placed.all():
+        xs, ys = xs[placed], ys[placed]
+    if len(xs) > 1 and not (xs[1:] >= xs[:-1]).all():
+        order = np.argsort(xs, kind="stable")
+        xs, ys = xs[order], ys[order]
     finite = np.isfinite(ys)
     bad_x = xs[~finite]
     fx, fy = (xs, ys) if finite.all() else (xs[finite], ys[finite])
-    return Reduced(*_minmax(fx, fy, columns), _one_per_column(bad_x, xs, columns))
+    x_range = (float(xs[0]), float(xs[-1])) if len(xs) else None
+    return Reduced(*_minmax(fx, fy, columns), _one_per_column(bad_x, xs, columns), x_range)
 
 
 def _bins(x: np.ndarray, lo: float, hi: float, columns: int) -> np.ndarray:
-    if hi <= lo:
+    """Each x's column: floor(columns * (x - lo) / (hi - lo)), clipped to the columns."""
+    if not hi > lo:
         return np.zeros(len(x), dtype=np.int64)
-    scaled = (x - lo) * (columns / (hi - lo))
+    with np.errstate(over="ignore"):
+        factor = columns / (hi - lo)
+    if np.isfinite(factor) and factor > 0:  # the common case: one pass fewer
+        scaled = (x - lo) * factor
+    else:
+        scaled = _fraction(x, lo, hi) * columns
     return np.clip(scaled.astype(np.int64), 0, columns - 1)
+
+
+def fraction_of(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """(x - lo) / (hi - lo) for x in [lo, hi] (lo < hi, both finite), without overflow.
+
+    Clipped to [0, 1] (0 for anything that is not a number): the result is a
+    plot coordinate.
+    """
+    return np.clip(np.nan_to_num(_fraction(x, lo, hi), nan=0.0), 0.0, 1.0)
+
+
+def _fraction(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """(x - lo) / (hi - lo), in the way that cannot overflow for these ends.
+
+    hi - lo overflows when the ends have opposite signs and huge magnitudes
+    (-1e308 to 1e308): then the halves are subtracted, which cannot
+    overflow. Multiplying by columns / (hi - lo) instead of dividing would
+    overflow when the range is a denormal (5e-324 wide); a quotient of two
+    differences inside the range is at most 1.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = hi - lo
+        if np.isfinite(span):
+            return (x - lo) / span
+        return (x * 0.5 - lo * 0.5) / (hi * 0.5 - lo * 0.5)
 
 
 def _minmax(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:

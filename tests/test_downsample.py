@@ -82,3 +82,43 @@ def test_gaps_in_epochs_stay_gaps():
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError):
         reduce_minmax([1, 2, 3], [1, 2], 10)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.linspace(-1.0, 1.0, 10_000) * 1.7e308,  # the x span overflows
+        np.arange(10_000) * 5e-324,  # the x span is denormal: columns / span overflows
+        np.arange(10_000) + 1e15,  # far from zero
+    ],
+    ids=["span-overflows", "denormal-span", "offset"],
+)
+def test_columns_stay_columns_at_the_float_limits(x):
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=len(x))
+    columns = 50
+    with np.errstate(all="raise"):
+        reduced = reduce_minmax(x, y, columns)
+    assert 50 <= len(reduced) <= 100  # a min and a max per column, not one bin for everything
+    for column in range(columns):
+        lo, hi = column * 200, (column + 1) * 200
+        inside = (reduced.x >= x[lo]) & (reduced.x <= x[hi - 1])
+        assert reduced.y[inside].max() == y[lo:hi].max()
+        assert reduced.y[inside].min() == y[lo:hi].min()
+
+
+def test_extreme_values_are_reduced_like_any_other():
+    x = np.arange(10_000, dtype=float)
+    y = np.where(x % 2 == 0, 1.7e308, -1.7e308)
+    y[5] = 5e-324
+    reduced = reduce_minmax(x, y, 20)
+    assert reduced.y.max() == 1.7e308 and reduced.y.min() == -1.7e308
+    assert len(reduced) <= 40
+
+
+def test_points_out_of_order_or_without_a_place_are_handled():
+    x = np.array([3.0, 1.0, np.nan, 2.0, np.inf])
+    y = np.array([30.0, 10.0, 99.0, 20.0, 99.0])
+    reduced = reduce_minmax(x, y, 10)
+    assert reduced.x.tolist() == [1.0, 2.0, 3.0]  # sorted; NaN/Inf epochs have no column
+    assert reduced.y.tolist() == [10.0, 20.0, 30.0]

@@ -11,7 +11,7 @@ import pytest
 from textual_plotext.plot import Plot
 from tui_fixtures.support import epoch_record, write_run
 
-from metricwatch.model import Problem, ProblemKind, Record, Run
+from metricwatch.model import Problem, ProblemKind, Run, Table
 from metricwatch.tui.charts import (
     charts_for,
     linear_ticks,
@@ -26,8 +26,10 @@ from metricwatch.tui.state import Status, build_state, format_ago
 
 
 def state_of(rows: list[dict[str, float]], meta: dict | None = None, mtime: float | None = None):
-    records = [Record(int(r["epoch"]), {k: v for k, v in r.items() if k != "epoch"}) for r in rows]
-    return build_state(Run("r", Path("r/metrics.json"), records, meta=meta or {}, mtime=mtime))
+    table = Table.from_rows(
+        (int(r["epoch"]), {k: v for k, v in r.items() if k != "epoch"}) for r in rows
+    )
+    return build_state(Run("r", Path("r/metrics.json"), table, meta=meta or {}, mtime=mtime))
 
 
 def plain(plt) -> str:
@@ -118,7 +120,7 @@ def test_tick_helpers():
     assert len(linear_ticks(0.1, 0.3, 2)[0]) >= 2
     assert log_ticks(-5, -2, 5)[1] == ["1e-5", "1e-4", "1e-3", "1e-2"]
     assert log_ticks(-3.5, -2.2, 4)[1] == ["5e-4", "1e-3", "2e-3", "5e-3"]
-    assert log_ticks(-12, 2, 4)[1] == ["1e-12", "1e-8", "1e-4", "1"]
+    assert log_ticks(-12, 2, 4)[1] == ["1e-10", "1e-5", "1"]  # round strides of decades
 
 
 def test_nan_and_inf_points_are_drawn_and_noted():

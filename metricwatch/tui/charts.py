@@ -5,6 +5,11 @@ charts apart from the loss (metrics of different scales never share a y
 axis), a learning-rate chart on a log scale when it spans orders of
 magnitude, and a gradient-norm chart when those are logged. The widgets
 only draw what a ChartSpec says.
+
+Every value a file can hold is valid input here: +/-1.7e308, denormals,
+NaN and Inf. Nothing below computes a difference, ratio or mean of raw
+values that could overflow; magnitudes are compared as log10s (the axis
+arithmetic is in axes.py).
 """
 
 from __future__ import annotations
@@ -17,27 +22,81 @@ import numpy as np
 
 from metricwatch.metrics import (
     GRADIENT_KEYS,
+    LOSS_KEYS,
     Kind,
-    format_sig,
     format_value,
     spec_for,
     task_metric_keys,
 )
+from metricwatch.summary import RunSummary
+from metricwatch.tui.axes import epoch_label, linear_ticks, log_ticks
 from metricwatch.tui.state import RunState
 
-# Colours are xterm-256 indexes: plotext draws them, Rich styles them as `color(N)` in the
-# legends, and both degrade the same way (NO_COLOR, 16-colour terminals).
-TRAIN_COLOR = 33  # blue
-VAL_COLOR = 208  # orange (plotext's "orange" is ANSI yellow)
-METRIC_COLORS = (41, 170, 44, 220, 99, 203)
-LR_COLOR = 44  # cyan
-GRAD_COLORS = (170, 203)
-MARKER_COLOR = 250  # light gray
-BAD_COLOR = 196  # red
+__all__ = ["ChartSpec", "Line", "charts_for", "linear_ticks", "log_ticks", "visible"]
+
+# --- the one style table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    """How one series is drawn: its colour, and the marker that replaces colour under NO_COLOR.
+
+    Colours are xterm-256 indexes: plotext draws them and Rich styles the
+    legend swatch as `color(N)`, so both degrade the same way. The marker is
+    a plotext marker character, drawn instead of braille under NO_COLOR and
+    shown in the legend there, so series stay apart without colour.
+    """
+
+    color: int
+    mark: str
+
+
+#: Train is blue and val orange on every chart (seed §3.1): loss, accuracy, any metric pair.
+TRAIN_STYLE = SeriesStyle(33, "•")
+VAL_STYLE = SeriesStyle(208, "+")  # plotext's "orange" is ANSI yellow: use the 256 index
+#: Series that are neither half of a train/val pair; never blue or orange, never a mark above.
+OTHER_STYLES = (
+    SeriesStyle(41, "o"),  # green
+    SeriesStyle(170, "*"),  # magenta
+    SeriesStyle(44, "#"),  # cyan
+    SeriesStyle(220, "@"),  # yellow
+    SeriesStyle(141, "%"),  # lavender
+    SeriesStyle(252, "="),  # light grey
+)
+MARKER_COLOR = 250  # light grey: the best-epoch line and its label
+BAD_COLOR = 203  # red: NaN/Inf marks and notes
+#: The same hues, darker, on a light theme: there the bright ones fade into the background
+#: (orange 208 on white is 2.4:1). Every colour above has one.
+ON_LIGHT = {
+    33: 25,
+    208: 130,
+    41: 28,
+    170: 127,
+    44: 30,
+    220: 94,
+    141: 91,
+    252: 240,
+    250: 239,
+    203: 124,
+}
 #: At most this many lines on one metric chart; more go to the next chart of the group.
 MAX_LINES = 4
-#: Series whose typical magnitudes differ by more than this factor get separate charts.
-SCALE_FACTOR = 10.0
+#: Series whose typical magnitudes differ by more than this many decades get separate charts.
+SCALE_DECADES = 1.0
+
+
+def themed(color: int, dark: bool = True) -> int:
+    """The colour to draw on a dark (the table's own) or a light background."""
+    return color if dark else ON_LIGHT.get(color, color)
+
+
+def pair_style(key: str, keys: Sequence[str]) -> SeriesStyle | None:
+    """TRAIN_STYLE for train_*, VAL_STYLE for val_loss and for a val_* whose train_* is logged."""
+    if key.startswith("train_"):
+        return TRAIN_STYLE
+    if key == "val_loss" or (key.startswith("val_") and "train_" + key[4:] in keys):
+        return VAL_STYLE
+    return None
 
 
 @dataclass(frozen=True)
@@ -47,6 +106,7 @@ class Line:
     x: np.ndarray
     y: np.ndarray
     color: int
+    mark: str = "•"
 
 
 @dataclass(frozen=True)
@@ -61,6 +121,8 @@ class ChartSpec:
     marker_x: float | None = None
     marker_label: str = ""
     notes: tuple[str, ...] = field(default=())
+    #: The same notes shorter, one for one, for a frame too narrow for `notes`.
+    short_notes: tuple[str, ...] = field(default=())
 
     @property
     def empty(self) -> bool:
@@ -68,15 +130,17 @@ class ChartSpec:
 
 
 def charts_for(state: RunState) -> list[ChartSpec]:
-    """Every chart the run has data for, in display order: loss, metrics, LR, gradients."""
+    """Every chart the run has data for, in display order: loss, metrics, other losses, LR,
+    gradients. Every logged series is on one of them."""
     charts = [loss_chart(state)]
     charts.extend(metric_charts(state))
+    charts.extend(other_loss_charts(state))
     if "lr" in state.keys:
         charts.append(lr_chart(state))
     grads = [k for k in GRADIENT_KEYS if k in state.keys]
     if grads:
         charts.append(grad_chart(state, grads))
-    return charts
+    return unique_titles(charts)
 
 
 def visible(charts: Sequence[ChartSpec], capacity: int, offset: int) -> list[ChartSpec]:
@@ -89,32 +153,86 @@ def visible(charts: Sequence[ChartSpec], capacity: int, offset: int) -> list[Cha
     return [first, *rotated[: max(0, capacity - 1)]]
 
 
+def unique_titles(charts: list[ChartSpec]) -> list[ChartSpec]:
+    """`Metrics (%) 1/2`, `Metrics (%) 2/2`: no two charts on screen share a title."""
+    totals: dict[str, int] = {}
+    for chart in charts:
+        totals[chart.title] = totals.get(chart.title, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for chart in charts:
+        total = totals[chart.title]
+        if total > 1:
+            seen[chart.title] = seen.get(chart.title, 0) + 1
+            chart = _replace_title(chart, f"{chart.title} {seen[chart.title]}/{total}")
+        out.append(chart)
+    return out
+
+
+def _replace_title(chart: ChartSpec, title: str) -> ChartSpec:
+    return ChartSpec(
+        chart.id,
+        title,
+        chart.lines,
+        chart.log_y,
+        chart.unit,
+        chart.marker_x,
+        chart.marker_label,
+        chart.notes,
+        chart.short_notes,
+    )
+
+
 # --- the charts -----------------------------------------------------------------------------
 
 
-def loss_chart(state: RunState) -> ChartSpec:
+def _styled_lines(state: RunState, keys: Sequence[str], labels: Sequence[str]) -> list[Line]:
+    """Lines in the table's styles: the train/val pair's, then the others' in order."""
     lines = []
-    for key, label, color in (
-        ("train_loss", "train", TRAIN_COLOR),
-        ("val_loss", "val", VAL_COLOR),
-    ):
-        if key in state.keys:
-            x, y = state.column(key)
-            lines.append(Line(key, label, x, y, color))
-    best = state.summary.best_epoch if state.summary.best_by == "val_loss" else None
-    marker_label = ""
-    if best is not None:
-        value = state.summary.best.get("val_loss")
-        shown = format_value("val_loss", value.value) if value else ""
-        marker_label = f"best {best}" + (f" ({shown})" if shown else "")
+    others = 0
+    for key, label in zip(keys, labels):
+        x, y = state.column(key)
+        style = pair_style(key, state.keys)
+        if style is None:
+            style = OTHER_STYLES[others % len(OTHER_STYLES)]
+            others += 1
+        lines.append(Line(key, label, x, y, style.color, style.mark))
+    return lines
+
+
+def loss_chart(state: RunState) -> ChartSpec:
+    keys = [k for k in ("train_loss", "val_loss") if k in state.keys]
+    lines = _styled_lines(state, keys, [k.split("_")[0] for k in keys])
+    marker_x, marker_label = best_marker(state.summary)
     return ChartSpec(
         "loss",
         "Loss",
         tuple(lines),
-        marker_x=float(best) if best is not None else None,
+        marker_x=marker_x,
         marker_label=marker_label,
-        notes=_nonfinite_notes(lines),
+        **_notes(_nonfinite_notes(lines)),
     )
+
+
+def best_marker(summary: RunSummary) -> tuple[float | None, str]:
+    """The summary's best epoch and value, as the summary prints them: `best 12 (0.3412)`.
+
+    The epoch and the value are the ones summary.best_of found for the
+    ranking key (the summary's Best Epoch row), formatted by the registry
+    with the same scale as the summary's own row; the key is named unless
+    it is val_loss, the seed's ranking key.
+    """
+    key, epoch = summary.best_by, summary.best_epoch
+    if key is None or epoch is None:
+        return None, ""
+    best = summary.best.get(key)
+    label = f"best {epoch}"
+    if best is not None:
+        line = next((m for m in summary.metrics if m.key == key), None)
+        shown = line.format(best.value) if line is not None else format_value(key, best.value)
+        what = "" if key == "val_loss" else f"{spec_for(key).label} "
+        label += f" ({what}{shown})"
+    return float(epoch), label
 
 
 def metric_groups(state: RunState) -> list[list[str]]:
@@ -123,10 +241,11 @@ def metric_groups(state: RunState) -> list[list[str]]:
     Fraction-like metrics share one chart in percent (each normalised with
     its own fraction_scale, so 0.95 and 45.3 both read as %); every other
     kind is split by magnitude, so MSE never flattens MAE and R² sits apart.
+    A train/val pair stays on one chart.
     """
     keys = task_metric_keys(state.keys)
     fractions = [k for k in keys if spec_for(k).kind is Kind.FRACTION]
-    groups: list[list[str]] = _chunks(fractions)
+    groups: list[list[str]] = _chunks(_paired(fractions))
     by_kind: dict[Kind, list[str]] = {}
     for key in keys:
         kind = spec_for(key).kind
@@ -137,20 +256,21 @@ def metric_groups(state: RunState) -> list[list[str]]:
     return groups
 
 
+#: A metric chart's title by the kind of its lines.
+_GROUP_TITLES = {Kind.FRACTION: "Metrics (%)", Kind.ERROR: "Errors", Kind.SCORE: "Scores"}
+
+
 def metric_charts(state: RunState) -> list[ChartSpec]:
     charts = []
+    scales = {line.key: line.scale for line in state.summary.metrics}
     for index, keys in enumerate(metric_groups(state)):
-        lines = []
         percent = all(spec_for(k).kind is Kind.FRACTION for k in keys)
-        scales = {line.key: line.scale for line in state.summary.metrics}
-        for n, key in enumerate(keys):
-            x, y = state.column(key)
-            if percent:
-                # The summary already measured each key's fraction_scale (0-1 or 0-100).
-                y = y * (100.0 / scales.get(key, 1.0))
-            color = METRIC_COLORS[n % len(METRIC_COLORS)]
-            lines.append(Line(key, spec_for(key).label, x, y, color))
-        title = "Metrics (%)" if percent else "Metrics"
+        lines = _styled_lines(state, keys, [spec_for(k).label for k in keys])
+        if percent:
+            # The summary already measured each key's fraction_scale (0-1 or 0-100).
+            lines = [_percent(line, scales.get(line.key, 1.0)) for line in lines]
+        kinds = {spec_for(k).kind for k in keys}
+        title = _GROUP_TITLES.get(kinds.pop(), "Metrics") if len(kinds) == 1 else "Metrics"
         charts.append(
             ChartSpec(
                 f"metrics-{index}",
@@ -158,30 +278,54 @@ def metric_charts(state: RunState) -> list[ChartSpec]:
                 tuple(lines),
                 log_y=False,
                 unit="%" if percent else "",
-                notes=_nonfinite_notes(lines),
+                **_notes(_nonfinite_notes(lines)),
             )
         )
     return charts
 
 
+def other_loss_charts(state: RunState) -> list[ChartSpec]:
+    """Losses besides train_loss/val_loss (`train_box_loss`, `val_cls_loss`...), by scale.
+
+    They are neither task metrics nor the seed's two losses; without this
+    chart they were drawn nowhere.
+    """
+    keys = [k for k in state.keys if k not in LOSS_KEYS and spec_for(k).kind is Kind.LOSS]
+    charts = []
+    for index, group in enumerate(_chunks_by_scale(state, _paired(keys))):
+        lines = _styled_lines(state, group, [spec_for(k).label for k in group])
+        charts.append(
+            ChartSpec(
+                f"losses-{index}", "Other losses", tuple(lines), **_notes(_nonfinite_notes(lines))
+            )
+        )
+    return charts
+
+
+def _percent(line: Line, scale: float) -> Line:
+    factor = 100.0 / scale if scale and math.isfinite(scale) else 100.0
+    with np.errstate(over="ignore"):
+        y = line.y * factor
+    # A finite value the factor pushed past the float range stays finite (at the largest float):
+    # it is data, not an Inf the file held.
+    y = np.where(np.isfinite(line.y) & ~np.isfinite(y), np.copysign(np.finfo(float).max, y), y)
+    return Line(line.key, line.label, line.x, y, line.color, line.mark)
+
+
 def lr_chart(state: RunState) -> ChartSpec:
-    x, y = state.column("lr")
-    line = Line("lr", "lr", x, y, LR_COLOR)
-    log_y = spans_decades(y)
+    (line,) = _styled_lines(state, ["lr"], ["lr"])
+    log_y = spans_decades(line.y)
     return ChartSpec(
         "lr",
         "Learning rate",
         (line,),
         log_y=log_y,
-        notes=_nonfinite_notes([line]) + (_nonpositive_notes([line]) if log_y else ()),
+        **_notes(_nonfinite_notes([line]) + (_nonpositive_notes([line]) if log_y else [])),
     )
 
 
 def grad_chart(state: RunState, keys: Sequence[str]) -> ChartSpec:
-    lines = []
-    for n, key in enumerate(keys):
-        x, y = state.column(key)
-        lines.append(Line(key, spec_for(key).label, x, y, GRAD_COLORS[n % len(GRAD_COLORS)]))
+    lines = _styled_lines(state, keys, [spec_for(k).label for k in keys])
     values = np.concatenate([line.y for line in lines]) if lines else np.empty(0)
     log_y = spans_decades(values)
     return ChartSpec(
@@ -189,7 +333,7 @@ def grad_chart(state: RunState, keys: Sequence[str]) -> ChartSpec:
         "Gradients",
         tuple(lines),
         log_y=log_y,
-        notes=_nonfinite_notes(lines) + (_nonpositive_notes(lines) if log_y else ()),
+        **_notes(_nonfinite_notes(lines) + (_nonpositive_notes(lines) if log_y else [])),
     )
 
 
@@ -201,34 +345,66 @@ def spans_decades(values: np.ndarray) -> bool:
     positive = values[np.isfinite(values) & (values > 0)]
     if len(positive) < 2:
         return False
-    return float(positive.max()) / float(positive.min()) > 10.0
+    # Compared as log10s: max / min overflows for 1.7e308 / 5e-324.
+    return math.log10(float(positive.max())) - math.log10(float(positive.min())) > 1.0
+
+
+def _paired(keys: list[str]) -> list[str]:
+    """Each val_* right after its train_*, so a chunk boundary never splits the pair."""
+    out: list[str] = []
+    for key in keys:
+        if key in out:
+            continue
+        out.append(key)
+        if key.startswith("train_") and "val_" + key[6:] in keys:
+            out.append("val_" + key[6:])
+    return out
 
 
 def _chunks(keys: list[str]) -> list[list[str]]:
-    return [keys[i : i + MAX_LINES] for i in range(0, len(keys), MAX_LINES)]
+    """Runs of at most MAX_LINES keys; a train/val pair (adjacent after _paired) stays whole."""
+    units: list[list[str]] = []
+    for key in keys:
+        if units and units[-1][-1].startswith("train_") and key == "val_" + units[-1][-1][6:]:
+            units[-1].append(key)
+        else:
+            units.append([key])
+    chunks: list[list[str]] = []
+    for unit in units:
+        if chunks and len(chunks[-1]) + len(unit) <= MAX_LINES:
+            chunks[-1].extend(unit)
+        else:
+            chunks.append(list(unit))
+    return chunks
 
 
 def _chunks_by_scale(state: RunState, keys: list[str]) -> list[list[str]]:
     sized = sorted(keys, key=lambda k: _magnitude(state.column(k)[1]))
     groups: list[list[str]] = []
-    floor = None
+    floor = -math.inf
     for key in sized:
         size = _magnitude(state.column(key)[1])
-        fits = floor is not None and groups and len(groups[-1]) < MAX_LINES
-        if fits and size <= floor * SCALE_FACTOR:
+        fits = groups and len(groups[-1]) < MAX_LINES
+        if fits and size <= floor + SCALE_DECADES:
             groups[-1].append(key)
         else:
             groups.append([key])
-            floor = max(size, 1e-300)
+            floor = size
     return groups
 
 
 def _magnitude(values: np.ndarray) -> float:
-    finite = np.abs(values[np.isfinite(values)])
-    return float(np.median(finite)) if len(finite) else 0.0
+    """The median decade of a series' non-zero finite values (-400 for none)."""
+    finite = np.abs(values[np.isfinite(values) & (values != 0)])
+    return float(np.median(np.log10(finite))) if len(finite) else -400.0
 
 
-def _nonpositive_notes(lines: Sequence[Line]) -> tuple[str, ...]:
+def _notes(pairs: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """ChartSpec's notes and short_notes from (note, short note) pairs."""
+    return {"notes": tuple(n for n, _ in pairs), "short_notes": tuple(s for _, s in pairs)}
+
+
+def _nonpositive_notes(lines: Sequence[Line]) -> list[tuple[str, str]]:
     """`lr: 0 at 4 epochs, not on the log scale`: such points are left out, so say so."""
     notes = []
     for line in lines:
@@ -236,12 +412,12 @@ def _nonpositive_notes(lines: Sequence[Line]) -> tuple[str, ...]:
         count = int(low.sum())
         if count:
             what = "0" if not (line.y[low] < 0).any() else "≤ 0"
-            epochs = "epoch" if count == 1 else "epochs"
-            notes.append(f"{line.key}: {what} at {count} {epochs}, not on the log scale")
-    return tuple(notes)
+            at = f"{line.key}: {what} at {count} {'epoch' if count == 1 else 'epochs'}"
+            notes.append((f"{at}, not on the log scale", f"{at}, not shown"))
+    return notes
 
 
-def _nonfinite_notes(lines: Sequence[Line]) -> tuple[str, ...]:
+def _nonfinite_notes(lines: Sequence[Line]) -> list[tuple[str, str]]:
     """`val_loss: NaN from epoch 12 (3 epochs)`: non-finite points are shown, never dropped."""
     notes = []
     for line in lines:
@@ -252,91 +428,6 @@ def _nonfinite_notes(lines: Sequence[Line]) -> tuple[str, ...]:
         value = float(line.y[first])
         kind = "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
         count = int(bad.sum())
-        epochs = f" ({count} epochs)" if count > 1 else ""
-        notes.append(f"{line.key}: {kind} from epoch {int(line.x[first])}{epochs}")
-    return tuple(notes)
-
-
-# --- ticks ----------------------------------------------------------------------------------
-
-
-def linear_ticks(lo: float, hi: float, max_ticks: int) -> tuple[list[float], list[str]]:
-    """Round-numbered ticks (1, 2, 2.5, 5 x 10^k steps) inside [lo, hi].
-
-    The smallest round step that gives no more than max_ticks is used (one
-    more is allowed when that step would leave a single tick), so a short
-    chart still gets labelled values instead of none.
-    """
-    max_ticks = max(2, max_ticks)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return [], []
-    if hi <= lo:
-        return [lo], [format_sig(lo)]
-    power = 10 ** math.floor(math.log10((hi - lo) / max_ticks))
-    previous: tuple[list[float], float] | None = None
-    chosen: tuple[list[float], float] = ([], power)
-    for candidate in (m * power * scale for scale in (1, 10, 100) for m in (1, 2, 2.5, 5)):
-        first = math.ceil(lo / candidate - 1e-9)
-        last = math.floor(hi / candidate + 1e-9)
-        ticks = [0.0 if i == 0 else i * candidate for i in range(first, last + 1)]
-        if len(ticks) <= max_ticks:
-            chosen = previous if len(ticks) < 2 and previous else (ticks, candidate)
-            break
-        previous = (ticks, candidate)
-    ticks, step = chosen
-    return ticks, _tick_labels(ticks, step)
-
-
-def _tick_labels(ticks: list[float], step: float) -> list[str]:
-    """Same style for every label of an axis: all decimals, or all `2e-4` when values are tiny."""
-    biggest = max((abs(t) for t in ticks), default=0.0)
-    if biggest >= 1e5 or 0 < biggest < 1e-2:
-        # As many mantissa digits as it takes to tell the ticks apart (a flat lr of 1e-3
-        # gets 9.5e-4 1e-3 1.05e-3, not 1e-3 1e-3 1.1e-3).
-        for digits in range(1, 7):
-            labels = [_real_label(t, digits) if t else "0" for t in ticks]
-            if all(abs(float(label) - t) <= step * 1e-3 for label, t in zip(labels, ticks)):
-                break
-        return labels
-    decimals = 0
-    while decimals < 6 and abs(round(step, decimals) - step) > step * 1e-6:
-        decimals += 1
-    return [f"{t:.{decimals}f}" for t in ticks]
-
-
-def log_ticks(lo: float, hi: float, max_ticks: int) -> tuple[list[float], list[str]]:
-    """Ticks for a log10 axis: positions in log10 units, labels in real values (`1e-3`).
-
-    Whole decades when at least two fit; otherwise 1-2-5 steps inside the
-    decade, so a narrow range still gets readable labels.
-    """
-    max_ticks = max(2, max_ticks)
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
-        return [], []
-    first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
-    decades = list(range(first, last + 1))
-    if len(decades) >= 2:
-        stride = max(1, math.ceil(len(decades) / max_ticks))
-        chosen = decades[::stride]
-        return [float(d) for d in chosen], [_decade_label(d) for d in chosen]
-    ticks: list[float] = []
-    for decade in range(math.floor(lo) - 1, math.ceil(hi) + 1):
-        for mantissa in (1, 2, 5):
-            position = decade + math.log10(mantissa)
-            if lo - 1e-9 <= position <= hi + 1e-9:
-                ticks.append(position)
-    if len(ticks) > max_ticks:
-        ticks = ticks[:: math.ceil(len(ticks) / max_ticks)]
-    return ticks, [_real_label(10**t) for t in ticks]
-
-
-def _decade_label(decade: int) -> str:
-    return f"1e{decade}" if decade else "1"
-
-
-def _real_label(value: float, digits: int = 1) -> str:
-    mantissa, exponent = f"{value:.{digits}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    exponent = str(int(exponent))
-    return f"{mantissa}e{exponent}" if exponent != "0" else mantissa
+        since = f"{line.key}: {kind} from epoch {epoch_label(float(line.x[first]))}"
+        notes.append((since + (f" ({count} epochs)" if count > 1 else ""), since))
+    return notes

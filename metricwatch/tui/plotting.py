@@ -7,133 +7,290 @@ grows with the point count), draw log scales as log10 values with
 real-valued tick labels (plotext's own yscale("log") breaks on redraw),
 mark NaN/Inf points on the top edge instead of dropping them, and mark the
 best epoch with a dashed vertical line.
+
+plotext does its own arithmetic on whatever it is given (it pads ranges,
+multiplies by 10**8 to round, takes log10 of spans) and raises on values
+near the float limits. So plotext is never given a value from a file: the
+pure `layout` maps every axis onto [0, 1] first (see `Axis`) and hands
+plotext only those plot units, with tick labels written in real values.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from metricwatch.downsample import reduce_minmax
-from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, linear_ticks, log_ticks
+from metricwatch.downsample import fraction_of, reduce_minmax
+from metricwatch.tui.axes import (
+    decade,
+    epoch_label,
+    log_ticks,
+    scale_down,
+    scaled_ticks,
+    whole_ticks,
+)
+from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, themed
 
 #: Columns taken by the y tick labels and the axis, roughly (they shrink the plot area).
 Y_LABEL_COLUMNS = 8
 LINE_MARKER = "braille"  # 2 x 4 dots per cell: the smoothest line a terminal can draw
 BAD_MARKER = "×"
 BEST_MARKER = "┆"
+#: A range narrower than this fraction of its magnitude is drawn as flat: its ticks would
+#: all print the same.
+FLAT = 1e-12
 
 
-def draw(plt: Any, spec: ChartSpec, width: int, height: int, theme: str | None = None) -> None:
-    """Draw spec onto a plotext figure (a textual_plotext `Plot`, or the plotext module).
+@dataclass(frozen=True)
+class Axis:
+    """One axis mapped onto plot units: lo..hi (after padding) becomes 0..1.
 
-    The theme is set first: plotext fixes a text label's background when
-    the label is added, so a theme applied afterwards leaves a wrong box.
+    Values are first scaled (y: divided by 10**k, or log10 on a log axis),
+    so lo and hi are small numbers and hi - lo cannot overflow; `place`
+    maps real values onto [0, 1]. Tick positions are in plot units, labels
+    in real values.
     """
-    plt.clear_figure()
-    if theme is not None:
-        plt.theme(theme)
-    plt.plotsize(width, height)
-    plt.xaxes(True, False)
-    plt.yaxes(True, False)
-    if spec.empty:
-        plt.xlim(0, 1)
-        plt.ylim(0, 1)
-        plt.xticks([], [])
-        plt.yticks([], [])
-        plt.text("waiting for data", 0.5, 0.5, alignment="center", color=MARKER_COLOR)
-        return
-    # One bin per terminal column: its min and max are the column's vertical extent, which is
-    # all a column can show; more points only make plotext slower.
+
+    lo: float
+    hi: float
+    k: int = 0
+    log: bool = False
+    ticks: tuple[float, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    def scaled(self, values: np.ndarray) -> np.ndarray:
+        """Real values in this axis' scaled units (NaN where a log axis has no place)."""
+        values = np.asarray(values, dtype=np.float64)
+        return log10_positive(values) if self.log else scale_down(values, self.k)
+
+    def place(self, scaled: np.ndarray) -> np.ndarray:
+        """Scaled values onto [0, 1]."""
+        return fraction_of(np.asarray(scaled, dtype=np.float64), self.lo, self.hi)
+
+
+def log10_positive(values: np.ndarray) -> np.ndarray:
+    """log10 of positive values (-323.3 to 308.3 for finite ones), NaN for the others."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
+
+
+@dataclass(frozen=True)
+class Trace:
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: int
+    marker: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything plotext is given for one chart, every number in [0, 1]."""
+
+    x: Axis
+    y: Axis
+    traces: tuple[Trace, ...] = ()
+    bad_x: tuple[float, ...] = ()
+    best_x: float | None = None
+    best_label: str = ""
+    best_align: str = "left"  # the label starts at the marker, or ends there ("right")
+    message: str = ""
+
+    def coordinates(self) -> list[float]:
+        """Every coordinate plotext will see (for tests: all finite, all in [0, 1])."""
+        values = [*self.x.ticks, *self.y.ticks, *self.bad_x]
+        for trace in self.traces:
+            values.extend(trace.x)
+            values.extend(trace.y)
+        if self.best_x is not None:
+            values.append(self.best_x)
+        return values
+
+
+def layout(spec: ChartSpec, width: int, height: int, *, no_color: bool = False) -> Layout:
+    """Reduce, scale and place the spec's lines; choose ticks. Pure; never raises on data."""
     columns = max(8, width - Y_LABEL_COLUMNS)
-    all_x: list[np.ndarray] = []
-    all_y: list[np.ndarray] = []
-    bad_x: list[tuple[np.ndarray, str]] = []
+    reduced = []
+    x_lo, x_hi = math.inf, -math.inf
     for line in spec.lines:
         x, y = line.x, line.y
         if spec.log_y:
             # Zero or negative values have no place on a log axis; the spec notes them.
             # Left in as NaN they would be drawn as the NaN/Inf marks, which they are not.
             keep = ~(np.isfinite(y) & (y <= 0))
-            x, y = x[keep], y[keep]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                y = np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
-        reduced = reduce_minmax(x, y, columns)
-        if len(reduced.x):
-            marker = LINE_MARKER if len(reduced.x) > 1 else "●"
-            plt.plot(reduced.x.tolist(), reduced.y.tolist(), marker=marker, color=line.color)
-            all_y.append(reduced.y)
-        all_x.append(x)
-        if len(reduced.nonfinite_x):
-            bad_x.append((reduced.nonfinite_x, line.color))
-    xs = np.concatenate(all_x)
-    x_lo, x_hi = float(xs.min()), float(xs.max())
-    if x_hi <= x_lo:
-        x_lo, x_hi = x_lo - 1, x_hi + 1
-    y_lo, y_hi = _y_range(np.concatenate(all_y) if all_y else np.empty(0))
-    plt.xlim(x_lo, x_hi)
-    plt.ylim(y_lo, y_hi)
-    label_width = max(8, len(_epoch_label(x_hi)) + 5)
-    x_ticks, x_labels = _epoch_ticks(x_lo, x_hi, max(2, (width - Y_LABEL_COLUMNS) // label_width))
-    plt.xticks(x_ticks, x_labels)
+            if not keep.all():
+                x, y = x[keep], y[keep]
+            y = log10_positive(y)
+        reduction = reduce_minmax(x, y, columns)  # leaves out points without a finite x
+        reduced.append((line, reduction))
+        if reduction.x_range is not None:
+            x_lo, x_hi = min(x_lo, reduction.x_range[0]), max(x_hi, reduction.x_range[1])
+    if x_lo > x_hi:
+        return Layout(Axis(0.0, 1.0), Axis(0.0, 1.0), message=_empty_message(spec))
+    x_axis = _x_axis(x_lo, x_hi, width)
+    finite_y = [r.y for _, r in reduced if len(r.y)]
     rows = max(3, (height - 2) // 2)
+    y_axis = _y_axis(np.concatenate(finite_y) if finite_y else None, spec, rows)
+    traces = []
+    bad: list[np.ndarray] = []
+    for line, r in reduced:
+        if len(r.x):
+            marker = line.mark if no_color else LINE_MARKER
+            if len(r.x) == 1 and not no_color:
+                marker = "●"
+            px = x_axis.place(r.x)
+            py = y_axis.place(r.y if spec.log_y else y_axis.scaled(r.y))  # log: already log10
+            traces.append(Trace(tuple(px.tolist()), tuple(py.tolist()), line.color, marker))
+        if len(r.nonfinite_x):
+            bad.append(x_axis.place(r.nonfinite_x))
+    best_x, best_label, best_align = None, "", "left"
+    if spec.marker_x is not None and x_axis.contains(spec.marker_x):
+        best_x = float(x_axis.place(np.array([spec.marker_x]))[0])
+        plot_columns = width - max((len(label) for label in y_axis.labels), default=0) - 2
+        best_label, best_align = _fit_label(spec.marker_label, best_x, plot_columns)
+    return Layout(
+        x_axis,
+        y_axis,
+        tuple(traces),
+        tuple(np.concatenate(bad).tolist()) if bad else (),
+        best_x,
+        best_label,
+        best_align,
+        "" if finite_y else _empty_message(spec),
+    )
+
+
+def _fit_label(label: str, x: float, columns: int) -> tuple[str, str]:
+    """The marker label on the side of the marker where it fits, shortened if neither does.
+
+    `best 12 (Val Accuracy 87.0%)`, then `best 12 (87.0%)`, then `best 12`: plotext
+    drops or cuts a text that runs past the plot's edge.
+    """
+    column = round(x * (columns - 1))
+    variants = [label, re.sub(r"\((?:.* )?(\S+)\)$", r"(\1)", label), label.split(" (")[0]]
+    for text in dict.fromkeys(variants):
+        if not text:
+            continue
+        if column + 1 + len(text) <= columns:
+            return f" {text}", "left"
+        if column - 1 - len(text) >= 0:
+            return f"{text} ", "right"
+    return "", "left"
+
+
+def _x_axis(lo: float, hi: float, width: int) -> Axis:
+    """Epochs: the data's range (one epoch either side of a single point), whole-number ticks.
+
+    Ticks stay inside the data's epochs: a run at epoch 0 gets no tick at -1.
+    """
+    first, last = lo, hi
+    if not hi > lo:
+        pad = max(1.0, abs(lo) * 1e-9)  # relative past 1e9: lo - 1 == lo in floats
+        limit = float(np.finfo(np.float64).max)
+        lo, hi = max(lo - pad, -limit), min(hi + pad, limit)  # a point at the float limit
+    axis = _EpochAxis(float(lo), float(hi))
+    label_width = max(8, len(epoch_label(last)) + 5, len(epoch_label(first)) + 5)
+    count = max(2, (width - Y_LABEL_COLUMNS) // label_width)
+    ticks = [float(t) for t in whole_ticks(first, last, count)]
+    places = axis.place(np.array(ticks, dtype=np.float64)) if ticks else np.empty(0)
+    return _EpochAxis(
+        axis.lo, axis.hi, ticks=tuple(places.tolist()), labels=tuple(epoch_label(t) for t in ticks)
+    )
+
+
+@dataclass(frozen=True)
+class _EpochAxis(Axis):
+    """The x axis: real epochs, no scaling (fraction_of handles any finite range)."""
+
+    def scaled(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64)
+
+    def contains(self, value: float) -> bool:
+        return math.isfinite(value) and self.lo <= value <= self.hi
+
+
+def _y_axis(values: np.ndarray | None, spec: ChartSpec, rows: int) -> Axis:
+    """The y range of the (already log10ed on a log axis) values, padded, in scaled units."""
+    if values is None or not len(values):
+        return Axis(0.0, 1.0, log=spec.log_y)
     if spec.log_y:
-        y_ticks, y_labels = log_ticks(y_lo, y_hi, rows)
+        k = 0
+        scaled = values  # log10s: within -324..309
     else:
-        y_ticks, y_labels = linear_ticks(y_lo, y_hi, rows)
-        y_labels = [label + spec.unit for label in y_labels]
-    plt.yticks(y_ticks, y_labels)
-    if spec.marker_x is not None:
-        _best_marker(plt, spec, y_lo, y_hi, height, x_lo, x_hi)
-    for positions, _color in bad_x:
-        plt.scatter(positions.tolist(), [y_hi] * len(positions), marker=BAD_MARKER, color=BAD_COLOR)
+        k = decade(max(abs(float(values.min())), abs(float(values.max()))))
+        scaled = scale_down(values, k)
+    lo, hi = float(scaled.min()), float(scaled.max())
+    if hi - lo <= max(abs(lo), abs(hi)) * FLAT:
+        pad = 0.5 if spec.log_y else (abs(lo) * 0.1 or 1.0)
+    else:
+        pad = (hi - lo) * 0.06
+    lo, hi = lo - pad, hi + pad
+    if spec.log_y:
+        positions, labels = log_ticks(lo, hi, rows)
+    else:
+        positions, labels = scaled_ticks(lo, hi, rows, k)
+        labels = [label + spec.unit for label in labels]
+    axis = Axis(lo, hi, k, spec.log_y)
+    places = axis.place(np.array(positions, dtype=np.float64)) if positions else np.empty(0)
+    return Axis(lo, hi, k, spec.log_y, tuple(places.tolist()), tuple(labels))
 
 
-def _y_range(values: np.ndarray) -> tuple[float, float]:
-    if not len(values):
-        return 0.0, 1.0
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        pad = abs(lo) * 0.1 or 1.0
-        return lo - pad, hi + pad
-    pad = (hi - lo) * 0.06
-    return lo - pad, hi + pad
+def _empty_message(spec: ChartSpec) -> str:
+    if spec.empty:
+        return "waiting for data"
+    if spec.log_y:
+        return "no positive value"  # short: plotext drops a text wider than the plot
+    return "no finite value"
 
 
-def _epoch_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
-    """Whole-epoch ticks at a regular step: never 2.5 epochs, never 2, 5, 8, 10."""
-    whole: list[float] = []
-    for attempt in range(count, 1, -1):
-        ticks, _ = linear_ticks(lo, hi, attempt)
-        if ticks and all(abs(t - round(t)) < 1e-9 for t in ticks):
-            whole = [float(round(t)) for t in ticks]
-            break
-    if not whole:
-        whole = [float(math.ceil(lo))]
-    return whole, [_epoch_label(t) for t in whole]
+def draw(
+    plt: Any,
+    spec: ChartSpec,
+    width: int,
+    height: int,
+    theme: str | None = None,
+    *,
+    no_color: bool = False,
+    dark: bool = True,
+) -> Layout:
+    """Draw spec onto a plotext figure (a textual_plotext `Plot`, or the plotext module).
+
+    The theme is set first: plotext fixes a text label's background when
+    the label is added, so a theme applied afterwards leaves a wrong box.
+    Colours are the style table's, or their ON_LIGHT versions when not
+    `dark`. Returns the layout drawn (plot units, ticks, labels).
+    """
+    plan = layout(spec, width, height, no_color=no_color)
+    plt.clear_figure()
+    if theme is not None:
+        plt.theme(theme)
+    plt.plotsize(width, height)
+    plt.xaxes(True, False)
+    plt.yaxes(True, False)
+    plt.xlim(0.0, 1.0)
+    plt.ylim(0.0, 1.0)
+    plt.xticks(list(plan.x.ticks), list(plan.x.labels))
+    plt.yticks(list(plan.y.ticks), list(plan.y.labels))
+    for trace in plan.traces:
+        plt.plot(list(trace.x), list(trace.y), marker=trace.marker, color=themed(trace.color, dark))
+    grey = themed(MARKER_COLOR, dark)
+    if plan.best_x is not None:
+        _best_marker(plt, plan, height, grey)
+    if plan.bad_x:
+        bad = themed(BAD_COLOR, dark)
+        plt.scatter(list(plan.bad_x), [1.0] * len(plan.bad_x), marker=BAD_MARKER, color=bad)
+    if plan.message:
+        plt.text(plan.message, 0.5, 0.5, alignment="center", color=grey)
+    return plan
 
 
-def _epoch_label(value: float) -> str:
-    """`40`, `1200`, `25k`, `1.5M`: short enough that ticks never run into each other."""
-    value = round(value)
-    if abs(value) < 10_000:
-        return str(value)
-    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.4g}{suffix}"
-    return str(value)
-
-
-def _best_marker(
-    plt: Any, spec: ChartSpec, lo: float, hi: float, height: int, x_lo: float, x_hi: float
-) -> None:
-    x = spec.marker_x
+def _best_marker(plt: Any, plan: Layout, height: int, color: int) -> None:
+    x = plan.best_x
     rows = max(2, height - 2)
-    ys = np.linspace(lo, hi, rows)[::2]
-    plt.scatter([x] * len(ys), ys.tolist(), marker=BEST_MARKER, color=MARKER_COLOR)
-    if spec.marker_label:
-        left_half = x <= (x_lo + x_hi) / 2
-        label = f" {spec.marker_label}" if left_half else f"{spec.marker_label} "
-        plt.text(label, x, hi, alignment="left" if left_half else "right", color=MARKER_COLOR)
+    ys = np.linspace(0.0, 1.0, rows)[::2]
+    plt.scatter([x] * len(ys), ys.tolist(), marker=BEST_MARKER, color=color)
+    if plan.best_label:
+        plt.text(plan.best_label, x, 1.0, alignment=plan.best_align, color=color)
