@@ -58,6 +58,7 @@ from metricwatch.readers import ParseResult, parse_metrics_json
 from metricwatch.report import build_report, print_reports
 from metricwatch.summary import summarize
 from metricwatch.tui.charts import charts_for, visible
+from metricwatch.tui.plotting import draw, layout
 from metricwatch.tui.state import build_state
 
 settings.register_profile(
@@ -426,19 +427,16 @@ SIZES = ((80, 12), (38, 8), (12, 4))
 
 
 def _plot_data(spec: Any) -> None:
-    """The pure step from a chart spec to what plotext is given (axes, ticks, traces)."""
-    from metricwatch.tui import plotting
-
-    layout = getattr(plotting, "layout", None)  # the pure planner, where the module has one
-    if layout is not None:
-        for width, height in SIZES:
-            layout(spec, width, height)
+    """The pure step from a chart spec to what plotext is given: plot units in [0, 1] only."""
+    for width, height in SIZES:
+        plan = layout(spec, width, height)
+        coordinates = np.asarray(plan.coordinates(), dtype=np.float64)
+        assert np.isfinite(coordinates).all(), (spec.id, width, height)
+        assert ((coordinates >= -1e-9) & (coordinates <= 1 + 1e-9)).all(), (spec.id, width)
 
 
 def _draw(spec: Any) -> None:
     import plotext
-
-    from metricwatch.tui.plotting import draw
 
     for width, height in SIZES:
         draw(plotext, spec, width, height)
