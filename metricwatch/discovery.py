@@ -1,19 +1,39 @@
 """Which directories under a path are runs.
 
 A run is a directory holding a metrics.json. PATH may be the file itself, a
-run directory, or any parent; hidden directories, virtualenvs and
-node_modules are never descended into (they are large and never runs).
+run directory, or any parent. One rule decides where runs are looked for,
+for the start-up scan, for the directories the watcher sees appear later
+and for `metricwatch summary` alike:
+
+- hidden directories, virtualenvs and node_modules are never searched
+  (they are large and never runs);
+- a run directory's subdirectories are the run's own (checkpoints, logs),
+  not more runs: they are not searched, so the watcher needs no watch on
+  them (20,000 checkpoint directories cost nothing);
+- a link to a directory is followed, but every real directory is searched
+  once (known by device and inode): a link loop (`ln -s . loop`) or a
+  second link to a directory already searched adds nothing, and the
+  directory's real path below PATH wins over any link to it. A run reached
+  only through a link (`ext -> /data/exp`) is named by the link path
+  (`ext/...`) and watched through it, so it updates live like the others.
+
+A path that does not exist yet is no error for the monitor (it waits for
+it); `discover_runs`, for the one-shot commands, refuses it.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 METRICS_FILENAME = "metrics.json"
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "env"})
+
+#: A directory's identity: (st_dev, st_ino) of what the path resolves to.
+DirId = tuple[int, int]
 
 
 class DiscoveryError(Exception):
@@ -27,12 +47,30 @@ class RunLocation:
     mtime: float
 
 
+@dataclass
+class Scan:
+    """What one search found: the runs, every directory searched, what could not be read.
+
+    `dirs` maps each searched directory (as reached, links included) to its
+    identity: these are the directories that can hold run files or new
+    runs, the ones the watcher watches. `errors` are one line each.
+    """
+
+    runs: list[RunLocation] = field(default_factory=list)
+    dirs: dict[Path, DirId] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
 def resolve_root(path: Path) -> Path:
-    """Check PATH up front, so the user gets one clear line instead of a traceback."""
+    """Check PATH up front, so the user gets one clear line instead of a traceback.
+
+    A PATH that does not exist is accepted (the monitor waits for it to
+    appear); one that exists must be a directory we may list or a JSON file.
+    """
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise DiscoveryError(f"{path}: no such file or directory") from None
+        return path
     except PermissionError:
         raise DiscoveryError(f"{path}: permission denied") from None
     except OSError as error:
@@ -46,22 +84,64 @@ def resolve_root(path: Path) -> Path:
 
 
 def discover_runs(path: Path) -> list[RunLocation]:
-    """Every run at or below path, most recently updated first."""
+    """Every run at or below path, most recently updated first; a missing path is an error."""
+    return scan(path).runs
+
+
+def scan(path: Path, *, name_root: Path | None = None, seen: Collection[DirId] = ()) -> Scan:
+    """Search path by the module's rule; runs are named from name_root (default: path).
+
+    Directories whose identity is in `seen` (searched before, e.g. by the
+    watcher) are skipped, with everything below them.
+    """
     path = resolve_root(path)
-    if path.is_file():
-        return [_location(_dir_name(path.parent), path)]
-    own = path / METRICS_FILENAME
-    if _is_file(own):
-        return [_location(_dir_name(path), own)]
-    found: list[RunLocation] = []
-    for directory, subdirs, files in os.walk(path, onerror=None):
-        subdirs[:] = sorted(d for d in subdirs if not _skip_dir(Path(directory), d))
-        if METRICS_FILENAME in files:
-            metrics = Path(directory) / METRICS_FILENAME
-            name = Path(directory).relative_to(path).as_posix()
-            found.append(_location(name, metrics))
-    found.sort(key=lambda run: (-run.mtime, run.name))
+    if not os.path.lexists(path):
+        raise DiscoveryError(f"{path}: no such file or directory")
+    name_root = path if name_root is None else name_root
+    if os.path.isfile(path):
+        return Scan(runs=[_location(_dir_name(path.parent), path)])
+    found = Scan()
+    searched = set(seen)
+    stack: list[Path] = [path]  # real subdirectories, depth first
+    links: list[Path] = []  # followed once the real tree is done: a real path wins
+    while stack or links:
+        directory = stack.pop() if stack else links.pop(0)
+        identity = dir_id(directory)
+        if identity is None or identity in searched:
+            continue
+        searched.add(identity)
+        found.dirs[directory] = identity
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError as error:
+            found.errors.append(f"{directory}: {_reason(error)}")
+            continue
+        subdirs, sublinks, is_run = [], [], False
+        for entry in listed:
+            if entry.name == METRICS_FILENAME:
+                is_run = is_run or not _entry_is_dir(entry)
+            elif _entry_is_dir(entry) and not _skip_dir(directory, entry.name):
+                (sublinks if entry.is_symlink() else subdirs).append(Path(entry.path))
+        if is_run:
+            metrics = directory / METRICS_FILENAME
+            found.runs.append(_location(run_name(name_root, metrics), metrics))
+            continue  # what a run keeps below it is its own
+        stack.extend(sorted(subdirs, reverse=True))
+        links.extend(sorted(sublinks))
+    found.runs.sort(key=lambda run: (-run.mtime, run.name))
     return found
+
+
+def dir_id(path: Path) -> DirId | None:
+    """The identity of the directory path resolves to; None if it is none (any more)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    return (info.st_dev, info.st_ino)
 
 
 def is_run_dir_candidate(root: Path, directory: Path) -> bool:
@@ -80,7 +160,7 @@ def is_run_dir_candidate(root: Path, directory: Path) -> bool:
 
 def run_name(root: Path, metrics_path: Path) -> str:
     """The name discover_runs gives the run whose file is metrics_path."""
-    if root.is_file() or root == metrics_path.parent:
+    if os.path.isfile(root) or root == metrics_path.parent or root.name == METRICS_FILENAME:
         return _dir_name(metrics_path.parent)
     return metrics_path.parent.relative_to(root).as_posix()
 
@@ -90,10 +170,10 @@ def _dir_name(directory: Path) -> str:
     return directory.resolve().name or str(directory.resolve())
 
 
-def _is_file(path: Path) -> bool:
+def _entry_is_dir(entry: os.DirEntry) -> bool:
     try:
-        return path.is_file()
-    except OSError:  # e.g. a directory we may list but not enter
+        return entry.is_dir()  # follows links
+    except OSError:
         return False
 
 
@@ -102,8 +182,12 @@ def _skip_dir(parent: Path, name: str) -> bool:
         return True
     try:
         return (parent / name / "pyvenv.cfg").exists()
-    except OSError:  # cannot look inside: os.walk will not enter it either
+    except OSError:  # cannot look inside: the search will report it
         return False
+
+
+def _reason(error: OSError) -> str:
+    return (error.strerror or type(error).__name__).lower()
 
 
 def _location(name: str, metrics: Path) -> RunLocation:

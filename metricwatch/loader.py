@@ -7,6 +7,7 @@ and modification time) is answered from the cache without parsing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -14,6 +15,7 @@ from stat import S_ISREG
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import ParseResult, parse_metrics_json
+from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -32,6 +34,8 @@ class RunLoader:
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[_Stamp, ParseResult]] = {}
         self.parses = 0  # how many times a file was actually parsed (for tests and benchmarks)
+        # stat/open/read run with a deadline: a file that blocks holds up only its own run.
+        self._io = TimedCalls()
 
     def load(self, name: str, metrics_path: Path) -> Run:
         result, mtime = self._read(metrics_path)
@@ -48,13 +52,27 @@ class RunLoader:
     def forget(self, metrics_path: Path) -> None:
         self._cache.pop(metrics_path, None)
 
-    def _read(self, path: Path) -> tuple[ParseResult, float | None]:
+    def size(self, metrics_path: Path) -> int:
+        """The file's size; 0 when it cannot be known in time (stat blocks on a hung mount)."""
         try:
-            stat = path.stat()
-        except FileNotFoundError:
-            self.forget(path)
-            return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
-        except OSError as error:
+            return self._io.call(metrics_path, _size_of, metrics_path)
+        except Blocked:
+            return 0
+
+    def close(self) -> None:
+        """Reads waiting on a blocked file give up now (the monitor is quitting)."""
+        self._io.close()
+
+    def _read(self, path: Path) -> tuple[ParseResult, float | None]:
+        cached = self._cache.get(path)
+        try:
+            stat, data, error = self._io.call(path, _fetch, path, cached[0] if cached else None)
+        except Blocked as blocked:
+            return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
+        if stat is None:
+            if isinstance(error, FileNotFoundError):
+                self.forget(path)
+                return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
             return _failed(
                 ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"
             ), None
@@ -62,8 +80,7 @@ class RunLoader:
             # A FIFO would block open() forever and /dev/zero would fill memory.
             message = f"{path.name} is not a regular file (a pipe, device or socket): not read"
             return _failed(ProblemKind.UNREADABLE, message), None
-        stamp = _Stamp(stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        cached = self._cache.get(path)
+        stamp = _stamp_of(stat)
         if cached is not None and cached[0] == stamp:
             return cached[1], stat.st_mtime
         if stat.st_size > MAX_FILE_BYTES:
@@ -72,17 +89,14 @@ class RunLoader:
                 f"{MAX_FILE_BYTES / 2**20:.0f} MiB limit: not read"
             )
             return _failed(ProblemKind.UNREADABLE, message), stat.st_mtime
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
+        if isinstance(error, FileNotFoundError):
             return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
-        except OSError as error:
+        if error is not None:
             return (
                 _failed(ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"),
                 stat.st_mtime,
             )
-        result = parse_metrics_json(data)
+        result = parse_metrics_json(data if data is not None else b"")
         self.parses += 1
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
@@ -120,3 +134,44 @@ def _failed(kind: ProblemKind, message: str) -> ParseResult:
 
 def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
+
+
+# --- the I/O, done in a TimedCalls thread ---------------------------------------------------
+
+
+def _stamp_of(stat: os.stat_result) -> _Stamp:
+    return _Stamp(stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _fetch(
+    path: Path, known: _Stamp | None
+) -> tuple[os.stat_result | None, bytes | None, OSError | None]:
+    """stat, then read unless unchanged since `known`, not a regular file or too big."""
+    try:
+        stat = path.stat()
+    except OSError as error:
+        return None, None, error
+    if not S_ISREG(stat.st_mode) or _stamp_of(stat) == known or stat.st_size > MAX_FILE_BYTES:
+        return stat, None, None
+    try:
+        with open(path, "rb") as handle:
+            return stat, handle.read(), None
+    except OSError as error:
+        return stat, None, error
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _blocked_message(path: Path, blocked: Blocked) -> str:
+    if blocked.closing:
+        return f"reading {path.name} was given up: the monitor is closing"
+    return (
+        f"reading {path.name} is taking too long (no answer in {blocked.timeout:g} s; "
+        "a hung network mount, or a device?): the other runs go on, and it is read "
+        "again at its next change or on r"
+    )

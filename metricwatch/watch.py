@@ -5,41 +5,67 @@ it has seen, so every change comes out as one of three things the monitor
 cares about: a run appeared, a run changed, a run is gone.
 
 Two sources, one interface (`RunWatcher.batches`):
-- events (inotify & co. through watchfiles) with a short debounce, because
-  the target is an epoch on screen well under 100 ms after it was written;
+- events (inotify & co. through watchfiles' Rust backend) with a short
+  debounce, because the target is an epoch on screen well under 100 ms
+  after it was written;
 - polling for network file systems, where events from other machines never
   arrive: stat the known files each interval (the loader skips unchanged
   ones anyway) and look for new run directories every few intervals.
 
-The directory is watched, not the file's inode, so a metrics.json replaced
-atomically (temp file + rename, as metricwatch's writer does) is followed.
+What changes mean is metricwatch.watch_tree's business (RunTree, which
+RunWatcher extends); how they are noticed is this module's.
+
+What is watched: one non-recursive watch per directory discovery searches
+(see metricwatch.discovery: the directories that can hold a run's file or a
+new run, links followed once), never a recursive watch on PATH, which
+would cost one watch per checkpoint directory of every run. A directory
+that appears is searched by the same rule and the watch set is renewed,
+followed by a catch-up (stat every known file, search again), so nothing
+written meanwhile is lost. The directory is watched, not the file's inode,
+so a metrics.json replaced atomically (temp file + rename) is followed.
+
+Nothing stops silently:
+- the kernel is asked which directories it really watches (metricwatch.inotify);
+  those it refused (the per-user watch limit reached) are polled, and the
+  mode label says so ("events + polling 2s (watch limit)");
+- any watcher error (OSError, or a RuntimeError from watchfiles) renews the
+  watch with a catch-up; errors in a row fall back to polling, said so;
+- PATH deleted, moved, or not there yet: its runs are marked gone, the
+  mode is "waiting for PATH", and when a directory appears there it is
+  searched and watched again (found through an event on the nearest
+  existing parent, or a check every ROOT_CHECK_S);
+- a file that cannot even be stat'ed (a directory of mode 000 on the way)
+  is a changed run, not a gone one: the loader reads it and says why.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
+from typing import Any
 
-from metricwatch.discovery import (
-    METRICS_FILENAME,
-    DiscoveryError,
-    discover_runs,
-    is_run_dir_candidate,
-    run_name,
-)
+from metricwatch import inotify
+from metricwatch.discovery import dir_id, resolve_root
+from metricwatch.watch_tree import MetricsFilter, RunTree, RunUpdate, UpdateKind, _stamp
 
 #: Milliseconds watchfiles waits for more changes before handing a batch over.
 DEBOUNCE_MS = 30
 #: Milliseconds between watchfiles' checks: latency after the last change is one or two steps.
 STEP_MS = 10
-#: Default polling interval on network file systems, in seconds.
+#: Default polling interval on network file systems (and for what events cannot cover), seconds.
 NETWORK_POLL_S = 2.0
 #: In polling mode, look for new run directories every this many intervals (a walk is costly).
 RESCAN_EVERY = 3
+#: While PATH does not exist: check for it this often besides reacting to events on its parent.
+ROOT_CHECK_S = 1.0
+#: With directories left unwatched (the watch limit), try to watch them again this often.
+WATCH_RETRY_S = 60.0
+#: Watcher errors in a row (no batch in between) before events are given up for polling.
+MAX_WATCH_FAILURES = 3
 
 #: File-system types whose changes made elsewhere produce no local events.
 NETWORK_FS_TYPES = frozenset(
@@ -65,35 +91,42 @@ NETWORK_FS_TYPES = frozenset(
     }
 )
 
-
-class UpdateKind(str, Enum):
-    APPEARED = "appeared"
-    CHANGED = "changed"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class RunUpdate:
-    """Something happened to one run: its name (as discovery names it) and its file."""
-
-    kind: UpdateKind
-    name: str
-    metrics_path: Path
+Stamp = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
 class WatchMode:
-    """How changes are noticed: file-system events, or polling every `interval` seconds."""
+    """How changes are noticed: file-system events, or polling every `interval` seconds.
+
+    `reason` is the sentence shown when the mode changes; `note` a few words
+    for the header's label. In event mode, `unwatched` directories could not
+    be watched and are polled every `interval`. `waiting_for` is set while
+    PATH does not exist.
+    """
 
     polling: bool
     interval: float | None = None
     reason: str = ""
+    note: str = ""
+    unwatched: int = 0
+    waiting_for: str | None = None
 
     @property
     def label(self) -> str:
-        if not self.polling:
-            return "events"
-        return f"polling {self.interval:g}s"
+        if self.waiting_for is not None:
+            return f"waiting for {self.waiting_for}"
+        if self.polling:
+            label = f"polling {self.interval:g}s"
+        elif self.unwatched:
+            label = f"events + polling {self.interval:g}s"
+        else:
+            label = "events"
+        return f"{label} ({self.note})" if self.note else label
+
+    @property
+    def degraded(self) -> bool:
+        """Something is not watched the way it should be (shown as a warning)."""
+        return self.waiting_for is not None or self.unwatched > 0 or bool(self.note)
 
 
 # --- choosing the mode ----------------------------------------------------------------------
@@ -147,49 +180,47 @@ def choose_mode(
     return WatchMode(False)
 
 
-# --- what the watcher looks at --------------------------------------------------------------
+# --- the event source ---------------------------------------------------------------------
 
 
-def _is_metrics_file(path: str) -> bool:
-    return os.path.basename(path) == METRICS_FILENAME
+class _AnyEvent:
+    """is_set() of several events: what watchfiles checks between steps."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)
 
 
-class MetricsFilter:
-    """watchfiles filter: metrics.json files, new directories, and deletions (maybe a run dir).
+def _notify_class() -> Any:
+    """watchfiles' Rust backend (documented; watchfiles.watch is a loop around it)."""
+    from watchfiles._rust_notify import RustNotify
 
-    The writer's temporary files (`.metrics.json.XXXX.tmp`) and everything
-    under hidden or skipped directories are dropped here, in the watcher
-    thread, so a busy training directory (checkpoints, logs) costs nothing
-    further up.
-    """
+    return RustNotify
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
 
-    def __call__(self, change: object, path: str) -> bool:
-        name = os.path.basename(path)
-        if name.startswith("."):
-            return False
-        parent = Path(path).parent
-        if not is_run_dir_candidate(self.root, parent):
-            return False
-        if name == METRICS_FILENAME:
-            return True
-        kind = getattr(change, "name", str(change))
-        if kind == "added":
-            return os.path.isdir(path)
-        return kind == "deleted"
+def _change_name(code: int) -> str:
+    from watchfiles import Change
+
+    return Change(code).name
+
+
+#: Opening a watch and finding its inotify descriptor must not interleave with another.
+_OPEN_LOCK = threading.Lock()
 
 
 # --- the watcher ----------------------------------------------------------------------------
 
 
-class RunWatcher:
-    """Knows the runs under root and turns raw changes into RunUpdates.
+class RunWatcher(RunTree):
+    """Knows the runs under root (RunTree) and follows their changes.
 
     `initial()` lists the runs present now (most recently updated first);
     `batches(stop)` then yields lists of updates until stop is set. Both are
-    meant to run in one background thread.
+    meant to run in one background thread. `on_error(message)` hears about
+    directories that could not be searched; `on_mode(mode, message)` about
+    every change of watch mode.
     """
 
     def __init__(
@@ -201,210 +232,235 @@ class RunWatcher:
         step_ms: int = STEP_MS,
         rescan_every: int = RESCAN_EVERY,
         on_error: Callable[[str], None] | None = None,
+        on_mode: Callable[[WatchMode, str], None] | None = None,
     ) -> None:
-        self.root = Path(os.path.realpath(root))
+        super().__init__(root, on_error=on_error)
         self.mode = mode
+        self._requested = mode
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self.rescan_every = max(1, rescan_every)
-        self.known: dict[Path, str] = {}
-        self._stamps: dict[Path, tuple[int, int, int] | None] = {}
-        self._single_file = self.root.is_file()
-        # classify (watcher thread) and catch_up (another thread) both update `known`.
-        self._lock = threading.RLock()
-        # Told (once per distinct message) about a directory that could not be scanned.
-        self.on_error = on_error
-        self._last_error: str | None = None
+        self._rescan = threading.Event()
+        self.on_mode = on_mode
 
-    @property
-    def watch_dir(self) -> Path:
-        return self.root.parent if self._single_file else self.root
+    def request_rescan(self) -> None:
+        """Search PATH again and renew the watch, from the watcher's thread (the `r` key)."""
+        self._rescan.set()
 
     def initial(self) -> list[RunUpdate]:
-        """The runs present now, remembering each file's stamp for catch_up."""
-        updates = []
-        # An unreadable root raises here: the caller shows it instead of waiting forever.
-        locations = discover_runs(self.root)
+        """The runs present now, remembering each file's stamp. A missing PATH is waited for;
+        an unreadable one raises (DiscoveryError): the caller shows it."""
         with self._lock:
-            for location in locations:
+            resolve_root(self.root)
+            if dir_id(self.watch_dir) is None:
+                self._set_waiting(gone=False)
+                return []
+            found = self._scan_root()
+            self._root_seen = True
+            self.dirs = found.dirs
+            updates = []
+            for location in found.runs:
                 self.known[location.metrics_path] = location.name
                 self._stamps[location.metrics_path] = _stamp(location.metrics_path)
                 updates.append(RunUpdate(UpdateKind.APPEARED, location.name, location.metrics_path))
-        return updates
+            for error in found.errors:
+                self._report(error)
+            return updates
 
     def batches(self, stop: threading.Event) -> Iterator[list[RunUpdate]]:
-        source = self._poll(stop) if self.mode.polling else self._events(stop)
+        source = self._poll(stop) if self._requested.polling else self._events(stop)
         for updates in source:
             if updates:
                 yield updates
 
-    # events -----------------------------------------------------------------------------------
-
     def _events(self, stop: threading.Event) -> Iterator[list[RunUpdate]]:
-        import watchfiles  # only here: the poll mode and the tests of classify need none of it
-
-        for changes in watchfiles.watch(
-            self.watch_dir,
-            watch_filter=MetricsFilter(self.watch_dir),
-            debounce=self.debounce_ms,
-            step=self.step_ms,
-            stop_event=stop,
-            recursive=not self._single_file,
-            raise_interrupt=False,
-            ignore_permission_denied=True,
-        ):
-            yield self.classify((change.name, path) for change, path in changes)
-
-    def classify(
-        self,
-        changes: Iterable[tuple[str, str]],
-        exists: Callable[[Path], bool] = Path.exists,
-    ) -> list[RunUpdate]:
-        """Raw (change name, path) pairs to run updates, deduplicated, known runs updated.
-
-        The file's existence now decides between changed and gone, so a batch
-        holding "deleted" then "added" for one file (a replace) reads as
-        changed, whatever order the platform reported. Existence, not "is a
-        regular file": a FIFO or directory named metrics.json is a run the
-        loader reports as unreadable (shown), not a silently missing one.
-        """
-        with self._lock:
-            return self._classify(changes, exists)
-
-    def catch_up(self) -> list[RunUpdate]:
-        """What changed since initial() by stat alone.
-
-        File events only start once the OS watch is installed, after the
-        initial scan and load; a write in between would be lost. Called once
-        the watch is surely running, this finds it (a file reported twice is
-        merely re-checked: the loader skips unchanged files).
-        """
-        return self.poll_once(rescan=True)
-
-    def _classify(
-        self, changes: Iterable[tuple[str, str]], exists: Callable[[Path], bool]
-    ) -> list[RunUpdate]:
-        files: set[Path] = set()
-        new_dirs: set[Path] = set()
-        removed: set[Path] = set()
-        for kind, raw in changes:
-            path = Path(raw)
-            if _is_metrics_file(raw):
-                files.add(path)
-            elif kind == "added":
-                new_dirs.add(path)
-            elif kind == "deleted":
-                removed.add(path)
-        updates: list[RunUpdate] = []
-        seen: set[Path] = set()
-        for directory in sorted(new_dirs):
-            for location in self._discover(directory):
-                files.discard(location.metrics_path)
-                seen.add(location.metrics_path)
-                updates.extend(self._file_update(location.metrics_path, True))
-        for path in sorted(files):
-            if self._single_file and path != self.root:
+        wake = _AnyEvent(stop, self._rescan)
+        failures = 0
+        while not stop.is_set():
+            if dir_id(self.watch_dir) is None:
+                yield from self._wait_for_root(stop, wake)
                 continue
-            if path not in seen:
-                updates.extend(self._file_update(path, exists(path)))
-        for update in updates:
-            # Stamp what events brought in, so catch_up does not load it a second time.
-            if update.kind is not UpdateKind.GONE:
-                self._stamps[update.metrics_path] = _stamp(update.metrics_path)
-        for gone in sorted(removed):
-            for metrics_path in [p for p in self.known if _is_under(p, gone)]:
-                if not exists(metrics_path):
-                    updates.extend(self._file_update(metrics_path, False))
-        return updates
+            self._rescan.clear()
+            try:
+                notify = self._open()
+            except (OSError, RuntimeError) as error:
+                yield from self._fall_back_to_polling(stop, error)
+                return
+            try:
+                with notify:
+                    # Changes made before the watch was in place have no event: look.
+                    yield self.poll_once(rescan=True)
+                    if self._needs_new_watch():
+                        continue  # the search found directories this watch lacks
+                    for updates in self._follow(notify, stop, wake):
+                        failures = 0
+                        yield updates
+            except (OSError, RuntimeError) as error:
+                failures += 1
+                if failures >= MAX_WATCH_FAILURES:
+                    yield from self._fall_back_to_polling(stop, error)
+                    return
+                self._report(f"file events failed ({_describe(error)}); watching again")
 
-    def _file_update(self, metrics_path: Path, present: bool) -> list[RunUpdate]:
-        name = self.known.get(metrics_path)
-        if present:
-            if name is None:
-                name = self._name(metrics_path)
-                if name is None:
-                    return []
-                self.known[metrics_path] = name
-                return [RunUpdate(UpdateKind.APPEARED, name, metrics_path)]
-            return [RunUpdate(UpdateKind.CHANGED, name, metrics_path)]
-        if name is None:
-            return []
-        del self.known[metrics_path]
-        self._stamps.pop(metrics_path, None)
-        return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
+    def _open(self) -> Any:
+        """A watch on every searched directory; those the kernel refused are polled."""
+        with self._lock:
+            paths = dict(self.dirs)
+            if self._single_file:
+                paths = {p: i for p, i in paths.items() if p == self.watch_dir}
+        cls = _notify_class()
+        with _OPEN_LOCK:
+            before = inotify.inotify_fds()
+            notify = cls([str(p) for p in paths], False, False, 0, False, True)
+            after = inotify.inotify_fds()
+        refused: set[Path] = set()
+        if before is not None and after is not None and len(after - before) == 1:
+            watched = inotify.watched_ids(next(iter(after - before)))
+            if watched is not None:
+                # Refused: still there, yet not watched. (Gone meanwhile: the catch-up sees it.)
+                refused = {
+                    p for p, ident in paths.items() if ident not in watched and dir_id(p) == ident
+                }
+        self._watched, self._unwatched = paths, refused
+        self._set_mode(self._event_mode(refused, len(paths)))
+        return notify
 
-    def _name(self, metrics_path: Path) -> str | None:
-        try:
-            return run_name(self.root, metrics_path)
-        except ValueError:
-            return None
+    def _event_mode(self, refused: set[Path], total: int) -> WatchMode:
+        if not refused:
+            return WatchMode(False)
+        readable = [p for p in refused if os.access(p, os.R_OK | os.X_OK)]
+        if readable:
+            limit = inotify.max_user_watches()
+            cause = f"the inotify watch limit ({inotify.MAX_WATCHES_SYSCTL} = {limit}) is reached"
+            note = "watch limit"
+        else:
+            cause, note = "they cannot be read", "not watchable"
+        reason = (
+            f"{len(refused)} of {total} directories could not be watched ({cause}): "
+            f"they are polled every {NETWORK_POLL_S:g}s"
+        )
+        return WatchMode(False, NETWORK_POLL_S, reason, note, unwatched=len(refused))
 
-    def _discover(self, directory: Path) -> list:
-        try:
-            locations = discover_runs(directory)
-        except (DiscoveryError, OSError) as error:
-            # Reported, not dropped: a directory we cannot read hides its runs.
-            self._report(
-                str(error) if isinstance(error, DiscoveryError) else f"{directory}: {error}"
-            )
-            return []
-        if directory == self.root:
-            return locations
-        # discover_runs names runs relative to `directory`; the monitor names them from root.
-        renamed = []
-        for location in locations:
-            name = self._name(location.metrics_path)
-            if name is not None:
-                renamed.append(type(location)(name, location.metrics_path, location.mtime))
-        return renamed
+    def _follow(
+        self, notify: Any, stop: threading.Event, wake: _AnyEvent
+    ) -> Iterator[list[RunUpdate]]:
+        """Batches from one watch, until PATH goes, the watch set must grow, or a rescan."""
+        opened = last_poll = time.monotonic()
+        ticks = 0
+        root_id = self._watched.get(self.watch_dir)
+        while True:
+            timeout_ms = int(NETWORK_POLL_S * 1000) if self._unwatched else 0
+            raw = notify.watch(self.debounce_ms, self.step_ms, timeout_ms, wake)
+            if raw == "stop":
+                return  # stopped, or a rescan asked for: the caller watches afresh
+            changes = [] if isinstance(raw, str) else [(_change_name(c), p) for c, p in raw]
+            updates = self.classify(changes) if changes else []
+            now = time.monotonic()
+            if self._unwatched and now - last_poll >= NETWORK_POLL_S:
+                ticks, last_poll = ticks + 1, now
+                updates += self._poll_unwatched(rescan=ticks % self.rescan_every == 0)
+            yield updates
+            if dir_id(self.watch_dir) != root_id or self._needs_new_watch():
+                return  # PATH gone or replaced, or new directories: watch afresh
+            if self._unwatched and now - opened >= WATCH_RETRY_S:
+                return
 
-    def _report(self, message: str) -> None:
-        if self.on_error is not None and message != self._last_error:
-            self._last_error = message
-            self.on_error(message)
+    def _wait_for_root(self, stop: threading.Event, wake: _AnyEvent) -> Iterator[list[RunUpdate]]:
+        """PATH does not exist: mark its runs gone, then wait for it to appear."""
+        with self._lock:
+            self._set_waiting(gone=self._root_seen)
+            self.dirs.clear()
+            gone = self._stat_files(list(self.known))
+        if gone:
+            yield gone
+        while not stop.is_set() and dir_id(self.watch_dir) is None:
+            self._rescan.clear()
+            parent = _existing_ancestor(self.watch_dir)
+            try:
+                with _notify_class()([str(parent)], False, False, 0, False, True) as notify:
+                    while (
+                        not stop.is_set()
+                        and dir_id(self.watch_dir) is None
+                        and _existing_ancestor(self.watch_dir) == parent
+                    ):
+                        notify.watch(self.debounce_ms, self.step_ms, int(ROOT_CHECK_S * 1000), wake)
+                        self._rescan.clear()
+            except (OSError, RuntimeError) as error:
+                self._report(f"cannot watch {parent} for {self.display}: {_describe(error)}")
+                stop.wait(ROOT_CHECK_S)
 
-    # polling ----------------------------------------------------------------------------------
+    def _fall_back_to_polling(
+        self, stop: threading.Event, error: BaseException
+    ) -> Iterator[list[RunUpdate]]:
+        reason = f"file events failed ({_describe(error)}); polling every {NETWORK_POLL_S:g}s"
+        self._requested = WatchMode(True, NETWORK_POLL_S, reason, "events failed")
+        self._set_mode(self._requested)
+        yield self.poll_once(rescan=True)
+        yield from self._poll(stop)
+
+    def _set_mode(self, mode: WatchMode, message: str | None = None) -> None:
+        if mode == self.mode:
+            return
+        back = self.mode.waiting_for is not None and mode.waiting_for is None
+        self.mode = mode
+        if message is None:
+            message = f"{self.display} is there: watching it ({mode.label})" if back else ""
+            message = message or mode.reason
+        if self.on_mode is not None:
+            self.on_mode(mode, message)
+
+    def _set_waiting(self, *, gone: bool) -> None:
+        if gone:
+            message = f"{self.display} is gone (deleted or moved): waiting for it to appear again"
+        else:
+            message = f"{self.display} does not exist yet: waiting for it to appear"
+        mode = WatchMode(
+            self._requested.polling,
+            self._requested.interval,
+            message,
+            self._requested.note,
+            waiting_for=self.display,
+        )
+        # Not there at start: the screen says so (the waiting text); gone later: tell it.
+        self._set_mode(mode, message if gone else "")
 
     def _poll(self, stop: threading.Event) -> Iterator[list[RunUpdate]]:
-        interval = self.mode.interval or NETWORK_POLL_S
+        interval = self._requested.interval or NETWORK_POLL_S
         tick = 0
         while not stop.wait(interval):
             tick += 1
-            yield self.poll_once(rescan=tick % self.rescan_every == 0)
+            rescan = tick % self.rescan_every == 0 or self._rescan.is_set()
+            self._rescan.clear()
+            yield self.poll_once(rescan=rescan)
+            self._track_root()
 
-    def poll_once(self, *, rescan: bool) -> list[RunUpdate]:
-        """One polling round: stat every known file; with rescan, also look for new runs."""
+    def _track_root(self) -> None:
+        """Polling: the mode follows PATH's presence (events mode does this in _events)."""
         with self._lock:
-            return self._poll_once(rescan)
-
-    def _poll_once(self, rescan: bool) -> list[RunUpdate]:
-        updates: list[RunUpdate] = []
-        for metrics_path in list(self.known):
-            stamp = _stamp(metrics_path)
-            if stamp is None:
-                updates.extend(self._file_update(metrics_path, False))
-            elif stamp != self._stamps.get(metrics_path):
-                found = self._file_update(metrics_path, True)
-                if found:
-                    self._stamps[metrics_path] = stamp
-                updates.extend(found)
-        if rescan or not self.known:
-            for location in self._discover(self.root):
-                if location.metrics_path not in self.known:
-                    found = self._file_update(location.metrics_path, True)
-                    if found:
-                        self._stamps[location.metrics_path] = _stamp(location.metrics_path)
-                    updates.extend(found)
-        return updates
+            if dir_id(self.watch_dir) is None:
+                self._set_waiting(gone=self._root_seen)
+            elif self.mode.waiting_for is not None:
+                self._set_mode(self._requested)
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+def _existing_ancestor(path: Path) -> Path:
+    for ancestor in path.parents:
+        if dir_id(ancestor) is not None:
+            return ancestor
+    return Path(path.anchor or "/")
 
 
-def _is_under(path: Path, ancestor: Path) -> bool:
-    return path == ancestor or ancestor in path.parents
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+__all__ = [
+    "NETWORK_POLL_S",
+    "MetricsFilter",
+    "RunUpdate",
+    "RunWatcher",
+    "UpdateKind",
+    "WatchMode",
+    "choose_mode",
+    "filesystem_type",
+]

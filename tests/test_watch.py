@@ -255,16 +255,38 @@ def test_catch_up_finds_writes_made_before_events_started(tmp_path):
     ]
 
 
-def test_an_unreadable_root_raises_and_an_unreadable_subdirectory_is_reported(tmp_path):
+def test_an_unreadable_root_raises_and_an_unreadable_subdirectory_is_reported(
+    tmp_path, monkeypatch
+):
+    import os
+
     from metricwatch.discovery import DiscoveryError
 
-    with pytest.raises(DiscoveryError):
-        RunWatcher(tmp_path / "missing", WatchMode(False)).initial()
+    real_stat = Path.stat
+
+    def refuse(self, *args, **kwargs):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refuse)
+    with pytest.raises(DiscoveryError, match="permission denied"):
+        RunWatcher(tmp_path / "locked", WatchMode(False)).initial()
+    monkeypatch.undo()
     errors: list[str] = []
     w = RunWatcher(tmp_path, WatchMode(False), on_error=errors.append)
     w.initial()
-    w.classify([("added", str(tmp_path / "vanished"))])  # gone before it could be scanned
-    assert len(errors) == 1 and "vanished" in errors[0]
+    (tmp_path / "secret").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    w.classify([("added", str(tmp_path / "secret"))])
+    assert errors == [f"{tmp_path / 'secret'}: permission denied"]
 
 
 def test_runs_seen_through_events_are_not_reloaded_by_catch_up(tmp_path):

@@ -36,10 +36,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from metricwatch.discovery import METRICS_FILENAME
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.safetext import printable
-from metricwatch.tui.ingest import Ingest
+from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
 from metricwatch.tui.messages import (
-    CatchUpDue,
     ColumnsReady,
+    RecheckDue,
     RunFailed,
     RunGone,
     RunsLoaded,
@@ -52,7 +52,6 @@ from metricwatch.tui.state import RunState, build_state
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
 from metricwatch.watch import (
-    NETWORK_POLL_S,
     RunUpdate,
     RunWatcher,
     UpdateKind,
@@ -69,8 +68,6 @@ WIDE_WIDTH = 160
 #: The "x s ago" label ticks this often; the stall check runs every STATUS_EVERY seconds.
 TICK_S = 1.0
 STATUS_EVERY = 5.0
-#: Seconds after the initial load to re-check files by stat (events start only after it).
-CATCH_UP_S = 1.0
 #: Initial load: post loaded runs in batches of this size (the first run alone, at once).
 BATCH = 64
 #: The start of the problem shown on a run whose load raised.
@@ -111,7 +108,10 @@ class MetricwatchApp(App[int]):
         self.mode = mode
         self.clock = clock
         self.watching = watch
-        self.ingest = ingest or Ingest()
+        self.ingest = ingest or Ingest(
+            damage_grace_s=DAMAGE_GRACE_S,
+            on_recheck=lambda name, path, delay: self.post_message(RecheckDue(name, path, delay)),
+        )
         self.states: dict[str, RunState] = {}
         self.selected: str | None = None
         # The selected name as the worker threads see it (they never read `selected`).
@@ -121,6 +121,7 @@ class MetricwatchApp(App[int]):
         self.scan_done = threading.Event()
         self.single_run = root.is_file() or (root / METRICS_FILENAME).is_file()
         self._stop = threading.Event()
+        self._watch_over = threading.Event()  # the watch thread ended, or the app stops
         # The user's `l` choice; None: the default for the width (shown from NARROW_WIDTH).
         self._show_list: bool | None = None
         self._watcher: RunWatcher | None = None
@@ -148,6 +149,10 @@ class MetricwatchApp(App[int]):
         if error is not None:
             text = Text("cannot watch: ", style="bold red")
             text.append(printable(error))
+            return text
+        if self.mode.waiting_for is not None:
+            text = Text(f"waiting for {self.mode.waiting_for} to appear", style="bold")
+            text.append("\n\nit does not exist (yet, or any more); its runs show once it does.")
             return text
         text = Text("waiting for runs: ", style="bold")
         text.append(f"no {METRICS_FILENAME} under {printable(self.root)} yet")
@@ -191,12 +196,39 @@ class MetricwatchApp(App[int]):
 
     @work(thread=True, exit_on_error=False, name="watch", group="watch")
     def _watch_runs(self) -> None:
-        """Discover and load every run, then follow changes until the app stops."""
+        """Discover and load every run, then follow changes until the app stops.
+
+        The work runs in a daemon thread and this worker only waits for it: a stat that
+        hangs (a dead network mount) must not keep the process alive after `q`. Python
+        waits for worker threads at exit, never for daemon threads.
+        """
         worker = get_current_worker()
+        over = self._watch_over
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._watch(worker)
+            except BaseException as error:  # noqa: BLE001 - raised below, in the worker
+                errors.append(error)
+            finally:
+                over.set()
+
+        threading.Thread(target=run, name="metricwatch-watch", daemon=True).start()
+        over.wait()  # the thread ended, or the app is stopping (on_unmount sets it)
+        if errors:
+            raise errors[0]
+
+    def _watch(self, worker: Worker) -> None:
         watcher = RunWatcher(
-            self.root, self.mode, on_error=lambda error: self.post_message(WatchError(error))
+            self.root,
+            self.mode,
+            on_error=lambda error: self.post_message(WatchError(error)),
+            on_mode=lambda mode, reason: self.post_message(WatchModeChanged(mode, reason)),
         )
-        initial = watcher.initial()  # an unreadable root raises: the worker error is shown
+        self._watcher = watcher
+        # A missing PATH is waited for; an unreadable one raises: the worker error is shown.
+        initial = watcher.initial()
         batch: list[RunState] = []
         for index, update in enumerate(initial):
             if worker.is_cancelled or self._stop.is_set():
@@ -215,24 +247,14 @@ class MetricwatchApp(App[int]):
         self.scan_done.set()
         if not self.watching:
             return
-        if not watcher.mode.polling:
-            self._watcher = watcher
-            self.post_message(CatchUpDue())
-        while not self._stop.is_set():
-            try:
-                for updates in watcher.batches(self._stop):
-                    if worker.is_cancelled:
-                        return
-                    self._apply(updates)
+        # The watcher recovers from its own errors (renewed watch, polling what it cannot
+        # watch, waiting for a vanished PATH) and says so through on_mode.
+        for updates in watcher.batches(self._stop):
+            if worker.is_cancelled:
                 return
-            except OSError as error:
-                # inotify limits, a vanished root...: keep watching by polling.
-                if watcher.mode.polling:
-                    raise
-                watcher.mode = WatchMode(True, NETWORK_POLL_S, f"events failed: {error}")
-                self.post_message(WatchModeChanged(watcher.mode, str(error)))
+            self._apply(updates)
 
-    def _apply(self, updates: Iterable[RunUpdate]) -> None:
+    def _apply(self, updates: Iterable[RunUpdate], *, reveal: bool = False) -> None:
         states = []
         for update in updates:
             if update.kind is UpdateKind.GONE:
@@ -240,24 +262,20 @@ class MetricwatchApp(App[int]):
                 with suppress(Exception):  # only a cache: never fatal
                     self.ingest.drop(update.metrics_path)  # the RunState keeps what is shown
                 continue
-            state = self._load(update, columns=self._wants_columns(update.name))
+            state = self._load(update, columns=self._wants_columns(update.name), reveal=reveal)
             if state is not None:
                 states.append(state)
         if states:
             self.post_message(RunsLoaded(states))
 
-    def _load(self, update: RunUpdate, *, columns: bool) -> RunState | None:
+    def _load(self, update: RunUpdate, *, columns: bool, reveal: bool = False) -> RunState | None:
         try:
-            return self.ingest.load(update.name, update.metrics_path, columns=columns)
+            return self.ingest.load(
+                update.name, update.metrics_path, columns=columns, reveal=reveal
+            )
         except Exception as error:  # noqa: BLE001 - one bad run is shown on that run, never fatal
             self.post_message(RunFailed(update.name, update.metrics_path, _describe(error)))
             return None
-
-    @work(thread=True, exit_on_error=False, name="catch-up", group="catch-up")
-    def _catch_up(self) -> None:
-        """Changes made between the initial scan and the start of file events (see catch_up)."""
-        if self._watcher is not None and not self._stop.is_set():
-            self._apply(self._watcher.catch_up())
 
     @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
     def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
@@ -266,6 +284,13 @@ class MetricwatchApp(App[int]):
             if worker.is_cancelled or self._stop.is_set():
                 return  # a newer reload replaced this one
             self.ingest.forget(metrics_path)
+            self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)], reveal=True)
+
+    @work(thread=True, exit_on_error=False, name="recheck", group="recheck")
+    def _recheck_run(self, name: str, metrics_path: Path) -> None:
+        """A file that was cut when last read, read again once its grace is over."""
+        state = self.states.get(name)
+        if state is not None and not state.gone and not self._stop.is_set():
             self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)])
 
     @work(thread=True, exit_on_error=False, exclusive=True, name="columns", group="columns")
@@ -290,7 +315,8 @@ class MetricwatchApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop.set()
-        self.ingest.close()
+        self._watch_over.set()  # the watch worker returns even if its thread is stuck
+        self.ingest.close()  # a load waiting on a blocked read gives up: quitting is prompt
 
     # --- messages from the worker ------------------------------------------------------------
 
@@ -322,8 +348,11 @@ class MetricwatchApp(App[int]):
         if built.name == self.selected:
             self._show_selected()
 
-    def on_catch_up_due(self, message: CatchUpDue) -> None:
-        self.set_timer(CATCH_UP_S, self._catch_up)
+    def on_recheck_due(self, message: RecheckDue) -> None:
+        # A little after the grace, so the re-read finds it over.
+        self.set_timer(
+            message.delay + 0.05, lambda: self._recheck_run(message.name, message.metrics_path)
+        )
 
     def on_watch_error(self, message: WatchError) -> None:
         self.notify(escape(printable(message.error)), severity="warning", timeout=10)
@@ -354,14 +383,12 @@ class MetricwatchApp(App[int]):
         gc.freeze()
 
     def on_watch_mode_changed(self, message: WatchModeChanged) -> None:
+        """The header's label and the waiting text follow; the reason is told once."""
         self.mode = message.mode
         self.query_one("#waiting", Static).update(self._waiting_text())
-        self.notify(
-            f"file events failed ({escape(printable(message.reason))}); polling every "
-            f"{message.mode.interval:g}s instead",
-            severity="warning",
-            timeout=10,
-        )
+        if message.reason:
+            severity = "warning" if message.mode.degraded else "information"
+            self.notify(escape(printable(message.reason)), severity=severity, timeout=10)
         self._show_selected()
 
     # --- selection ----------------------------------------------------------------------------
@@ -499,6 +526,8 @@ class MetricwatchApp(App[int]):
     def action_reload(self) -> None:
         targets = [(s.name, s.metrics_path) for s in self.states.values() if not s.gone]
         self._reload_runs(targets)
+        if self._watcher is not None:
+            self._watcher.request_rescan()  # search PATH again and renew the watch
         self.notify(f"reloading {len(targets)} run{'s' if len(targets) != 1 else ''}", timeout=2)
 
     def action_help(self) -> None:

@@ -6,6 +6,14 @@ for about a second, which would freeze the UI however the thread is
 scheduled. The child keeps its own loader and last good runs (it lives as
 long as the app) and ships back a RunState whose series are numpy arrays,
 cheap to unpickle, instead of a million Record objects.
+
+A cut file seen for a moment is a normal rewrite (a writer that truncates
+and rewrites metrics.json in place is cut on every epoch), not news: with a
+damage grace, the monitor's Ingest keeps showing the last good data without
+the damage notice until the file has stayed damaged for that long, then
+asks for one re-check (`on_recheck`), which reports it; `r` (reveal) shows
+it at once. This is the only place that decides when damage is reported.
+Reads that cannot be made (unreadable, blocked, gone) are reported at once.
 """
 
 from __future__ import annotations
@@ -16,25 +24,46 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
 from metricwatch.loader import RunLoader, keep_last_good
-from metricwatch.model import Run
+from metricwatch.model import ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.tui.state import RunState, build_state
 
 #: Files at least this big are parsed in the child process.
 BIG_FILE_BYTES = 8 * 2**20
+#: Seconds a file may stay cut (empty, truncated, invalid) before the monitor says so: a
+#: non-atomic rewrite of a few hundred KB is over in milliseconds; 2 s is a broken file.
+DAMAGE_GRACE_S = 2.0
+#: Damage a rewrite in progress shows (what the grace applies to).
+REWRITE_KINDS = DAMAGE_KINDS - {ProblemKind.UNREADABLE, ProblemKind.MISSING}
+
+#: on_recheck(name, metrics_path, delay_s): read this run again in delay_s seconds.
+Recheck = Callable[[str, Path, float], None]
 
 
 class Ingest:
     """Turns (name, metrics path) into a RunState, keeping the last good data of each run."""
 
-    def __init__(self, big_file_bytes: int = BIG_FILE_BYTES) -> None:
+    def __init__(
+        self,
+        big_file_bytes: int = BIG_FILE_BYTES,
+        *,
+        damage_grace_s: float = 0.0,
+        on_recheck: Recheck | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.big_file_bytes = big_file_bytes
+        self.damage_grace_s = damage_grace_s
+        self.on_recheck = on_recheck
+        self._clock = clock
+        self._damaged_since: dict[Path, float] = {}
         self._loader = RunLoader()
         self._previous: dict[Path, Run] = {}
         self._in_child: set[Path] = set()  # files whose last good read the child holds
@@ -47,14 +76,38 @@ class Ingest:
     def parses(self) -> int:
         return self._loader.parses
 
-    def load(self, name: str, metrics_path: Path, *, columns: bool = False) -> RunState:
-        """Read (if changed), merge with the last good read, summarise and diagnose.
+    def load(
+        self, name: str, metrics_path: Path, *, columns: bool = False, reveal: bool = False
+    ) -> RunState:
+        """Read (if changed), merge with the last good read, summarise and diagnose; damage
+        within the grace is not reported yet (see the module docstring), unless `reveal`."""
+        return self._grace(name, metrics_path, self._load(name, metrics_path, columns), reveal)
 
-        The last good read of a file lives where it was parsed: here, or in the child for a
+    def _grace(self, name: str, metrics_path: Path, state: RunState, reveal: bool) -> RunState:
+        if not any(p.kind in REWRITE_KINDS for p in state.problems):
+            with self._lock:
+                self._damaged_since.pop(metrics_path, None)
+            return state
+        if reveal or self.damage_grace_s <= 0:
+            return state
+        now = self._clock()
+        with self._lock:
+            first = metrics_path not in self._damaged_since
+            since = self._damaged_since.setdefault(metrics_path, now)
+        if now - since >= self.damage_grace_s:
+            return state
+        if first and self.on_recheck is not None:
+            # One re-check per spell of damage, when the grace is over: a file that stays
+            # cut gets no further event, and must not stay unreported.
+            self.on_recheck(name, metrics_path, self.damage_grace_s)
+        return replace(state, problems=[p for p in state.problems if p.kind not in REWRITE_KINDS])
+
+    def _load(self, name: str, metrics_path: Path, columns: bool) -> RunState:
+        """The last good read of a file lives where it was parsed: here, or in the child for a
         big file. A damaged small read after a big good one (the 50 MB file truncated to
         nothing mid-write) is therefore merged by the child, which holds that data.
         """
-        if _size(metrics_path) >= self.big_file_bytes:
+        if self._loader.size(metrics_path) >= self.big_file_bytes:
             state = self._load_in_child(name, metrics_path)
             with self._lock:
                 self._previous.pop(metrics_path, None)
@@ -96,6 +149,7 @@ class Ingest:
             self._loader.forget(metrics_path)
             self._previous.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
+            self._damaged_since.pop(metrics_path, None)
         self._drop_in_child(metrics_path)
 
     def _drop_in_child(self, metrics_path: Path) -> None:
@@ -105,6 +159,7 @@ class Ingest:
             child.drop(metrics_path)
 
     def close(self) -> None:
+        self._loader.close()  # first: a load waiting on a blocked read (holding _lock) ends
         with self._lock:
             self._closed = True
             child, self._child = self._child, None
@@ -245,10 +300,3 @@ def serve() -> None:
         except Exception as error:  # noqa: BLE001 - sent back and shown on that run
             reply = (False, f"{type(error).__name__}: {error}")
         _send(stdout, reply)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

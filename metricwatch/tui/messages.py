@@ -45,7 +45,8 @@ class ScanFinished(Message):
 
 
 class WatchModeChanged(Message):
-    """The watcher switched mode, e.g. to polling after file-system events failed."""
+    """The watcher's mode changed (events, polling, partly polled, waiting for PATH);
+    `reason` is the sentence to tell the user, empty for none."""
 
     def __init__(self, mode: WatchMode, reason: str = "") -> None:
         super().__init__()
@@ -61,8 +62,14 @@ class ColumnsReady(Message):
         self.state = state
 
 
-class CatchUpDue(Message):
-    """The initial load is done in event mode: the app starts the catch-up timer."""
+class RecheckDue(Message):
+    """Read a run again in `delay` seconds: its file was cut and the damage grace runs."""
+
+    def __init__(self, name: str, metrics_path: Path, delay: float) -> None:
+        super().__init__()
+        self.name = name
+        self.metrics_path = metrics_path
+        self.delay = delay
 
 
 class WatchError(Message):

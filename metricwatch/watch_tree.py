@@ -1,0 +1,359 @@
+"""The watcher's picture of PATH: which runs and directories it knows, and what a change means.
+
+`RunTree` turns raw file-system changes ("added", "modified", "deleted" and
+a path) and stat rounds into run updates: a run appeared, changed, or is
+gone. It decides nothing about how changes are noticed (metricwatch.watch
+does: events, polling, waiting for PATH); it only keeps the bookkeeping
+both need, under one lock:
+
+- `known`: every run's metrics.json and its name, with a stamp per file
+  (inode, size, mtime) so a stat round reports only what moved;
+- `dirs`: every directory searched by discovery's rule (what can hold a
+  run's file or a new run), each with its identity: the watch set.
+
+A directory that appears is searched by the same rule as at start-up
+(links followed once, every real directory at most once, a run's own
+subdirectories never), so a link loop made while watching lists nothing
+twice. A searched directory deleted or replaced loses its entry (and its
+watch) even if the new one got the same inode number. A file that cannot
+even be stat'ed (a directory of mode 000 on the way) is present: a changed
+run, which the loader reports as unreadable, never a gone one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from metricwatch.discovery import (
+    METRICS_FILENAME,
+    DirId,
+    DiscoveryError,
+    Scan,
+    dir_id,
+    is_run_dir_candidate,
+    run_name,
+    scan,
+)
+from metricwatch.safetext import printable
+
+Stamp = tuple[int, int, int]
+
+
+class UpdateKind(str, Enum):
+    APPEARED = "appeared"
+    CHANGED = "changed"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """Something happened to one run: its name (as discovery names it) and its file."""
+
+    kind: UpdateKind
+    name: str
+    metrics_path: Path
+
+
+def _is_metrics_file(path: str) -> bool:
+    return os.path.basename(path) == METRICS_FILENAME
+
+
+class MetricsFilter:
+    """The names worth a look: metrics.json files, new directories, and deletions.
+
+    The writer's temporary files (`.metrics.json.XXXX.tmp`) and everything
+    under hidden or skipped directories are dropped here, before any stat.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, change: object, path: str) -> bool:
+        name = os.path.basename(path)
+        if name.startswith("."):
+            return False
+        parent = Path(path).parent
+        if not is_run_dir_candidate(self.root, parent):
+            return False
+        if name == METRICS_FILENAME:
+            return True
+        kind = getattr(change, "name", str(change))
+        if kind == "added":
+            return os.path.isdir(path)
+        return kind == "deleted"
+
+
+class RunTree:
+    """The runs and searched directories under root; changes in, RunUpdates out."""
+
+    def __init__(self, root: Path, *, on_error: Callable[[str], None] | None = None) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.known: dict[Path, str] = {}
+        self.dirs: dict[Path, DirId] = {}  # every directory searched: what events come from
+        self._stamps: dict[Path, Stamp | None] = {}
+        self._single_file = os.path.isfile(self.root) or (
+            not os.path.lexists(self.root)
+            and (self.root.name == METRICS_FILENAME or self.root.suffix == ".json")
+        )
+        shown = printable(str(root))
+        self.display = shown if self._single_file or shown.endswith("/") else f"{shown}/"
+        self._watched: dict[Path, DirId] = {}  # what the open watch was given
+        self._unwatched: set[Path] = set()  # ... and the kernel refused: polled
+        self._root_seen = False  # PATH existed once: if it goes, it is "gone", not "not yet"
+        # The watcher thread and a caller of poll_once may both update `known`.
+        self._lock = threading.RLock()
+        self.on_error = on_error
+        self._last_error: str | None = None
+
+    @property
+    def watch_dir(self) -> Path:
+        return self.root.parent if self._single_file else self.root
+
+    def catch_up(self) -> list[RunUpdate]:
+        """What changed since the last look, by stat and a new search (after a gap in events)."""
+        return self.poll_once(rescan=True)
+
+    def poll_once(self, *, rescan: bool) -> list[RunUpdate]:
+        """One polling round: stat every known file; with rescan, also look for new runs."""
+        with self._lock:
+            if dir_id(self.watch_dir) is None:
+                self.dirs.clear()  # nothing searched is there any more
+                return self._stat_files(list(self.known))  # all gone
+            if not self._root_seen or self.watch_dir not in self.dirs:
+                rescan = True  # PATH is there (again)
+            self._root_seen = True
+            updates = self._stat_files(list(self.known))
+            if rescan or not self.known:
+                updates.extend(self._absorb(self._search_root(), full=True))
+            return updates
+
+    def classify(
+        self,
+        changes: Iterable[tuple[str, str]],
+        exists: Callable[[Path], bool] | None = None,
+    ) -> list[RunUpdate]:
+        """Raw (change name, path) pairs to run updates, deduplicated, known runs updated.
+
+        The file's existence now decides between changed and gone, so a batch
+        holding "deleted" then "added" for one file (a replace) reads as
+        changed, whatever order the platform reported. Existence, not "is a
+        regular file" or "readable": a FIFO, or a file behind a directory we
+        may not enter, is a run the loader reports as unreadable (shown), not
+        a silently missing one.
+        """
+        with self._lock:
+            return self._classify(changes, exists or _present)
+
+    def _classify(
+        self, changes: Iterable[tuple[str, str]], exists: Callable[[Path], bool]
+    ) -> list[RunUpdate]:
+        keep = MetricsFilter(self.root if not self._single_file else self.watch_dir)
+        files: set[Path] = set()
+        new_dirs: set[Path] = set()
+        removed: set[Path] = set()
+        for kind, raw in changes:
+            path = Path(raw)
+            if path == self.watch_dir or path in self.dirs:
+                if kind in ("deleted", "added"):
+                    removed.add(path)  # gone, or maybe replaced: its identity decides
+                continue
+            if not keep(_Kind(kind), raw):
+                continue
+            if _is_metrics_file(raw):
+                if self._single_file:
+                    if path == self.root:
+                        files.add(path)
+                elif not self._run_above(path.parent.parent):
+                    files.add(path)
+            elif kind == "added" and not self._single_file and not self._run_above(path.parent):
+                new_dirs.add(path)
+        updates: list[RunUpdate] = []
+        # Deletions first: a directory moved within PATH frees its identity for its new path.
+        # A searched directory deleted (or replaced) has lost its watch, even if one made
+        # again there got the same inode number: it is searched and watched anew.
+        for gone in sorted(removed):
+            for directory in [d for d in self.dirs if _is_under(d, gone)]:
+                del self.dirs[directory]
+                self._watched.pop(directory, None)
+            for metrics_path in [p for p in self.known if _is_under(p, gone)]:
+                if not exists(metrics_path):
+                    updates.extend(self._file_update(metrics_path, False))
+            if os.path.isdir(gone):  # made again within the batch
+                if gone == self.watch_dir:
+                    updates.extend(self._absorb(self._search_root(), full=True))
+                else:
+                    new_dirs.add(gone)
+        for directory in sorted(new_dirs):
+            found = self._search(directory)
+            files.difference_update(location.metrics_path for location in found.runs)
+            updates.extend(self._absorb(found, full=False))
+        for path in sorted(files):
+            present = exists(path)
+            found_update = self._file_update(path, present)
+            if present and found_update:
+                self._stamps[path] = _stamp(path)  # so a catch-up does not load it again
+            updates.extend(found_update)
+        return updates
+
+    def _run_above(self, directory: Path) -> bool:
+        """Whether directory is a known run's directory or below one (then what appears in
+        it is the run's own: checkpoints, logs), looking no higher than PATH."""
+        for ancestor in (directory, *directory.parents):
+            if not _is_under(ancestor, self.watch_dir):
+                return False
+            if ancestor / METRICS_FILENAME in self.known:
+                return True
+            if ancestor == self.watch_dir:
+                return False
+        return False
+
+    def _search(self, directory: Path) -> Scan:
+        """A new directory, searched by discovery's rule without what is already searched."""
+        if not os.path.isdir(directory):
+            return Scan()
+        seen = {ident for path, ident in self.dirs.items() if not _is_under(path, directory)}
+        try:
+            return scan(directory, name_root=self.root, seen=seen)
+        except (DiscoveryError, OSError) as error:
+            # Reported, not dropped: a directory we cannot read hides its runs.
+            self._report(
+                str(error) if isinstance(error, DiscoveryError) else f"{directory}: {error}"
+            )
+            return Scan()
+
+    def _absorb(self, found: Scan, *, full: bool) -> list[RunUpdate]:
+        """A search's runs as updates (new: appeared; known: changed if their stamp moved)."""
+        for error in found.errors:
+            self._report(error)
+        if full:
+            self.dirs = dict(found.dirs)
+        else:
+            self.dirs.update(found.dirs)
+        updates: list[RunUpdate] = []
+        for location in found.runs:
+            path = location.metrics_path
+            stamp = _stamp(path)
+            if path in self.known and stamp == self._stamps.get(path):
+                continue
+            update = self._file_update(path, True)
+            if update:
+                self._stamps[path] = stamp
+            updates.extend(update)
+        return updates
+
+    def _file_update(self, metrics_path: Path, present: bool) -> list[RunUpdate]:
+        name = self.known.get(metrics_path)
+        if present:
+            if name is None:
+                name = self._name(metrics_path)
+                if name is None:
+                    return []
+                self.known[metrics_path] = name
+                return [RunUpdate(UpdateKind.APPEARED, name, metrics_path)]
+            return [RunUpdate(UpdateKind.CHANGED, name, metrics_path)]
+        if name is None:
+            return []
+        del self.known[metrics_path]
+        self._stamps.pop(metrics_path, None)
+        return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
+
+    def _name(self, metrics_path: Path) -> str | None:
+        try:
+            return run_name(self.root, metrics_path)
+        except ValueError:
+            return None
+
+    def _scan_root(self) -> Scan:
+        if self._single_file:
+            found = scan(self.root) if os.path.lexists(self.root) else Scan()
+            ident = dir_id(self.watch_dir)
+            found.dirs = {self.watch_dir: ident} if ident is not None else {}
+            return found
+        return scan(self.root)
+
+    def _search_root(self) -> Scan:
+        try:
+            return self._scan_root()
+        except (DiscoveryError, OSError) as error:
+            self._report(str(error))
+            return Scan(dirs=dict(self.dirs))  # keep what is known: nothing was searched
+
+    def _poll_unwatched(self, *, rescan: bool) -> list[RunUpdate]:
+        """Event mode: poll the directories the kernel would not watch."""
+        with self._lock:
+            polled = sorted(self._unwatched)
+            updates = self._stat_files([p for p in self.known if p.parent in self._unwatched])
+            if not rescan:
+                return updates
+            changes = []
+            for directory in polled:
+                if directory not in self.dirs:
+                    continue
+                if dir_id(directory) != self.dirs[directory]:
+                    changes.append(("deleted", str(directory)))
+                elif directory / METRICS_FILENAME not in self.known:
+                    updates.extend(self._absorb(self._search_again(directory), full=False))
+            return updates + self._classify(changes, _present)
+
+    def _search_again(self, directory: Path) -> Scan:
+        """A searched directory listed again for what is new in it."""
+        seen = {ident for path, ident in self.dirs.items() if path != directory}
+        try:
+            return scan(directory, name_root=self.root, seen=seen)
+        except (DiscoveryError, OSError) as error:
+            self._report(str(error))
+            return Scan()
+
+    def _stat_files(self, paths: list[Path]) -> list[RunUpdate]:
+        updates: list[RunUpdate] = []
+        for metrics_path in paths:
+            stamp = _stamp(metrics_path)
+            if stamp is None:
+                updates.extend(self._file_update(metrics_path, False))
+            elif stamp != self._stamps.get(metrics_path):
+                found = self._file_update(metrics_path, True)
+                if found:
+                    self._stamps[metrics_path] = stamp
+                updates.extend(found)
+        return updates
+
+    def _needs_new_watch(self) -> bool:
+        with self._lock:
+            return any(self._watched.get(p) != ident for p, ident in self.dirs.items())
+
+    def _report(self, message: str) -> None:
+        if self.on_error is not None and message != self._last_error:
+            self._last_error = message
+            self.on_error(message)
+
+
+class _Kind:
+    """A change name as MetricsFilter expects it (an object with .name)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _stamp(path: Path) -> Stamp | None:
+    """(inode, size, mtime) of the file; None only if it is not there. A file we may not
+    stat (a directory of mode 000 on the way) gets a stamp of its error: present."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        return (-1, error.errno or 0, 0)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _present(path: Path) -> bool:
+    return _stamp(path) is not None
+
+
+def _is_under(path: Path, ancestor: Path) -> bool:
+    return path == ancestor or ancestor in path.parents
