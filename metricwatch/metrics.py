@@ -236,7 +236,10 @@ def format_value(key: str, value: float | None, *, scale: float = 1.0) -> str:
         return "Inf" if value > 0 else "-Inf"
     kind = spec_for(key).kind
     if kind is Kind.FRACTION:
-        return f"{value * 100 / scale:.1f}%"
+        percent = value * (100 / scale)
+        if abs(percent) < 1e5:
+            return f"{percent:.1f}%"
+        return format_sig(value)  # no fraction at all: print the number, not "inf%"
     if kind is Kind.LR:
         return format_lr(value)
     if kind is Kind.DURATION:

@@ -146,3 +146,13 @@ def test_problem_messages_shorten_keys_in_the_middle_and_escape_them():
     assert result.problems[0].message == (
         "ignored 1 non-numeric values ('aaaaaaaaaaaaaaa…bbbbbbbbbbbbbbbbbbb_top5' ×1)"
     )
+
+
+def test_a_fraction_far_out_of_range_prints_as_a_number():
+    from metricwatch.metrics import format_value
+
+    assert format_value("val_accuracy", 1.7e308) == "1.700e+308"
+    assert format_value("val_accuracy", 1.7e308, scale=100) == "1.700e+308"
+    assert format_value("val_accuracy", 999.9) == "99990.0%"
+    assert format_value("val_accuracy", 1000.0) == "1000"
+    assert format_value("val_accuracy", 0.453) == "45.3%"
