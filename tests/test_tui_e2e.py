@@ -69,8 +69,10 @@ def test_live_monitor_in_a_real_terminal(tmp_path):
     command = f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m metricwatch "
     tmux = Tmux(command + shlex.quote(str(tmp_path)))
     try:
-        screen = tmux.wait_for("epoch 3 / 50", timeout=15)
-        assert "alpha-run" in screen and "beta-run" in screen
+        tmux.wait_for("epoch 3 / 50", timeout=15)
+        # The selected run is drawn first; the rest of the list follows a moment later.
+        screen = tmux.wait_for("beta-run", timeout=5)
+        assert "alpha-run  epoch 3 / 50" in screen
         assert "events" in screen
         for epoch in (4, 5):
             alpha.put(epoch_record(epoch))
