@@ -158,6 +158,19 @@ def is_run_dir_candidate(root: Path, directory: Path) -> bool:
     return True
 
 
+def is_single_run(root: Path) -> bool:
+    """Whether PATH names one run (its file or its directory), even before it exists.
+
+    os.path.isfile never raises: PATH inside a directory we may not enter is
+    "not a single run" instead of an exception at start-up.
+    """
+    return (
+        root.name == METRICS_FILENAME
+        or os.path.isfile(root)
+        or os.path.isfile(root / METRICS_FILENAME)
+    )
+
+
 def run_name(root: Path, metrics_path: Path) -> str:
     """The name discover_runs gives the run whose file is metrics_path."""
     if os.path.isfile(root) or root == metrics_path.parent or root.name == METRICS_FILENAME:

@@ -100,3 +100,20 @@ def test_the_current_directory_is_named_after_itself(tmp_path, monkeypatch):
     write_run(tmp_path / "exp7", ROW)
     monkeypatch.chdir(tmp_path / "exp7")
     assert [r.name for r in discover_runs(Path("."))] == ["exp7"]
+
+
+def test_is_single_run_also_before_the_file_exists_and_never_raises(tmp_path, monkeypatch):
+    from metricwatch.discovery import is_single_run
+
+    assert is_single_run(tmp_path / "x" / "metrics.json")  # not written yet
+    assert not is_single_run(tmp_path / "runs")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "one" / "metrics.json").write_text("{}")
+    assert is_single_run(tmp_path / "one")
+    assert not is_single_run(tmp_path)
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("os.stat", refuse)
+    assert not is_single_run(tmp_path / "one")  # cannot look: not one run, no exception

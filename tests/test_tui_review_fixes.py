@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from tui_fixtures.support import (
@@ -107,13 +108,23 @@ def test_a_closed_ingest_starts_no_parser_child(tmp_path):
     assert ingest._child is None
 
 
-async def test_an_unreadable_root_is_shown_not_waited_for(tmp_path):
-    app = create_app(tmp_path / "missing", poll_interval=None)
+async def test_an_unreadable_root_is_shown_not_waited_for(tmp_path, monkeypatch):
+    root = tmp_path / "locked"
+    root.mkdir()
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):
+        if self == root:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    app = create_app(root, poll_interval=None)
     async with app.run_test(size=WIDE) as pilot:
         waiting = app.query_one("#waiting")
         await wait_for(pilot, lambda: waiting.display)
-        assert "cannot watch" in str(waiting.render())
-        assert "no such file or directory" in str(waiting.render())
+        await wait_for(pilot, lambda: "cannot watch" in str(waiting.render()))
+        assert "permission denied" in str(waiting.render())
 
 
 async def test_switching_to_polling_updates_the_waiting_text(tmp_path):

@@ -33,7 +33,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from metricwatch.discovery import METRICS_FILENAME
+from metricwatch.discovery import METRICS_FILENAME, is_single_run
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.safetext import printable
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
@@ -119,7 +119,7 @@ class MetricwatchApp(App[int]):
         self._wanted: str | None = None
         self._columns_pending: tuple[str, int] | None = None  # (name, version) being built
         self.scan_done = threading.Event()
-        self.single_run = root.is_file() or (root / METRICS_FILENAME).is_file()
+        self.single_run = is_single_run(root)
         self._stop = threading.Event()
         self._watch_over = threading.Event()  # the watch thread ended, or the app stops
         # The user's `l` choice; None: the default for the width (shown from NARROW_WIDTH).
