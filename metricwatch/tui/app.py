@@ -88,7 +88,7 @@ class MetricwatchApp(App[int]):
         Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter runs by name"),
         Binding("m", "more_charts", "Charts", tooltip="Show the charts that do not fit"),
         Binding("l", "toggle_list", "List", tooltip="Show or hide the runs list"),
-        Binding("r", "reload", "Reload", tooltip="Re-read every run from disk"),
+        Binding("r", "reload", "Reload", tooltip="Re-read every run and search PATH again"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
         Binding("escape", "clear_filter", "Clear", show=False, tooltip="Clear the filter"),
@@ -416,7 +416,7 @@ class MetricwatchApp(App[int]):
             self._columns_pending = (state.name, state.version)
             self._build_columns(state)  # charts follow in ColumnsReady; the rest shows now
         with self.batch_update():
-            self.view.show(state, self.clock(), self.mode.label, position)
+            self.view.show(state, self.clock(), self.mode.label, position, self.mode.degraded)
 
     def _update_placeholder(self) -> None:
         has_runs = bool(self.states)

@@ -31,6 +31,7 @@ def _parts(
     mode_label: str,
     position: tuple[int, int] | None,
     compact: bool,
+    mode_alert: bool = False,
 ) -> list[tuple[str, str, str]]:
     """(kind, text, style) of each part after the epoch, in display order."""
     status = state.status(now)
@@ -44,7 +45,11 @@ def _parts(
     eta = state.eta_s(now)
     if eta is not None and status not in (Status.STALLED, Status.GONE):
         parts.append(("eta", f"ETA {format_duration(eta)}", ""))
-    parts.append(("mode", mode_label, "dim"))
+    # A watch that is not working as it should ("waiting for runs/", "watch limit") is
+    # news: it is never left out to make room, and it is not dim.
+    parts.append(
+        ("alert", mode_label, "bold yellow") if mode_alert else ("mode", mode_label, "dim")
+    )
     if position is not None and position[1] > 1:
         run = f"{position[0]}/{position[1]}"
         parts.append(("position", run if compact else f"run {run}", "dim"))
@@ -58,6 +63,7 @@ def header_text(
     position: tuple[int, int] | None,
     *,
     width: int | None = None,
+    mode_alert: bool = False,
 ) -> Text:
     """The header line: `● name  epoch N / T · finished · written 4s ago · ETA · mode · run`.
 
@@ -69,14 +75,16 @@ def header_text(
     look = STATUS_LOOKS[state.status(now)]
     name = printable(state.name)
     epoch = state.epoch_label()
-    parts = _parts(state, now, mode_label, position, False)
+    parts = _parts(state, now, mode_label, position, False, mode_alert)
     shown = name
     if width is not None:
         name_cells = cell_len(name)
         for level, (compact, count) in enumerate(_LEVELS):
             left_out = DROP_ORDER[:count]
             parts = [
-                p for p in _parts(state, now, mode_label, position, compact) if p[0] not in left_out
+                p
+                for p in _parts(state, now, mode_label, position, compact, mode_alert)
+                if p[0] not in left_out
             ]
             fixed = cell_len(f"{look.mark} ") + cell_len(f"  {epoch}")
             fixed += sum(3 + cell_len(text) for _, text, _ in parts)
@@ -109,16 +117,23 @@ class RunHeader(Static):
         super().__init__("", id=id)
         self._state: RunState | None = None
         self._mode = ""
+        self._mode_alert = False
         self._position: tuple[int, int] | None = None
         self._text: Text | None = None
         self._now = 0.0
 
     def show(
-        self, state: RunState, now: float, mode_label: str, position: tuple[int, int] | None
+        self,
+        state: RunState,
+        now: float,
+        mode_label: str,
+        position: tuple[int, int] | None,
+        mode_alert: bool = False,
     ) -> None:
         if self._state is None or self._state.name != state.name:
             self.tooltip = Text(printable(state.name))
         self._state, self._mode, self._position = state, mode_label, position
+        self._mode_alert = mode_alert
         self.tick(now)
 
     def tick(self, now: float) -> None:
@@ -126,7 +141,14 @@ class RunHeader(Static):
         if self._state is None:
             return
         room = self.content_region.width
-        text = header_text(self._state, now, self._mode, self._position, width=room or None)
+        text = header_text(
+            self._state,
+            now,
+            self._mode,
+            self._position,
+            width=room or None,
+            mode_alert=self._mode_alert,
+        )
         if text != self._text:
             self._text = text
             self.update(text, layout=False)  # one line whatever the text: no relayout

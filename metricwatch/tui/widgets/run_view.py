@@ -111,9 +111,10 @@ class RunView(Vertical):
         now: float,
         mode_label: str,
         position: tuple[int, int] | None,
+        mode_alert: bool = False,
     ) -> None:
         self._state = state
-        self.header.show(state, now, mode_label, position)
+        self.header.show(state, now, mode_label, position, mode_alert)
         self.findings.show_notice(
             notice_text(
                 state.problems, gone=state.gone, epochs=state.epochs_done, damaged=state.damaged
