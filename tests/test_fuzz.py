@@ -277,6 +277,37 @@ metas = st.fixed_dictionaries(
 )
 
 
+SCALES = [1.0, 1e-300, 1e300, 1e307, 1.7e308, 1e-320, -1.0]
+
+
+@st.composite
+def scenarios(draw, length: int) -> dict[str, list[float]]:
+    """Columns shaped like what each diagnostic rule looks for, multiplied by an extreme scale,
+    so the rules' deeper arithmetic (trailing means, ratios, medians) meets extreme values."""
+    kind = draw(st.sampled_from(["overfit", "vanish", "explode", "oscillate", "flat"]))
+    scale = draw(st.sampled_from(SCALES))
+    n = max(length, 1)
+
+    def scaled(values: list[float]) -> list[float]:
+        with np.errstate(over="ignore", under="ignore"):
+            return [float(np.float64(v) * scale) for v in values]
+
+    train = scaled([2.0 * 0.9**i for i in range(length)])
+    if kind == "overfit":
+        val = scaled([1.0 + ((i - n / 3) / n) ** 2 for i in range(length)])
+        return {"train_loss": train, "val_loss": val}
+    if kind == "vanish":
+        flat = scaled([1.386 + 1e-4 * (i % 2) for i in range(length)])
+        return {"train_loss": flat, "grad_norm": [1e-9 * 0.5**i for i in range(length)]}
+    if kind == "explode":
+        with np.errstate(over="ignore"):
+            grads = [float(np.float64(0.5) * np.float64(10.0) ** (4 * i)) for i in range(length)]
+        return {"train_loss": train, "grad_norm": grads, "grad_max": grads}
+    if kind == "oscillate":
+        return {"train_loss": scaled([1.0 + 0.5 * (-1) ** i for i in range(length)])}
+    return {"train_loss": scaled([1.0] * length), "val_loss": scaled([1.0] * length)}
+
+
 @st.composite
 def numeric_documents(draw) -> bytes:
     """Well-formed native files of real-looking columns filled with extreme numbers."""
@@ -284,6 +315,11 @@ def numeric_documents(draw) -> bytes:
     axis = draw(epoch_axis(length))
     chosen = draw(st.lists(st.sampled_from(KNOWN_KEYS), min_size=1, max_size=6, unique=True))
     data = {key: draw(columns(length)) for key in chosen}
+    if draw(st.booleans()):  # a pattern the rules look for, at an extreme scale
+        for key, column in draw(scenarios(length)).items():
+            data[key] = column
+            if key not in chosen:
+                chosen.append(key)
     rows = [{"epoch": axis[i], **{k: data[k][i] for k in chosen}} for i in range(length)]
     for row in rows:  # sparse rows: a key now and then missing
         if draw(st.integers(0, 7)) == 0 and len(row) > 1:
