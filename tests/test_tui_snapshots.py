@@ -6,7 +6,12 @@ Deterministic: fixed clock, fixed file mtimes, no watcher. Regenerate with
 
 from __future__ import annotations
 
+import math
+import os
+
 from tui_fixtures.support import NOW, copy_fixtures, fixed_app, wait_loaded, write_run
+
+from metricwatch.writer import MetricsDocument
 
 
 async def loaded(pilot) -> None:
@@ -110,3 +115,38 @@ def test_findings_with_list_120x40(snap_compare, tmp_path):
         await pilot.press("j")
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=overfit)
+
+
+# --- train and val look the same on every chart (issue 7) ------------------------------------
+
+
+def train_val_pairs_run(tmp_path):
+    """Loss and accuracy each logged for train and val: two charts of pairs."""
+    root = tmp_path / "runs" / "pairs"
+    doc = MetricsDocument(root, {"total_epochs": 30})
+    for epoch in range(1, 25):
+        fall = math.exp(-epoch / 6)
+        doc.put(
+            {
+                "epoch": epoch,
+                "train_loss": 1.9 * fall + 0.05,
+                "val_loss": 1.7 * fall + 0.25 + 0.004 * epoch,
+                "train_accuracy": 0.98 - 0.6 * fall,
+                "val_accuracy": 0.9 - 0.55 * fall,
+                "lr": 1e-3,
+                "duration_s": 20.0,
+            }
+        )
+    doc.write()
+    os.utime(doc.path, (NOW - 5, NOW - 5))
+    return root
+
+
+def test_train_val_colours_across_charts_120x40(snap_compare, tmp_path):
+    app = fixed_app(train_val_pairs_run(tmp_path))
+    assert snap_compare(app, terminal_size=(120, 40), run_before=lambda p: wait_loaded(p, 1))
+
+
+def test_train_val_colours_across_charts_80x24(snap_compare, tmp_path):
+    app = fixed_app(train_val_pairs_run(tmp_path))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=lambda p: wait_loaded(p, 1))
