@@ -37,6 +37,7 @@ class ProblemKind(str, Enum):
     RESTART = "restart"
     UNREADABLE = "unreadable"
     MISSING = "missing"
+    INTERNAL_ERROR = "internal_error"  # metricwatch failed on this run: a bug, reported as one
 
 
 @dataclass(frozen=True)

@@ -33,20 +33,16 @@ from metricwatch.diagnostics import (
     Finding,
     Severity,
     diagnose,
-    stall_check,
-    stall_limit_s,
 )
 from metricwatch.metrics import format_value, spec_for
 from metricwatch.model import ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.safetext import printable, shorten_middle
+from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, run_status
 from metricwatch.summary import RunSummary, mean_epoch_s, summarize
-from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, Status
 
 #: Up to this many runs get a box each; more get one table row each (`--detail`: boxes).
 TABLE_ABOVE = 3
-#: The problem kind (in JSON's problem_kinds) of a run metricwatch failed to summarise.
-INTERNAL_ERROR = "internal_error"
 #: An error message longer than this is cut (an exception can quote a 4,000-digit number).
 MAX_ERROR_CHARS = 200
 #: The run-name column never gets narrower than this; names are shortened to fit.
@@ -92,7 +88,7 @@ def build_report(run: Run, now: float | None = None) -> RunReport:
         report.diagnosed = False
         report.errors.append(f"could not diagnose: {describe_error(error)}")
     try:
-        report.status = run_status(run, now)
+        report.status = status_of(run, now)
     except Exception as error:  # noqa: BLE001 - reported in the run's row, never swallowed
         report.errors.append(f"could not tell the status: {describe_error(error)}")
     return report
@@ -110,22 +106,16 @@ def describe_error(error: BaseException) -> str:
     return printable(text)
 
 
-def run_status(run: Run, now: float) -> Status:
-    """The monitor's status words, from the run as read now (the same stall rule)."""
-    if any(p.kind is ProblemKind.MISSING for p in run.problems):
-        return Status.GONE
-    done = run.epochs_done
-    if done == 0:
-        return Status.EMPTY
-    total = run.total_epochs
-    if total is not None and done >= total:
-        return Status.FINISHED
-    usual = mean_epoch_s(run)
-    if stall_check(done, total, run.mtime, usual, now) is not None:
-        return Status.STALLED
-    if run.mtime is not None and now - run.mtime <= stall_limit_s(usual):
-        return Status.LIVE
-    return Status.IDLE
+def status_of(run: Run, now: float) -> Status:
+    """The monitor's status words, from the run as read now (the same function)."""
+    return run_status(
+        gone=any(p.kind is ProblemKind.MISSING for p in run.problems),
+        epochs_done=run.epochs_done,
+        total_epochs=run.total_epochs,
+        mtime=run.mtime,
+        mean_epoch_s=mean_epoch_s(run),
+        now=now,
+    )
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -135,7 +125,8 @@ def run_json(report: RunReport) -> dict[str, Any]:
     """One run's entry of `summary --json` (NaN/Inf still in: the caller makes them null)."""
     run, summary = report.run, report.summary
     problems = [p.message for p in run.problems] + report.errors
-    kinds = [p.kind.value for p in run.problems] + [INTERNAL_ERROR] * len(report.errors)
+    internal = ProblemKind.INTERNAL_ERROR.value
+    kinds = [p.kind.value for p in run.problems] + [internal] * len(report.errors)
     return {
         "name": run.name,
         "path": str(run.path),

@@ -18,9 +18,9 @@ from tui_fixtures.support import (
     write_run,
 )
 
+from metricwatch.status import Status
 from metricwatch.tui.app import create_app
 from metricwatch.tui.screens.help import HelpScreen, help_table
-from metricwatch.tui.state import Status
 
 WIDE = (120, 40)
 SMALL = (80, 24)

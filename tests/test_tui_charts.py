@@ -12,6 +12,7 @@ from textual_plotext.plot import Plot
 from tui_fixtures.support import epoch_record, write_run
 
 from metricwatch.model import Problem, ProblemKind, Run, Table
+from metricwatch.status import Status
 from metricwatch.tui.charts import (
     charts_for,
     linear_ticks,
@@ -22,7 +23,7 @@ from metricwatch.tui.charts import (
 )
 from metricwatch.tui.ingest import Ingest
 from metricwatch.tui.plotting import draw
-from metricwatch.tui.state import Status, build_state, format_ago
+from metricwatch.tui.state import build_state, format_ago
 
 
 def state_of(rows: list[dict[str, float]], meta: dict | None = None, mtime: float | None = None):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import numpy as np
 from metricwatch.diagnostics import (
     THRESHOLDS,
     Finding,
-    Severity,
     diagnose,
     stall_check,
     stall_limit_s,
@@ -30,56 +28,13 @@ from metricwatch.diagnostics import (
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.status import Status, run_status
 from metricwatch.summary import RunSummary, summarize
 
 #: The id of the stall finding (diagnostics.stalled).
 STALL_ID = "stalled"
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-class Status(str, Enum):
-    """The run list's status mark."""
-
-    LIVE = "live"  # written recently
-    STALLED = "stalled"  # no epoch for far longer than usual, and not finished
-    FINISHED = "finished"  # reached its declared total
-    IDLE = "idle"  # quiet, no declared total: finished or paused, we cannot tell
-    GONE = "gone"  # its metrics.json was deleted or moved away
-    EMPTY = "empty"  # the file exists but holds no epoch yet
-
-
-@dataclass(frozen=True)
-class StatusLook:
-    """How one status is shown: its mark, the mark's style, its word and help line.
-
-    `word_style` is the style of the word in the header; None: the header leaves it out.
-    """
-
-    mark: str
-    style: str
-    word: str
-    help: str
-    word_style: str | None = None
-
-
-#: The one table of status marks: run list, header and help screen all read it.
-STATUS_LOOKS: dict[Status, StatusLook] = {
-    Status.LIVE: StatusLook("●", "bold green", "live", "written recently"),
-    Status.STALLED: StatusLook(
-        "◌", "bold yellow", "stalled", "no epoch for far longer than usual", "bold yellow"
-    ),
-    Status.FINISHED: StatusLook("✓", "dim", "finished", "reached its total epochs", "green"),
-    Status.IDLE: StatusLook("○", "dim", "idle", "quiet, no total declared"),
-    Status.GONE: StatusLook("✗", "red", "gone", "metrics.json deleted or moved", "bold red"),
-    Status.EMPTY: StatusLook("·", "dim", "empty", "no epoch written yet"),
-}
-
-#: The one table of severity marks and colours (findings panel, run list counts, help).
-SEVERITY_LOOKS: dict[Severity, tuple[str, str]] = {
-    Severity.WARNING: ("▲", "yellow"),
-    Severity.CRITICAL: ("■", "red"),
-}
 
 
 @dataclass
@@ -153,21 +108,19 @@ class RunState:
 
     def status(self, now: float, findings: list[Finding] | None = None) -> Status:
         """The run's status; pass all_findings(now) when at hand, to skip a second stall check."""
-        if self.gone:
-            return Status.GONE
-        if self.epochs_done == 0:
-            return Status.EMPTY
-        if self.total_epochs is not None and self.epochs_done >= self.total_epochs:
-            return Status.FINISHED
         if findings is not None:
             stalled = any(f.id == STALL_ID for f in findings)
         else:
             stalled = self.stall_finding(now) is not None
-        if stalled:
-            return Status.STALLED
-        if self.mtime is not None and now - self.mtime <= self.live_window:
-            return Status.LIVE
-        return Status.IDLE
+        return run_status(
+            gone=self.gone,
+            epochs_done=self.epochs_done,
+            total_epochs=self.total_epochs,
+            mtime=self.mtime,
+            mean_epoch_s=self.summary.mean_epoch_s,
+            now=now,
+            stalled=stalled,
+        )
 
     @property
     def live_window(self) -> float:

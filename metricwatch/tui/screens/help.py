@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from metricwatch.diagnostics import Severity
-from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS
+from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
 
 EXTRA_KEYS = (
     ("tab / shift+tab", "Move focus (runs, summary, findings)"),

@@ -12,7 +12,8 @@ from textual.widgets import Static
 
 from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable, shorten_middle
-from metricwatch.tui.state import STATUS_LOOKS, RunState, Status, format_ago
+from metricwatch.status import STATUS_LOOKS, Status
+from metricwatch.tui.state import RunState, format_ago
 
 #: Cells of the run name kept, shortened in the middle, before the ETA, the last write
 #: and the status word are left out to make room (run position and watch mode go first).

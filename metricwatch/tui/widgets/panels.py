@@ -17,8 +17,8 @@ from textual.widgets import Static
 from metricwatch.diagnostics import Finding, worst_severity
 from metricwatch.model import Problem
 from metricwatch.safetext import printable, shorten_middle
+from metricwatch.status import SEVERITY_LOOKS
 from metricwatch.summary import RunSummary
-from metricwatch.tui.state import SEVERITY_LOOKS
 
 #: Summary labels (unknown metric keys can be long) are shortened in the middle to this.
 LABEL_CELLS = 20

@@ -12,7 +12,8 @@ from textual.widgets.option_list import Option
 
 from metricwatch.diagnostics import worst_severity
 from metricwatch.safetext import pad_cells, printable, shorten_middle
-from metricwatch.tui.state import SEVERITY_LOOKS, STATUS_LOOKS, RunState
+from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
+from metricwatch.tui.state import RunState
 
 
 def row(state: RunState, now: float, width: int) -> Text:
