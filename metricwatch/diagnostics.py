@@ -193,7 +193,7 @@ def non_finite(run: Run, limits: Thresholds) -> Finding | None:
         series = run.series(key)
         bad = np.flatnonzero(~np.isfinite(series.values))
         if len(bad):
-            first[key] = (int(series.epochs[bad[0]]), float(series.values[bad[0]]))
+            first[key] = (int(series.steps[bad[0]]), float(series.values[bad[0]]))
     if not first:
         return None
     epoch = min(e for e, _ in first.values())
@@ -223,10 +223,10 @@ def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
     return _finding(
         "loss_not_decreasing",
         Severity.WARNING,
-        f"train_loss went from {_fmt(start)} at epoch {loss.epochs[0]} to "
-        f"{_fmt(loss.last)} at epoch {loss.last_epoch}; its best is only "
+        f"train_loss went from {_fmt(start)} at epoch {loss.steps[0]} to "
+        f"{_fmt(loss.last)} at epoch {loss.last_step}; its best is only "
         f"{improvement * 100:.1f}% below the start over {len(loss)} epochs",
-        loss.last_epoch,
+        loss.last_step,
     )
 
 
@@ -235,7 +235,7 @@ def loss_oscillating(run: Run, limits: Thresholds) -> Finding | None:
     if len(loss) < limits.min_epochs_for_trends:
         return None
     window = loss.values[-limits.oscillation_window :]
-    epochs = loss.epochs[-limits.oscillation_window :]
+    epochs = loss.steps[-limits.oscillation_window :]
     diffs = np.diff(window)
     # Swings are judged against the loss level, but never against less than a small
     # fraction of where the loss started: noise on a loss that has fallen to ~0 is not wild.
@@ -282,7 +282,7 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
         return None
     train_smooth = trailing_mean(train.values, window)
     # Train and val may be logged at different epochs: take train's latest at or before.
-    at_best = int(np.searchsorted(train.epochs, val.epochs[best], side="right")) - 1
+    at_best = int(np.searchsorted(train.steps, val.steps[best], side="right")) - 1
     if at_best < 0:
         return None
     train_at_best, train_now = float(train_smooth[at_best]), float(train_smooth[-1])
@@ -290,11 +290,11 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
         return None
     if not (train_at_best - train_now) / abs(train_at_best) >= limits.overfit_train_drop:
         return None
-    first = int(val.epochs[max(0, best - window + 1)])
-    best_epoch = int(val.epochs[best])
+    first = int(val.steps[max(0, best - window + 1)])
+    best_epoch = int(val.steps[best])
     span = f"epochs {first}-{best_epoch}" if first != best_epoch else f"epoch {first}"
     raw = best_of(val)
-    raw_text = f"; best single epoch {_fmt(raw.value)} at epoch {raw.epoch}" if raw else ""
+    raw_text = f"; best single epoch {_fmt(raw.value)} at epoch {raw.step}" if raw else ""
     return _finding(
         "overfitting",
         Severity.WARNING,
@@ -322,7 +322,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
             continue
         bad = np.flatnonzero(~np.isfinite(series.values))
         if len(bad):
-            epoch = int(series.epochs[bad[0]])
+            epoch = int(series.steps[bad[0]])
             return _finding(
                 "exploding_gradients",
                 Severity.CRITICAL,
@@ -335,7 +335,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
         if baseline <= 0:
             continue
         peak_index = 3 + int(np.argmax(series.values[3:]))
-        peak, peak_epoch = float(series.values[peak_index]), int(series.epochs[peak_index])
+        peak, peak_epoch = float(series.values[peak_index]), int(series.steps[peak_index])
         growth = peak / baseline
         if growth < limits.explode_growth or peak < limits.explode_min_peak:
             continue
@@ -346,7 +346,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
             "exploding_gradients",
             severity,
             f"{key} grew {_fmt_ratio(growth)}× from {_fmt(baseline)} (median of epochs "
-            f"{series.epochs[0]}-{series.epochs[2]}) to {_fmt(peak)} at epoch {peak_epoch}",
+            f"{series.steps[0]}-{series.steps[2]}) to {_fmt(peak)} at epoch {peak_epoch}",
             peak_epoch,
         )
     return None
@@ -374,7 +374,7 @@ def vanishing_gradients(run: Run, limits: Thresholds) -> Finding | None:
         f"grad_norm is {_fmt(recent_grad)} (median of the last 3 epochs) while train_loss "
         f"improved only {improvement * 100:.2f}% over the last {len(window)} epochs "
         f"(now {_fmt(loss.last)})",
-        grad.last_epoch,
+        grad.last_step,
     )
 
 

@@ -1,15 +1,15 @@
 """Plain data the rest of metricwatch passes around: no I/O, no terminal.
 
-A run is a table of scalar series against the epoch, plus whatever went
-wrong while reading it. Keeping problems beside the data (instead of
-raising) is what lets the monitor keep showing the last good epochs while a
-file is half-written.
+A run is a table of scalar series against a step axis (the epoch number
+for runs logged once per epoch), plus whatever went wrong while reading
+it. Keeping problems beside the data (instead of raising) is what lets
+the monitor keep showing the last good points while a file is half-written.
 
-Storage is columnar: each series is two numpy arrays (epochs as int64,
-values as float64), never one Python object per point. A 25-million-value
-file then costs 16 bytes a point instead of a few hundred, and summaries,
-rules and chart reduction are array operations, not Python loops. Series
-that share their epochs share one array.
+Storage is columnar: each series is numpy arrays (steps as int64, values
+as float64; epochs and times where known), never one Python object per
+point. A 25-million-value file then costs 16 bytes a point instead of a
+few hundred, and summaries, rules and chart reduction are array
+operations, not Python loops. Series that share their steps share one array.
 """
 
 from __future__ import annotations
@@ -51,10 +51,14 @@ class Problem:
         return self.message
 
 
-_NO_EPOCHS = np.empty(0, dtype=np.int64)
+_NO_STEPS = np.empty(0, dtype=np.int64)
 _NO_VALUES = np.empty(0, dtype=np.float64)
-for _array in (_NO_EPOCHS, _NO_VALUES):
+for _array in (_NO_STEPS, _NO_VALUES):
     _array.flags.writeable = False
+
+#: The two natural x axes: a run logged once per epoch, or every N optimiser steps.
+EPOCH = "epoch"
+STEP = "step"
 
 
 def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
@@ -67,84 +71,111 @@ def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Series:
-    """One key's values against epoch, in epoch order, gaps skipped.
+    """One key's values against the run's x axis, in x order, gaps skipped.
 
-    `epochs` is int64 and `values` float64, both read-only. Values may be
-    NaN or +/-Inf: they are data the user must see, not noise.
+    `steps` (int64) is the x position: the epoch number in a run logged per
+    epoch, the optimiser step in a run logged per step. `epochs` (float64,
+    fractional within an epoch) and `times` (float64, Unix seconds) are
+    there where the source knows them, else None. All arrays are read-only
+    and of one length. Values may be NaN or +/-Inf: they are data the user
+    must see, not noise.
     """
 
     key: str
-    epochs: np.ndarray = field(default_factory=lambda: _NO_EPOCHS)
+    steps: np.ndarray = field(default_factory=lambda: _NO_STEPS)
     values: np.ndarray = field(default_factory=lambda: _NO_VALUES)
+    epochs: np.ndarray | None = None
+    times: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        epochs = _frozen(self.epochs, np.int64)
+        steps = _frozen(self.steps, np.int64)
         values = _frozen(self.values, np.float64)
-        if epochs.shape != values.shape or epochs.ndim != 1:
-            raise ValueError(f"series {self.key!r}: epochs and values differ in shape")
-        object.__setattr__(self, "epochs", epochs)
+        if steps.shape != values.shape or steps.ndim != 1:
+            raise ValueError(f"series {self.key!r}: steps and values differ in shape")
+        object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "values", values)
+        for name in ("epochs", "times"):
+            extra = getattr(self, name)
+            if extra is not None:
+                extra = _frozen(extra, np.float64)
+                if extra.shape != values.shape:
+                    raise ValueError(f"series {self.key!r}: {name} and values differ in shape")
+                object.__setattr__(self, name, extra)
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
+    def take(self, index: np.ndarray) -> Series:
+        """The points at index (a boolean mask or positions), every axis kept in step."""
+        return Series(
+            self.key,
+            self.steps[index],
+            self.values[index],
+            None if self.epochs is None else self.epochs[index],
+            None if self.times is None else self.times[index],
+        )
+
     def finite(self) -> Series:
         """The same series without NaN/Inf points, for arithmetic that needs numbers."""
         keep = np.isfinite(self.values)
-        if keep.all():
-            return self
-        return Series(self.key, self.epochs[keep], self.values[keep])
+        return self if keep.all() else self.take(keep)
 
     @property
     def last(self) -> float | None:
         return float(self.values[-1]) if len(self) else None
 
     @property
-    def last_epoch(self) -> int | None:
-        return int(self.epochs[-1]) if len(self) else None
+    def last_step(self) -> int | None:
+        return int(self.steps[-1]) if len(self) else None
+
+    def epoch_at(self, index: int) -> float | None:
+        """The epoch of point index, where known."""
+        return None if self.epochs is None else float(self.epochs[index])
 
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """Every series of a run, and the epoch of each record (the rows of the file).
+    """Every series of a run, and the x position of each record (the rows of the file).
 
-    `epochs` holds one entry per record kept, ascending: it counts epochs
-    and tells whether the run counts from 0, independently of which keys
-    each record carried.
+    `steps` holds one entry per record kept, ascending: it counts epochs (or
+    steps) and tells whether the run counts from 0, independently of which
+    keys each record carried. `x` says what the steps are: EPOCH or STEP.
     """
 
-    epochs: np.ndarray = field(default_factory=lambda: _NO_EPOCHS)
+    steps: np.ndarray = field(default_factory=lambda: _NO_STEPS)
     series: Mapping[str, Series] = field(default_factory=dict)
+    x: str = EPOCH
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "epochs", _frozen(self.epochs, np.int64))
+        object.__setattr__(self, "steps", _frozen(self.steps, np.int64))
 
     def __len__(self) -> int:
-        return int(self.epochs.shape[0])
+        return int(self.steps.shape[0])
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[int, Mapping[str, float]]]) -> Table:
-        """A table from (epoch, {key: value}) rows in epoch order (tests, small writers)."""
-        epochs: list[int] = []
+    def from_rows(cls, rows: Iterable[tuple[int, Mapping[str, float]]], x: str = EPOCH) -> Table:
+        """A table from (step, {key: value}) rows in step order (tests, small writers)."""
+        steps: list[int] = []
         columns: dict[str, tuple[list[int], list[float]]] = {}
-        for epoch, values in rows:
-            epochs.append(epoch)
+        for step, values in rows:
+            steps.append(step)
             for key, value in values.items():
                 column = columns.setdefault(key, ([], []))
-                column[0].append(epoch)
+                column[0].append(step)
                 column[1].append(value)
         return cls(
-            np.asarray(epochs, dtype=np.int64),
+            np.asarray(steps, dtype=np.int64),
             {key: Series(key, np.asarray(e), np.asarray(v)) for key, (e, v) in columns.items()},
+            x,
         )
 
     def rows(self) -> list[dict[str, Any]]:
-        """The table as epoch records ({"epoch": n, key: value, ...}), for writing it back."""
-        out = {int(epoch): {"epoch": int(epoch)} for epoch in self.epochs}
+        """The table as records ({x: n, key: value, ...}), for writing it back."""
+        out = {int(step): {self.x: int(step)} for step in self.steps}
         for key, series in self.series.items():
-            for epoch, value in zip(series.epochs.tolist(), series.values.tolist()):
-                out.setdefault(epoch, {"epoch": epoch})[key] = value
-        return [out[epoch] for epoch in sorted(out)]
+            for step, value in zip(series.steps.tolist(), series.values.tolist()):
+                out.setdefault(step, {self.x: step})[key] = value
+        return [out[step] for step in sorted(out)]
 
 
 @dataclass
@@ -165,12 +196,30 @@ class Run:
         return len(self.table)
 
     @property
+    def x(self) -> str:
+        """The run's natural x axis: EPOCH (one record per epoch) or STEP."""
+        return self.table.x
+
+    @property
     def epochs_done(self) -> int:
-        """How many epochs have finished: the last epoch number, plus one if counting from 0."""
-        epochs = self.table.epochs
-        if not len(epochs):
+        """How many epochs have finished: the last epoch number, plus one if counting from 0.
+
+        For a step run, the whole epochs its latest point has reached, where known.
+        """
+        steps = self.table.steps
+        if not len(steps):
             return 0
-        return int(epochs[-1]) + (1 if epochs[0] == 0 else 0)
+        if self.x == EPOCH:
+            return int(steps[-1]) + (1 if steps[0] == 0 else 0)
+        known = [s.epochs[-1] for s in self.table.series.values() if s.epochs is not None]
+        finite = [e for e in known if math.isfinite(e)]
+        return int(max(finite)) if finite else 0
+
+    @property
+    def last_step(self) -> int | None:
+        """The latest x position logged (an epoch number in an epoch run)."""
+        steps = self.table.steps
+        return int(steps[-1]) if len(steps) else None
 
     @property
     def total_epochs(self) -> int | None:

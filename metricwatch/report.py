@@ -35,7 +35,7 @@ from metricwatch.diagnostics import (
     diagnose,
 )
 from metricwatch.metrics import format_value, spec_for
-from metricwatch.model import ProblemKind, Run
+from metricwatch.model import STEP, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, run_status
@@ -134,13 +134,16 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "epochs": summary.epochs if summary else run.epochs_done,
         "total_epochs": summary.total_epochs if summary else None,
         "task": summary.task.value if summary and summary.task else None,
+        "x": run.x,
+        "steps": summary.steps if summary and run.x == STEP else None,
         "best_epoch": summary.best_epoch if summary else None,
+        "best_step": summary.best_step if summary else None,
         "best_by": summary.best_by if summary else None,
         "training_time_s": summary.training_time_s if summary else None,
         "mean_epoch_s": summary.mean_epoch_s if summary else None,
         "last": dict(summary.last) if summary else {},
         "best": (
-            {key: {"value": b.value, "epoch": b.epoch} for key, b in summary.best.items()}
+            {key: b.as_json(summary.x) for key, b in summary.best.items()}
             if summary
             else {}
         ),
@@ -325,7 +328,7 @@ def _best_text(summary: RunSummary, common: str | None) -> Text:
         return Text("—", style="dim")
     scales = {line.key: line.scale for line in summary.metrics}
     value = format_value(key, best.value, scale=scales.get(key, 1.0))
-    text = Text(f"{value} @ {best.epoch}")
+    text = Text(f"{value} @ {best.step}")
     if key != common:
         text.append(f"  {_short_label(key)}", style="dim")
     return text

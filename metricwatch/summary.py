@@ -24,23 +24,31 @@ from metricwatch.metrics import (
     spec_for,
     task_metric_keys,
 )
-from metricwatch.model import Run, Series
+from metricwatch.model import EPOCH, Run, Series
 
 
 @dataclass(frozen=True)
 class Best:
+    """A series' best value, the step it was logged at, and that point's epoch where known."""
+
     value: float
-    epoch: int
+    step: int
+    epoch: float | None = None
+
+    def as_json(self, x: str) -> dict[str, float | int | None]:
+        """`{"value", "step", "epoch"}`; in an epoch run the step is the epoch."""
+        epoch = self.step if x == EPOCH else self.epoch
+        return {"value": self.value, "step": self.step, "epoch": epoch}
 
 
 @dataclass(frozen=True)
 class MetricLine:
-    """One task metric's row: its last value and its best value with the epoch."""
+    """One task metric's row: its last value and its best value with its step."""
 
     key: str
     label: str
     last: float | None
-    last_epoch: int | None
+    last_step: int | None
     best: Best | None
     scale: float = 1.0
 
@@ -50,16 +58,27 @@ class MetricLine:
 
 @dataclass
 class RunSummary:
+    """The seed's summary table as data. `best_step` is the x position of the best value
+    of `best_by` (the epoch number in an epoch run); `steps` counts logged steps."""
+
     epochs: int
     total_epochs: int | None
     task: Task | None
-    best_epoch: int | None
+    best_step: int | None
     best_by: str | None
     training_time_s: float | None
     mean_epoch_s: float | None
     last: dict[str, float | None] = field(default_factory=dict)
     best: dict[str, Best] = field(default_factory=dict)
     metrics: list[MetricLine] = field(default_factory=list)
+    x: str = EPOCH
+    steps: int = 0
+    best_epoch_of_step: float | None = None
+
+    @property
+    def best_epoch(self) -> float | None:
+        """The epoch of the best point: the best step itself in an epoch run."""
+        return self.best_step if self.x == EPOCH else self.best_epoch_of_step
 
     @property
     def epochs_label(self) -> str:
@@ -75,14 +94,20 @@ class RunSummary:
         ]
         for line in self.metrics:
             text = line.format(line.last)
-            if line.best is not None and line.best.epoch != line.last_epoch:
-                text += f"  (best {line.format(line.best.value)} @ {line.best.epoch})"
+            if line.best is not None and line.best.step != line.last_step:
+                text += f"  (best {line.format(line.best.value)} @ {line.best.step})"
             rows.append((line.label, text))
         best = "—"
-        if self.best_epoch is not None:
-            total = self.total_epochs or self.epochs
-            best = f"{self.best_epoch} / {total}"
-        rows.append(("Best Epoch", best))
+        if self.x == EPOCH:
+            if self.best_step is not None:
+                best = f"{self.best_step} / {self.total_epochs or self.epochs}"
+            rows.append(("Best Epoch", best))
+        else:
+            if self.best_step is not None:
+                best = f"{self.best_step:,}"
+                if self.best_epoch_of_step is not None:
+                    best += f" (epoch {self.best_epoch_of_step:.2f})"
+            rows.append(("Best Step", best))
         rows.append(("Training Time", format_duration(self.training_time_s)))
         rows.append(("Mean Epoch", format_duration(self.mean_epoch_s)))
         rows.append(("Epochs (actual)", self.epochs_label))
@@ -98,7 +123,7 @@ def best_of(series: Series) -> Best | None:
     higher = spec_for(series.key).direction is Direction.HIGHER
     masked = np.where(finite, values, -np.inf if higher else np.inf)
     index = int(np.argmax(masked) if higher else np.argmin(masked))  # first of ties
-    return Best(float(values[index]), int(series.epochs[index]))
+    return Best(float(values[index]), int(series.steps[index]), series.epoch_at(index))
 
 
 def _durations(run: Run) -> np.ndarray:
@@ -152,7 +177,7 @@ def summarize(run: Run) -> RunSummary:
             if found is not None:
                 best[key] = found
     by = ranking_key(run, task)
-    best_epoch = best[by].epoch if by is not None and by in best else None
+    top = best.get(by) if by is not None else None
     metrics = []
     for key in task_metric_keys(keys):
         series = run.series(key)
@@ -161,7 +186,7 @@ def summarize(run: Run) -> RunSummary:
                 key,
                 spec_for(key).label,
                 series.last,
-                series.last_epoch,
+                series.last_step,
                 best.get(key),
                 fraction_scale(series.values),
             )
@@ -170,11 +195,14 @@ def summarize(run: Run) -> RunSummary:
         epochs=run.epochs_done,
         total_epochs=run.total_epochs,
         task=task,
-        best_epoch=best_epoch,
+        best_step=top.step if top else None,
         best_by=by,
         training_time_s=training_time_s(run),
         mean_epoch_s=mean_epoch_s(run),
         last=last,
         best=best,
         metrics=metrics,
+        x=run.x,
+        steps=len(run.table),
+        best_epoch_of_step=top.epoch if top else None,
     )

@@ -52,10 +52,11 @@ def test_json_shape(runs, capsys):
     }
     for key, kind in required.items():
         assert isinstance(good[key], kind), key
-    assert good["epochs"] == 6 and good["best_epoch"] == 6
+    assert good["epochs"] == 6 and good["best_epoch"] == 6 and good["best_step"] == 6
+    assert good["x"] == "epoch" and good["steps"] is None  # steps: for step runs only
     assert good["training_time_s"] == 60.0
     assert good["last"]["val_accuracy"] == 0.74
-    assert good["best"]["val_loss"] == {"value": 0.9, "epoch": 6}
+    assert good["best"]["val_loss"] == {"value": 0.9, "step": 6, "epoch": 6}
     assert good["diagnostics"] == []
     bad = by_name["bad"]
     assert bad["last"]["train_loss"] is None  # NaN comes out as null

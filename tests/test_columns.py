@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,20 +23,20 @@ def parse(document) -> Table:
 def test_series_are_read_only_int64_and_float64_arrays():
     table = parse({"epochs": [{"epoch": 3, "train_loss": 1}, {"epoch": 7, "train_loss": 0.5}]})
     series = table.series["train_loss"]
-    assert series.epochs.dtype == np.int64 and series.values.dtype == np.float64
-    assert series.epochs.tolist() == [3, 7] and series.values.tolist() == [1.0, 0.5]
+    assert series.steps.dtype == np.int64 and series.values.dtype == np.float64
+    assert series.steps.tolist() == [3, 7] and series.values.tolist() == [1.0, 0.5]
     with pytest.raises(ValueError):
         series.values[0] = 2.0
-    assert series.last == 0.5 and series.last_epoch == 7
-    assert Series("x").last is None and Series("x").last_epoch is None
+    assert series.last == 0.5 and series.last_step == 7
+    assert Series("x").last is None and Series("x").last_step is None
 
 
 def test_series_of_a_full_record_share_one_epochs_array():
     rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 2.0 / e} for e in range(2, 40)]
     table = parse({"epochs": rows})
-    assert table.series["train_loss"].epochs is table.series["val_loss"].epochs
+    assert table.series["train_loss"].steps is table.series["val_loss"].steps
     history = parse({"train_loss": [1.0, 0.5, 0.25], "val_loss": [2.0, 1.0, 0.5]})
-    assert history.series["train_loss"].epochs is history.series["val_loss"].epochs
+    assert history.series["train_loss"].steps is history.series["val_loss"].steps
     # 16 bytes a point: the arrays are all there is.
     assert table.series["train_loss"].values.nbytes == 8 * 38
 
@@ -44,9 +45,9 @@ def test_sparse_records_keep_each_series_own_epochs():
     table = parse(
         {"epochs": [{"epoch": 1, "train_loss": 3}, {"epoch": 2, "val_loss": 9}, {"epoch": 4}]}
     )
-    assert table.epochs.tolist() == [1, 2, 4]
-    assert table.series["train_loss"].epochs.tolist() == [1]
-    assert table.series["val_loss"].epochs.tolist() == [2]
+    assert table.steps.tolist() == [1, 2, 4]
+    assert table.series["train_loss"].steps.tolist() == [1]
+    assert table.series["val_loss"].steps.tolist() == [2]
 
 
 def test_history_lists_of_mixed_values():
@@ -56,10 +57,10 @@ def test_history_lists_of_mixed_values():
     }
     result = parse_metrics_json(json.dumps(doc).encode())
     loss = result.table.series["train_loss"]
-    assert loss.epochs.tolist() == [1, 3, 4, 6]
+    assert loss.steps.tolist() == [1, 3, 4, 6]
     assert loss.values[0] == 1.5 and math.isnan(loss.values[1])
     assert loss.values[2] == math.inf and loss.values[3] == 0.25
-    assert result.table.series["val_loss"].epochs.tolist() == [1, 2]
+    assert result.table.series["val_loss"].steps.tolist() == [1, 2]
     assert [p.kind for p in result.problems] == [ProblemKind.NON_NUMERIC]
     assert "'train_loss' ×1" in result.problems[0].message  # the bool, not the None
 
@@ -68,8 +69,8 @@ def test_history_with_an_epoch_list_that_goes_back_is_a_resume():
     doc = {"epoch": [1, 2, 3, 2, 3, 4], "train_loss": [9, 8, 7, 6, 5, 4]}
     result = parse_metrics_json(json.dumps(doc).encode())
     loss = result.table.series["train_loss"]
-    assert result.table.epochs.tolist() == [1, 2, 3, 4]
-    assert loss.epochs.tolist() == [1, 2, 3, 4] and loss.values.tolist() == [9, 6, 5, 4]
+    assert result.table.steps.tolist() == [1, 2, 3, 4]
+    assert loss.steps.tolist() == [1, 2, 3, 4] and loss.values.tolist() == [9, 6, 5, 4]
     assert ProblemKind.RESTART in {p.kind for p in result.problems}
 
 
@@ -77,7 +78,7 @@ def test_history_alias_fills_only_the_epochs_the_canonical_key_lacks():
     doc = {"train_loss": [1.0, 0.8, None], "loss": [5.0, 5.0, 0.6]}
     result = parse_metrics_json(json.dumps(doc).encode())
     loss = result.table.series["train_loss"]
-    assert loss.epochs.tolist() == [1, 2, 3] and loss.values.tolist() == [1.0, 0.8, 0.6]
+    assert loss.steps.tolist() == [1, 2, 3] and loss.values.tolist() == [1.0, 0.8, 0.6]
     assert "the same metric under two names" in result.problems[0].message
 
 
@@ -120,16 +121,16 @@ def test_extreme_losses_summarise_and_diagnose(values):
     rows = columns(train_loss=values, val_loss=values, grad_norm=values, duration_s=values)
     run = make_run(rows)
     summary = summarize(run)
-    assert summary.epochs == len(values)
+    assert summary.steps == len(values)
     diagnose(run)  # must not raise
 
 
 def test_best_of_picks_the_first_of_ties_by_direction():
     loss = Series("val_loss", np.array([4, 5, 6, 7]), np.array([2.0, 1.0, math.nan, 1.0]))
     assert best_of(loss) == best_of(loss.finite())
-    assert (best_of(loss).value, best_of(loss).epoch) == (1.0, 5)
+    assert (best_of(loss).value, best_of(loss).step) == (1.0, 5)
     accuracy = Series("val_accuracy", np.array([4, 5, 6]), np.array([0.5, 0.9, 0.9]))
-    assert (best_of(accuracy).value, best_of(accuracy).epoch) == (0.9, 5)
+    assert (best_of(accuracy).value, best_of(accuracy).step) == (0.9, 5)
     assert best_of(Series("val_loss", np.array([1]), np.array([math.nan]))) is None
 
 
@@ -156,3 +157,49 @@ def test_a_fraction_far_out_of_range_prints_as_a_number():
     assert format_value("val_accuracy", 999.9) == "99990.0%"
     assert format_value("val_accuracy", 1000.0) == "1000"
     assert format_value("val_accuracy", 0.453) == "45.3%"
+
+
+# --- step runs -------------------------------------------------------------------------------
+
+
+def step_run():
+    from metricwatch.model import STEP, Run
+
+    steps = np.array([10, 20, 30, 40])
+    loss = Series(
+        "train_loss", steps, np.array([4.0, 3.0, 2.5, 2.0]), np.array([0.25, 0.5, 0.75, 1.0])
+    )
+    val = Series("val_loss", np.array([20, 40]), np.array([2.0, 2.2]), np.array([0.5, 1.0]))
+    table = Table(steps, {"train_loss": loss, "val_loss": val}, STEP)
+    return Run("s", Path("s"), table)
+
+
+def test_a_step_run_knows_its_axis_epochs_and_best_step():
+    run = step_run()
+    assert run.x == "step" and run.last_step == 40 and run.epochs_done == 1
+    summary = summarize(run)
+    assert (summary.best_step, summary.best_epoch, summary.steps) == (20, 0.5, 4)
+    assert summary.best["val_loss"].as_json("step") == {"value": 2.0, "step": 20, "epoch": 0.5}
+    rows = dict(summary.rows())
+    assert rows["Best Step"] == "20 (epoch 0.50)" and "Best Epoch" not in rows
+
+
+def test_a_step_series_keeps_its_axes_together_when_filtered():
+    series = Series(
+        "train_loss",
+        np.array([1, 2, 3]),
+        np.array([1.0, math.nan, 0.5]),
+        np.array([0.1, 0.2, 0.3]),
+        np.array([100.0, 101.0, 102.0]),
+    )
+    finite = series.finite()
+    assert finite.steps.tolist() == [1, 3] and finite.epochs.tolist() == [0.1, 0.3]
+    assert finite.times.tolist() == [100.0, 102.0] and finite.epoch_at(1) == 0.3
+    with pytest.raises(ValueError):
+        Series("x", np.array([1, 2]), np.array([1.0, 2.0]), np.array([0.5]))
+
+
+def test_epoch_run_json_best_carries_step_and_epoch():
+    run = make_run(columns(val_loss=[3.0, 1.0, 2.0]))
+    assert summarize(run).best["val_loss"].as_json("epoch") == {"value": 1.0, "step": 2, "epoch": 2}
+    assert dict(summarize(run).rows())["Best Epoch"] == "2 / 3"

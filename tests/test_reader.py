@@ -15,7 +15,7 @@ def kinds(result):
 
 
 def epochs(result):
-    return [int(e) for e in result.table.epochs]
+    return [int(e) for e in result.table.steps]
 
 
 def values_of(result):

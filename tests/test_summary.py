@@ -27,9 +27,9 @@ def test_summary_of_a_classification_run():
     assert summary.training_time_s == pytest.approx(242.0)
     assert summary.mean_epoch_s == pytest.approx(60.5)
     assert summary.last["val_accuracy"] == 0.79
-    assert (summary.best["val_accuracy"].value, summary.best["val_accuracy"].epoch) == (0.8, 3)
-    assert (summary.best["val_f1"].value, summary.best["val_f1"].epoch) == (0.75, 4)
-    assert summary.best["train_loss"].epoch == 4
+    assert (summary.best["val_accuracy"].value, summary.best["val_accuracy"].step) == (0.8, 3)
+    assert (summary.best["val_f1"].value, summary.best["val_f1"].step) == (0.75, 4)
+    assert summary.best["train_loss"].step == 4
     assert "lr" not in summary.best  # no direction: nothing is "best"
 
 
@@ -67,7 +67,7 @@ def test_empty_run_summarises_to_dashes():
 def test_unknown_numeric_keys_are_kept_with_a_generic_format():
     summary = summarize(make_run(columns(val_loss=[1.0, 0.5], val_bleu=[12.5, 20.25])))
     assert summary.last["val_bleu"] == 20.25
-    assert summary.best["val_bleu"].epoch == 2  # "bleu" reads as higher-is-better
+    assert summary.best["val_bleu"].step == 2  # "bleu" reads as higher-is-better
     assert dict(summary.rows())["Val Bleu"] == "20.25"
 
 

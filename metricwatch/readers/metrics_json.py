@@ -565,8 +565,8 @@ def _fill_gaps(
     canonical: Series, epochs: np.ndarray, values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """An alias's points merged under the canonical series, only where it has none."""
-    extra = ~np.isin(epochs, canonical.epochs)
-    merged_epochs = np.concatenate([canonical.epochs, epochs[extra]])
+    extra = ~np.isin(epochs, canonical.steps)
+    merged_epochs = np.concatenate([canonical.steps, epochs[extra]])
     merged_values = np.concatenate([canonical.values, values[extra]])
     order = np.argsort(merged_epochs, kind="stable")
     return merged_values[order], merged_epochs[order]

@@ -222,7 +222,7 @@ def best_marker(summary: RunSummary) -> tuple[float | None, str]:
     with the same scale as the summary's own row; the key is named unless
     it is val_loss, the seed's ranking key.
     """
-    key, epoch = summary.best_by, summary.best_epoch
+    key, epoch = summary.best_by, summary.best_step
     if key is None or epoch is None:
         return None, ""
     best = summary.best.get(key)

@@ -165,7 +165,7 @@ def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
     if run is None:
         return np.empty(0), np.empty(0)
     series = run.series(key)
-    return series.epochs.astype(np.float64), series.values
+    return series.steps.astype(np.float64), series.values
 
 
 def format_ago(seconds: float | None) -> str:
