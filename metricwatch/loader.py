@@ -14,7 +14,7 @@ from stat import S_ISREG
 
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
-from metricwatch.readers import ParseResult, parse_metrics_json
+from metricwatch.readers import ParseResult, parse
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
@@ -43,6 +43,7 @@ class RunLoader:
             name=name,
             path=metrics_path,
             table=result.table,
+            format=result.format,
             meta=dict(result.meta),
             extra=dict(result.extra),
             problems=list(result.problems),
@@ -96,7 +97,7 @@ class RunLoader:
                 _failed(ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"),
                 stat.st_mtime,
             )
-        result = parse_metrics_json(data if data is not None else b"")
+        result = parse(path.name, data if data is not None else b"")
         self.parses += 1
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
@@ -125,6 +126,7 @@ def keep_last_good(previous: Run | None, current: Run) -> Run:
         extra=previous.extra,
         problems=[*current.problems, *kept_problems],
         mtime=current.mtime if current.mtime is not None else previous.mtime,
+        format=previous.format,
     )
 
 

@@ -189,6 +189,7 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     mtime: float | None = None
+    format: str = ""  # the FileFormat name that read it ("metricwatch", "hf_trainer_state"...)
 
     @property
     def record_count(self) -> int:

@@ -134,6 +134,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "epochs": summary.epochs if summary else run.epochs_done,
         "total_epochs": summary.total_epochs if summary else None,
         "task": summary.task.value if summary and summary.task else None,
+        "format": run.format or None,
         "x": run.x,
         "steps": summary.steps if summary and run.x == STEP else None,
         "best_epoch": summary.best_epoch if summary else None,

@@ -1,5 +1,68 @@
-"""File formats metricwatch reads: one module per format, bytes in, records out."""
+"""The formats metricwatch reads, one module each, and the registry that picks one.
 
-from metricwatch.readers.metrics_json import DAMAGE_KINDS, ParseResult, parse_metrics_json
+Above this package there is one run model and no `if format == ...`: a
+format's quirks live in its module. FORMATS is asked in order, so a
+specific format (detectron2's JSON-lines `metrics.json`) comes before a
+general one sharing its file name (the native `metrics.json`).
+"""
 
-__all__ = ["DAMAGE_KINDS", "ParseResult", "parse_metrics_json"]
+from __future__ import annotations
+
+from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers import metrics_json
+from metricwatch.readers.base import DAMAGE_KINDS, HEAD_BYTES, FileFormat, ParseResult
+from metricwatch.readers.metrics_json import parse_metrics_json
+
+FORMATS: tuple[FileFormat, ...] = (metrics_json.FORMAT,)
+
+
+def may_be_run_file(filename: str) -> bool:
+    """Whether a file of this name may be a run's log (a cheap test before any read)."""
+    return any(fmt.may_hold(filename) for fmt in FORMATS)
+
+
+def claim(filename: str, head: bytes) -> FileFormat | None:
+    """The format of a file, from its name and first bytes; None when no reader claims it."""
+    head = head[:HEAD_BYTES]
+    for fmt in FORMATS:
+        if fmt.may_hold(filename) and _sniffs(fmt, head):
+            return fmt
+    return None
+
+
+def parse(filename: str, data: bytes) -> ParseResult:
+    """Read a run file with the format that claims it; a file none claims is NOT_OURS."""
+    fmt = claim(filename, data)
+    if fmt is None:
+        return ParseResult(problems=[Problem(ProblemKind.NOT_OURS, not_supported(filename))])
+    result = fmt.parse(data)
+    result.format = fmt.name
+    return result
+
+
+def not_supported(filename: str) -> str:
+    """The message for a file no reader takes: it names what is supported."""
+    return f"{filename} is in no format metricwatch reads; supported: " + "; ".join(
+        f"{fmt.label} ({', '.join(fmt.patterns)})" for fmt in FORMATS
+    )
+
+
+def _sniffs(fmt: FileFormat, head: bytes) -> bool:
+    try:
+        return bool(fmt.sniff(head))
+    except Exception:  # noqa: BLE001 - a sniffer that fails on odd bytes means "not mine"
+        return False
+
+
+__all__ = [
+    "DAMAGE_KINDS",
+    "FORMATS",
+    "HEAD_BYTES",
+    "FileFormat",
+    "ParseResult",
+    "claim",
+    "may_be_run_file",
+    "not_supported",
+    "parse",
+    "parse_metrics_json",
+]

@@ -18,13 +18,13 @@ import codecs
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.safetext import printable, shorten_middle
 
 _WHITESPACE = " \t\n\r"
@@ -40,32 +40,6 @@ _NON_FINITE_STRINGS = {
     "+infinity": math.inf,
     "-infinity": -math.inf,
 }
-
-
-@dataclass
-class ParseResult:
-    table: Table = field(default_factory=Table)
-    meta: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def damaged(self) -> bool:
-        """True when the file could not be read whole (as opposed to odd values in it)."""
-        return any(p.kind in DAMAGE_KINDS for p in self.problems)
-
-
-#: Problems that mean "this read may have lost data a previous read had".
-DAMAGE_KINDS = frozenset(
-    {
-        ProblemKind.EMPTY,
-        ProblemKind.TRUNCATED,
-        ProblemKind.INVALID_JSON,
-        ProblemKind.NOT_OURS,
-        ProblemKind.MISSING,
-        ProblemKind.UNREADABLE,
-    }
-)
 
 
 def parse_metrics_json(data: bytes) -> ParseResult:
@@ -611,3 +585,17 @@ def _safe(key: str) -> str:
     """A key quoted for a message: at most 40 cells, shortened in the middle (the end of
     `val/acc_top5` tells it apart), hidden characters escaped."""
     return "'" + shorten_middle(printable(key), 40) + "'"
+
+
+def _sniff(head: bytes) -> bool:
+    """Any metrics.json is ours to read: a damaged or foreign one gets a typed problem."""
+    return True
+
+
+FORMAT = FileFormat(
+    name="metricwatch",
+    label="metricwatch metrics.json",
+    patterns=("metrics.json",),
+    sniff=_sniff,
+    parse=parse_metrics_json,
+)
