@@ -1,7 +1,9 @@
 """Which directories under a path are runs.
 
-A run is a directory holding a metrics.json. PATH may be the file itself, a
-run directory, or any parent. One rule decides where runs are looked for,
+A run is a directory holding a file some reader claims (metricwatch/readers:
+`metrics.json`, and whatever other formats are registered), recognised by
+its name and its first bytes. PATH may be the file itself, a run directory,
+or any parent. One rule decides where runs are looked for,
 for the start-up scan, for the directories the watcher sees appear later
 and for `metricwatch summary` alike:
 
@@ -28,6 +30,15 @@ import stat
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from metricwatch.readers import (
+    FORMATS,
+    HEAD_BYTES,
+    FileFormat,
+    claim,
+    may_be_run_file,
+    not_supported,
+)
 
 METRICS_FILENAME = "metrics.json"
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv", "env"})
@@ -65,7 +76,8 @@ def resolve_root(path: Path) -> Path:
     """Check PATH up front, so the user gets one clear line instead of a traceback.
 
     A PATH that does not exist is accepted (the monitor waits for it to
-    appear); one that exists must be a directory we may list or a JSON file.
+    appear); one that exists must be a directory we may list, a file a reader
+    claims, or a JSON file (read as metricwatch's format, as named).
     """
     try:
         mode = path.stat().st_mode
@@ -78,8 +90,10 @@ def resolve_root(path: Path) -> Path:
     if stat.S_ISDIR(mode):
         if not os.access(path, os.R_OK | os.X_OK):
             raise DiscoveryError(f"{path}: permission denied")
-    elif not stat.S_ISREG(mode) or (path.name != METRICS_FILENAME and path.suffix != ".json"):
-        raise DiscoveryError(f"{path}: not a metrics.json file or a directory")
+    elif not stat.S_ISREG(mode):
+        raise DiscoveryError(f"{path}: not a regular file or a directory")
+    elif path.suffix != ".json" and claims_file(path) is None:
+        raise DiscoveryError(f"{path}: {not_supported(path.name)}")
     return path
 
 
@@ -117,15 +131,16 @@ def scan(path: Path, *, name_root: Path | None = None, seen: Collection[DirId] =
         except OSError as error:
             found.errors.append(f"{directory}: {_reason(error)}")
             continue
-        subdirs, sublinks, is_run = [], [], False
+        subdirs, sublinks, candidates = [], [], []
         for entry in listed:
-            if entry.name == METRICS_FILENAME:
-                is_run = is_run or not _entry_is_dir(entry)
-            elif _entry_is_dir(entry) and not _skip_dir(directory, entry.name):
-                (sublinks if entry.is_symlink() else subdirs).append(Path(entry.path))
-        if is_run:
-            metrics = directory / METRICS_FILENAME
-            found.runs.append(_location(run_name(name_root, metrics), metrics))
+            if _entry_is_dir(entry):
+                if not _skip_dir(directory, entry.name):
+                    (sublinks if entry.is_symlink() else subdirs).append(Path(entry.path))
+            elif may_be_run_file(entry.name):
+                candidates.append(entry.name)
+        run_file = pick_run_file(directory, candidates)
+        if run_file is not None:
+            found.runs.append(_location(run_name(name_root, run_file), run_file))
             continue  # what a run keeps below it is its own
         stack.extend(sorted(subdirs, reverse=True))
         links.extend(sorted(sublinks))
@@ -158,22 +173,61 @@ def is_run_dir_candidate(root: Path, directory: Path) -> bool:
     return True
 
 
+def claims_file(path: Path) -> FileFormat | None:
+    """The format that claims the file at path, from its name and first bytes.
+
+    The read is bounded and non-blocking (a FIFO never stalls the search). A
+    file that cannot be read is claimed by its name alone, so that its run
+    shows, with the reason, instead of vanishing.
+    """
+    if not may_be_run_file(path.name):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return next((fmt for fmt in FORMATS if fmt.may_hold(path.name)), None)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device: shown, never read
+            return next((fmt for fmt in FORMATS if fmt.may_hold(path.name)), None)
+        head = os.read(fd, HEAD_BYTES)
+    except OSError:
+        return next((fmt for fmt in FORMATS if fmt.may_hold(path.name)), None)
+    finally:
+        os.close(fd)
+    return claim(path.name, head)
+
+
+def pick_run_file(directory: Path, names: Collection[str]) -> Path | None:
+    """The run file of a directory: among the names any reader may hold, the first
+    (in the registry's order of formats) whose content a reader claims."""
+
+    def rank(name: str) -> tuple[int, str]:
+        return next(i for i, fmt in enumerate(FORMATS) if fmt.may_hold(name)), name
+
+    for name in sorted((n for n in names if may_be_run_file(n)), key=rank):
+        if claims_file(directory / name) is not None:
+            return directory / name
+    return None
+
+
 def is_single_run(root: Path) -> bool:
     """Whether PATH names one run (its file or its directory), even before it exists.
 
     os.path.isfile never raises: PATH inside a directory we may not enter is
     "not a single run" instead of an exception at start-up.
     """
-    return (
-        root.name == METRICS_FILENAME
-        or os.path.isfile(root)
-        or os.path.isfile(root / METRICS_FILENAME)
-    )
+    if may_be_run_file(root.name) or os.path.isfile(root):
+        return True
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return False
+    return pick_run_file(root, names) is not None
 
 
 def run_name(root: Path, metrics_path: Path) -> str:
     """The name discover_runs gives the run whose file is metrics_path."""
-    if os.path.isfile(root) or root == metrics_path.parent or root.name == METRICS_FILENAME:
+    if os.path.isfile(root) or root == metrics_path.parent or may_be_run_file(root.name):
         return _dir_name(metrics_path.parent)
     return metrics_path.parent.relative_to(root).as_posix()
 

@@ -30,15 +30,16 @@ from enum import Enum
 from pathlib import Path
 
 from metricwatch.discovery import (
-    METRICS_FILENAME,
     DirId,
     DiscoveryError,
     Scan,
+    claims_file,
     dir_id,
     is_run_dir_candidate,
     run_name,
     scan,
 )
+from metricwatch.readers import may_be_run_file
 from metricwatch.safetext import printable
 
 Stamp = tuple[int, int, int]
@@ -60,7 +61,8 @@ class RunUpdate:
 
 
 def _is_metrics_file(path: str) -> bool:
-    return os.path.basename(path) == METRICS_FILENAME
+    """A name some reader may hold (metrics.json, ...): worth a look."""
+    return may_be_run_file(os.path.basename(path))
 
 
 class MetricsFilter:
@@ -80,7 +82,7 @@ class MetricsFilter:
         parent = Path(path).parent
         if not is_run_dir_candidate(self.root, parent):
             return False
-        if name == METRICS_FILENAME:
+        if may_be_run_file(name):
             return True
         kind = getattr(change, "name", str(change))
         if kind == "added":
@@ -98,7 +100,7 @@ class RunTree:
         self._stamps: dict[Path, Stamp | None] = {}
         self._single_file = os.path.isfile(self.root) or (
             not os.path.lexists(self.root)
-            and (self.root.name == METRICS_FILENAME or self.root.suffix == ".json")
+            and (may_be_run_file(self.root.name) or self.root.suffix == ".json")
         )
         shown = printable(str(root))
         self.display = shown if self._single_file or shown.endswith("/") else f"{shown}/"
@@ -168,7 +170,11 @@ class RunTree:
                 if self._single_file:
                     if path == self.root:
                         files.add(path)
-                elif not self._run_above(path.parent.parent):
+                elif path in self.known or (
+                    not self._run_above(path.parent) and claims_file(path) is not None
+                ):
+                    # A new file in a directory that is no run yet, if a reader claims it
+                    # (one file per run: another log beside a run's file is its own).
                     files.add(path)
             elif kind == "added" and not self._single_file and not self._run_above(path.parent):
                 new_dirs.add(path)
@@ -203,10 +209,11 @@ class RunTree:
     def _run_above(self, directory: Path) -> bool:
         """Whether directory is a known run's directory or below one (then what appears in
         it is the run's own: checkpoints, logs), looking no higher than PATH."""
+        run_dirs = {path.parent for path in self.known}
         for ancestor in (directory, *directory.parents):
             if not _is_under(ancestor, self.watch_dir):
                 return False
-            if ancestor / METRICS_FILENAME in self.known:
+            if ancestor in run_dirs:
                 return True
             if ancestor == self.watch_dir:
                 return False
@@ -296,7 +303,7 @@ class RunTree:
                     continue
                 if dir_id(directory) != self.dirs[directory]:
                     changes.append(("deleted", str(directory)))
-                elif directory / METRICS_FILENAME not in self.known:
+                elif not any(path.parent == directory for path in self.known):
                     updates.extend(self._absorb(self._search_again(directory), full=False))
             return updates + self._classify(changes, _present)
 

@@ -49,10 +49,38 @@ def test_missing_path_is_a_clear_error(tmp_path):
         discover_runs(tmp_path / "nope")
 
 
-def test_a_file_that_is_not_json_is_refused(tmp_path):
+def test_a_file_no_reader_claims_is_refused_with_the_supported_formats(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(DiscoveryError, match=r"not a metrics\.json"):
+    with pytest.raises(DiscoveryError) as raised:
         discover_runs(tmp_path / "notes.txt")
+    assert str(raised.value) == (
+        f"{tmp_path / 'notes.txt'}: notes.txt is in no format metricwatch reads; "
+        "supported: metricwatch metrics.json (metrics.json)"
+    )
+
+
+def test_a_directory_is_a_run_only_when_a_reader_claims_its_file(tmp_path, monkeypatch):
+    from metricwatch import discovery, readers
+    from metricwatch.readers.base import FileFormat, ParseResult
+
+    picky = FileFormat(
+        "picky",
+        "Picky log",
+        ("log.csv",),
+        lambda head: head.startswith(b"step,"),
+        lambda data: ParseResult(),
+    )
+    monkeypatch.setattr(readers, "FORMATS", (picky, *readers.FORMATS))
+    monkeypatch.setattr(discovery, "FORMATS", readers.FORMATS)
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "log.csv").write_text("step,loss\n1,0.5\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "log.csv").write_text("name,size\nx,1\n")  # someone else's CSV
+    (tmp_path / "both").mkdir()
+    (tmp_path / "both" / "log.csv").write_text("step,loss\n")
+    (tmp_path / "both" / "metrics.json").write_text('{"epochs": []}')
+    runs = {run.name: run.metrics_path.name for run in discover_runs(tmp_path)}
+    assert runs == {"theirs": "log.csv", "both": "log.csv"}  # the registry's order decides
 
 
 def test_a_fifo_named_metrics_json_is_reported_not_read(tmp_path):
@@ -65,7 +93,7 @@ def test_a_fifo_named_metrics_json_is_reported_not_read(tmp_path):
     (location,) = discover_runs(tmp_path)
     run = RunLoader().load(location.name, location.metrics_path)  # must not block
     assert [p.kind for p in run.problems] == [ProblemKind.UNREADABLE]
-    with pytest.raises(DiscoveryError, match="not a metrics"):
+    with pytest.raises(DiscoveryError, match="not a regular file or a directory"):
         discover_runs(fifo)
 
 
@@ -116,4 +144,5 @@ def test_is_single_run_also_before_the_file_exists_and_never_raises(tmp_path, mo
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("os.stat", refuse)
+    monkeypatch.setattr("os.listdir", refuse)
     assert not is_single_run(tmp_path / "one")  # cannot look: not one run, no exception

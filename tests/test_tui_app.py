@@ -174,7 +174,8 @@ async def test_empty_directory_waits_then_picks_up_a_run(tmp_path):
         await wait_for(pilot, lambda: app.scan_done.is_set())
         waiting = app.query_one("#waiting")
         assert waiting.display
-        assert "waiting for runs: no metrics.json under" in str(waiting.render())
+        assert "waiting for runs: no run files under" in str(waiting.render())
+        assert "metrics.json" in str(waiting.render())
         write_run(tmp_path / "late", 2)
         await wait_for(pilot, lambda: "late" in app.states)
         assert app.view.display and not waiting.display

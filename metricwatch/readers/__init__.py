@@ -33,6 +33,8 @@ def claim(filename: str, head: bytes) -> FileFormat | None:
 def parse(filename: str, data: bytes) -> ParseResult:
     """Read a run file with the format that claims it; a file none claims is NOT_OURS."""
     fmt = claim(filename, data)
+    if fmt is None and filename.endswith(".json"):
+        fmt = metrics_json.FORMAT  # a JSON file named on the command line: read as ours
     if fmt is None:
         return ParseResult(problems=[Problem(ProblemKind.NOT_OURS, not_supported(filename))])
     result = fmt.parse(data)

@@ -33,8 +33,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from metricwatch.discovery import METRICS_FILENAME, is_single_run
+from metricwatch.discovery import is_single_run
 from metricwatch.model import Problem, ProblemKind, Run
+from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
 from metricwatch.tui.messages import (
@@ -155,7 +156,9 @@ class MetricwatchApp(App[int]):
             text.append("\n\nit does not exist (yet, or any more); its runs show once it does.")
             return text
         text = Text("waiting for runs: ", style="bold")
-        text.append(f"no {METRICS_FILENAME} under {printable(self.root)} yet")
+        text.append(f"no run files under {printable(self.root)} yet")
+        names = ", ".join(pattern for fmt in FORMATS for pattern in fmt.patterns)
+        text.append(f"\n({names})", style="dim")
         text.append(f"\n\nwatching ({self.mode.label}); a run appears as soon as it writes.")
         return text
 

@@ -1,0 +1,405 @@
+"""The CSV part shared by the CSV readers (Lightning, Keras, Ultralytics).
+
+Bytes to columns: decode (UTF-8, a BOM is dropped), split lines (LF, CRLF,
+and the `\\r\\r\\n` a csv writer produces on Windows when the file was not
+opened with newline=""), find the delimiter from the header line, strip the
+padding around names and cells (YOLOv5 pads every cell to 20 characters),
+and parse each column to numbers in one numpy call.
+
+Missing versus NaN: an empty cell is absent (the row did not log that key).
+Which other spellings mean "absent" is the format's choice (`missing`):
+Keras writes `NA` for a key a row lacks, while a `nan` that Lightning or
+Ultralytics writes is a real NaN the model produced and must be shown.
+
+A file being written ends mid-line: a last line without a line end is left
+out (a TRUNCATED problem) until the writer finishes it. Every writer read
+here ends each row with a line end, so a complete row is never lost, and a
+file cut at any byte reads as a prefix of the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metricwatch.model import Problem, ProblemKind, Series
+from metricwatch.safetext import printable, shorten_middle
+
+_DELIMITERS = (",", ";", "\t", "|")
+_NON_FINITE = {
+    "nan": math.nan,
+    "+nan": math.nan,
+    "-nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column's numbers: the positions of the rows holding one, and the values."""
+
+    name: str
+    rows: np.ndarray  # int64 row positions, ascending
+    values: np.ndarray  # float64, NaN/Inf kept
+    non_numeric: int = 0  # cells that were neither a number nor a missing marker
+
+
+@dataclass
+class CsvTable:
+    """A CSV file's complete rows, column by column (cells as stripped text)."""
+
+    header: list[str] = field(default_factory=list)
+    cells: dict[str, list[str]] = field(default_factory=dict)
+    nrows: int = 0
+    delimiter: str = ","
+    #: Row positions where a header line came again (a file appended to by a new writer).
+    header_repeats: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def column(self, name: str, missing: frozenset[str] = frozenset({""})) -> Column:
+        """The numbers of a column; cells spelled as in `missing` (case-sensitive) are absent."""
+        return parse_numbers(name, self.cells.get(name, []), missing)
+
+    def text(self, name: str) -> list[str]:
+        return self.cells.get(name, [""] * self.nrows)
+
+
+def decode(data: bytes, filename: str, problems: list[Problem]) -> str:
+    """UTF-8 text (a BOM dropped); undecodable bytes replaced, with an ENCODING problem."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problems.append(
+            Problem(
+                ProblemKind.ENCODING,
+                f"{filename} is not valid UTF-8 (first bad byte at offset {error.start}); "
+                "undecodable bytes were replaced",
+            )
+        )
+        text = data.decode("utf-8-sig", errors="replace")
+    return text.lstrip("\ufeff")
+
+
+def split_lines(text: str) -> tuple[list[str], bool]:
+    """The lines of text without their ends, and whether the last one was terminated.
+
+    LF, CRLF and CRCRLF end a line; a file with only CR (old Mac) is split on CR.
+    """
+    newline = "\n" if "\n" in text or "\r" not in text else "\r"
+    lines = text.split(newline)
+    terminated = lines[-1] == ""
+    if terminated:
+        lines.pop()
+    if newline == "\n":
+        lines = [line.rstrip("\r") for line in lines]
+    return lines, terminated
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of a header line: the most frequent of , ; TAB |, else a comma."""
+    counts = [header_line.count(d) for d in _DELIMITERS]
+    best = max(counts)
+    return _DELIMITERS[counts.index(best)] if best else ","
+
+
+def _splitter(delimiter: str, quoted: bool):
+    if not quoted:
+        return lambda line: line.split(delimiter)
+    reader_dialect = {"delimiter": delimiter, "quotechar": '"', "skipinitialspace": True}
+
+    def split(line: str) -> list[str]:
+        try:
+            return next(csv.reader([line], **reader_dialect), [""])
+        except csv.Error:
+            return line.split(delimiter)
+
+    return split
+
+
+def read_table(data: bytes, filename: str) -> CsvTable:
+    """The header and complete rows of a CSV file. Never raises on content.
+
+    Blank lines are skipped; a line equal to the header is a repeated header
+    (its position is kept); a row with fewer cells than the header is padded
+    with empty (absent) cells; cells past the header are ignored (noted).
+    """
+    table = CsvTable()
+    problems = table.problems
+    text = decode(data, filename, problems)
+    if not text.strip():
+        problems.append(Problem(ProblemKind.EMPTY, f"{filename} is empty (a write in progress?)"))
+        return table
+    lines, terminated = split_lines(text)
+    if not terminated:
+        cut = lines.pop()
+        if lines or cut.strip():
+            what = "its header" if not any(line.strip() for line in lines) else "its last line"
+            problems.append(
+                Problem(
+                    ProblemKind.TRUNCATED,
+                    f"{filename} ends inside {what} (a write in progress?); "
+                    "the incomplete line is left out",
+                )
+            )
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        if not problems:
+            problems.append(
+                Problem(ProblemKind.EMPTY, f"{filename} is empty (a write in progress?)")
+            )
+        return table
+    table.delimiter = delimiter = detect_delimiter(lines[0])
+    split = _splitter(delimiter, '"' in text)
+    header = _unique([name.strip() for name in split(lines[0])])
+    first = header[0]
+    # Where each cell of the current block goes in the (union) header: a header
+    # line that comes again with other names starts a block of its own.
+    place: list[int] | None = None
+    rows: list[list[str]] = []
+    ragged = 0
+    for line in lines[1:]:
+        cells = [cell.strip() for cell in split(line)]
+        if first and cells[0] == first and number_of(first) is None:
+            table.header_repeats.append(len(rows))
+            names = _unique(cells)
+            if names == header:
+                place = None
+                continue
+            for name in names:
+                if name not in header:
+                    header.append(name)
+                    for row in rows:
+                        row.append("")
+            place = [header.index(name) for name in names]
+            continue
+        if place is not None:
+            moved = [""] * len(header)
+            for index, cell in zip(place, cells):
+                moved[index] = cell
+            ragged += len(cells) > len(place)
+            cells = moved
+        width = len(header)
+        if len(cells) != width:
+            if len(cells) > width:
+                ragged += 1
+                del cells[width:]
+            else:
+                cells.extend([""] * (width - len(cells)))
+        rows.append(cells)
+    table.header = header
+    if ragged:
+        problems.append(
+            Problem(
+                ProblemKind.NON_NUMERIC,
+                f"{ragged} rows of {filename} have more cells than its header names; "
+                "the extra cells were ignored",
+            )
+        )
+    table.nrows = len(rows)
+    columns = list(zip(*rows)) if rows else [() for _ in table.header]
+    table.cells = {name: list(column) for name, column in zip(table.header, columns)}
+    return table
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Header names made unique (a repeated name gets .1, .2 as pandas does)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}.{seen[name]}"
+            while candidate in seen:
+                seen[name] += 1
+                candidate = f"{name}.{seen[name]}"
+            name = candidate
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
+
+
+def parse_numbers(name: str, cells: list[str], missing: frozenset[str]) -> Column:
+    """A column's cells to float64 in one numpy call; the slow path only when one fails."""
+    if not cells:
+        return Column(name, np.empty(0, np.int64), np.empty(0, np.float64))
+    text = np.asarray(cells, dtype=str)
+    absent = np.isin(text, list(missing)) if missing else np.zeros(len(cells), bool)
+    try:
+        values = np.where(absent, "nan", text).astype(np.float64)
+        present = ~absent
+        non_numeric = 0
+    except (ValueError, OverflowError):
+        values, present, non_numeric = _slow_numbers(cells, missing)
+    rows = np.flatnonzero(present).astype(np.int64)
+    return Column(name, rows, values[rows], non_numeric)
+
+
+def _slow_numbers(cells: list[str], missing: frozenset[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    values = np.full(len(cells), np.nan)
+    present = np.zeros(len(cells), dtype=bool)
+    non_numeric = 0
+    for index, cell in enumerate(cells):
+        if cell in missing:
+            continue
+        number = number_of(cell)
+        if number is None:
+            non_numeric += 1
+            continue
+        values[index] = number
+        present[index] = True
+    return values, present, non_numeric
+
+
+def number_of(cell: str) -> float | None:
+    """A cell's number (NaN/Inf spelled any way Python or numpy write them), or None."""
+    lowered = cell.strip().lower()
+    if lowered in _NON_FINITE:
+        return _NON_FINITE[lowered]
+    try:
+        return float(lowered)
+    except (ValueError, OverflowError):
+        return None
+
+
+def quoted(key: str) -> str:
+    """A key for a message: printable, at most 40 cells."""
+    return "'" + shorten_middle(printable(key), 40) + "'"
+
+
+def non_numeric_problem(counts: dict[str, int], filename: str) -> Problem | None:
+    """One NON_NUMERIC problem for the cells of several columns that were not numbers."""
+    counts = {k: n for k, n in counts.items() if n}
+    if not counts:
+        return None
+    top = sorted(counts.items(), key=lambda item: -item[1])[:5]
+    detail = ", ".join(f"{quoted(k)} ×{n}" for k, n in top)
+    return Problem(
+        ProblemKind.NON_NUMERIC,
+        f"ignored {sum(counts.values())} non-numeric cells in {filename} ({detail})",
+    )
+
+
+def keep_after_resumes(x: np.ndarray, strict: bool) -> tuple[np.ndarray, list[str]]:
+    """Rows to keep when x goes back (a resume): the later rows replace the earlier ones.
+
+    A row is kept when no later row has a smaller x (strict: a smaller or equal x, for
+    formats with one row per x). Returns the keep mask and the points where x went back.
+    """
+    if len(x) < 2:
+        return np.ones(len(x), dtype=bool), []
+    later_min = np.minimum.accumulate(x[::-1])[::-1]
+    later_min = np.append(later_min[1:], np.iinfo(np.int64).max)
+    keep = x < later_min if strict else x <= later_min
+    back = np.flatnonzero(x[1:] <= x[:-1] if strict else x[1:] < x[:-1])
+    restarts = [f"{x[i + 1]} (after {x[i]})" for i in back[:3]]
+    return keep, restarts
+
+
+def restart_problem(restarts: list[str], what: str) -> Problem:
+    return Problem(
+        ProblemKind.RESTART,
+        f"{what} numbers went back (resumed from a checkpoint) at {what} "
+        + ", ".join(restarts)
+        + "; the later rows replace the earlier ones",
+    )
+
+
+def whole_numbers(column: Column, limit: int = 10**12) -> np.ndarray:
+    """Which values of a column are usable x positions (whole, 0..limit)."""
+    values = column.values
+    with np.errstate(invalid="ignore"):
+        whole = values == np.floor(values)
+        return np.isfinite(values) & (values >= 0) & (values <= limit) & whole
+
+
+# --- from columns to the run model ----------------------------------------------------------
+
+
+def slash_safe(name: str) -> str:
+    """A key without slashes (`train/entropy` -> `train_entropy`)."""
+    return name.replace("/", "_")
+
+
+def assign_keys(wanted: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Final keys for (original column, wanted key) pairs, without two columns on one key.
+
+    A column spelled exactly as the key wins it, else the first one asking; a loser
+    keeps its slash-safe name (or its original one). Returns {column: key},
+    source_keys {key: column} for the renamed ones, and the collisions in words.
+    """
+    owner: dict[str, str] = {}
+    for column, key in wanted:
+        if key not in owner or column == key:
+            owner[key] = column
+    taken = set(owner)
+    result: dict[str, str] = {}
+    collisions: list[str] = []
+    for column, key in wanted:
+        if owner.get(key) == column:
+            result[column] = key
+            continue
+        own = slash_safe(column)
+        if own in taken:
+            own = column
+        while own in taken:
+            own += "_"
+        taken.add(own)
+        result[column] = own
+        collisions.append(f"{quoted(column)} and {quoted(owner[key])}")
+    source_keys = {key: column for column, key in result.items() if key != column}
+    return result, source_keys, collisions
+
+
+def collision_problem(collisions: list[str]) -> Problem:
+    return Problem(
+        ProblemKind.NON_NUMERIC,
+        "the same metric under two names ("
+        + "; ".join(collisions[:3])
+        + "): the second keeps its own name",
+    )
+
+
+def build_series(
+    table: CsvTable,
+    keys: dict[str, str],
+    row_x: np.ndarray,
+    keep: np.ndarray,
+    missing: frozenset[str] = frozenset({""}),
+    row_epochs: np.ndarray | None = None,
+    row_times: np.ndarray | None = None,
+) -> tuple[dict[str, Series], np.ndarray, dict[str, int]]:
+    """Series for the columns in keys ({column: key}), on the rows in keep.
+
+    row_x holds each row's x (only read where keep is True; kept rows must be in
+    non-decreasing x order). Several values of one key at one x (two rows of one
+    step) keep the last. Returns the series, the table's steps (the distinct x of
+    the kept rows) and the non-numeric cell counts per column.
+    """
+    all_steps = np.unique(row_x[keep]).astype(np.int64)
+    series: dict[str, Series] = {}
+    non_numeric: dict[str, int] = {}
+    for column_name, key in keys.items():
+        column = table.column(column_name, missing)
+        non_numeric[column_name] = column.non_numeric
+        rows = column.rows[keep[column.rows]]
+        if not len(rows):
+            continue
+        values = column.values[keep[column.rows]]
+        steps = row_x[rows]
+        last = np.append(steps[1:] != steps[:-1], True)
+        if not last.all():
+            rows, steps, values = rows[last], steps[last], values[last]
+        if steps.shape == all_steps.shape:
+            steps = all_steps  # shared, not an array per series
+        epochs = None if row_epochs is None else row_epochs[rows]
+        times = None if row_times is None else row_times[rows]
+        series[key] = Series(key, steps, values, epochs, times)
+    return series, all_steps, non_numeric

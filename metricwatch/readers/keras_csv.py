@@ -1,0 +1,155 @@
+"""Keras `CSVLogger` logs (`training.log`, `training_log.csv`, `history.csv`...).
+
+One row per epoch: `epoch` first (counted from 0, as Keras does: the file's
+numbers are kept and the run counts from 0), then the logs' keys in sorted
+order. Quirks handled here:
+- any delimiter (`separator=`): the header line says which;
+- `NA` is what Keras writes for a key a row lacks: absent, not NaN; a `nan`
+  cell is a NaN the model produced and is kept;
+- CRLF and `\\r\\r\\n` line ends (a Windows file opened without newline="");
+- `append=True`: each fit appends its rows, its epochs starting again at 0
+  (the header is written only into an empty file, so it may or may not come
+  again). Each restart at 0 starts a new segment: a separate training, never
+  a resume. The last segment is read (or the one asked for); every segment's
+  rows are in meta["segments"] as [first_row, last_row, first_epoch,
+  last_epoch] (data rows counted from 0, header lines not counted). An epoch
+  going back but not to 0 (`initial_epoch=`) is a resume inside a segment:
+  the later rows replace the earlier ones.
+- keys: `loss` -> train_loss, `acc`/`accuracy` -> train_accuracy, `val_acc`
+  -> val_accuracy, `lr`/`learning_rate` -> lr; others keep their names.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from metricwatch.metrics import ALIASES
+from metricwatch.model import EPOCH, Problem, ProblemKind, Table
+from metricwatch.readers import csv_table
+from metricwatch.readers.base import FileFormat, ParseResult
+
+NAME = "the Keras CSV log"
+#: What Keras' CSVLogger writes for a key a row lacks.
+MISSING = frozenset({"", "NA"})
+_KEYS = {
+    "loss": "train_loss",
+    "acc": "train_accuracy",
+    "accuracy": "train_accuracy",
+    "val_acc": "val_accuracy",
+    "lr": "lr",
+    "learning_rate": "lr",
+}
+_METRIC_NAME = re.compile(r"[A-Za-z_][\w.\-/()@ ]*")
+
+
+def parse_keras_csv(data: bytes, segment: int = -1) -> ParseResult:
+    """Read a Keras CSVLogger file: the last training in it, or segment number `segment`."""
+    table = csv_table.read_table(data, NAME)
+    result = ParseResult(problems=table.problems)
+    if not table.header:
+        return result
+    if "epoch" not in table.header:
+        result.problems.append(
+            Problem(ProblemKind.NOT_OURS, f"{NAME} has no 'epoch' column: not a Keras log")
+        )
+        return result
+    epoch_column = table.column("epoch", MISSING)
+    usable = np.zeros(table.nrows, dtype=bool)
+    usable[epoch_column.rows[csv_table.whole_numbers(epoch_column)]] = True
+    bad = table.nrows - int(usable.sum())
+    if bad:
+        result.problems.append(
+            Problem(ProblemKind.BAD_EPOCH, f"{bad} rows of {NAME} have no usable epoch; skipped")
+        )
+    row_epoch = np.full(table.nrows, -1, dtype=np.int64)
+    row_epoch[epoch_column.rows] = np.where(
+        np.isfinite(epoch_column.values), epoch_column.values, -1
+    ).astype(np.int64)
+    rows = np.flatnonzero(usable)
+    segments = _segments(rows, row_epoch[rows])
+    result.meta["segments"] = segments
+    if len(segments) > 1:
+        result.problems.append(
+            Problem(
+                ProblemKind.RESTART,
+                f"{len(segments)} trainings appended in this file (the epoch starts again "
+                "at 0); showing the last"
+                if segment == -1
+                else f"{len(segments)} trainings appended in this file; showing number "
+                f"{_segment_index(segment, len(segments)) + 1}",
+            )
+        )
+    keep = np.zeros(table.nrows, dtype=bool)
+    if segments:
+        first, last = segments[_segment_index(segment, len(segments))][:2]
+        chosen = rows[(rows >= first) & (rows <= last)]
+        kept, restarts = csv_table.keep_after_resumes(row_epoch[chosen], strict=True)
+        keep[chosen[kept]] = True
+        if restarts:
+            result.problems.append(csv_table.restart_problem(restarts, "epoch"))
+    wanted = [
+        (name, ALIASES.get(_KEYS.get(name, name), _KEYS.get(name, name)))
+        for name in table.header
+        if name != "epoch"
+    ]
+    keys, source_keys, collisions = csv_table.assign_keys(wanted)
+    series, steps, non_numeric = csv_table.build_series(
+        table, keys, row_epoch, keep, missing=MISSING
+    )
+    result.table = Table(steps, series, EPOCH)
+    result.meta["source_keys"] = source_keys
+    if collisions:
+        result.problems.append(csv_table.collision_problem(collisions))
+    found = csv_table.non_numeric_problem(non_numeric, NAME)
+    if found:
+        result.problems.append(found)
+    return result
+
+
+def _segment_index(segment: int, count: int) -> int:
+    return min(max(segment if segment >= 0 else count + segment, 0), count - 1)
+
+
+def _segments(rows: np.ndarray, epochs: np.ndarray) -> list[list[int]]:
+    """[first_row, last_row, first_epoch, last_epoch] of each training: a new one starts
+    at every row (but the first) whose epoch is 0."""
+    if not len(rows):
+        return []
+    starts = np.flatnonzero(epochs == 0)
+    starts = np.union1d([0], starts)
+    ends = np.append(starts[1:] - 1, len(rows) - 1)
+    return [
+        [int(rows[s]), int(rows[e]), int(epochs[s]), int(epochs[s : e + 1].max())]
+        for s, e in zip(starts.tolist(), ends.tolist())
+    ]
+
+
+def _sniff(head: bytes) -> bool:
+    """The first line starts with an `epoch` field; the others look like metric names."""
+    text = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
+    lines, terminated = csv_table.split_lines(text)
+    if not lines:
+        return False
+    fields = [f.strip().strip('"') for f in lines[0].split(csv_table.detect_delimiter(lines[0]))]
+    if fields[0] != "epoch" or "step" in fields:
+        return False
+    names = fields[1:] if terminated or len(lines) > 1 else fields[1:-1]
+    return all(_METRIC_NAME.fullmatch(name) for name in names)
+
+
+FORMAT = FileFormat(
+    name="keras_csv",
+    label="Keras CSVLogger log",
+    patterns=(
+        "training.log",
+        "*_training.log",
+        "training_log.csv",
+        "*training_log*.csv",
+        "history.csv",
+        "log.csv",
+    ),
+    sniff=_sniff,
+    parse=parse_keras_csv,
+)
