@@ -26,7 +26,7 @@ import numpy as np
 
 from metricwatch import __version__
 from metricwatch.diagnostics import Severity
-from metricwatch.discovery import DiscoveryError, discover_runs, resolve_root
+from metricwatch.discovery import DiscoveryError, resolve_root, scan
 from metricwatch.loader import RunLoader
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
@@ -292,9 +292,12 @@ def _demo_command(args: argparse.Namespace) -> int:
 def _summary_command(args: argparse.Namespace) -> int:
     from metricwatch.report import build_report, print_reports, run_json
 
-    locations = discover_runs(args.path)
+    found = scan(args.path)
+    for error in found.errors:  # a directory we could not search: its runs are not listed
+        print(f"metricwatch: not searched: {printable(error)}", file=sys.stderr)
+    locations = found.runs
     if not locations:
-        raise CliError(f"{args.path}: no runs found (no metrics.json at or below it)")
+        raise CliError(f"{args.path}: no runs found (no log a reader claims at or below it)")
     loader = RunLoader()
     runs = [loader.load(location.name, location.metrics_path) for location in locations]
     if all(run.epochs_done == 0 and _damaged(run) for run in runs):

@@ -36,7 +36,6 @@ from metricwatch.diagnostics import (
 )
 from metricwatch.metrics import format_value, spec_for
 from metricwatch.model import STEP, ProblemKind, Run
-from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, run_status
 from metricwatch.summary import RunSummary, mean_epoch_s, summarize
@@ -48,7 +47,6 @@ MAX_ERROR_CHARS = 200
 #: The run-name column never gets narrower than this; names are shortened to fit.
 MIN_NAME_WIDTH = 12
 
-SEVERITY_STYLE = {Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 
 
 @dataclass
@@ -115,6 +113,7 @@ def status_of(run: Run, now: float) -> Status:
         mtime=run.mtime,
         mean_epoch_s=mean_epoch_s(run),
         now=now,
+        problems=run.problems,
     )
 
 
@@ -200,7 +199,7 @@ def render_run(report: RunReport) -> Panel:
         grid.add_column(no_wrap=True)
         grid.add_column(ratio=1)
         for finding in findings:
-            style = SEVERITY_STYLE[finding.severity]
+            style = SEVERITY_LOOKS[finding.severity][1]
             body = Text()
             body.append(printable(finding.observation), style=f"{style} bold")
             body.append(f" ({printable(finding.id)})\n", style="dim")
@@ -260,11 +259,12 @@ def render_table(reports: Sequence[RunReport], width: int) -> Table:
     widths[BEST] = max(best_min, min(widths[BEST], room - name_width))
     name_width = min(longest_name, max(MIN_NAME_WIDTH, room - widths[BEST]))
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
-    table.add_column(headers[0], no_wrap=True, width=name_width)
+    # Headers are Text, never markup: the Best header holds a key from a file (`acc[/]`).
+    table.add_column(Text(headers[0]), no_wrap=True, width=name_width)
     last = len(headers) - 1
     for index in range(1, len(headers)):
         table.add_column(
-            headers[index],
+            Text(headers[index]),
             justify="left" if index in (1, BEST, last) else "right",
             no_wrap=True,
             overflow="ellipsis",
@@ -309,12 +309,8 @@ def _row(report: RunReport, common: str | None) -> list[Text]:
 
 
 def _status_text(report: RunReport) -> Text:
-    run = report.run
-    damaged = any(p.kind in DAMAGE_KINDS for p in run.problems)
     if report.status is None:
         return Text("? error", style="bold red")
-    if report.status is Status.EMPTY and damaged:
-        return Text("✗ unreadable", style="red")
     look = STATUS_LOOKS[report.status]
     text = Text(look.mark, style=look.style)
     text.append(f" {look.word}", style=look.word_style or "")

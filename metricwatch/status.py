@@ -7,10 +7,13 @@ how each status and severity is shown (marks, words, colours) everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from metricwatch.diagnostics import Severity, stall_check, stall_limit_s
+from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers.base import DAMAGE_KINDS
 
 
 class Status(str, Enum):
@@ -20,8 +23,9 @@ class Status(str, Enum):
     STALLED = "stalled"  # no epoch for far longer than usual, and not finished
     FINISHED = "finished"  # reached its declared total
     IDLE = "idle"  # quiet, no declared total: finished or paused, we cannot tell
-    GONE = "gone"  # its metrics.json was deleted or moved away
+    GONE = "gone"  # its log file was deleted or moved away
     EMPTY = "empty"  # the file exists but holds no epoch yet
+    UNREADABLE = "unreadable"  # no epoch could be read: damaged, foreign or not readable
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,11 @@ STATUS_LOOKS: dict[Status, StatusLook] = {
     ),
     Status.FINISHED: StatusLook("✓", "dim", "finished", "reached its total epochs", "green"),
     Status.IDLE: StatusLook("○", "dim", "idle", "quiet, no total declared"),
-    Status.GONE: StatusLook("✗", "red", "gone", "metrics.json deleted or moved", "bold red"),
+    Status.GONE: StatusLook("✗", "red", "gone", "its log file was deleted or moved", "bold red"),
     Status.EMPTY: StatusLook("·", "dim", "empty", "no epoch written yet"),
+    Status.UNREADABLE: StatusLook(
+        "!", "bold red", "unreadable", "nothing could be read (see its notice)", "bold red"
+    ),
 }
 
 #: The one table of severity marks and colours (findings panel, run list counts, help).
@@ -65,13 +72,19 @@ def run_status(
     mtime: float | None,
     mean_epoch_s: float | None,
     now: float,
+    problems: Iterable[Problem] = (),
     stalled: bool | None = None,
 ) -> Status:
-    """The status of a run from its few numbers; `stalled` when the caller already knows."""
+    """The status of a run from its few numbers; `stalled` when the caller already knows.
+
+    A run with no epoch is "unreadable" when its last read failed for a reason other
+    than the file being empty (a file just created is "empty": a write is coming).
+    """
     if gone:
         return Status.GONE
     if epochs_done == 0:
-        return Status.EMPTY
+        failed = any(p.kind in DAMAGE_KINDS and p.kind is not ProblemKind.EMPTY for p in problems)
+        return Status.UNREADABLE if failed else Status.EMPTY
     if total_epochs is not None and epochs_done >= total_epochs:
         return Status.FINISHED
     if stalled is None:

@@ -141,7 +141,7 @@ def test_runs_ranked_by_other_metrics_name_it_after_the_value(tmp_path, capsys, 
     assert "0.35 @ 6" in rows["val0"] and "val accuracy" not in rows["val0"]
     assert "15.0% @ 3  val" in rows["acc"]  # the value and epoch whole, then the metric
     assert rows["junk"].split()[-1] == "—" and rows["empty"].split()[-1] == "—"
-    assert "✗" in rows["junk"] and "junk: note: metrics.json is not valid JSON" in out
+    assert "! unreadable" in rows["junk"] and "junk: note: metrics.json is not valid JSON" in out
 
 
 def test_json_has_the_same_shape_for_many_runs(many_runs, capsys):
@@ -377,3 +377,48 @@ def test_help_documents_the_exit_codes(capsys):
         main(["summary", "--help"])
     out = capsys.readouterr().out
     assert "141" in out and "--detail" in out and "exit codes:" in out
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+def test_a_key_that_looks_like_markup_is_printed_not_interpreted(tmp_path, capsys, monkeypatch):
+    for index in range(TABLE_ABOVE + 1):
+        epochs = [{"epoch": 1, "acc[/]": 0.5}, {"epoch": 2, "acc[/]": 0.6}]
+        write_metrics(tmp_path / f"r{index}", epochs)
+    code, out, err = summary_text(capsys, monkeypatch, tmp_path, columns=120)
+    assert code == 0 and err == ""
+    assert "Best acc[/]" in out.splitlines()[0]
+
+
+def test_a_directory_that_cannot_be_searched_is_said_on_stderr(tmp_path, capsys, monkeypatch):
+    write_metrics(tmp_path / "r1", healthy())
+    write_metrics(tmp_path / "g" / "r2", healthy())
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path) == tmp_path / "g":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out, err = summary_text(capsys, monkeypatch, tmp_path)
+    assert code == 0 and "r1" in out
+    assert err == f"metricwatch: not searched: {tmp_path / 'g'}: permission denied\n"
+
+
+def test_an_unreadable_run_has_one_status_everywhere(tmp_path, capsys, monkeypatch):
+    for index in range(TABLE_ABOVE):
+        write_metrics(tmp_path / f"good{index}", healthy())
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "metrics.json").write_text("garbage{")
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "metrics.json").write_text("")  # just created: a write is coming
+    code, out, _ = summary_text(capsys, monkeypatch, tmp_path, columns=120)
+    bad_row = next(line for line in out.splitlines() if line.startswith("bad"))
+    new_row = next(line for line in out.splitlines() if line.startswith("new"))
+    assert "! unreadable" in bad_row and "· empty" in new_row
+    assert "1 unreadable" in out.splitlines()[-1] and "1 empty" in out.splitlines()[-1]
+    main(["summary", "--json", str(tmp_path)])
+    runs = {run["name"]: run for run in json.loads(capsys.readouterr().out)["runs"]}
+    assert (runs["bad"]["status"], runs["new"]["status"]) == ("unreadable", "empty")

@@ -133,9 +133,12 @@ def _sniff(head: bytes) -> bool:
     if not lines:
         return False
     fields = [f.strip().strip('"') for f in lines[0].split(csv_table.detect_delimiter(lines[0]))]
+    cut = not terminated and len(lines) == 1  # a header cut short
+    if cut and len(fields) == 1:
+        return bool(fields[0]) and "epoch".startswith(fields[0])
     if fields[0] != "epoch" or "step" in fields:
         return False
-    names = fields[1:] if terminated or len(lines) > 1 else fields[1:-1]
+    names = fields[1:-1] if cut else fields[1:]
     return all(_METRIC_NAME.fullmatch(name) for name in names)
 
 

@@ -427,8 +427,14 @@ def scan(buf: bytes, start: int = 0) -> _Chunk:
         # only value is a simple_value in the last 4 bytes (PyTorch's add_scalar).
         if length > 14 and buf[begin] == 0x09 and buf[begin + 9] == 0x10:
             pos = begin + 10
-            if buf[pos] < 0x80:
-                step, pos = buf[pos], pos + 1
+            step = buf[pos]
+            if step < 0x80:
+                pos += 1
+            elif buf[pos + 1] < 0x80:
+                step, pos = (step & 0x7F) | buf[pos + 1] << 7, pos + 2
+            elif buf[pos + 2] < 0x80:
+                step = (step & 0x7F) | (buf[pos + 1] & 0x7F) << 7 | buf[pos + 2] << 14
+                pos += 3
             else:
                 try:
                     step, pos = _varint(buf, pos)

@@ -119,6 +119,7 @@ class RunState:
             mtime=self.mtime,
             mean_epoch_s=self.summary.mean_epoch_s,
             now=now,
+            problems=self.problems,
             stalled=stalled,
         )
 

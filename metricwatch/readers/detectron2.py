@@ -1,0 +1,373 @@
+"""detectron2's `metrics.json` (JSON lines): bytes in, a step table and typed problems out.
+
+detectron2's JSONWriter appends one JSON object per line (keys sorted,
+`NaN` bare) every 20 iterations: `iteration` (our x), `total_loss` and its
+`loss_*` parts, `lr`, timings (`time`, `data_time`, `eta_seconds`) and
+evaluation results (`bbox/AP`, `bbox/AP50`, `segm/AP`, per-class
+`bbox/AP-person`, all COCO-style on a 0-100 scale). Quirks handled, each
+seen in real files:
+
+- evaluation results are merged into the training line of their iteration,
+  or written on a line of their own (same or next iteration);
+- one write groups values by the iteration they were logged at, in no
+  particular order: a line may come back to an earlier iteration with
+  other keys (iteration 2, then 1, then 4); that is a late line, merged;
+- a line that goes back and repeats keys already logged there is a
+  restart. Back part-way (after the first iteration of the run) it is a
+  resume from a checkpoint: the later lines replace the earlier ones.
+  Back to the start (at or below the run's first iteration) it is a new
+  training run appended to the same file: only the last run is kept, the
+  earlier ones are listed in extra["earlier_runs"] and a RESTART problem
+  says so;
+- `eta_seconds` is a countdown, not a series: its last value goes to meta;
+- a last line cut short (a write in progress) is a TRUNCATED note; the
+  complete lines are kept.
+
+The same file name is the native format's, so the sniffer says yes only to
+JSON lines whose first object has an `iteration`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from metricwatch.metrics import ALIASES
+from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
+from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.metrics_json import _DECODER, _number, _safe
+
+NAME = "metrics.json"
+
+#: Larger iteration numbers are garbage, not a very long training.
+MAX_ITERATION = 10**12
+
+#: detectron2's names for the canonical keys. COCO-style results are on a 0-100 scale.
+_KEYS = {
+    "total_loss": "train_loss",
+    "validation_loss": "val_loss",  # the LossEvalHook of the detectron2 tutorials
+    "bbox/AP": "val_mAP",
+    "bbox/AP50": "val_mAP_50",
+    "bbox/AP75": "val_mAP_75",
+    "segm/AP": "val_mAP_mask",
+    "sem_seg/mIoU": "val_mIoU",
+    "sem_seg/pACC": "val_pixel_acc",
+}
+
+#: Evaluator prefixes whose values are percentages (COCO AP, semantic segmentation IoU).
+_PERCENT_PREFIXES = ("bbox/", "segm/", "keypoints/", "sem_seg/", "panoptic_seg/")
+
+#: The task a line's evaluation keys tell (instance masks before boxes).
+_TASKS = (("segm/", "instance_segmentation"), ("sem_seg/", "segmentation"))
+
+
+def canonical_key(raw: str) -> str:
+    """The registry's name for a detectron2 key (unknown keys keep their own name)."""
+    return _KEYS.get(raw) or ALIASES.get(raw, raw)
+
+
+def parse_detectron2(data: bytes) -> ParseResult:
+    """Parse the bytes of a detectron2 metrics.json. Never raises on content."""
+    problems: list[Problem] = []
+    text = _decode(data, problems)
+    if not text.strip():
+        problems.append(Problem(ProblemKind.EMPTY, f"{NAME} is empty (a write may be in progress)"))
+        return ParseResult(problems=problems)
+    runs = _Runs()
+    meta: dict[str, Any] = {}
+    lines = text.split("\n")
+    last = max(i for i, line in enumerate(lines) if line.strip())
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = _DECODER.decode(line)
+        except RecursionError:
+            runs.tally.invalid += 1
+            continue
+        except ValueError:  # JSONDecodeError, and the json module's other refusals
+            if index == last and index == len(lines) - 1:  # no newline after it: being written
+                runs.tally.truncated = True
+            else:
+                runs.tally.invalid += 1
+            continue
+        if not isinstance(row, dict):
+            runs.tally.not_objects += 1
+            continue
+        iteration = _iteration(row.get("iteration"))
+        if iteration is None:
+            runs.tally.no_iteration += 1
+            continue
+        eta = _number(row.get("eta_seconds"))
+        runs.add(iteration, _values(row, runs, meta), index + 1, eta)
+    result = ParseResult(problems=problems, meta=meta)
+    runs.report(problems, result)
+    result.table = runs.table()
+    if runs.sources:
+        meta["source_keys"] = runs.sources
+    keys = result.table.series
+    percent = {key: 100.0 for key, raw in runs.raw_names.items() if key in keys and _percent(raw)}
+    if percent:
+        meta["value_scale"] = percent
+    for prefix, task in _TASKS:
+        if any(raw.startswith(prefix) for raw in runs.raw_names.values()):
+            meta["task"] = task
+            break
+    else:
+        if any(raw.startswith("bbox/") for raw in runs.raw_names.values()):
+            meta["task"] = "object_detection"
+    return result
+
+
+def _percent(raw: str) -> bool:
+    return raw.startswith(_PERCENT_PREFIXES)
+
+
+def _decode(data: bytes, problems: list[Problem]) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problems.append(
+            Problem(
+                ProblemKind.ENCODING,
+                f"{NAME} is not valid UTF-8 (first bad byte at offset {error.start}); "
+                "undecodable bytes were replaced",
+            )
+        )
+        return data.decode("utf-8-sig", errors="replace")
+
+
+def _iteration(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= MAX_ITERATION:
+        return value
+    return None
+
+
+def _values(row: dict[str, Any], runs: _Runs, meta: dict[str, Any]) -> dict[str, float]:
+    """A line's numbers under canonical keys; eta_seconds to meta."""
+    values: dict[str, float] = {}
+    raw_of: dict[str, str] = {}
+    for raw, value in row.items():
+        if raw == "iteration" or value is None:
+            continue
+        number = value if type(value) is float else _number(value)
+        if number is None:
+            runs.tally.non_numeric[raw] += 1
+            continue
+        if raw == "eta_seconds":
+            meta["eta_seconds"] = number
+            continue
+        key = canonical_key(raw)
+        if key in values:
+            runs.tally.collisions.add(" and ".join(sorted((_safe(raw_of[key]), _safe(raw)))))
+            if raw != key and raw not in _KEYS:
+                continue  # an alias never overrides detectron2's own spelling
+        values[key] = number
+        raw_of[key] = raw
+        runs.raw_names.setdefault(key, raw)
+        if key != raw:
+            runs.sources.setdefault(key, raw)
+    return values
+
+
+class _Tally:
+    """What the reader skipped, turned into problems once at the end."""
+
+    def __init__(self) -> None:
+        self.non_numeric: Counter[str] = Counter()
+        self.invalid = 0
+        self.not_objects = 0
+        self.no_iteration = 0
+        self.truncated = False
+        self.collisions: set[str] = set()
+        self.resumes: list[str] = []
+
+    def report(self, problems: list[Problem]) -> None:
+        if self.truncated:
+            problems.append(
+                Problem(
+                    ProblemKind.TRUNCATED,
+                    f"the last line of {NAME} is incomplete (a write in progress?)",
+                )
+            )
+        if self.invalid:
+            problems.append(
+                Problem(
+                    ProblemKind.INVALID_JSON,
+                    f"skipped {self.invalid} lines that are not valid JSON",
+                )
+            )
+        if self.not_objects:
+            problems.append(
+                Problem(
+                    ProblemKind.NOT_OURS, f"skipped {self.not_objects} lines that are not objects"
+                )
+            )
+        if self.no_iteration:
+            problems.append(
+                Problem(
+                    ProblemKind.BAD_EPOCH,
+                    f'skipped {self.no_iteration} lines without a usable "iteration"',
+                )
+            )
+        if self.non_numeric:
+            detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
+            problems.append(
+                Problem(
+                    ProblemKind.NON_NUMERIC,
+                    f"ignored {sum(self.non_numeric.values())} non-numeric values ({detail})",
+                )
+            )
+        if self.collisions:
+            problems.append(
+                Problem(
+                    ProblemKind.NON_NUMERIC,
+                    "the same metric under two names ("
+                    + "; ".join(sorted(self.collisions)[:3])
+                    + "): kept the canonical one",
+                )
+            )
+        if self.resumes:
+            problems.append(
+                Problem(
+                    ProblemKind.RESTART,
+                    "the iteration went back (resumed from a checkpoint) at iteration "
+                    + ", ".join(self.resumes[:3])
+                    + "; the later lines replace the earlier ones",
+                )
+            )
+
+
+class _Runs:
+    """The records of the run being read (one dict per iteration, ascending), and the
+    runs before it in the same file."""
+
+    def __init__(self) -> None:
+        self.tally = _Tally()
+        self.steps: list[int] = []
+        self.records: list[dict[str, float]] = []
+        self.first = 0  # the lowest iteration of the current run
+        self.first_line = 0
+        self.last_line = 0
+        self.finished = False  # the last eta was 0: the run reached its last iteration
+        self.earlier: list[dict[str, int]] = []
+        self.sources: dict[str, str] = {}
+        self.raw_names: dict[str, str] = {}
+
+    def add(self, iteration: int, values: dict[str, float], line: int, eta: float | None) -> None:
+        finished = self.finished
+        if eta is not None:
+            self.finished = eta == 0.0
+        if not values:
+            return  # only an eta (a run stopped by hand writes one): not a point of the run
+        steps, records = self.steps, self.records
+        if not steps:
+            self.first, self.first_line = iteration, line
+        elif finished and not values.keys().isdisjoint(records[-1]):
+            # The run before ended (eta 0 at its last iteration): a new run, whatever
+            # its first iteration (a 10-iteration run, then one logging from 19).
+            self._new_run(iteration, line)
+        elif iteration <= steps[-1]:
+            cut = bisect.bisect_left(steps, iteration)
+            if not any(key in record for record in records[cut:] for key in values):
+                # A late line of the same write (other keys): merged where it belongs.
+                if steps[cut] != iteration:
+                    steps.insert(cut, iteration)
+                    records.insert(cut, {})
+                records[cut].update(values)
+                self.first = min(self.first, iteration)
+                self.last_line = line
+                return
+            if iteration <= self.first:
+                self._new_run(iteration, line)
+            else:
+                self.tally.resumes.append(f"{iteration} (after {steps[-1]})")
+                del steps[cut:]
+                del records[cut:]
+        steps.append(iteration)
+        records.append(dict(values))
+        self.last_line = line
+
+    def _new_run(self, iteration: int, line: int) -> None:
+        self.earlier.append(
+            {
+                "first_line": self.first_line,
+                "last_line": self.last_line,
+                "first_iteration": self.first,
+                "last_iteration": self.steps[-1],
+            }
+        )
+        self.steps.clear()
+        self.records.clear()
+        self.first, self.first_line = iteration, line
+
+    def report(self, problems: list[Problem], result: ParseResult) -> None:
+        self.tally.report(problems)
+        if not self.earlier:
+            return
+        result.extra["earlier_runs"] = self.earlier
+        problems.append(
+            Problem(
+                ProblemKind.RESTART,
+                f"{NAME} holds {len(self.earlier) + 1} training runs one after another (the "
+                "iteration went back to the start, or a run ended and another began); showing "
+                f"only the last one, from line {self.first_line} (iteration {self.first})",
+            )
+        )
+
+    def table(self) -> Table:
+        columns: dict[str, tuple[list[int], list[float]]] = {}
+        for step, record in zip(self.steps, self.records):
+            for key, value in record.items():
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = ([], [])
+                column[0].append(step)
+                column[1].append(value)
+        all_steps = np.asarray(self.steps, dtype=np.int64)
+        series = {
+            key: Series(
+                key,
+                all_steps if len(steps) == len(all_steps) else np.asarray(steps, dtype=np.int64),
+                np.asarray(values, dtype=np.float64),
+            )
+            for key, (steps, values) in columns.items()
+        }
+        return Table(all_steps, series, STEP)
+
+
+def _sniff(head: bytes) -> bool:
+    """JSON lines whose first object has an "iteration": not the native {"epochs": [...]}
+    document, nor the native JSON lines of {"epoch": ...} records."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith(b"{"):
+        return False
+    first, newline, _ = text.partition(b"\n")
+    try:
+        row = json.loads(first.decode("utf-8", errors="replace"))
+    except ValueError:
+        if newline:
+            return False  # a whole first line that is not one object: a pretty-printed document
+        # The first line is still being written: an "iteration" key at the top level so far.
+        at = first.find(b'"iteration"')
+        before = first[:at]
+        return at > 0 and before.count(b"{") == 1 and b"[" not in before
+    return isinstance(row, dict) and "iteration" in row and "epochs" not in row
+
+
+FORMAT = FileFormat(
+    name="detectron2",
+    label="detectron2 metrics.json (JSON lines)",
+    patterns=("metrics.json",),
+    sniff=_sniff,
+    parse=parse_detectron2,
+)
