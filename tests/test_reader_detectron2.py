@@ -329,9 +329,7 @@ def test_empty_and_blank_files():
 
 
 def test_crlf_and_byte_order_mark():
-    data = b"\xef\xbb\xbf" + lines(train_line(19, 4.0), train_line(39, 3.0)).replace(
-        b"\n", b"\r\n"
-    )
+    data = b"\xef\xbb\xbf" + lines(train_line(19, 4.0), train_line(39, 3.0)).replace(b"\n", b"\r\n")
     result = parse_detectron2(data)
     assert result.problems == []
     assert result.table.steps.tolist() == [19, 39]
