@@ -38,12 +38,19 @@ EXIT_FINDINGS = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `cat big | head -1`
 
+MONITOR_EPILOG = """PATH may not exist yet: the monitor waits for it and shows runs as they appear.
+
+exit codes:
+  0    quit with q
+  2    PATH cannot be used (not a directory or a log a reader claims, or
+       permission denied), or bad arguments: one line on stderr"""
+
 EXIT_CODES_EPILOG = """exit codes:
   0    fine
   2    the path does not exist, holds no runs or cannot be read; bad arguments;
        or the output cannot be written (e.g. a full disk): one line on stderr
-  3    a finding at or above --fail-on (each one named on stderr), or a run
-       that could not be diagnosed
+  3    a finding at or above --fail-on (each one named on stderr); with
+       --fail-on, also a run that could not be diagnosed
   130  interrupted (Ctrl+C)
   141  the output's reader went away (`| head`): nothing more is written, no
        message, as for any program stopped by SIGPIPE"""
@@ -147,7 +154,7 @@ def _monitor_parser() -> argparse.ArgumentParser:
         description="Watch ML training runs live: loss curves, metrics, LR schedule and "
         "diagnostics. Other commands: `metricwatch summary PATH` (headless), "
         "`metricwatch demo [DIR]` (simulated live runs, one going wrong).",
-        epilog=EXIT_CODES_EPILOG,
+        epilog=MONITOR_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_path_argument(parser)

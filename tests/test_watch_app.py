@@ -262,3 +262,29 @@ def test_q_exits_at_once_even_with_the_watcher_stuck_in_a_stat(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     quitting, exited = (float(line.split()[1]) for line in proc.stdout.splitlines()[-2:])
     assert exited - quitting < 1.0
+
+
+async def test_a_watcher_that_dies_says_so_and_r_starts_it_again(tmp_path, monkeypatch):
+    write_run(tmp_path / "a", 2)
+    real_follow = watch.RunWatcher.batches
+    calls = []
+
+    def dies_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the notify backend gave up")
+        return real_follow(self, *args, **kwargs)
+
+    monkeypatch.setattr(watch.RunWatcher, "batches", dies_once)
+    app = create_app(tmp_path)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 1)
+        await wait_for(pilot, lambda: "stopped: r to restart" in header(app))
+        assert app.mode.degraded
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.mode.label == "events")
+        doc = write_run(tmp_path / "b", 1)
+        await wait_for(pilot, lambda: "b" in app.states)  # watched again for real
+        doc.put(epoch_record(2))
+        doc.write()
+        await wait_for(pilot, lambda: app.states["b"].epochs_done == 2)

@@ -308,8 +308,11 @@ class MetricwatchApp(App[int]):
             error = event.worker.error
             if event.worker.group == "watch":
                 self.scan_done.set()
+                # Nothing is watched any more: the header says so (in yellow), not "events".
+                self.mode = replace(self.mode, note="stopped: r to restart")
                 self.query_one("#waiting", Static).update(self._waiting_text(_describe(error)))
                 self._update_placeholder()
+                self._show_selected()
             self.notify(
                 f"{event.worker.name} stopped: {escape(printable(_describe(error)))}",
                 severity="error",
@@ -529,7 +532,12 @@ class MetricwatchApp(App[int]):
     def action_reload(self) -> None:
         targets = [(s.name, s.metrics_path) for s in self.states.values() if not s.gone]
         self._reload_runs(targets)
-        if self._watcher is not None:
+        if self._watch_over.is_set() and not self._stop.is_set():
+            # The watch thread died (its error is on screen): start it again.
+            self._watch_over = threading.Event()
+            self.mode = replace(self.mode, note="")
+            self._watch_runs()
+        elif self._watcher is not None:
             self._watcher.request_rescan()  # search PATH again and renew the watch
         self.notify(f"reloading {len(targets)} run{'s' if len(targets) != 1 else ''}", timeout=2)
 
@@ -548,7 +556,9 @@ class MetricwatchApp(App[int]):
         yield SystemCommand("Previous run", "Show the previous run", self.action_previous_run)
         yield SystemCommand("Filter runs", "Filter the runs list by name", self.action_filter)
         yield SystemCommand("More charts", "Show charts that do not fit", self.action_more_charts)
-        yield SystemCommand("Reload", "Re-read every run from disk", self.action_reload)
+        yield SystemCommand(
+            "Reload", "Re-read every run and search PATH again", self.action_reload
+        )
         yield SystemCommand("Runs list", "Show or hide the runs list", self.action_toggle_list)
 
 
