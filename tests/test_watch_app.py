@@ -288,3 +288,22 @@ async def test_a_watcher_that_dies_says_so_and_r_starts_it_again(tmp_path, monke
         doc.put(epoch_record(2))
         doc.write()
         await wait_for(pilot, lambda: app.states["b"].epochs_done == 2)
+
+
+async def test_a_read_racing_a_deletion_does_not_undo_gone(tmp_path):
+    from metricwatch.model import Problem, ProblemKind, Run
+    from metricwatch.tui.messages import RunGone, RunsLoaded
+    from metricwatch.tui.state import build_state
+
+    write_run(tmp_path / "a", 3)
+    app = create_app(tmp_path, poll_interval=None)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 1)
+        path = app.states["a"].metrics_path
+        app.post_message(RunGone("a"))
+        await wait_for(pilot, lambda: app.states["a"].gone)
+        missing = Run("a", path, problems=[Problem(ProblemKind.MISSING, "metrics.json is gone")])
+        app.post_message(RunsLoaded([build_state(missing, version=10**6)]))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.states["a"].gone and app.states["a"].epochs_done == 3

@@ -333,6 +333,8 @@ class MetricwatchApp(App[int]):
             stored = self.states.get(state.name)
             if stored is not None and state.version < stored.version:
                 continue  # an older read finished after a newer one: keep the newer
+            if stored is not None and stored.gone and _missing(state):
+                continue  # a read racing the deletion: the run stays gone, with its last data
             self.states[state.name] = state
             fresh.append(state)
         with self.batch_update():
@@ -564,6 +566,11 @@ class MetricwatchApp(App[int]):
 
 def _is_load_failure(problem: Problem) -> bool:
     return problem.kind is ProblemKind.UNREADABLE and problem.message.startswith(LOAD_FAILED)
+
+
+def _missing(state: RunState) -> bool:
+    """The read found no file: what a run that is gone reads like."""
+    return any(p.kind is ProblemKind.MISSING for p in state.problems)
 
 
 def _describe(error: BaseException | None) -> str:
