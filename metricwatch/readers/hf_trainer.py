@@ -168,7 +168,7 @@ def _load(text: str, problems: list[Problem]) -> Any:
     except json.JSONDecodeError as error:
         salvaged = _salvage(text, _skip(text, 0))
         where = f"line {error.lineno}, column {error.colno}"
-        if not salvaged:
+        if salvaged is None or (not salvaged and not _cut_off(text, error)):
             problems.append(
                 Problem(
                     ProblemKind.INVALID_JSON, f"{NAME} is not valid JSON ({where}: {error.msg})"
