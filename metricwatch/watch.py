@@ -62,6 +62,9 @@ NETWORK_POLL_S = 2.0
 RESCAN_EVERY = 3
 #: While PATH does not exist: check for it this often besides reacting to events on its parent.
 ROOT_CHECK_S = 1.0
+#: An idle watch checks this often that PATH is still the directory it watches: a parent
+#: renamed (`mv exp exp.old` under `exp/runs`) sends no event to PATH's own watch.
+IDLE_CHECK_S = 5.0
 #: With directories left unwatched (the watch limit), try to watch them again this often.
 WATCH_RETRY_S = 60.0
 #: Watcher errors in a row (no batch in between) before events are given up for polling.
@@ -349,7 +352,7 @@ class RunWatcher(RunTree):
         ticks = 0
         root_id = self._watched.get(self.watch_dir)
         while True:
-            timeout_ms = int(NETWORK_POLL_S * 1000) if self._unwatched else 0
+            timeout_ms = int((NETWORK_POLL_S if self._unwatched else IDLE_CHECK_S) * 1000)
             raw = notify.watch(self.debounce_ms, self.step_ms, timeout_ms, wake)
             if raw == "stop":
                 return  # stopped, or a rescan asked for: the caller watches afresh

@@ -115,6 +115,22 @@ def test_a_deleted_root_is_reported_waited_for_and_watched_again(tmp_path):
         events.until(CHANGED, "b")
 
 
+def test_a_parent_of_the_root_renamed_is_noticed_without_an_event(tmp_path, monkeypatch):
+    monkeypatch.setattr(watch, "IDLE_CHECK_S", 0.2)
+    root = tmp_path / "exp" / "runs"
+    write_run(root / "a", 2)
+    w = RunWatcher(root, WatchMode(False))
+    w.initial()
+    with Collector(w) as events:
+        (tmp_path / "exp").rename(tmp_path / "exp.old")  # no event reaches runs/'s own watch
+        events.until(GONE, "a")
+        wait_until(lambda: w.mode.waiting_for is not None)
+        doc = write_run(root / "b", 1)
+        events.until(APPEARED, "b")
+        append_epoch(doc, 2)  # the new PATH is watched for real, not the moved one
+        events.until(CHANGED, "b")
+
+
 def test_a_root_replaced_within_one_batch_is_watched_anew(tmp_path):
     root = tmp_path / "runs"
     write_run(root / "a", 2)
