@@ -239,6 +239,19 @@ def test_going_back_to_the_first_iteration_is_a_new_run():
     assert result.table.series["train_loss"].values.tolist() == [5.0]
 
 
+def test_finished_run_extended_by_a_resume_is_one_run():
+    """eta 0 at the last iteration, then MAX_ITER raised and training resumed from there."""
+    data = lines(
+        train_line(19, 4.0, eta_seconds=20.0),
+        train_line(39, 3.0, eta_seconds=0.0),
+        train_line(59, 2.5, eta_seconds=30.0),
+    )
+    result = parse_detectron2(data)
+    assert result.problems == []
+    assert result.table.steps.tolist() == [19, 39, 59]
+    assert result.meta["eta_seconds"] == 30.0
+
+
 def test_eval_line_at_the_iteration_of_a_training_line_is_one_record():
     data = lines(
         train_line(99, 1.0),

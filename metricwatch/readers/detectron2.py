@@ -16,9 +16,11 @@ seen in real files:
   restart. Back part-way (after the first iteration of the run) it is a
   resume from a checkpoint: the later lines replace the earlier ones.
   Back to the start (at or below the run's first iteration) it is a new
-  training run appended to the same file: only the last run is kept, the
-  earlier ones are listed in extra["earlier_runs"] and a RESTART problem
-  says so;
+  training run appended to the same file; so is a training line near the
+  start after a run that finished (eta 0 at its last iteration: a
+  10-iteration run, then one logging from 19). Only the last run is kept,
+  the earlier ones are listed in extra["earlier_runs"] and a RESTART
+  problem says so;
 - `eta_seconds` is a countdown, not a series: its last value goes to meta;
 - a last line cut short (a write in progress) is a TRUNCATED note; the
   complete lines are kept.
@@ -272,9 +274,14 @@ class _Runs:
         steps, records = self.steps, self.records
         if not steps:
             self.first, self.first_line = iteration, line
-        elif finished and not values.keys().isdisjoint(records[-1]):
-            # The run before ended (eta 0 at its last iteration): a new run, whatever
-            # its first iteration (a 10-iteration run, then one logging from 19).
+        elif (
+            finished
+            and iteration <= 2 * (self.first + 1)
+            and not values.keys().isdisjoint(records[-1])
+        ):
+            # The run before ended (eta 0 at its last iteration) and this one logs from
+            # near the start: a new run (a 10-iteration run, then one logging from 19).
+            # Far from the start it is the finished run extended by a resume.
             self._new_run(iteration, line)
         elif iteration <= steps[-1]:
             cut = bisect.bisect_left(steps, iteration)
