@@ -112,13 +112,15 @@ def _minmax(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.
         return x, y
     bins = _bins(x, float(x[0]), float(x[-1]), columns)
     starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-    mins = np.minimum.reduceat(y, starts)
-    maxs = np.maximum.reduceat(y, starts)
-    lengths = np.diff(np.r_[starts, n])
-    index = np.arange(n)
-    # First index of each bin's min and max: the positions keep time order inside a column.
-    first_min = np.minimum.reduceat(np.where(y == np.repeat(mins, lengths), index, n), starts)
-    first_max = np.minimum.reduceat(np.where(y == np.repeat(maxs, lengths), index, n), starts)
+    ends = np.r_[starts[1:], n]
+    # First index of each column's min and of its max: at most `columns` slices, each
+    # scanned once by argmin/argmax (no full-length temporaries), in time order.
+    first_min = np.empty(len(starts), dtype=np.int64)
+    first_max = np.empty(len(starts), dtype=np.int64)
+    for column, (start, end) in enumerate(zip(starts.tolist(), ends.tolist())):
+        part = y[start:end]
+        first_min[column] = start + int(part.argmin())
+        first_max[column] = start + int(part.argmax())
     lo_idx = np.minimum(first_min, first_max)
     hi_idx = np.maximum(first_min, first_max)
     picks = np.empty(2 * len(starts), dtype=np.int64)

@@ -208,4 +208,4 @@ def test_unreadable_problem_is_carried(tmp_path):
     st = build_state(
         Run("x", tmp_path / "metrics.json", problems=[Problem(ProblemKind.MISSING, "gone")])
     )
-    assert st.status(0.0) is Status.EMPTY and st.damaged
+    assert st.status(0.0) is Status.UNREADABLE and st.damaged
