@@ -111,6 +111,7 @@ def test_eval_metrics_summary_and_best_checkpoint():
     assert result.meta["best_metric"] == 17.713518352730528
     assert result.meta["best_model_checkpoint"].endswith("output_multi/checkpoint-250")
     assert result.meta["best_global_step"] == 250
+    assert result.meta["best_metric_key"] == "val_wer"  # found at step 250
     assert result.meta["total_steps"] == 10990
     assert result.meta["total_epochs"] == 10
     assert result.meta["global_step"] == 1500
@@ -139,6 +140,7 @@ def test_train_and_eval_entries_at_one_step_are_one_record():
     assert table.series["val_recall"].values.tolist() == [0.8256410256410256]
     assert table.series["val_loss"].epochs.tolist() == [1.28]
     assert result.meta["best_metric"] == 0.7639023065567017
+    assert result.meta["best_metric_key"] == "val_loss"  # from checkpoint-500's step
     assert result.meta["total_steps"] == 1170
     assert "train_runtime" not in result.meta  # a checkpoint: no summary yet
 
@@ -416,3 +418,13 @@ def test_arbitrary_log_history_never_raises(history, top):
     assert steps == sorted(set(steps))
     for series in result.table.series.values():
         assert set(series.steps.tolist()) <= set(steps)
+
+
+def test_best_metric_key_only_when_one_series_matches():
+    history = [{"eval_accuracy": 0.9, "eval_f1": 0.9, "eval_loss": 0.3, "step": 40}]
+    tied = parse_trainer_state(state(history, best_metric=0.9, best_global_step=40))
+    assert "best_metric_key" not in tied.meta
+    unique = parse_trainer_state(state(history, best_metric=0.3, best_global_step=40))
+    assert unique.meta["best_metric_key"] == "val_loss"
+    elsewhere = parse_trainer_state(state(history, best_metric=0.3, best_global_step=50))
+    assert "best_metric_key" not in elsewhere.meta

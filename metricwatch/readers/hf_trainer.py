@@ -144,7 +144,28 @@ def parse_trainer_state(data: bytes) -> ParseResult:
     result = ParseResult(problems=problems)
     result.meta, result.extra = _meta(document)
     result.table = _table(history, result.meta, problems)
+    key = _best_metric_key(result.table, result.meta)
+    if key is not None:
+        result.meta["best_metric_key"] = key
     return result
+
+
+def _best_metric_key(table: Table, meta: dict[str, Any]) -> str | None:
+    """Which series best_metric is (metric_for_best_model is not in the state): the one
+    key whose value at the best checkpoint's step is exactly best_metric."""
+    best = meta.get("best_metric")
+    step = meta.get("best_global_step")
+    if step is None:
+        match = _CHECKPOINT.search(str(meta.get("best_model_checkpoint", "")))
+        step = int(match.group(1)) if match and len(match.group(1)) <= 18 else None
+    if best is None or step is None or not math.isfinite(best):
+        return None
+    found = [
+        key
+        for key, series in table.series.items()
+        if np.any((series.steps == step) & (series.values == best))
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def _decode(data: bytes, problems: list[Problem]) -> str:
