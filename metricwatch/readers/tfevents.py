@@ -53,6 +53,8 @@ _TAG_KEYS: dict[str, str] = {
     "Loss/train": "train_loss",
     "loss/train": "train_loss",
     "training_loss": "train_loss",
+    "train_loss_step": "train_loss",
+    "train/loss_step": "train_loss",
     "val_loss": "val_loss",
     "val/loss": "val_loss",
     "valid/loss": "val_loss",
@@ -699,6 +701,8 @@ def _build(
         original = f"{role}/{tag}" if role else tag
         if original in other_axis:
             continue
+        if not role and tag == "hp_metric" and bool(np.all(values == -1)):
+            continue  # Lightning's placeholder, logged once when no metric is named
         if not role and tag in _EPOCH_TAGS and epoch_axis is None:
             epoch_axis = (steps, values)
             continue
@@ -731,8 +735,7 @@ def _build(
                 + "): the second keeps its own name",
             )
         )
-    all_steps = [s.steps for s in series.values()]
-    table_steps = np.unique(np.concatenate(all_steps)) if all_steps else np.empty(0, np.int64)
+    table_steps = _union([s.steps for s in series.values()])
     table = Table(table_steps, series, EPOCH if keras else STEP)
     meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
     extra = {"other_axis_tags": other_axis} if other_axis else {}
@@ -748,6 +751,16 @@ def _latest(steps: np.ndarray) -> np.ndarray:
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[:-1] < later_min[1:]
     return keep
+
+
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    """Every step of ascending step arrays, once, ascending (a sort: np.unique hashes)."""
+    if not arrays:
+        return np.empty(0, dtype=np.int64)
+    if len(arrays) == 1:
+        return arrays[0]
+    merged = np.sort(np.concatenate(arrays), kind="stable")
+    return merged[np.append(True, merged[1:] != merged[:-1])]
 
 
 def _with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
