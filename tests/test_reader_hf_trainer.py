@@ -428,3 +428,32 @@ def test_best_metric_key_only_when_one_series_matches():
     assert unique.meta["best_metric_key"] == "val_loss"
     elsewhere = parse_trainer_state(state(history, best_metric=0.3, best_global_step=50))
     assert "best_metric_key" not in elsewhere.meta
+
+
+def test_run_written_by_the_real_trainer():
+    """tests/corpus/hf_trainer/generated/tiny_bert_run: written by transformers itself
+    (scripts/make_corpus.py); its values may change when regenerated, its shape does not."""
+    run_dir = CORPUS / "generated" / "tiny_bert_run"
+    names = [p.name for p in run_dir.iterdir() if p.is_dir()]
+    assert newest_checkpoint_state(names) == "checkpoint-30"
+    root = parse_trainer_state(corpus("generated/tiny_bert_run"))
+    newest = parse_trainer_state(corpus("generated/tiny_bert_run/checkpoint-30"))
+    assert root.problems == [] and newest.problems == []
+    assert root.table.steps.tolist() == [5, 10, 15, 20, 25, 30]
+    assert root.table.series["val_accuracy"].steps.tolist() == [10, 20, 30]
+    assert root.table.series["val_loss"].steps.tolist() == [10, 20, 30]
+    assert set(root.table.series) == {
+        "train_loss",
+        "lr",
+        "grad_norm",
+        "val_loss",
+        "val_accuracy",
+        "eval_runtime",
+        "eval_samples_per_second",
+        "eval_steps_per_second",
+    }
+    assert root.meta["best_metric_key"] == "val_accuracy"  # metric_for_best_model="accuracy"
+    assert root.meta["total_steps"] == 30 and root.meta["total_epochs"] == 2
+    assert "mean_train_loss" in root.meta and "mean_train_loss" not in newest.meta
+    for older in ("checkpoint-10", "checkpoint-20", "checkpoint-30"):
+        _assert_prefix(parse_trainer_state(corpus(f"generated/tiny_bert_run/{older}")), root)
