@@ -215,6 +215,28 @@ def test_ultralytics_segment_box_map_is_val_map_box(tmp_path):
     assert list(read_event_dir(detect).table.series) == ["val_mAP", "lr/pg0"]
 
 
+def test_yolov5_tags_and_its_epoch_axis(tmp_path):
+    """Tag names as in YOLOv5's runs/train/exp event files (Grafit-Kil/helmet-detection-yolov5
+    runs/train/exp2/events.out.tfevents.1671637532.gakko.30470.0 at 474f6ef9733b098b818becf9
+    21ec588e278ed837, checked by hand: 1,950 scalars, equal to tensorboard's read)."""
+    tags = ["train/box_loss", "metrics/precision", "metrics/recall", "metrics/mAP_0.5"]
+    tags += ["metrics/mAP_0.5:0.95", "val/box_loss", "x/lr0"]
+    (tmp_path / "events.out.tfevents.1671637532.gakko.30470.0").write_bytes(
+        file_of(*(event(epoch, *(simple(t, 0.5) for t in tags)) for epoch in range(3)))
+    )
+    table = read_event_dir(tmp_path).table
+    assert table.x == EPOCH and table.steps.tolist() == [0, 1, 2]
+    assert list(table.series) == [
+        "train/box_loss",
+        "val_precision",
+        "val_recall",
+        "val_mAP_50",
+        "val_mAP",
+        "val/box_loss",
+        "x/lr0",
+    ]
+
+
 @pytest.mark.parametrize(
     ("tag", "role", "key"),
     [

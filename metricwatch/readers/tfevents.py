@@ -94,6 +94,10 @@ _TAG_KEYS: dict[str, str] = {
     "metrics/precision(B)": "val_precision",
     "metrics/recall(B)": "val_recall",
     "metrics/mAP50-95(M)": "val_mAP_mask",
+    "metrics/mAP_0.5:0.95": "val_mAP",  # YOLOv5
+    "metrics/mAP_0.5": "val_mAP_50",
+    "metrics/precision": "val_precision",
+    "metrics/recall": "val_recall",
 }
 #: Ultralytics segmentation runs log box and mask mAP: there the box one is val_mAP_box.
 _SEGMENT_KEYS = {"metrics/mAP50-95(B)": "val_mAP_box"}
@@ -104,6 +108,8 @@ _EPOCH_TAGS = ("train/epoch", "epoch")
 #: Keras' TensorBoard callback: `epoch_loss` in train/ and validation/ (TF2 tensors).
 _KERAS_DIRS = {"train": "train", "validation": "val"}
 _KERAS_KEYS = {"epoch_learning_rate": "lr", "epoch_lr": "lr"}
+#: YOLOv5 and Ultralytics log once per epoch, with the epoch as the step.
+_EPOCH_RUN_TAGS = frozenset({"train/box_loss"})
 
 
 def canonical_tag(tag: str, role: str = "") -> str:
@@ -736,7 +742,8 @@ def _build(
             )
         )
     table_steps = _union([s.steps for s in series.values()])
-    table = Table(table_steps, series, EPOCH if keras else STEP)
+    per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
+    table = Table(table_steps, series, EPOCH if per_epoch else STEP)
     meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
     extra = {"other_axis_tags": other_axis} if other_axis else {}
     return ParseResult(table=table, meta=meta, extra=extra, problems=problems)
