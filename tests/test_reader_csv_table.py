@@ -173,9 +173,7 @@ def test_assign_keys_gives_each_key_to_one_column():
 def test_build_series_merges_two_rows_of_one_step_and_shares_steps():
     table = read_table(b"step,a,b\n1,1,\n1,,2\n2,3,4\n", "log")
     row_x = np.array([1, 1, 2])
-    series, steps, _ = csv_table.build_series(
-        table, {"a": "a", "b": "b"}, row_x, np.ones(3, bool)
-    )
+    series, steps, _ = csv_table.build_series(table, {"a": "a", "b": "b"}, row_x, np.ones(3, bool))
     assert steps.tolist() == [1, 2]
     assert series["a"].values.tolist() == [1.0, 3.0]
     assert series["b"].values.tolist() == [2.0, 4.0]
@@ -191,7 +189,7 @@ def test_arbitrary_bytes_never_raise(data):
         assert len(column.rows) == len(column.values)
 
 
-_CSVISH = st.text(alphabet=",;\t| \r\n\"0123456789.-+eEnaNAif_xyz/()", max_size=300)
+_CSVISH = st.text(alphabet=',;\t| \r\n"0123456789.-+eEnaNAif_xyz/()', max_size=300)
 
 
 @settings(max_examples=300, deadline=None)

@@ -54,7 +54,8 @@ class Column:
 
 @dataclass
 class CsvTable:
-    """A CSV file's complete rows, column by column (cells as stripped text)."""
+    """A CSV file's complete rows, column by column (cells as in the file, padding kept:
+    float() ignores it, and text() strips it)."""
 
     header: list[str] = field(default_factory=list)
     cells: dict[str, list[str]] = field(default_factory=dict)
@@ -69,7 +70,8 @@ class CsvTable:
         return parse_numbers(name, self.cells.get(name, []), missing)
 
     def text(self, name: str) -> list[str]:
-        return self.cells.get(name, [""] * self.nrows)
+        """A column's cells without their padding."""
+        return [cell.strip() for cell in self.cells.get(name, [""] * self.nrows)]
 
 
 def decode(data: bytes, filename: str, problems: list[Problem]) -> str:
@@ -93,7 +95,9 @@ def split_lines(text: str) -> tuple[list[str], bool]:
 
     LF, CRLF and CRCRLF end a line; a file with only CR (old Mac) is split on CR.
     """
-    newline = "\n" if "\n" in text or "\r" not in text else "\r"
+    # CR alone ends lines only in a file without LF, and not when the CRs are all at
+    # the end (a CRLF cut between its CR and LF)
+    newline = "\r" if "\n" not in text and "\r" in text.rstrip("\r") else "\n"
     lines = text.split(newline)
     terminated = lines[-1] == ""
     if terminated:
@@ -159,24 +163,52 @@ def read_table(data: bytes, filename: str) -> CsvTable:
     table.delimiter = delimiter = detect_delimiter(lines[0])
     split = _splitter(delimiter, '"' in text)
     header = _unique([name.strip() for name in split(lines[0])])
+    rows = list(map(split, lines[1:]))
     first = header[0]
-    # Where each cell of the current block goes in the (union) header: a header
-    # line that comes again with other names starts a block of its own.
-    place: list[int] | None = None
-    rows: list[list[str]] = []
+    repeats = (
+        bool(first) and number_of(first) is None and first in {r[0].strip() for r in rows if r}
+    )
     ragged = 0
-    for line in lines[1:]:
-        cells = [cell.strip() for cell in split(line)]
-        if first and cells[0] == first and number_of(first) is None:
-            table.header_repeats.append(len(rows))
-            names = _unique(cells)
+    if repeats or {len(row) for row in rows} - {len(header)}:
+        rows, ragged = _regular_rows(rows, header, table.header_repeats)
+    table.header = header
+    if ragged:
+        problems.append(
+            Problem(
+                ProblemKind.NON_NUMERIC,
+                f"{ragged} rows of {filename} have more cells than its header names; "
+                "the extra cells were ignored",
+            )
+        )
+    table.nrows = len(rows)
+    columns = list(zip(*rows)) if rows else [() for _ in table.header]
+    table.cells = {name: list(column) for name, column in zip(table.header, columns)}
+    return table
+
+
+def _regular_rows(
+    rows: list[list[str]], header: list[str], repeats: list[int]
+) -> tuple[list[list[str]], int]:
+    """Rows made as wide as the header (extended in place by header lines with new names).
+
+    A line whose first cell is the header's first name is a header line: its position
+    goes into repeats; if its names differ, the rows after it are placed by name.
+    """
+    first = header[0] if number_of(header[0]) is None else ""
+    place: list[int] | None = None  # where each cell of the current block goes
+    out: list[list[str]] = []
+    ragged = 0
+    for cells in rows:
+        if first and cells and cells[0].strip() == first:
+            repeats.append(len(out))
+            names = _unique([cell.strip() for cell in cells])
             if names == header:
                 place = None
                 continue
             for name in names:
                 if name not in header:
                     header.append(name)
-                    for row in rows:
+                    for row in out:
                         row.append("")
             place = [header.index(name) for name in names]
             continue
@@ -193,20 +225,8 @@ def read_table(data: bytes, filename: str) -> CsvTable:
                 del cells[width:]
             else:
                 cells.extend([""] * (width - len(cells)))
-        rows.append(cells)
-    table.header = header
-    if ragged:
-        problems.append(
-            Problem(
-                ProblemKind.NON_NUMERIC,
-                f"{ragged} rows of {filename} have more cells than its header names; "
-                "the extra cells were ignored",
-            )
-        )
-    table.nrows = len(rows)
-    columns = list(zip(*rows)) if rows else [() for _ in table.header]
-    table.cells = {name: list(column) for name, column in zip(table.header, columns)}
-    return table
+        out.append(cells)
+    return out, ragged
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -227,18 +247,24 @@ def _unique(names: list[str]) -> list[str]:
 
 
 def parse_numbers(name: str, cells: list[str], missing: frozenset[str]) -> Column:
-    """A column's cells to float64 in one numpy call; the slow path only when one fails."""
-    if not cells:
+    """A column's cells to float64, without a Python loop when every cell is a number
+    (or a missing marker) that float() reads; cell by cell only when one is not."""
+    count = len(cells)
+    if not count:
         return Column(name, np.empty(0, np.int64), np.empty(0, np.float64))
-    text = np.asarray(cells, dtype=str)
-    absent = np.isin(text, list(missing)) if missing else np.zeros(len(cells), bool)
+    if not any(number_of(token) is not None for token in missing):
+        try:
+            values = np.fromiter(map(float, cells), np.float64, count)
+            return Column(name, np.arange(count, dtype=np.int64), values)
+        except ValueError:
+            pass
+    present = [i for i, cell in enumerate(cells) if cell.strip() not in missing]
     try:
-        values = np.where(absent, "nan", text).astype(np.float64)
-        present = ~absent
-        non_numeric = 0
-    except (ValueError, OverflowError):
-        values, present, non_numeric = _slow_numbers(cells, missing)
-    rows = np.flatnonzero(present).astype(np.int64)
+        values = np.fromiter(map(float, [cells[i] for i in present]), np.float64, len(present))
+        return Column(name, np.asarray(present, dtype=np.int64), values)
+    except ValueError:
+        values, mask, non_numeric = _slow_numbers(cells, missing)
+    rows = np.flatnonzero(mask).astype(np.int64)
     return Column(name, rows, values[rows], non_numeric)
 
 
@@ -247,7 +273,7 @@ def _slow_numbers(cells: list[str], missing: frozenset[str]) -> tuple[np.ndarray
     present = np.zeros(len(cells), dtype=bool)
     non_numeric = 0
     for index, cell in enumerate(cells):
-        if cell in missing:
+        if cell.strip() in missing:
             continue
         number = number_of(cell)
         if number is None:
