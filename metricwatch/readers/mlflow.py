@@ -139,7 +139,9 @@ def list_file_store_runs(mlruns: Path) -> list[tuple[str, str, Path]]:
 
 
 def _run_name(run_dir: Path, meta: dict[str, str]) -> str:
-    name = meta.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName")
+    name = (
+        meta.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName") or meta.get("name")
+    )
     return name.strip() if name and name.strip() else run_dir.name
 
 
@@ -422,14 +424,23 @@ def _result(
                 "the second keeps its own name",
             )
         )
-    all_steps = [s.steps for s in series.values()]
-    table_steps = np.unique(np.concatenate(all_steps)) if all_steps else np.empty(0, np.int64)
+    table_steps = _union([s.steps for s in series.values()])
     meta["source_keys"] = {k: v for k, v in sources.items() if k != v}
     if not series and not problems:
         problems.append(Problem(ProblemKind.EMPTY, "the MLflow run has no metrics yet"))
     return ParseResult(
         table=Table(table_steps, series, STEP), meta=meta, problems=problems, format="mlflow"
     )
+
+
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    """Every step of ascending step arrays, once, ascending (a sort: np.unique hashes)."""
+    if not arrays:
+        return np.empty(0, dtype=np.int64)
+    if len(arrays) == 1:
+        return arrays[0]
+    merged = np.sort(np.concatenate(arrays), kind="stable")
+    return merged[np.append(True, merged[1:] != merged[:-1])]
 
 
 def _with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:

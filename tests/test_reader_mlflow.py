@@ -1,0 +1,295 @@
+"""MLflow's file store and SQLite store.
+
+tests/corpus/mlflow/generated/ holds stores written by MLflow's own client
+(mlflow 3.17.2, see generate.py): the same runs in `mlruns/` and `mlflow.db`.
+swahili_keras_autolog/ is a real file store from a public repository, written
+by MLflow's Keras autologging in 2021 (an old meta.yaml with `name: ''`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metricwatch.model import STEP, ProblemKind
+from metricwatch.readers.mlflow import (
+    list_file_store_runs,
+    list_sqlite_runs,
+    parse_metric_file,
+    read_file_store_run,
+    read_meta_yaml,
+    read_sqlite_run,
+)
+
+CORPUS = Path(__file__).parent / "corpus" / "mlflow"
+GENERATED = CORPUS / "generated"
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture(scope="module")
+def store_db(tmp_path_factory):
+    """generated/mlflow.db.gz (gzipped as written: the database is mostly empty schema pages)."""
+    db = tmp_path_factory.mktemp("store") / "mlflow.db"
+    with gzip.open(GENERATED / "mlflow.db.gz") as source:
+        db.write_bytes(source.read())
+    return db
+
+
+def by_name(runs):
+    return {name: location for _, name, location in runs}
+
+
+def check_baseline(result):
+    table = result.table
+    assert table.x == STEP
+    assert table.steps.tolist() == [0, 1, 2, 3]
+    assert list(table.series) == ["grad_norm", "val_loss", "val_accuracy", "train_loss"]
+    train = table.series["train_loss"]
+    assert train.values.tolist() == [2.0, 1.5, 1.0, 0.5]
+    assert train.times.tolist() == [T0, T0 + 1, T0 + 2, T0 + 3]
+    assert train.epochs.tolist() == [0.0, 0.5, 1.0, 1.5]  # from the `epoch` metric
+    val = table.series["val_loss"]
+    assert val.steps.tolist() == [1, 3]
+    assert val.values[0] == 1.5 and math.isnan(val.values[1])
+    assert table.series["grad_norm"].values.tolist() == [math.inf]
+    assert table.series["val_accuracy"].values.tolist() == [0.5, 0.75]
+    assert result.meta["source_keys"] == {
+        "val_accuracy": "eval_accuracy",
+        "train_loss": "train/loss",
+    }
+    assert result.meta["run_name"] == "resnet-baseline"
+    assert result.meta["status"] == "FINISHED"
+    assert result.meta["config"] == {"lr": "0.001", "optimizer/name": "adam"}
+    assert result.meta["start_time"] == T0 and result.meta["end_time"] == T0 + 4
+    assert result.problems == []
+    assert result.format == "mlflow"
+
+
+def check_no_steps(result):
+    series = result.table.series["train_loss"]
+    assert series.steps.tolist() == [0, 1, 2]
+    assert series.values.tolist() == [0.9, 0.7, 0.6]
+    assert result.meta["status"] == "FAILED"
+    assert [p.kind for p in result.problems] == [ProblemKind.BAD_EPOCH]
+    assert "logged without a step" in result.problems[0].message
+
+
+# --- file store ---------------------------------------------------------------------------
+
+
+def test_file_store_lists_live_runs_with_experiment_names():
+    runs = list_file_store_runs(GENERATED / "mlruns")
+    assert sorted((e, n) for e, n, _ in runs) == [
+        ("cifar", "no-steps"),
+        ("cifar", "resnet-baseline"),
+    ]
+
+
+def test_file_store_run_nested_keys_nan_inf_params_and_epochs():
+    check_baseline(
+        read_file_store_run(by_name(list_file_store_runs(GENERATED / "mlruns"))["resnet-baseline"])
+    )
+
+
+def test_file_store_metric_logged_without_step():
+    check_no_steps(
+        read_file_store_run(by_name(list_file_store_runs(GENERATED / "mlruns"))["no-steps"])
+    )
+
+
+def test_real_keras_autolog_store_with_old_meta():
+    runs = list_file_store_runs(CORPUS / "swahili_keras_autolog" / "mlruns")
+    assert [(e, n) for e, n, _ in runs] == [
+        ("Speech model simple rnn", "ed05f9cd599442fe9a0c9222184710b8")
+    ]
+    result = read_file_store_run(runs[0][2])
+    loss = result.table.series["train_loss"]
+    assert loss.steps.tolist() == list(range(10))
+    assert loss.values[:2].tolist() == [332.6841735839844, 297.6000061035156]
+    assert loss.times[0] == 1628697792.090
+    assert result.meta["status"] == "FINISHED"
+    assert result.meta["source_keys"] == {"train_loss": "loss"}
+    assert result.problems == []
+
+
+def test_the_corpus_builders_file_store():
+    runs = by_name(list_file_store_runs(GENERATED / "mlflow_client_filestore" / "mlruns"))
+    assert sorted(runs) == ["baseline", "diverged"]
+    result = read_file_store_run(runs["baseline"])
+    assert result.meta["source_keys"]["train_loss"] == "train/loss"
+    assert result.table.series["val_accuracy"].values.tolist() == [
+        0.5,
+        0.58,
+        0.66,
+        0.74,
+        0.8200000000000001,
+    ]
+
+
+def test_trash_models_and_deleted_are_skipped(tmp_path):
+    mlruns = tmp_path / "mlruns"
+    shutil.copytree(GENERATED / "mlruns", mlruns)
+    (mlruns / "models").mkdir()
+    (mlruns / "7").mkdir()  # no meta.yaml: not an experiment
+    assert len(list_file_store_runs(mlruns)) == 2
+    assert list_file_store_runs(tmp_path / "nowhere") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "steps", "values", "bad", "cut"),
+    [
+        (b"1000 0.5 3\n2000 nan 4\n3000 -inf 5\n", [3, 4, 5], [0.5, math.nan, -math.inf], 0, False),
+        (b"1000 0.5\n2000 0.25\n", [0, 0], [0.5, 0.25], 0, False),  # before MLflow 1.0: no step
+        (b"1000 0.5 3\r\n2000 0.25 4\r\n", [3, 4], [0.5, 0.25], 0, False),  # CRLF
+        (b"1000 0.5 3\n2000 0.2", [3], [0.5], 0, True),  # a write in progress
+        (b"1000 0.5 3\nhello\n1000 x 1\n1 2 3 4\n", [3], [0.5], 3, False),
+        (b"", [], [], 0, False),
+    ],
+)
+def test_metric_file_lines(data, steps, values, bad, cut):
+    got_steps, got_values, times, got_bad, got_cut = parse_metric_file(data)
+    assert got_steps.tolist() == steps
+    assert repr(got_values.tolist()) == repr(values)
+    assert (got_bad, got_cut) == (bad, cut)
+    assert len(times) == len(steps)
+
+
+def test_a_cut_metric_file_is_truncated_and_keeps_whole_lines(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(by_name(list_file_store_runs(GENERATED / "mlruns"))["resnet-baseline"], run)
+    path = run / "metrics" / "train" / "loss"
+    data = path.read_bytes()
+    full = read_file_store_run(run).table.series["train_loss"].values.tolist()
+    for cut in range(len(data) + 1):
+        path.write_bytes(data[:cut])
+        result = read_file_store_run(run)
+        series = result.table.series.get("train_loss")
+        values = [] if series is None else series.values.tolist()
+        assert values == full[: len(values)]
+        truncated = ProblemKind.TRUNCATED in [p.kind for p in result.problems]
+        assert truncated == (cut > 0 and data[cut - 1 : cut] != b"\n")
+
+
+def test_a_repeated_step_keeps_the_last_logged_value(tmp_path):
+    run = tmp_path / "run"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc\nrun_name: r\nstatus: 1\n")
+    (run / "metrics" / "val_loss").write_text("1000 0.5 1\n2000 0.4 2\n3000 0.3 1\n")
+    result = read_file_store_run(run)
+    series = result.table.series["val_loss"]
+    assert series.steps.tolist() == [1, 2] and series.values.tolist() == [0.3, 0.4]
+    assert result.meta["status"] == "RUNNING"
+
+
+def test_meta_yaml_flat_keys_only(tmp_path):
+    path = tmp_path / "meta.yaml"
+    path.write_text("name: 'my exp'\nrun_name: \"x: y\"\ntags:\n- a: 1\n  b: 2\nstatus: 3\n")
+    assert read_meta_yaml(path) == {"name": "my exp", "run_name": "x: y", "tags": "", "status": "3"}
+    assert read_meta_yaml(tmp_path / "missing.yaml") == {}
+
+
+def test_a_run_dir_without_meta_or_metrics(tmp_path):
+    result = read_file_store_run(tmp_path)
+    assert [p.kind for p in result.problems] == [ProblemKind.MISSING]
+    (tmp_path / "meta.yaml").write_text("run_id: abc\n")
+    assert [p.kind for p in read_file_store_run(tmp_path).problems] == [ProblemKind.EMPTY]
+
+
+# --- SQLite store -------------------------------------------------------------------------
+
+
+def test_sqlite_lists_live_runs_skipping_deleted_runs_and_experiments(store_db):
+    runs = list_sqlite_runs(store_db)
+    assert [(e, n) for e, n, _ in runs] == [("cifar", "resnet-baseline"), ("cifar", "no-steps")]
+
+
+def test_sqlite_run_equals_the_file_store_run(store_db):
+    runs = by_name(list_sqlite_runs(store_db))
+    check_baseline(read_sqlite_run(store_db, runs["resnet-baseline"]))
+    check_no_steps(read_sqlite_run(store_db, runs["no-steps"]))
+
+
+def test_the_corpus_builders_default_db(tmp_path):
+    db = tmp_path / "mlflow.db"
+    with gzip.open(GENERATED / "mlflow_client_default_db" / "mlflow.db.gz") as source:
+        db.write_bytes(source.read())
+    runs = by_name(list_sqlite_runs(db))
+    assert sorted(runs) == ["baseline", "diverged"]
+    result = read_sqlite_run(db, runs["baseline"])
+    assert result.table.series["val_accuracy"].values.tolist() == [
+        0.5,
+        0.58,
+        0.66,
+        0.74,
+        0.8200000000000001,
+    ]
+
+
+def test_sqlite_locked_by_a_writer_is_a_problem_not_a_wait(tmp_path, store_db):
+    db = tmp_path / "mlflow.db"
+    shutil.copy(store_db, db)
+    uuid = list_sqlite_runs(db)[0][2]
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        result = read_sqlite_run(db, uuid)
+        assert time.monotonic() - started < 2
+        assert [p.kind for p in result.problems] == [ProblemKind.UNREADABLE]
+        assert "locked" in result.problems[0].message
+        assert list_sqlite_runs(db) == []
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert read_sqlite_run(db, uuid).problems == []
+
+
+def test_sqlite_is_opened_read_only(tmp_path, store_db):
+    db = tmp_path / "mlflow.db"
+    shutil.copy(store_db, db)
+    before = db.read_bytes()
+    for _, _, uuid in list_sqlite_runs(db):
+        read_sqlite_run(db, uuid)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+
+
+def test_sqlite_files_that_are_not_stores(tmp_path, store_db):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    assert read_sqlite_run(other, "x").problems[0].kind is ProblemKind.NOT_OURS
+    text = tmp_path / "mlflow.db"
+    text.write_text("not sqlite at all " * 100)
+    assert read_sqlite_run(text, "x").problems[0].kind is ProblemKind.NOT_OURS
+    assert list_sqlite_runs(text) == []
+    missing = read_sqlite_run(tmp_path / "none.db", "x")
+    assert missing.problems[0].kind is ProblemKind.UNREADABLE
+    assert not (tmp_path / "none.db").exists()
+    unknown = read_sqlite_run(store_db, "no-such-run")
+    assert unknown.problems[0].kind is ProblemKind.MISSING
+
+
+# --- anything a file may hold -------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_metric_file_bytes_never_raise(data):
+    steps, values, times, _, _ = parse_metric_file(data)
+    assert len(steps) == len(values) == len(times)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_meta_yaml_never_raises(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("meta") / "meta.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    read_meta_yaml(path)
