@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metricwatch.model import EPOCH, STEP, ProblemKind, Run
-from metricwatch.readers.lightning_csv import FORMAT, parse_hparams, parse_lightning_csv
+from metricwatch.readers.lightning_csv import (
+    FORMAT,
+    parse_hparams,
+    parse_lightning_csv,
+    parse_meta_tags,
+)
 
 CORPUS = Path(__file__).parent / "corpus" / "lightning_csv"
 
@@ -147,6 +152,20 @@ def test_legacy_test_tube_one_row_per_epoch_is_an_epoch_run_with_times():
     loss = result.table.series["train_loss"]
     assert loss.values[0] == 15.917465209960938
     assert loss.times[0] == 1580738910.980366  # 2020-02-03 14:08:30.980366, read as UTC
+
+
+def test_legacy_test_tube_meta_tags_is_the_config():
+    assert parse_meta_tags(read("testtube_flat_loss", "meta_tags.csv")) == {
+        "lr": 0.02,
+        "batch_size": 20,
+        "solver": "rk4",
+    }
+    config = parse_meta_tags(read("testtube_no_metrics", "meta_tags.csv"))
+    assert config["data_dir"] == ".\\data"
+    assert config["learning_rate"] == 0.005
+    assert config["hpc_exp_number"] is None
+    assert parse_meta_tags(b"a,b\n1,2\n") == {}
+    assert parse_meta_tags(b"") == {}
 
 
 def test_legacy_test_tube_without_metrics_says_so():

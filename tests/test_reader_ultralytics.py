@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metricwatch.model import EPOCH, ProblemKind, Run
-from metricwatch.readers.ultralytics import FORMAT, parse_ultralytics, total_epochs_from_args
+from metricwatch.readers.ultralytics import (
+    FORMAT,
+    meta_from_args,
+    parse_ultralytics,
+    total_epochs_from_args,
+)
 
 CORPUS = Path(__file__).parent / "corpus" / "ultralytics"
 
@@ -94,12 +99,30 @@ def test_args_yaml_gives_the_planned_epochs():
     assert total_epochs_from_args("") is None
 
 
+def test_args_yaml_gives_the_task_and_the_config():
+    meta = meta_from_args(read("yolov8_segment_car", "args.yaml").decode())
+    assert meta["total_epochs"] == 10
+    assert meta["task"] == "instance_segmentation"
+    assert meta["config"]["task"] == "segment"
+    assert meta_from_args(read("yolov10_detect_om_oo", "args.yaml").decode())["task"] == (
+        "object_detection"
+    )
+    assert meta_from_args("task: obb\nepochs: 5\n") == {
+        "config": {"task": "obb", "epochs": 5},
+        "total_epochs": 5,
+        "task": "oriented_od",
+    }
+    assert meta_from_args("task: pose\n") == {"config": {"task": "pose"}}
+
+
 def test_yolov10_one_to_many_and_one_to_one_heads():
     result = parse_ultralytics(read("yolov10_detect_om_oo"))
     assert result.problems == []
     assert len(result.table) == 15
-    assert values(result, "train_box_om")[-1] == 0.73023
-    assert values(result, "val_dfl_oo")[-1] == 1.1152
+    # the parts are losses, and named so (train/box_om -> train_box_om_loss)
+    assert values(result, "train_box_om_loss")[-1] == 0.73023
+    assert values(result, "val_dfl_oo_loss")[-1] == 1.1152
+    assert result.meta["source_keys"]["train_box_om_loss"] == "train/box_om"
     assert values(result, "val_mAP")[-1] == 0.73182
     assert values(result, "train_loss")[-1] == 0.73023 + 0.47275 + 1.0757 + 0.77406 + 0.43692 + (
         1.0943
@@ -132,6 +155,22 @@ def test_epochs_where_validation_did_not_run_are_left_out():
     assert len(result.table.series["train_loss"]) == 20
     assert kinds(result) == [ProblemKind.NON_NUMERIC]
     assert "validation did not run on 19 epochs" in result.problems[0].message
+
+
+def test_the_task_comes_from_the_columns():
+    tasks = {
+        name: parse_ultralytics(read(name)).meta.get("task")
+        for name in ("yolov5_detect_helmet", "yolov8_segment_car", "yolov10_detect_om_oo")
+    }
+    assert tasks == {
+        "yolov5_detect_helmet": "object_detection",
+        "yolov8_segment_car": "instance_segmentation",
+        "yolov10_detect_om_oo": "object_detection",
+    }
+    classify = parse_ultralytics(b"epoch,train/loss,metrics/accuracy_top1\n1,2,0.5\n")
+    assert classify.meta["task"] == "classification"
+    pose = parse_ultralytics(b"epoch,train/pose_loss,metrics/mAP50-95(P)\n1,2,0.5\n")
+    assert "task" not in pose.meta
 
 
 def test_every_real_file_is_claimed():

@@ -25,7 +25,8 @@ Quirks handled here:
   epoch is an epoch run; several rows per epoch become a step run counted by
   row; `created_at` gives each point's time.
 
-`hparams.yaml` beside the file is the run's config: parse_hparams reads it.
+`hparams.yaml` beside the file is the run's config: parse_hparams reads it
+(parse_meta_tags reads test-tube's `meta_tags.csv`).
 """
 
 from __future__ import annotations
@@ -206,6 +207,19 @@ def _sniff(head: bytes) -> bool:
             return True
         fields = complete
     return "step" in fields or "epoch" in fields
+
+
+def parse_meta_tags(data: bytes) -> dict:
+    """The config in a legacy test-tube `meta_tags.csv` (`key,value` rows), values typed
+    as in parse_hparams. Never raises."""
+    table = csv_table.read_table(data, "meta_tags.csv")
+    if table.header[:2] != ["key", "value"]:
+        return {}
+    return {
+        key: _scalar(value) if value else None
+        for key, value in zip(table.text("key"), table.text("value"))
+        if key
+    }
 
 
 # --- hparams.yaml ----------------------------------------------------------------------------

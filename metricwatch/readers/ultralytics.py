@@ -7,7 +7,8 @@ file's numbers are kept). Quirks handled here:
   `seg_loss`, `pose_loss`, `kobj_loss`, and YOLOv10's one-to-many /
   one-to-one heads (`train/box_om`, ..., `train/dfl_oo`), with `val/`
   counterparts: each part keeps its name (`train/box_loss` ->
-  train_box_loss). There is no single loss column, so train_loss (and
+  train_box_loss; v10's `train/box_om` -> train_box_om_loss, so that it is
+  known as a loss). There is no single loss column, so train_loss (and
   val_loss) is the SUM of the parts: the parts are already multiplied by
   their gains (box 7.5, cls 0.5, dfl 1.5 ...), and their sum is exactly the
   objective Ultralytics minimises (per image), computed the same way on
@@ -33,8 +34,11 @@ file's numbers are kept). Quirks handled here:
 - `time` (seconds since the start of training, restarting at a resume)
   becomes duration_s, the time each epoch took.
 - a resume that writes an epoch again: the later rows replace the earlier.
+- meta["task"] from the columns: `(M)` instance segmentation, top-1 accuracy
+  classification, mAP detection (an OBB run looks the same: args.yaml says).
 
-`args.yaml` beside the file holds the planned epochs: total_epochs_from_args.
+`args.yaml` beside the file holds the planned epochs: total_epochs_from_args
+(and meta_from_args for the task and the whole config).
 """
 
 from __future__ import annotations
@@ -113,6 +117,9 @@ def parse_ultralytics(data: bytes) -> ParseResult:
             source_keys["duration_s"] = "time"
     result.table = Table(steps, series, EPOCH)
     result.meta["source_keys"] = source_keys
+    task = _task(header)
+    if task:
+        result.meta["task"] = task
     if collisions:
         result.problems.append(csv_table.collision_problem(collisions))
     found = csv_table.non_numeric_problem(non_numeric, NAME)
@@ -144,10 +151,26 @@ def _wanted(header: list[str]) -> list[tuple[str, str]]:
                 key = "val_mAP_box" if segment and base == "val_mAP" else base
         elif lr:
             key = "lr" if int(lr.group(1)) == lr_group else f"lr_pg{lr.group(1)}"
+        elif name.startswith(("train/", "val/")) and not name.endswith("loss"):
+            key = csv_table.slash_safe(name) + "_loss"  # YOLOv10's train/box_om: a loss
         else:
             key = csv_table.slash_safe(name)
         wanted.append((name, key))
     return wanted
+
+
+def _task(header: list[str]) -> str | None:
+    """The task the columns show. An OBB run's look like detection's: args.yaml's `task`
+    (meta_from_args) is the truth where it is read."""
+    if any(name.endswith("(M)") for name in header):
+        return "instance_segmentation"
+    if "metrics/accuracy_top1" in header:
+        return "classification"
+    if any(name.endswith("(P)") for name in header):
+        return None  # pose: no task of its own in the registry
+    if any((m := _METRIC.fullmatch(name)) and m.group(1).startswith("mAP") for name in header):
+        return "object_detection"
+    return None
 
 
 def _parts(table: csv_table.CsvTable, prefix: str) -> list[str]:
@@ -226,10 +249,37 @@ def _durations(
 
 def total_epochs_from_args(text: str) -> int | None:
     """The planned epochs in an `args.yaml` (YOLOv8+) or `opt.yaml` (YOLOv5), if any."""
-    epochs = parse_hparams(text).get("epochs")
+    return _total_epochs(parse_hparams(text))
+
+
+def _total_epochs(args: dict) -> int | None:
+    epochs = args.get("epochs")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
         return None
     return epochs
+
+
+#: Ultralytics' `task:` to the registry's task names (pose has none there).
+_TASKS = {
+    "detect": "object_detection",
+    "segment": "instance_segmentation",
+    "obb": "oriented_od",
+    "classify": "classification",
+}
+
+
+def meta_from_args(text: str) -> dict:
+    """Run meta from `args.yaml`/`opt.yaml`: total_epochs, task (where the registry has
+    it: an OBB run's columns look like detection's, only args.yaml tells) and config."""
+    args = parse_hparams(text)
+    meta: dict = {"config": args}
+    total = _total_epochs(args)
+    if total is not None:
+        meta["total_epochs"] = total
+    task = args.get("task")
+    if isinstance(task, str) and task in _TASKS:
+        meta["task"] = _TASKS[task]
+    return meta
 
 
 def _sniff(head: bytes) -> bool:
