@@ -233,6 +233,20 @@ def test_initial_epoch_resume_inside_a_segment_replaces_the_later_rows():
     assert "1 (after 2)" in result.problems[0].message
 
 
+def test_history_written_by_pandas_uses_its_index_as_the_epoch():
+    data = b",loss,accuracy,val_loss\n0,1.5,0.25,1.6\n1,1.2,0.5,1.4\n"
+    result = parse_keras_csv(data)
+    assert result.problems == []
+    assert result.table.steps.tolist() == [0, 1]
+    assert sorted(result.table.series) == ["train_accuracy", "train_loss", "val_loss"]
+    assert values(result, "val_loss") == [1.6, 1.4]
+    assert FORMAT.sniff(data)
+    with_epoch = b",loss,epoch\n0,1.5,1\n1,1.2,2\n"  # an epoch column wins over the index
+    assert parse_keras_csv(with_epoch).table.steps.tolist() == [1, 2]
+    assert FORMAT.sniff(with_epoch)
+    assert not FORMAT.sniff(b",name,price\n0,a,1\n")  # some other DataFrame
+
+
 def test_learning_rate_of_keras_3_is_lr():
     result = parse_keras_csv(b"epoch,learning_rate,loss\n0,0.01,1\n")
     assert values(result, "lr") == [0.01]

@@ -15,6 +15,8 @@ order. Quirks handled here:
   last_epoch] (data rows counted from 0, header lines not counted). An epoch
   going back but not to 0 (`initial_epoch=`) is a resume inside a segment:
   the later rows replace the earlier ones.
+- `pd.DataFrame(history.history).to_csv("history.csv")`: no `epoch` column but
+  pandas' index first (an empty name): the index is the epoch;
 - keys: `loss` -> train_loss, `acc`/`accuracy` -> train_accuracy, `val_acc`
   -> val_accuracy, `lr`/`learning_rate` -> lr; others keep their names.
 """
@@ -41,6 +43,8 @@ _KEYS = {
     "lr": "lr",
     "learning_rate": "lr",
 }
+#: The first header name pandas writes for a DataFrame's index (`to_csv` of History.history).
+_INDEX_NAMES = ("", "Unnamed: 0")
 _METRIC_NAME = re.compile(r"[A-Za-z_][\w.\-/()@ ]*")
 
 
@@ -50,12 +54,14 @@ def parse_keras_csv(data: bytes, segment: int = -1) -> ParseResult:
     result = ParseResult(problems=table.problems)
     if not table.header:
         return result
-    if "epoch" not in table.header:
+    index = table.header[0] if table.header[0] in _INDEX_NAMES else None
+    epoch_name = "epoch" if "epoch" in table.header else index
+    if epoch_name is None:
         result.problems.append(
             Problem(ProblemKind.NOT_OURS, f"{NAME} has no 'epoch' column: not a Keras log")
         )
         return result
-    epoch_column = table.column("epoch", MISSING)
+    epoch_column = table.column(epoch_name, MISSING)
     usable = np.zeros(table.nrows, dtype=bool)
     usable[epoch_column.rows[csv_table.whole_numbers(epoch_column)]] = True
     bad = table.nrows - int(usable.sum())
@@ -92,7 +98,7 @@ def parse_keras_csv(data: bytes, segment: int = -1) -> ParseResult:
     wanted = [
         (name, ALIASES.get(_KEYS.get(name, name), _KEYS.get(name, name)))
         for name in table.header
-        if name != "epoch"
+        if name not in ("epoch", index)
     ]
     keys, source_keys, collisions = csv_table.assign_keys(wanted)
     series, steps, non_numeric = csv_table.build_series(
@@ -136,9 +142,13 @@ def _sniff(head: bytes) -> bool:
     cut = not terminated and len(lines) == 1  # a header cut short
     if cut and len(fields) == 1:
         return bool(fields[0]) and "epoch".startswith(fields[0])
+    names = fields[1:-1] if cut else fields[1:]
+    if fields[0] in _INDEX_NAMES and len(fields) > 1:
+        # pandas' History.history.to_csv: the index is the epoch; a known key must be there
+        known = any(name in ("loss", "epoch") or name.startswith("val_") for name in names)
+        return known and all(_METRIC_NAME.fullmatch(name) for name in names)
     if fields[0] != "epoch" or "step" in fields:
         return False
-    names = fields[1:-1] if cut else fields[1:]
     return all(_METRIC_NAME.fullmatch(name) for name in names)
 
 
