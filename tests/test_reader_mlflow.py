@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from metricwatch.model import STEP, ProblemKind
 from metricwatch.readers.mlflow import (
+    FileStoreRunTail,
+    MetricFileTail,
     list_file_store_runs,
     list_sqlite_runs,
     parse_metric_file,
@@ -293,3 +295,64 @@ def test_arbitrary_meta_yaml_never_raises(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("meta") / "meta.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     read_meta_yaml(path)
+
+
+# --- reading as the files grow ------------------------------------------------------------
+
+
+def test_run_tail_reads_only_new_lines_and_equals_a_fresh_read(tmp_path):
+    run = tmp_path / "run"
+    (run / "metrics" / "train").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc\nrun_name: live\nstatus: 1\n")
+    loss, lr = run / "metrics" / "train" / "loss", run / "metrics" / "lr"
+    tail = FileStoreRunTail(run)
+    lines = [f"{1000 + step} {1 / (step + 1)!r} {step}\n".encode() for step in range(40)]
+    loss.write_bytes(b"")
+    for step, line in enumerate(lines):
+        with loss.open("ab") as handle:
+            handle.write(line[:5])  # a line cut short: not read until whole
+        assert len(tail.read().table.series.get("train_loss", [])) == step
+        with loss.open("ab") as handle:
+            handle.write(line[5:])
+        if step % 10 == 0:
+            with lr.open("ab") as handle:
+                handle.write(f"{1000 + step} 0.1 {step}\n".encode())
+        live = tail.read()
+        fresh = read_file_store_run(run)
+        assert live.table.steps.tolist() == fresh.table.steps.tolist()
+        for key, series in fresh.table.series.items():
+            assert live.table.series[key].values.tolist() == series.values.tolist()
+    assert tail.tails["train/loss"].offset == sum(map(len, lines))
+    assert live.table.series["lr"].steps.tolist() == [0, 10, 20, 30]
+
+
+def test_metric_tail_starts_again_when_the_file_is_replaced(tmp_path):
+    path = tmp_path / "loss"
+    path.write_bytes(b"1000 0.5 0\n2000 0.4 1\n")
+    tail = MetricFileTail(path)
+    assert tail.read_new()[1].tolist() == [0.5, 0.4] and not tail.reset
+    other = tmp_path / "new"
+    other.write_bytes(b"3000 0.9 0\n")
+    other.replace(path)
+    assert tail.read_new()[1].tolist() == [0.9] and tail.reset
+    path.write_bytes(b"")
+    assert tail.read_new()[1].tolist() == [] and tail.reset
+
+
+finite_or_not = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2**41), finite_or_not, st.integers(-(2**62), 2**62)),
+        max_size=30,
+    )
+)
+def test_metric_lines_as_mlflow_writes_them(rows):
+    data = "".join(f"{ts} {value} {step}\n" for ts, value, step in rows).encode()
+    steps, values, times, bad, cut = parse_metric_file(data)
+    assert steps.tolist() == [step for _, _, step in rows]
+    assert repr(values.tolist()) == repr([value for _, value, _ in rows])
+    assert times.tolist() == [ts / 1000 for ts, _, _ in rows]
+    assert (bad, cut) == (0, False)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -168,6 +169,10 @@ def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     the number of lines that are not numbers, and whether the last line is cut short.
 
     Lines of MLflow before 1.0 have no step (step 0). Values may be nan, inf, -inf."""
+    body = data[: data.rfind(b"\n") + 1]
+    fast = _fast_lines(body)
+    if fast is not None:
+        return (*fast, 0, len(body) < len(data) and bool(data[len(body) :].strip()))
     text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")
     cut = bool(lines[-1].strip())  # no newline after the last line: a write in progress
@@ -203,32 +208,43 @@ def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     )
 
 
+def _fast_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Whole lines of exactly `timestamp value step` (one space apart), parsed by numpy in
+    one call; None when any line is shaped otherwise (the line-by-line path handles it)."""
+    if not body:
+        return None
+    raw = np.frombuffer(body, dtype=np.uint8)
+    space = raw == 0x20
+    ends = np.flatnonzero(raw == 0x0A)
+    per_line = np.diff(np.searchsorted(np.flatnonzero(space), ends), prepend=0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if (
+        bool((per_line != 2).any())
+        or bool((space[1:] & space[:-1]).any())
+        or bool(space[starts].any())
+        or bool(space[ends - 1].any())
+    ):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+    if numbers.shape[0] != 3 * len(ends):
+        return None
+    table = numbers.reshape(-1, 3)
+    steps = table[:, 2]
+    if not (np.isfinite(steps).all() and (steps == np.round(steps)).all()):
+        return None
+    if bool((np.abs(steps) >= 2.0**53).any()):
+        return None  # beyond exact float integers: the line-by-line path parses them as ints
+    return steps.astype(np.int64), table[:, 1].copy(), table[:, 0] / 1000.0
+
+
 def read_file_store_run(run_dir: Path) -> ParseResult:
     """One run of a file store: metrics, run name, status and params. Never raises."""
-    run_dir = Path(run_dir)
-    meta_yaml = read_meta_yaml(run_dir / "meta.yaml")
-    problems: list[Problem] = []
-    if not meta_yaml:
-        problems.append(
-            Problem(ProblemKind.MISSING, f"{_safe(run_dir.name)} has no MLflow meta.yaml")
-        )
-    columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    bad: dict[str, int] = {}
-    cut: list[str] = []
-    for key, path in _files_under(run_dir / "metrics"):
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            problems.append(
-                Problem(ProblemKind.UNREADABLE, f"metric {_safe(key)}: {error.strerror or error}")
-            )
-            continue
-        steps, values, times, wrong, partial = parse_metric_file(data)
-        columns[key] = (steps, values, times)
-        if wrong:
-            bad[key] = wrong
-        if partial:
-            cut.append(key)
+    return FileStoreRunTail(run_dir).read()
+
+
+def _file_problems(cut: list[str], bad: dict[str, int], problems: list[Problem]) -> None:
     if cut:
         problems.append(
             Problem(
@@ -242,6 +258,9 @@ def read_file_store_run(run_dir: Path) -> ParseResult:
         problems.append(
             Problem(ProblemKind.NON_NUMERIC, f"ignored lines that are not numbers ({detail})")
         )
+
+
+def _file_meta(run_dir: Path, meta_yaml: dict[str, str]) -> dict[str, Any]:
     params = {key: _read_text(path) for key, path in _files_under(run_dir / "params")}
     meta: dict[str, Any] = {
         "run_name": _run_name(run_dir, meta_yaml),
@@ -254,7 +273,85 @@ def read_file_store_run(run_dir: Path) -> ParseResult:
         stamp = _int_or_none(meta_yaml.get(name, ""))
         if stamp is not None:
             meta[name] = stamp / 1000.0
-    return _result(columns, meta, problems)
+    return meta
+
+
+class MetricFileTail:
+    """One append-only metric file and its read offset: read_new() parses only the whole
+    lines added since the last call. A file replaced (new inode) or shrunk is read again
+    from the start; `reset` then tells the caller to drop what it had."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self.identity: tuple[int, int] | None = None
+        self.reset = False
+        self.cut = False  # the file ends in a line cut short (left for the next call)
+        self.bad = 0
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, values, times) of the new whole lines. Raises OSError if unreadable."""
+        self.reset = False
+        with open(self.path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self.identity or stat.st_size < self.offset:
+                self.reset = self.identity is not None
+                self.identity, self.offset, self.bad = identity, 0, 0
+            handle.seek(self.offset)
+            data = handle.read()
+        whole = data.rfind(b"\n") + 1
+        steps, values, times, bad, _ = parse_metric_file(data[:whole])
+        self.offset += whole
+        self.bad += bad
+        self.cut = bool(data[whole:].strip())
+        return steps, values, times
+
+
+class FileStoreRunTail:
+    """A file-store run read as it grows: each read() parses only new metric lines."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.tails: dict[str, MetricFileTail] = {}
+        self.columns: dict[str, tuple[list, list, list]] = {}
+
+    def read(self) -> ParseResult:
+        meta_yaml = read_meta_yaml(self.run_dir / "meta.yaml")
+        problems: list[Problem] = []
+        if not meta_yaml:
+            problems.append(
+                Problem(ProblemKind.MISSING, f"{_safe(self.run_dir.name)} has no MLflow meta.yaml")
+            )
+        present = _files_under(self.run_dir / "metrics")
+        for key, path in present:
+            tail = self.tails.setdefault(key, MetricFileTail(path))
+            try:
+                steps, values, times = tail.read_new()
+            except OSError as error:
+                problems.append(
+                    Problem(
+                        ProblemKind.UNREADABLE, f"metric {_safe(key)}: {error.strerror or error}"
+                    )
+                )
+                continue
+            if tail.reset or key not in self.columns:
+                self.columns[key] = ([], [], [])
+            for column, part in zip(self.columns[key], (steps, values, times)):
+                column.append(part)
+        keys = {key for key, _ in present}
+        for key in [k for k in self.tails if k not in keys]:
+            del self.tails[key]
+            self.columns.pop(key, None)
+        columns = {
+            key: tuple(np.concatenate(parts) for parts in self.columns[key])
+            for key, _ in present
+            if key in self.columns
+        }
+        cut = [key for key, tail in self.tails.items() if tail.cut]
+        bad = {key: tail.bad for key, tail in self.tails.items() if tail.bad}
+        _file_problems(cut, bad, problems)
+        return _result(columns, _file_meta(self.run_dir, meta_yaml), problems)
 
 
 def _int_or_none(text: str) -> int | None:
