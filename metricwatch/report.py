@@ -110,6 +110,7 @@ def status_of(run: Run, now: float) -> Status:
         gone=any(p.kind is ProblemKind.MISSING for p in run.problems),
         epochs_done=run.epochs_done,
         total_epochs=run.total_epochs,
+        points=run.record_count,
         mtime=run.mtime,
         mean_epoch_s=mean_epoch_s(run),
         now=now,
@@ -222,7 +223,7 @@ def render_run(report: RunReport) -> Panel:
     )
 
 
-HEADERS = ("Run", "Status", "Epochs", "Best", "Train loss", "Val loss", "Findings")
+HEADERS = ("Run", "Status", "Progress", "Best", "Train loss", "Val loss", "Findings")
 BEST = 3  # the index of the Best column
 #: Below this many columns for the names, the status column shows its mark only.
 NAME_ROOM = 28
@@ -297,11 +298,7 @@ def _row(report: RunReport, common: str | None) -> list[Text]:
         epochs = Text(str(run.epochs_done))
         best = train = val = Text("—", style="dim")
     else:
-        epochs = Text(
-            f"{summary.epochs}/{summary.total_epochs}"
-            if summary.total_epochs
-            else str(summary.epochs)
-        )
+        epochs = Text(summary.progress(compact=True))
         best = _best_text(summary, common)
         train = Text(format_value("train_loss", summary.last.get("train_loss")))
         val = Text(format_value("val_loss", summary.last.get("val_loss")))
@@ -339,7 +336,7 @@ def _short_label(key: str | None) -> str:
 def _findings_text(report: RunReport) -> Text:
     if report.errors:  # the whole error is on its own line below the table
         return Text("error", style="bold red")
-    if report.run.epochs_done == 0:
+    if report.run.record_count == 0:
         return Text("—", style="dim")
     text = Text()
     for severity in (Severity.CRITICAL, Severity.WARNING):

@@ -69,6 +69,7 @@ def run_status(
     gone: bool,
     epochs_done: int,
     total_epochs: int | None,
+    points: int,
     mtime: float | None,
     mean_epoch_s: float | None,
     now: float,
@@ -77,12 +78,14 @@ def run_status(
 ) -> Status:
     """The status of a run from its few numbers; `stalled` when the caller already knows.
 
+    `points`: how many records were read (epochs, or steps in a step run).
+
     A run with no epoch is "unreadable" when its last read failed for a reason other
     than the file being empty (a file just created is "empty": a write is coming).
     """
     if gone:
         return Status.GONE
-    if epochs_done == 0:
+    if points == 0:
         failed = any(p.kind in DAMAGE_KINDS and p.kind is not ProblemKind.EMPTY for p in problems)
         return Status.UNREADABLE if failed else Status.EMPTY
     if total_epochs is not None and epochs_done >= total_epochs:

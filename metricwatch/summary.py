@@ -74,6 +74,8 @@ class RunSummary:
     x: str = EPOCH
     steps: int = 0
     best_epoch_of_step: float | None = None
+    last_step: int | None = None
+    total_steps: int | None = None
 
     @property
     def best_epoch(self) -> float | None:
@@ -85,6 +87,22 @@ class RunSummary:
         if self.total_epochs:
             return f"{self.epochs} / {self.total_epochs}"
         return str(self.epochs)
+
+    def progress(self, *, compact: bool = False) -> str:
+        """How far the run is, the one wording for header, runs list and summary table.
+
+        Epoch runs: `epoch 23 / 50` (compact `23/50`). Step runs: `step 1,200 / 5,000 ·
+        epoch 2` (compact `1.2k/5k st`), the epoch only where the source gives it.
+        """
+        if self.x == EPOCH:
+            done = f"{self.epochs}/{self.total_epochs}" if self.total_epochs else str(self.epochs)
+            return done if compact else f"epoch {done.replace('/', ' / ')}"
+        step = self.last_step if self.last_step is not None else 0
+        if compact:
+            total = f"/{_count(self.total_steps)}" if self.total_steps else ""
+            return f"{_count(step)}{total} st"
+        text = f"step {step:,}" + (f" / {self.total_steps:,}" if self.total_steps else "")
+        return text + (f" · epoch {self.epochs}" if self.epochs else "")
 
     def rows(self) -> list[tuple[str, str]]:
         """The seed's two-column table: (Metric, Value), in the seed's order."""
@@ -112,6 +130,27 @@ class RunSummary:
         rows.append(("Mean Epoch", format_duration(self.mean_epoch_s)))
         rows.append(("Epochs (actual)", self.epochs_label))
         return rows
+
+
+def _count(n: int) -> str:
+    """1,200 -> 1.2k, 25_000 -> 25k, 3_400_000 -> 3.4M: short enough for a list column."""
+    for size, unit in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= size:
+            value = n / size
+            return (
+                f"{value:.1f}".rstrip("0").rstrip(".") + unit
+                if value < 100
+                else f"{value:.0f}{unit}"
+            )
+    return str(n)
+
+
+def total_steps(run: Run) -> int | None:
+    """The planned number of steps where the source says (HF max_steps), else None."""
+    total = run.meta.get("total_steps")
+    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+        return None
+    return total
 
 
 def best_of(series: Series) -> Best | None:
@@ -205,4 +244,6 @@ def summarize(run: Run) -> RunSummary:
         x=run.x,
         steps=len(run.table),
         best_epoch_of_step=top.epoch if top else None,
+        last_step=run.last_step,
+        total_steps=total_steps(run),
     )

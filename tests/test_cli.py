@@ -111,11 +111,12 @@ def test_unreadable_single_run_is_exit_2(tmp_path, capsys):
 
 def test_a_bad_run_among_good_ones_is_reported_not_fatal(runs, capsys):
     (runs / "broken").mkdir()
-    (runs / "broken" / "metrics.json").write_text('{"iteration": 1}\n{"iteration": 2}\n')
+    (runs / "broken" / "metrics.json").write_text("{this is not json")
     code, payload = run_json(capsys, str(runs))
     assert code == 0
     broken = next(r for r in payload["runs"] if r["name"] == "broken")
-    assert broken["epochs"] == 0 and "JSON lines" in broken["problems"][0]
+    assert broken["epochs"] == 0 and "not valid JSON" in broken["problems"][0]
+    assert broken["status"] == "unreadable" and broken["format"] == "metricwatch"
 
 
 def test_human_output_lists_table_findings_and_escapes_names(tmp_path, capsys):

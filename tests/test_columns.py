@@ -203,3 +203,29 @@ def test_epoch_run_json_best_carries_step_and_epoch():
     run = make_run(columns(val_loss=[3.0, 1.0, 2.0]))
     assert summarize(run).best["val_loss"].as_json("epoch") == {"value": 1.0, "step": 2, "epoch": 2}
     assert dict(summarize(run).rows())["Best Epoch"] == "2 / 3"
+
+
+def test_progress_reads_the_same_in_every_place():
+    from metricwatch.summary import _count
+
+    epoch_summary = summarize(make_run(columns(train_loss=[3.0, 2.0]), meta={"total_epochs": 50}))
+    assert epoch_summary.progress() == "epoch 2 / 50"
+    assert epoch_summary.progress(compact=True) == "2/50"
+    run = step_run()
+    run.meta["total_steps"] = 12_500
+    summary = summarize(run)
+    assert summary.progress() == "step 40 / 12,500 · epoch 1"
+    assert summary.progress(compact=True) == "40/12.5k st"
+    assert [_count(n) for n in (999, 1_000, 1_250, 99_500, 250_000, 3_400_000)] == [
+        "999", "1k", "1.2k", "99.5k", "250k", "3.4M",
+    ]  # fmt: skip
+
+
+def test_a_step_run_without_epochs_is_not_empty():
+    from metricwatch.status import Status, run_status
+
+    run = step_run()
+    common = {"gone": False, "total_epochs": None, "mtime": 0.0, "mean_epoch_s": None, "now": 1e9}
+    assert run.epochs_done == 1
+    assert run_status(epochs_done=0, points=run.record_count, **common) is Status.IDLE
+    assert run_status(epochs_done=0, points=0, **common) is Status.EMPTY

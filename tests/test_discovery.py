@@ -53,9 +53,10 @@ def test_a_file_no_reader_claims_is_refused_with_the_supported_formats(tmp_path)
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(DiscoveryError) as raised:
         discover_runs(tmp_path / "notes.txt")
-    assert str(raised.value) == (
+    assert str(raised.value).startswith(
         f"{tmp_path / 'notes.txt'}: notes.txt is in no format metricwatch reads; "
-        "supported: metricwatch metrics.json (metrics.json)"
+        "supported: detectron2 metrics.json (JSON lines) (metrics.json); "
+        "metricwatch metrics.json (metrics.json); "
     )
 
 

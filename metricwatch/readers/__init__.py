@@ -9,11 +9,25 @@ general one sharing its file name (the native `metrics.json`).
 from __future__ import annotations
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.readers import metrics_json
+from metricwatch.readers import (
+    detectron2,
+    hf_trainer,
+    keras_csv,
+    lightning_csv,
+    metrics_json,
+    ultralytics,
+)
 from metricwatch.readers.base import DAMAGE_KINDS, HEAD_BYTES, FileFormat, ParseResult
 from metricwatch.readers.metrics_json import parse_metrics_json
 
-FORMATS: tuple[FileFormat, ...] = (metrics_json.FORMAT,)
+FORMATS: tuple[FileFormat, ...] = (
+    detectron2.FORMAT,  # before the native reader: both are called metrics.json
+    metrics_json.FORMAT,
+    hf_trainer.FORMAT,
+    lightning_csv.FORMAT,
+    ultralytics.FORMAT,
+    keras_csv.FORMAT,
+)
 
 
 def may_be_run_file(filename: str) -> bool:

@@ -116,6 +116,7 @@ class RunState:
             gone=self.gone,
             epochs_done=self.epochs_done,
             total_epochs=self.total_epochs,
+            points=self.summary.steps,
             mtime=self.mtime,
             mean_epoch_s=self.summary.mean_epoch_s,
             now=now,
@@ -139,9 +140,8 @@ class RunState:
         return max(0.0, remaining)
 
     def epoch_label(self) -> str:
-        if self.total_epochs:
-            return f"epoch {self.epochs_done} / {self.total_epochs}"
-        return f"epoch {self.epochs_done}"
+        """`epoch 23 / 50`, or `step 1,200 · epoch 2` for a step run (summary.progress)."""
+        return self.summary.progress()
 
 
 def build_state(run: Run, *, version: int = 0) -> RunState:

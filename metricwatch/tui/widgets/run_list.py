@@ -22,11 +22,7 @@ def row(state: RunState, now: float, width: int) -> Text:
     findings = state.all_findings(now)
     status = state.status(now, findings)  # reuses the findings: one stall check per row
     look = STATUS_LOOKS[status]
-    epochs = (
-        f"{state.epochs_done}/{state.total_epochs}"
-        if state.total_epochs
-        else str(state.epochs_done)
-    )
+    epochs = state.summary.progress(compact=True)
     count = f"▲{len(findings)}" if findings else ""
     epochs_field, count_field = f" {epochs:>5} ", f"{count:>3}"
     name_width = max(4, width - 2 - cell_len(epochs_field) - cell_len(count_field))
