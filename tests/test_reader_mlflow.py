@@ -23,6 +23,7 @@ from metricwatch.model import STEP, ProblemKind
 from metricwatch.readers.mlflow import (
     FileStoreRunTail,
     MetricFileTail,
+    is_sqlite_store,
     list_file_store_runs,
     list_sqlite_runs,
     parse_metric_file,
@@ -272,6 +273,8 @@ def test_sqlite_files_that_are_not_stores(tmp_path, store_db):
     text.write_text("not sqlite at all " * 100)
     assert read_sqlite_run(text, "x").problems[0].kind is ProblemKind.NOT_OURS
     assert list_sqlite_runs(text) == []
+    assert not is_sqlite_store(other) and not is_sqlite_store(text)
+    assert not is_sqlite_store(tmp_path / "none.db") and is_sqlite_store(store_db)
     missing = read_sqlite_run(tmp_path / "none.db", "x")
     assert missing.problems[0].kind is ProblemKind.UNREADABLE
     assert not (tmp_path / "none.db").exists()

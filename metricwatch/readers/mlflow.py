@@ -369,6 +369,30 @@ def _connect(db: Path) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT, check_same_thread=False)
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_sqlite_store(db: Path) -> bool:
+    """Whether a file is an MLflow SQLite store: an SQLite file with MLflow's tables."""
+    try:
+        with open(db, "rb") as handle:
+            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                return False
+        connection = _connect(db)
+        try:
+            tables = {
+                name
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                ).fetchall()
+            }
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error):
+        return False
+    return {"experiments", "runs", "metrics"} <= tables
+
+
 def list_sqlite_runs(db: Path) -> list[tuple[str, str, str]]:
     """(experiment name, run name, run_uuid) of every live run of an mlflow.db; [] when the
     file cannot be read as one (see read_sqlite_run for the reason)."""
@@ -398,11 +422,20 @@ def read_sqlite_run(db: Path, run_uuid: str) -> ParseResult:
                 "FROM runs WHERE run_uuid = ?",
                 (run_uuid,),
             ).fetchone()
-            metrics = connection.execute(
-                "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? "
-                "ORDER BY key, rowid",
-                (run_uuid,),
+            connection.execute("BEGIN")  # one snapshot for every query below
+            keys = connection.execute(
+                "SELECT DISTINCT key FROM metrics WHERE run_uuid = ? ORDER BY key", (run_uuid,)
             ).fetchall()
+            # Per key in step order, as the (run_uuid, key, step) index holds them: no sort,
+            # no key string per row; equal steps come in the order they were logged.
+            metrics = {
+                key: connection.execute(
+                    "SELECT value, timestamp, step, is_nan FROM metrics "
+                    "WHERE run_uuid = ? AND key = ? ORDER BY step",
+                    (run_uuid, key),
+                ).fetchall()
+                for (key,) in keys
+            }
             params = connection.execute(
                 "SELECT key, value FROM params WHERE run_uuid = ?", (run_uuid,)
             ).fetchall()
@@ -425,29 +458,33 @@ def read_sqlite_run(db: Path, run_uuid: str) -> ParseResult:
         meta["start_time"] = start / 1000.0
     if isinstance(end, (int, float)):
         meta["end_time"] = end / 1000.0
-    return _result(_sqlite_columns(metrics), meta, [])
+    columns = {str(key): _sqlite_column(rows) for key, rows in metrics.items() if rows}
+    return _result(columns, meta, [])
 
 
-def _sqlite_columns(rows: list[tuple]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Rows (key, value, timestamp ms, step, is_nan) grouped by key, in logging order."""
-    columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    if not rows:
-        return columns
-    keys = [str(r[0]) for r in rows]
-    values = np.asarray([_sql_float(r[1]) for r in rows], dtype=np.float64)
-    times = np.asarray([_sql_float(r[2]) for r in rows], dtype=np.float64) / 1000.0
-    steps = np.asarray([r[3] if isinstance(r[3], int) else 0 for r in rows], dtype=np.int64)
-    nan = np.asarray([bool(r[4]) for r in rows])
+def _sqlite_column(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One key's rows (value, timestamp ms, step, is_nan) as (steps, values, times)."""
+    raw_values, raw_times, raw_steps, raw_nan = zip(*rows)
+    try:  # columns of the types MLflow writes convert in C
+        values = np.array(raw_values, dtype=np.float64)
+        times = np.array(raw_times, dtype=np.float64) / 1000.0
+        steps = np.array(raw_steps, dtype=np.int64)
+        nan = np.array(raw_nan, dtype=bool)
+    except (TypeError, ValueError, OverflowError):  # anything else, value by value
+        values = np.asarray([_sql_float(v) for v in raw_values], dtype=np.float64)
+        times = np.asarray([_sql_float(t) for t in raw_times], dtype=np.float64) / 1000.0
+        steps = np.asarray([_sql_int(v) for v in raw_steps], dtype=np.int64)
+        nan = np.asarray([v is not None and v not in (0, "0", b"0", "") for v in raw_nan])
     values[nan] = math.nan
     values[values >= _FLOAT_MAX] = math.inf
     values[values <= -_FLOAT_MAX] = -math.inf
-    start = 0
-    for index in range(1, len(keys) + 1):
-        if index == len(keys) or keys[index] != keys[start]:
-            part = slice(start, index)
-            columns[keys[start]] = (steps[part], values[part], times[part])
-            start = index
-    return columns
+    return steps, values, times
+
+
+def _sql_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return 0
 
 
 def _sql_float(value: Any) -> float:
