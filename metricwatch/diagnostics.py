@@ -198,13 +198,13 @@ def non_finite(run: Run, limits: Thresholds) -> Finding | None:
         return None
     epoch = min(e for e, _ in first.values())
     parts = [
-        f"{key} = {_fmt(v)} at epoch {e}"
+        f"{key} = {_fmt(v)} at {run.x} {e}"
         for key, (e, v) in sorted(first.items(), key=lambda item: item[1][0])
     ]
     return _finding(
         "non_finite",
         Severity.CRITICAL,
-        "first at epoch " + str(epoch) + ": " + ", ".join(parts[:4]),
+        f"first at {run.x} " + str(epoch) + ": " + ", ".join(parts[:4]),
         epoch,
     )
 
@@ -223,9 +223,9 @@ def loss_not_decreasing(run: Run, limits: Thresholds) -> Finding | None:
     return _finding(
         "loss_not_decreasing",
         Severity.WARNING,
-        f"train_loss went from {_fmt(start)} at epoch {loss.steps[0]} to "
-        f"{_fmt(loss.last)} at epoch {loss.last_step}; its best is only "
-        f"{improvement * 100:.1f}% below the start over {len(loss)} epochs",
+        f"train_loss went from {_fmt(start)} at {run.x} {loss.steps[0]} to "
+        f"{_fmt(loss.last)} at {run.x} {loss.last_step}; its best is only "
+        f"{improvement * 100:.1f}% below the start over {len(loss)} {run.x}s",
         loss.last_step,
     )
 
@@ -255,8 +255,8 @@ def loss_oscillating(run: Run, limits: Thresholds) -> Finding | None:
     return _finding(
         "loss_oscillating",
         Severity.WARNING,
-        f"over epochs {epochs[0]}-{epochs[-1]} train_loss moved {swing * 100:.0f}% of its level "
-        f"per epoch (median), reversing direction {turns * 100:.0f}% of the time, "
+        f"over {run.x}s {epochs[0]}-{epochs[-1]} train_loss moved {swing * 100:.0f}% of its level "
+        f"per {run.x} (median), reversing direction {turns * 100:.0f}% of the time, "
         f"between {_fmt(float(np.min(window)))} and {_fmt(float(np.max(window)))} "
         "with no net trend",
         int(epochs[-1]),
@@ -292,14 +292,15 @@ def overfitting(run: Run, limits: Thresholds) -> Finding | None:
         return None
     first = int(val.steps[max(0, best - window + 1)])
     best_epoch = int(val.steps[best])
-    span = f"epochs {first}-{best_epoch}" if first != best_epoch else f"epoch {first}"
+    span = f"{run.x}s {first}-{best_epoch}" if first != best_epoch else f"{run.x} {first}"
     raw = best_of(val)
-    raw_text = f"; best single epoch {_fmt(raw.value)} at epoch {raw.step}" if raw else ""
+    raw_text = f"; best single {run.x} {_fmt(raw.value)} at {run.x} {raw.step}" if raw else ""
     return _finding(
         "overfitting",
         Severity.WARNING,
-        f"val_loss (smoothed: mean of {window} epochs) rose {rise * 100:.0f}% from its best "
-        f"{_fmt(best_value)} ({span}) to {_fmt(float(smooth[-1]))} (last {window} epochs) "
+        f"val_loss (smoothed: mean of {window} {_points(run)}) rose {rise * 100:.0f}% from its "
+        f"best {_fmt(best_value)} ({span}) to {_fmt(float(smooth[-1]))} "
+        f"(last {window} {_points(run)}) "
         f"while train_loss kept falling ({_fmt(train_at_best)} → {_fmt(train_now)}){raw_text}",
         best_epoch,
     )
@@ -326,7 +327,7 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
             return _finding(
                 "exploding_gradients",
                 Severity.CRITICAL,
-                f"{key} = {_fmt(float(series.values[bad[0]]))} at epoch {epoch}",
+                f"{key} = {_fmt(float(series.values[bad[0]]))} at {run.x} {epoch}",
                 epoch,
             )
         if len(series) < 4:
@@ -345,8 +346,8 @@ def exploding_gradients(run: Run, limits: Thresholds) -> Finding | None:
         return _finding(
             "exploding_gradients",
             severity,
-            f"{key} grew {_fmt_ratio(growth)}× from {_fmt(baseline)} (median of epochs "
-            f"{series.steps[0]}-{series.steps[2]}) to {_fmt(peak)} at epoch {peak_epoch}",
+            f"{key} grew {_fmt_ratio(growth)}× from {_fmt(baseline)} (median of {run.x}s "
+            f"{series.steps[0]}-{series.steps[2]}) to {_fmt(peak)} at {run.x} {peak_epoch}",
             peak_epoch,
         )
     return None
@@ -371,8 +372,8 @@ def vanishing_gradients(run: Run, limits: Thresholds) -> Finding | None:
     return _finding(
         "vanishing_gradients",
         Severity.WARNING,
-        f"grad_norm is {_fmt(recent_grad)} (median of the last 3 epochs) while train_loss "
-        f"improved only {improvement * 100:.2f}% over the last {len(window)} epochs "
+        f"grad_norm is {_fmt(recent_grad)} (median of the last 3 {_points(run)}) while train_loss "
+        f"improved only {improvement * 100:.2f}% over the last {len(window)} {run.x}s "
         f"(now {_fmt(loss.last)})",
         grad.last_step,
     )
@@ -428,6 +429,11 @@ RULES: tuple[Rule, ...] = (
     loss_not_decreasing,
     vanishing_gradients,
 )
+
+
+def _points(run: Run) -> str:
+    """What a run's points are called in evidence: epochs, or (logged) points of a step run."""
+    return "epochs" if run.x == "epoch" else "points"
 
 
 def _fmt_ratio(ratio: float) -> str:

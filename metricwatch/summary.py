@@ -128,7 +128,10 @@ class RunSummary:
             rows.append(("Best Step", best))
         rows.append(("Training Time", format_duration(self.training_time_s)))
         rows.append(("Mean Epoch", format_duration(self.mean_epoch_s)))
-        rows.append(("Epochs (actual)", self.epochs_label))
+        if self.x == EPOCH:
+            rows.append(("Epochs (actual)", self.epochs_label))
+        else:
+            rows.append(("Progress", self.progress()))
         return rows
 
 

@@ -182,6 +182,7 @@ def test_a_step_run_knows_its_axis_epochs_and_best_step():
     assert summary.best["val_loss"].as_json("step") == {"value": 2.0, "step": 20, "epoch": 0.5}
     rows = dict(summary.rows())
     assert rows["Best Step"] == "20 (epoch 0.50)" and "Best Epoch" not in rows
+    assert rows["Progress"] == "step 40 · epoch 1" and "Epochs (actual)" not in rows
 
 
 def test_a_step_series_keeps_its_axes_together_when_filtered():
@@ -229,3 +230,13 @@ def test_a_step_run_without_epochs_is_not_empty():
     assert run.epochs_done == 1
     assert run_status(epochs_done=0, points=run.record_count, **common) is Status.IDLE
     assert run_status(epochs_done=0, points=0, **common) is Status.EMPTY
+
+
+def test_findings_on_a_step_run_speak_of_steps():
+    from metricwatch.model import STEP, Run
+
+    steps = np.array([100, 200, 300])
+    loss = Series("train_loss", steps, np.array([1.0, math.nan, 0.5]))
+    run = Run("s", Path("s"), Table(steps, {"train_loss": loss}, STEP))
+    (finding,) = diagnose(run)
+    assert finding.evidence == "first at step 200: train_loss = NaN at step 200"
