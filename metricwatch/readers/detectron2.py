@@ -42,7 +42,7 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.metrics_json import _DECODER, _number, _safe
+from metricwatch.readers.json_text import DECODER, quote_key, to_number
 
 NAME = "metrics.json"
 
@@ -76,7 +76,7 @@ def canonical_key(raw: str) -> str:
 def parse_detectron2(data: bytes) -> ParseResult:
     """Parse the bytes of a detectron2 metrics.json. Never raises on content."""
     problems: list[Problem] = []
-    text = _decode(data, problems)
+    text = decode_text(data, problems)
     if not text.strip():
         problems.append(Problem(ProblemKind.EMPTY, f"{NAME} is empty (a write may be in progress)"))
         return ParseResult(problems=problems)
@@ -88,7 +88,7 @@ def parse_detectron2(data: bytes) -> ParseResult:
         if not line.strip():
             continue
         try:
-            row = _DECODER.decode(line)
+            row = DECODER.decode(line)
         except RecursionError:
             runs.tally.invalid += 1
             continue
@@ -105,7 +105,7 @@ def parse_detectron2(data: bytes) -> ParseResult:
         if iteration is None:
             runs.tally.no_iteration += 1
             continue
-        eta = _number(row.get("eta_seconds"))
+        eta = to_number(row.get("eta_seconds"))
         runs.add(iteration, _values(row, runs, meta), index + 1, eta)
     result = ParseResult(problems=problems, meta=meta)
     runs.report(problems, result)
@@ -130,7 +130,7 @@ def _percent(raw: str) -> bool:
     return raw.startswith(_PERCENT_PREFIXES)
 
 
-def _decode(data: bytes, problems: list[Problem]) -> str:
+def decode_text(data: bytes, problems: list[Problem]) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -161,7 +161,7 @@ def _values(row: dict[str, Any], runs: _Runs, meta: dict[str, Any]) -> dict[str,
     for raw, value in row.items():
         if raw == "iteration" or value is None:
             continue
-        number = value if type(value) is float else _number(value)
+        number = value if type(value) is float else to_number(value)
         if number is None:
             runs.tally.non_numeric[raw] += 1
             continue
@@ -170,7 +170,9 @@ def _values(row: dict[str, Any], runs: _Runs, meta: dict[str, Any]) -> dict[str,
             continue
         key = canonical_key(raw)
         if key in values:
-            runs.tally.collisions.add(" and ".join(sorted((_safe(raw_of[key]), _safe(raw)))))
+            runs.tally.collisions.add(
+                " and ".join(sorted((quote_key(raw_of[key]), quote_key(raw))))
+            )
             if raw != key and raw not in _KEYS:
                 continue  # an alias never overrides detectron2's own spelling
         values[key] = number
@@ -222,7 +224,7 @@ class _Tally:
                 )
             )
         if self.non_numeric:
-            detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
+            detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
             problems.append(
                 Problem(
                     ProblemKind.NON_NUMERIC,

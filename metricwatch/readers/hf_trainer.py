@@ -39,7 +39,7 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.metrics_json import _DECODER, _cut_off, _number, _safe, _salvage, _skip
+from metricwatch.readers.json_text import DECODER, cut_off, quote_key, salvage, skip, to_number
 
 NAME = "trainer_state.json"
 
@@ -108,7 +108,7 @@ def newest_checkpoint_state(directory_names: list[str]) -> str | None:
 def parse_trainer_state(data: bytes) -> ParseResult:
     """Parse the bytes of a trainer_state.json. Never raises on content."""
     problems: list[Problem] = []
-    text = _decode(data, problems)
+    text = decode_text(data, problems)
     if not text.strip():
         problems.append(Problem(ProblemKind.EMPTY, f"{NAME} is empty (a save may be in progress)"))
         return ParseResult(problems=problems)
@@ -168,7 +168,7 @@ def _best_metric_key(table: Table, meta: dict[str, Any]) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _decode(data: bytes, problems: list[Problem]) -> str:
+def decode_text(data: bytes, problems: list[Problem]) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -185,18 +185,18 @@ def _decode(data: bytes, problems: list[Problem]) -> str:
 def _load(text: str, problems: list[Problem]) -> Any:
     """The document, or what a file cut short (or damaged) still holds of it."""
     try:
-        return _DECODER.decode(text)
+        return DECODER.decode(text)
     except json.JSONDecodeError as error:
-        salvaged = _salvage(text, _skip(text, 0))
+        salvaged = salvage(text, skip(text, 0))
         where = f"line {error.lineno}, column {error.colno}"
-        if salvaged is None or (not salvaged and not _cut_off(text, error)):
+        if salvaged is None or (not salvaged and not cut_off(text, error)):
             problems.append(
                 Problem(
                     ProblemKind.INVALID_JSON, f"{NAME} is not valid JSON ({where}: {error.msg})"
                 )
             )
             return None
-        if _cut_off(text, error):
+        if cut_off(text, error):
             problems.append(
                 Problem(
                     ProblemKind.TRUNCATED,
@@ -225,11 +225,11 @@ def _meta(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         if name is None:
             extra[key] = value
         elif name in ("total_steps", "total_epochs", "global_step", "best_global_step"):
-            number = _number(value)
+            number = to_number(value)
             if number is not None and math.isfinite(number) and number > 0:
                 meta[name] = int(number) if number.is_integer() else number
         elif name == "best_metric":
-            number = _number(value)
+            number = to_number(value)
             if number is not None:
                 meta[name] = number
         elif isinstance(value, str):
@@ -263,7 +263,7 @@ class _Tally:
                 )
             )
         if self.non_numeric:
-            detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
+            detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
             problems.append(
                 Problem(
                     ProblemKind.NON_NUMERIC,
@@ -340,7 +340,7 @@ def _table(history: list[Any], meta: dict[str, Any], problems: list[Problem]) ->
         if step is None:
             tally.no_step += 1
             continue
-        epoch = _number(entry.get("epoch"))
+        epoch = to_number(entry.get("epoch"))
         epoch = math.nan if epoch is None else epoch
         if steps and step < steps[-1]:
             tally.restarts.append(f"{step} (after {steps[-1]})")
@@ -370,7 +370,7 @@ def _values(
     for raw, value in entry.items():
         if raw in ("step", "epoch") or raw.startswith("predict_") or value is None:
             continue
-        number = value if type(value) is float else _number(value)
+        number = value if type(value) is float else to_number(value)
         if number is None:
             tally.non_numeric[raw] += 1
             continue
@@ -379,7 +379,7 @@ def _values(
             continue
         key = canonical_key(raw)
         if key in values:
-            tally.collisions.add(" and ".join(sorted((_safe(raw_of[key]), _safe(raw)))))
+            tally.collisions.add(" and ".join(sorted((quote_key(raw_of[key]), quote_key(raw)))))
             if not _direct(raw, key):
                 continue  # an alias never overrides the direct spelling
         values[key] = number
@@ -400,7 +400,7 @@ def _summarise(entry: dict[str, Any], summary: dict[str, float]) -> None:
     for raw, value in entry.items():
         if raw in ("step", "epoch"):
             continue
-        number = _number(value)
+        number = to_number(value)
         if number is not None:
             # The run's mean training loss: not the last value of the train_loss series.
             summary["mean_train_loss" if raw == "train_loss" else raw] = number

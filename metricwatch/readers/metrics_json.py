@@ -14,7 +14,6 @@ Accepted shapes (all in a file named metrics.json):
 from __future__ import annotations
 
 import bisect
-import codecs
 import json
 import math
 from collections import Counter
@@ -25,35 +24,33 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.safetext import printable, shorten_middle
+from metricwatch.readers.json_text import (
+    DECODER,
+    WHITESPACE,
+    cut_off,
+    decode_text,
+    quote_key,
+    salvage,
+    skip,
+    to_number,
+)
 
-_WHITESPACE = " \t\n\r"
-_STRUCTURAL = frozenset('[]{},:"')
 #: Larger epoch numbers are garbage, not a very long training.
 MAX_EPOCH = 10**9
-_NON_FINITE_STRINGS = {
-    "nan": math.nan,
-    "inf": math.inf,
-    "+inf": math.inf,
-    "-inf": -math.inf,
-    "infinity": math.inf,
-    "+infinity": math.inf,
-    "-infinity": -math.inf,
-}
 
 
 def parse_metrics_json(data: bytes) -> ParseResult:
     """Parse the bytes of a metrics.json file. Never raises on content."""
     problems: list[Problem] = []
-    text = _decode(data, problems)
-    if not text.strip(_WHITESPACE):
+    text = decode_text(data, problems)
+    if not text.strip(WHITESPACE):
         problems.append(
             Problem(ProblemKind.EMPTY, "metrics.json is empty (a write may be in progress)")
         )
         return ParseResult(problems=problems)
     try:
         try:
-            document = _DECODER.decode(text)
+            document = DECODER.decode(text)
         except json.JSONDecodeError as error:
             document = _recover(text, error, problems)
             if document is None:
@@ -71,57 +68,18 @@ def parse_metrics_json(data: bytes) -> ParseResult:
     return _from_document(document, problems)
 
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _decode(data: bytes, problems: list[Problem]) -> str:
-    """Text from bytes: UTF-8, or UTF-16/32 when a byte-order mark says so.
-
-    Only a BOM switches the encoding: guessing from NUL bytes would call a
-    file of garbage "not valid UTF-16".
-    """
-    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        problems.append(
-            Problem(
-                ProblemKind.ENCODING,
-                f"metrics.json is not valid {encoding.upper().removesuffix('-SIG')} (first bad "
-                f"byte at offset {error.start}); undecodable bytes were replaced",
-            )
-        )
-        text = data.decode(encoding, errors="replace")
-    return text.lstrip("\ufeff")
-
-
-def _parse_int(text: str) -> int | float:
-    """Python refuses to convert integers over 4300 digits; such a number is an overflow
-    anyway, so it becomes the float it is (inf) instead of an exception."""
-    return int(text) if len(text) < 4000 else float(text)
-
-
-_DECODER = json.JSONDecoder(parse_int=_parse_int)
-
-
 # --- recovering what a broken document still holds -------------------------------------------
 
 
 def _recover(text: str, error: json.JSONDecodeError, problems: list[Problem]) -> Any:
-    offset = _skip(text, 0)
+    offset = skip(text, 0)
     try:
-        first, end = _DECODER.raw_decode(text, offset)
+        first, end = DECODER.raw_decode(text, offset)
     except json.JSONDecodeError:
         first, end = None, None
     if end is not None:
         return _after_first_value(text, first, end, problems)
-    salvaged = _salvage(text, offset)
+    salvaged = salvage(text, offset)
     where = f"line {error.lineno}, column {error.colno}"
     if not salvaged:
         problems.append(
@@ -130,7 +88,7 @@ def _recover(text: str, error: json.JSONDecodeError, problems: list[Problem]) ->
             )
         )
         return None
-    if _cut_off(text, error):
+    if cut_off(text, error):
         problems.append(
             Problem(
                 ProblemKind.TRUNCATED,
@@ -148,24 +106,12 @@ def _recover(text: str, error: json.JSONDecodeError, problems: list[Problem]) ->
     return salvaged
 
 
-def _cut_off(text: str, error: json.JSONDecodeError) -> bool:
-    """Whether the parse failed because the text stops early (not because it is wrong).
-
-    A cut-off write ends inside its last token: a string, a number, a keyword.
-    Anything structural after the error position means the text is corrupt.
-    """
-    if error.msg.startswith("Unterminated string"):
-        return True
-    rest = text[error.pos :].strip(_WHITESPACE)
-    return not any(char in _STRUCTURAL for char in rest) and " " not in rest
-
-
 def _after_first_value(text: str, first: Any, end: int, problems: list[Problem]) -> Any:
     """A whole value followed by more text: JSON lines, or leftovers of an overwrite."""
     if isinstance(first, dict) and "epoch" in first and "epochs" not in first:
         return _json_lines(text, problems)
     try:
-        _DECODER.raw_decode(text, _skip(text, end))
+        DECODER.raw_decode(text, skip(text, end))
         several = True
     except json.JSONDecodeError:
         several = False
@@ -191,12 +137,12 @@ def _after_first_value(text: str, first: Any, end: int, problems: list[Problem])
 
 def _json_lines(text: str, problems: list[Problem]) -> list[Any]:
     """One epoch record per line. A broken last line is an append in progress."""
-    lines = [line for line in text.splitlines() if line.strip(_WHITESPACE)]
+    lines = [line for line in text.splitlines() if line.strip(WHITESPACE)]
     rows: list[Any] = []
     skipped = 0
     for number, line in enumerate(lines, start=1):
         try:
-            rows.append(_DECODER.decode(line))
+            rows.append(DECODER.decode(line))
         except json.JSONDecodeError:
             if number == len(lines):
                 problems.append(
@@ -212,85 +158,6 @@ def _json_lines(text: str, problems: list[Problem]) -> list[Any]:
             Problem(ProblemKind.INVALID_JSON, f"skipped {skipped} lines that are not valid JSON")
         )
     return rows
-
-
-def _salvage(text: str, pos: int) -> Any:
-    """Rebuild the complete prefix of a top-level object or list, element by element."""
-    if pos >= len(text):
-        return None
-    if text[pos] == "[":
-        items, _ = _partial_array(text, pos)
-        return items
-    if text[pos] != "{":
-        return None
-    result: dict[str, Any] = {}
-    pos += 1
-    while True:
-        pos = _skip(text, pos)
-        if pos >= len(text) or text[pos] == "}":
-            break
-        try:
-            key, pos = _DECODER.raw_decode(text, pos)
-            pos = _skip(text, pos)
-            if not isinstance(key, str) or pos >= len(text) or text[pos] != ":":
-                break
-            pos = _skip(text, pos + 1)
-            if pos < len(text) and text[pos] == "[":
-                items, pos = _partial_array(text, pos)
-                result[key] = items
-                if pos < 0:
-                    break
-            else:
-                value, pos = _DECODER.raw_decode(text, pos)
-                if _maybe_cut(text, pos, value):
-                    break
-                result[key] = value
-        except json.JSONDecodeError:
-            break
-        pos = _skip(text, pos)
-        if pos < len(text) and text[pos] == ",":
-            pos += 1
-            continue
-        break
-    return result
-
-
-def _partial_array(text: str, pos: int) -> tuple[list[Any], int]:
-    """The complete elements of the array at pos; the end position, or -1 if it broke off."""
-    items: list[Any] = []
-    pos = _skip(text, pos + 1)
-    if pos < len(text) and text[pos] == "]":
-        return items, pos + 1
-    while pos < len(text):
-        try:
-            value, pos = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return items, -1
-        if _maybe_cut(text, pos, value):
-            return items, -1
-        items.append(value)
-        pos = _skip(text, pos)
-        if pos < len(text) and text[pos] == ",":
-            pos = _skip(text, pos + 1)
-            continue
-        if pos < len(text) and text[pos] == "]":
-            return items, pos + 1
-        return items, -1
-    return items, -1
-
-
-def _maybe_cut(text: str, end: int, value: Any) -> bool:
-    """A number not followed by a delimiter may be cut short (123 of 12345.6, 2 of 2.5)."""
-    if not isinstance(value, (int, float)):
-        return False
-    pos = _skip(text, end)
-    return pos >= len(text) or text[pos] not in ",]}"
-
-
-def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
-    return pos
 
 
 # --- from a JSON value to a table ----------------------------------------------------------
@@ -339,7 +206,7 @@ def _history_columns(document: dict[str, Any]) -> dict[str, list[Any]]:
         for key, value in document.items()
         if key != "meta"
         and isinstance(value, list)
-        and any(_number(item) is not None for item in value[:100])
+        and any(to_number(item) is not None for item in value[:100])
     }
 
 
@@ -354,7 +221,7 @@ class _Tally:
         self.collisions: set[str] = set()
 
     def collide(self, first: str, second: str) -> None:
-        self.collisions.add(" and ".join(sorted((_safe(first), _safe(second)))))
+        self.collisions.add(" and ".join(sorted((quote_key(first), quote_key(second)))))
 
     def report(self, problems: list[Problem]) -> None:
         if self.not_objects:
@@ -373,7 +240,7 @@ class _Tally:
                 )
             )
         if self.non_numeric:
-            detail = ", ".join(f"{_safe(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
+            detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
             problems.append(
                 Problem(
                     ProblemKind.NON_NUMERIC,
@@ -435,7 +302,7 @@ def _table_from_rows(rows: list[Any], problems: list[Problem]) -> Table:
             if raw_key == "epoch" or raw_value is None:
                 continue
             # Fast path for the common case: a plain float under a canonical key.
-            number = raw_value if type(raw_value) is float else _number(raw_value)
+            number = raw_value if type(raw_value) is float else to_number(raw_value)
             if number is None:
                 tally.non_numeric[raw_key] += 1
                 continue
@@ -526,7 +393,7 @@ def _float_column(
     for index, item in enumerate(items):
         if item is None:
             continue
-        number = _number(item)
+        number = to_number(item)
         if number is None:
             tally.non_numeric[key] += 1
             continue
@@ -558,33 +425,6 @@ def _epoch(value: Any) -> int | None:
     if isinstance(value, int) and 0 <= value <= MAX_EPOCH:
         return value
     return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _NON_FINITE_STRINGS:
-            return _NON_FINITE_STRINGS[text]
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
-def _safe(key: str) -> str:
-    """A key quoted for a message: at most 40 cells, shortened in the middle (the end of
-    `val/acc_top5` tells it apart), hidden characters escaped."""
-    return "'" + shorten_middle(printable(key), 40) + "'"
 
 
 def _sniff(head: bytes) -> bool:
