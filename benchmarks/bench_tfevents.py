@@ -7,7 +7,7 @@ it runs in the project's venv without torch or tensorboard, then times:
 - EventDirTail.read after 10 more records were appended (one live update).
 Medians over repeats are printed. For comparison, tensorboard 2.21's
 EventAccumulator took 6.1 s on a 300k-scalar file written by torch 2.13 on
-this kind of machine (2 cores); read_event_dir took 0.7-0.8 s on that file.
+this kind of machine (2 cores); read_event_dir took 0.4-0.6 s on it and on this one.
 
     python benchmarks/bench_tfevents.py [--scalars 300000] [--repeats 5]
 """

@@ -346,141 +346,234 @@ def _decode_summary(buf: bytes, event: _Event) -> None:
 _HEADER = struct.Struct("<QI")
 
 
+_NO_INTS = np.empty(0, dtype=np.int64)
+_NO_FLOATS = np.empty(0, dtype=np.float64)
+
+
 @dataclass
 class _Chunk:
     """Scalars of a stretch of one file, as columns, and where the last whole record ends."""
 
-    tags: list[str] = field(default_factory=list)
-    steps: list[int] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # the tags, in first-seen order
+    tag_ids: np.ndarray = field(default_factory=lambda: _NO_INTS)  # index into names
+    steps: np.ndarray = field(default_factory=lambda: _NO_INTS)
+    times: np.ndarray = field(default_factory=lambda: _NO_FLOATS)
+    values: np.ndarray = field(default_factory=lambda: _NO_FLOATS)
     end: int = 0  # offset after the last complete record read
     pending: int = 0  # bytes of a record cut short at the end
     corrupt_at: int = -1  # offset of a record whose length CRC is wrong: reading stops there
     bad_data: int = 0  # records skipped for a wrong data CRC
     undecodable: int = 0  # records with a valid CRC that are not an Event
     skipped: int = 0  # non-scalar values
-    file_version: str = ""
+
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        tags = [self.names[i] for i in self.tag_ids.tolist()]
+        return list(zip(tags, self.steps.tolist(), self.times.tolist(), self.values.tolist()))
 
 
-def _frame(buf: bytes, start: int, chunk: _Chunk) -> tuple[list[int], list[int]]:
-    """Record boundaries from start: data offsets and lengths of whole, well-framed records."""
-    starts: list[int] = []
-    lengths: list[int] = []
-    pos, size = start, len(buf)
-    unpack = _HEADER.unpack_from
-    while pos + 12 <= size:
-        length, _ = unpack(buf, pos)
-        if pos + 16 + length > size:
-            break
-        starts.append(pos + 12)
-        lengths.append(length)
-        pos += 16 + length
-    # Length CRCs, in bulk; the first wrong one ends the file's usable part.
-    if starts:
-        offsets = np.asarray(starts, dtype=np.int64) - 12
-        raw = np.frombuffer(buf, dtype=np.uint8)
-        rows = raw[offsets[:, None] + np.arange(8)]
-        stored = raw[offsets[:, None] + np.arange(8, 12)].copy().view("<u4").ravel()
-        bad = np.flatnonzero(_masked_crc_rows(rows) != stored)
-        if len(bad):
-            first = int(bad[0])
-            chunk.corrupt_at = starts[first] - 12
-            del starts[first:], lengths[first:]
-            pos = chunk.corrupt_at
-    chunk.end = pos
-    if chunk.corrupt_at < 0 and pos < size:
-        if (
-            pos + 12 <= size
-            and masked_crc32c(buf[pos : pos + 8]) != _HEADER.unpack_from(buf, pos)[1]
-        ):
-            chunk.corrupt_at = pos  # not a record cut short: a wrong length
-        else:
-            chunk.pending = size - pos
-    return starts, lengths
+def _gather(raw: np.ndarray, offsets: np.ndarray, size: int) -> np.ndarray:
+    """The `size` bytes at each offset, as the rows of a 2-D uint8 array (column by
+    column: no index array `size` times as large as offsets)."""
+    rows = np.empty((len(offsets), size), dtype=np.uint8)
+    for column in range(size):
+        rows[:, column] = raw[offsets + column]
+    return rows
 
 
-def _good_data(buf: bytes, starts: list[int], lengths: list[int]) -> np.ndarray:
-    """Which records' data CRC holds (long records: True, checked later if used)."""
-    ok = np.ones(len(starts), dtype=bool)
-    if not starts:
-        return ok
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    starts_a = np.asarray(starts, dtype=np.int64)
-    lengths_a = np.asarray(lengths, dtype=np.int64)
-    for length in np.unique(lengths_a[lengths_a <= _CHECKED_DATA]).tolist():
-        index = np.flatnonzero(lengths_a == length)
-        begin = starts_a[index]
-        rows = raw[begin[:, None] + np.arange(length)]
-        stored = raw[(begin + length)[:, None] + np.arange(4)].copy().view("<u4").ravel()
-        ok[index] = _masked_crc_rows(rows) == stored
-    return ok
+def _masked_crc_at(raw: np.ndarray, offsets: np.ndarray, size: int) -> np.ndarray:
+    """The masked CRC32C of the `size` bytes at each offset."""
+    crc = np.full(len(offsets), 0xFFFFFFFF, dtype=np.uint32)
+    for column in range(size):
+        crc = _CRC_TABLE[(crc ^ raw[offsets + column]) & 0xFF] ^ (crc >> 8)
+    crc ^= np.uint32(0xFFFFFFFF)
+    return ((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)
+
+
+def _trusted(raw: np.ndarray, starts: np.ndarray, chunk: _Chunk) -> int:
+    """How many of the records at starts come before the first wrong length CRC."""
+    if not len(starts):
+        return 0
+    stored = _gather(raw, starts + 8, 4).view("<u4").ravel()
+    bad = np.flatnonzero(_masked_crc_at(raw, starts, 8) != stored)
+    if not len(bad):
+        return len(starts)
+    chunk.corrupt_at = int(starts[bad[0]])
+    return int(bad[0])
+
+
+def _bad_data(raw: np.ndarray, begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Data offsets of the records of up to _CHECKED_DATA bytes whose data CRC is wrong."""
+    bad = []
+    for length in np.unique(lengths[lengths <= _CHECKED_DATA]).tolist():
+        group = begins[lengths == length]
+        stored = _gather(raw, group + length, 4).view("<u4").ravel()
+        bad.append(group[_masked_crc_at(raw, group, length) != stored])
+    return np.concatenate(bad) if bad else _NO_INTS
+
+
+class _Found:
+    """What one pass over the records collected, before the checksums are checked."""
+
+    def __init__(self) -> None:
+        self.record_starts: list[int] = []
+        self.names: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.tag_ids: list[int] = []
+        self.steps: list[int] = []
+        self.where: list[int] = []  # fast path: the data offset; else -1 - slow index
+        self.slow_times: list[float] = []
+        self.slow_values: list[float] = []
+        self.slow_begins: list[int] = []
+
+    def id_of(self, tag: str) -> int:
+        found = self.ids.get(tag)
+        if found is None:
+            found = self.ids[tag] = len(self.names)
+            self.names.append(tag)
+        return found
 
 
 def scan(buf: bytes, start: int = 0) -> _Chunk:
-    """Every scalar in the whole records of buf from offset start. Never raises."""
+    """Every scalar in the whole records of buf from offset start. Never raises.
+
+    One pass decodes the records, with a fast path for the events PyTorch's
+    add_scalar writes (only the step is decoded in Python; wall_time and value
+    are gathered by numpy afterwards); then both CRCs are checked in bulk and
+    the scalars of records that fail them are dropped.
+    """
     chunk = _Chunk(end=start)
-    starts, lengths = _frame(buf, start, chunk)
-    good = _good_data(buf, starts, lengths).tolist()
-    fast: dict[bytes, str | None] = {}  # the bytes after the step -> tag, for one-scalar events
-    tags, steps, times, values = chunk.tags, chunk.steps, chunk.times, chunk.values
-    unpack_d = struct.Struct("<d").unpack_from
-    unpack_f = struct.Struct("<f").unpack_from
-    for begin, length, ok in zip(starts, lengths, good):
-        if not ok:
-            chunk.bad_data += 1
-            continue
-        end = begin + length
-        # Fast path: wall_time (tag 0x09), step (0x10), then a summary seen before whose
-        # only value is a simple_value in the last 4 bytes (PyTorch's add_scalar).
-        if length > 14 and buf[begin] == 0x09 and buf[begin + 9] == 0x10:
-            pos = begin + 10
-            step = buf[pos]
-            if step < 0x80:
-                pos += 1
-            elif buf[pos + 1] < 0x80:
-                step, pos = (step & 0x7F) | buf[pos + 1] << 7, pos + 2
-            elif buf[pos + 2] < 0x80:
-                step = (step & 0x7F) | (buf[pos + 1] & 0x7F) << 7 | buf[pos + 2] << 14
-                pos += 3
-            else:
-                try:
-                    step, pos = _varint(buf, pos)
-                except _Malformed:
-                    step = None
-            if step is not None and pos <= end - 4:
-                tag = fast.get(buf[pos : end - 4], "")
-                if tag:
-                    tags.append(tag)
-                    steps.append(_int64(step) if step >= 1 << 63 else step)
-                    times.append(unpack_d(buf, begin + 1)[0])
-                    values.append(unpack_f(buf, end - 4)[0])
-                    continue
-        data = buf[begin:end]
-        try:
-            event = _decode_event(data)
-        except _Malformed:
-            chunk.undecodable += 1
-            continue
-        if (
-            length > _CHECKED_DATA
-            and event.values
-            and masked_crc32c(data) != int.from_bytes(buf[end : end + 4], "little")
-        ):
-            chunk.bad_data += 1
-            continue
-        chunk.skipped += event.skipped
-        for tag, value in event.values:
-            tags.append(tag)
-            steps.append(event.step)
-            times.append(event.wall_time)
-            values.append(value)
-        if event.simple_at == -1 and len(event.values) == 1 and data[0] == 0x09:
-            _learn(fast, data, event)
+    found = _Found()
+    pos = _walk(buf, start, chunk, found)
+    size = len(buf)
+    chunk.end = pos
+    raw = np.frombuffer(buf, dtype=np.uint8)
+    starts = np.asarray(found.record_starts, dtype=np.int64)
+    trusted = _trusted(raw, starts, chunk)
+    if chunk.corrupt_at >= 0:
+        chunk.end = chunk.corrupt_at
+        starts = starts[:trusted]
+    elif pos < size:
+        header = buf[pos : pos + 12]
+        if len(header) == 12 and masked_crc32c(header[:8]) != _HEADER.unpack(header)[1]:
+            chunk.corrupt_at = chunk.end = pos  # not a record cut short: a wrong length
+        else:
+            chunk.pending = size - pos
+    if found.tag_ids:
+        _columns(chunk, raw, starts, found)
     return chunk
 
 
-def _learn(fast: dict[bytes, str | None], data: bytes, event: _Event) -> None:
+def _walk(buf: bytes, pos: int, chunk: _Chunk, found: _Found) -> int:
+    """Decode records from pos; returns the offset after the last whole record."""
+    size = len(buf)
+    record_starts, tag_ids, steps, where = (
+        found.record_starts,
+        found.tag_ids,
+        found.steps,
+        found.where,
+    )
+    fast: dict[bytes, int] = {}  # the bytes after the step -> tag, for one-scalar events
+    unpack_length = struct.Struct("<Q").unpack_from
+    while pos + 12 <= size:
+        begin = pos + 12
+        end = begin + unpack_length(buf, pos)[0]
+        if end + 4 > size:
+            break
+        record_starts.append(pos)
+        pos = end + 4
+        # Fast path: wall_time (tag 0x09), step (0x10), then a summary seen before whose
+        # only value is a simple_value in the last 4 bytes.
+        if end - begin > 14 and buf[begin] == 0x09 and buf[begin + 9] == 0x10:
+            at = begin + 10
+            step = buf[at]
+            if step < 0x80:
+                at += 1
+            elif buf[at + 1] < 0x80:
+                step, at = (step & 0x7F) | buf[at + 1] << 7, at + 2
+            elif buf[at + 2] < 0x80:
+                step = (step & 0x7F) | (buf[at + 1] & 0x7F) << 7 | buf[at + 2] << 14
+                at += 3
+            else:
+                try:
+                    step, at = _varint(buf, at)
+                except _Malformed:
+                    at = end
+            if at <= end - 4:
+                tag = fast.get(buf[at : end - 4])
+                if tag is not None:
+                    tag_ids.append(tag)
+                    steps.append(step if step < 1 << 63 else step - (1 << 64))
+                    where.append(begin)
+                    continue
+        _slow(buf, begin, end, chunk, found, fast)
+    return pos
+
+
+def _slow(
+    buf: bytes, begin: int, end: int, chunk: _Chunk, found: _Found, fast: dict[bytes, int]
+) -> None:
+    """Decode one record with the full decoder, and learn its shape for the fast path."""
+    data = buf[begin:end]
+    try:
+        event = _decode_event(data)
+    except _Malformed:
+        chunk.undecodable += 1
+        return
+    if (
+        len(data) > _CHECKED_DATA
+        and event.values
+        and masked_crc32c(data) != int.from_bytes(buf[end : end + 4], "little")
+    ):
+        chunk.bad_data += 1
+        return
+    chunk.skipped += event.skipped
+    for tag, value in event.values:
+        found.tag_ids.append(found.id_of(tag))
+        found.steps.append(event.step)
+        found.where.append(-1 - len(found.slow_times))
+        found.slow_times.append(event.wall_time)
+        found.slow_values.append(value)
+        found.slow_begins.append(begin)
+    if event.simple_at == -1 and len(event.values) == 1 and data[0] == 0x09:
+        _learn(fast, data, event, found)
+
+
+def _columns(chunk: _Chunk, raw: np.ndarray, starts: np.ndarray, found: _Found) -> None:
+    """The chunk's columns: the fast path's numbers gathered, untrusted records dropped."""
+    at = np.asarray(found.where, dtype=np.int64)
+    is_fast = at >= 0
+    slow = -1 - at[~is_fast]
+    begins = at.copy()
+    begins[~is_fast] = np.asarray(found.slow_begins, dtype=np.int64)[slow]
+    record_begins = starts + 12
+    lengths = _gather(raw, starts, 8).view("<u8").ravel().astype(np.int64)
+    keep = begins <= (record_begins[-1] if len(starts) else -1)  # before a wrong length
+    drop = _bad_data(raw, record_begins, lengths)
+    if len(drop):
+        chunk.bad_data += len(drop)
+        keep &= ~np.isin(begins, drop)
+    times = np.zeros(len(at), dtype=np.float64)
+    values = np.zeros(len(at), dtype=np.float64)
+    fast_index = np.flatnonzero(is_fast & keep)
+    if len(fast_index):
+        fast_at = at[fast_index]
+        fast_lengths = lengths[np.searchsorted(record_begins, fast_at)]
+        times[fast_index] = _gather(raw, fast_at + 1, 8).view("<f8").ravel()
+        values[fast_index] = _gather(raw, fast_at + fast_lengths - 4, 4).view("<f4").ravel()
+    if len(slow):
+        times[~is_fast] = np.asarray(found.slow_times, dtype=np.float64)[slow]
+        values[~is_fast] = np.asarray(found.slow_values, dtype=np.float64)[slow]
+    all_kept = bool(keep.all())
+    chunk.names = found.names
+    chunk.tag_ids = np.asarray(found.tag_ids, dtype=np.int64)
+    chunk.steps = np.asarray(found.steps, dtype=np.int64)
+    chunk.times, chunk.values = times, values
+    if not all_kept:
+        chunk.tag_ids, chunk.steps = chunk.tag_ids[keep], chunk.steps[keep]
+        chunk.times, chunk.values = times[keep], values[keep]
+
+
+def _learn(fast: dict[bytes, int], data: bytes, event: _Event, found: _Found) -> None:
     """Remember this event's shape when its only value is a simple_value in the last 4 bytes."""
     if len(data) < 15 or data[9] != 0x10 or data[-5] != 0x15:
         return
@@ -491,7 +584,7 @@ def _learn(fast: dict[bytes, str | None], data: bytes, event: _Event) -> None:
     if pos > len(data) - 4 or struct.unpack("<f", data[-4:])[0] != event.values[0][1]:
         return  # NaN compares unequal: such an event simply takes the slow path
     if len(fast) < 10_000:
-        fast[data[pos:-4]] = event.values[0][0]
+        fast[data[pos:-4]] = found.id_of(event.values[0][0])
 
 
 def parse_events(data: bytes) -> tuple[list[tuple[str, int, float, float]], list[Problem]]:
@@ -500,7 +593,7 @@ def parse_events(data: bytes) -> tuple[list[tuple[str, int, float, float]], list
     problems = _chunk_problems(chunk, "the event file")
     if not data:
         problems.append(Problem(ProblemKind.EMPTY, "the event file is empty"))
-    return list(zip(chunk.tags, chunk.steps, chunk.times, chunk.values)), problems
+    return chunk.rows(), problems
 
 
 def _chunk_problems(chunk: _Chunk, name: str) -> list[Problem]:
@@ -556,8 +649,7 @@ class EventFileTail:
         self.skipped = 0
 
     def read_new(self) -> list[tuple[str, int, float, float]]:
-        chunk = self.read_chunk()
-        return list(zip(chunk.tags, chunk.steps, chunk.times, chunk.values))
+        return self.read_chunk().rows()
 
     def read_chunk(self) -> _Chunk:
         """The new scalars as columns (what read_event_dir uses)."""
@@ -653,21 +745,18 @@ def read_event_dir(directory: Path) -> ParseResult:
 
 def _add(columns: dict[str, tuple[list, list, list]], chunk: _Chunk) -> None:
     """Append a chunk's scalars to per-tag columns (lists of arrays), grouped in one pass."""
-    count = len(chunk.tags)
-    if not count:
+    if not len(chunk.tag_ids):
         return
-    steps = np.asarray(chunk.steps, dtype=np.int64)
-    times = np.asarray(chunk.times, dtype=np.float64)
-    values = np.asarray(chunk.values, dtype=np.float64)
-    lookup: dict[str, int] = {}
-    ids = np.fromiter((lookup.setdefault(t, len(lookup)) for t in chunk.tags), np.int64, count)
-    if len(lookup) == 1:
-        groups = {chunk.tags[0]: slice(None)}
+    steps, times, values, ids = chunk.steps, chunk.times, chunk.values, chunk.tag_ids
+    if len(chunk.names) == 1:
+        groups = {chunk.names[0]: slice(None)}
     else:
         order = np.argsort(ids, kind="stable")
-        bounds = np.searchsorted(ids[order], np.arange(len(lookup) + 1)).tolist()
-        groups = {tag: order[bounds[i] : bounds[i + 1]] for tag, i in lookup.items()}
+        bounds = np.searchsorted(ids[order], np.arange(len(chunk.names) + 1)).tolist()
+        groups = {tag: order[bounds[i] : bounds[i + 1]] for i, tag in enumerate(chunk.names)}
     for tag, index in groups.items():
+        if isinstance(index, np.ndarray) and not len(index):
+            continue  # a tag whose every scalar was dropped
         column = columns.setdefault(tag, ([], [], []))
         column[0].append(steps[index])
         column[1].append(times[index])
