@@ -14,7 +14,7 @@ from stat import S_ISREG
 
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
-from metricwatch.readers import ParseResult, parse
+from metricwatch.readers import ParseResult, parse, sidecars
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
@@ -98,9 +98,29 @@ class RunLoader:
                 stat.st_mtime,
             )
         result = parse(path.name, data if data is not None else b"")
+        self._add_sidecars(path, result)
         self.parses += 1
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
+
+
+    def _add_sidecars(self, path: Path, result: ParseResult) -> None:
+        """The run's description from the files beside its log (hparams.yaml, args.yaml):
+        their entries join the meta where the log itself said nothing."""
+        for name, read in sidecars(result.format):
+            sidecar = path.parent / name
+            try:
+                data = self._io.call(sidecar, _read_small, sidecar)
+            except Blocked:
+                continue
+            if data is None:
+                continue
+            try:
+                entries = read(data)
+            except Exception:  # noqa: BLE001 - a reader's helper failing on a side file
+                continue  # the log is what matters: a bad side file only loses the config
+            for key, value in entries.items():
+                result.meta.setdefault(key, value)
 
 
 def keep_last_good(previous: Run | None, current: Run) -> Run:
@@ -160,6 +180,22 @@ def _fetch(
             return stat, handle.read(), None
     except OSError as error:
         return stat, None, error
+
+
+#: A side file bigger than this is no config: not read.
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def _read_small(path: Path) -> bytes | None:
+    """A small regular file's bytes, or None (absent, not regular, too big, unreadable)."""
+    try:
+        stat = path.stat()
+        if not S_ISREG(stat.st_mode) or stat.st_size > MAX_SIDECAR_BYTES:
+            return None
+        with open(path, "rb") as handle:
+            return handle.read(MAX_SIDECAR_BYTES)
+    except OSError:
+        return None
 
 
 def _size_of(path: Path) -> int:

@@ -8,6 +8,9 @@ general one sharing its file name (the native `metrics.json`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers import (
     detectron2,
@@ -56,6 +59,11 @@ def parse(filename: str, data: bytes) -> ParseResult:
     return result
 
 
+def sidecars(format_name: str) -> tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...]:
+    """The files beside a log of this format that describe its run (see FileFormat)."""
+    return next((fmt.sidecars for fmt in FORMATS if fmt.name == format_name), ())
+
+
 def not_supported(filename: str) -> str:
     """The message for a file no reader takes: it names what is supported."""
     return f"{filename} is in no format metricwatch reads; supported: " + "; ".join(
@@ -81,4 +89,5 @@ __all__ = [
     "not_supported",
     "parse",
     "parse_metrics_json",
+    "sidecars",
 ]

@@ -60,6 +60,9 @@ class FileFormat:
     sniff: given the first HEAD_BYTES of a file with such a name, is it this format?
         It must not raise, and must say yes to a file cut short (a write in progress).
     parse: the whole file's bytes to a ParseResult; never raises on content.
+    sidecars: files beside the log that describe the run (Lightning's hparams.yaml,
+        Ultralytics' args.yaml): (file name, bytes -> meta entries); the loader reads the
+        ones present and adds their entries to the run's meta, never raising.
     """
 
     name: str
@@ -67,6 +70,7 @@ class FileFormat:
     patterns: tuple[str, ...]
     sniff: Callable[[bytes], bool]
     parse: Callable[[bytes], ParseResult]
+    sidecars: tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...] = ()
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

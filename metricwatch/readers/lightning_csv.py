@@ -326,4 +326,8 @@ FORMAT = FileFormat(
     patterns=("metrics.csv",),
     sniff=_sniff,
     parse=parse_lightning_csv,
+    sidecars=(
+        ("hparams.yaml", lambda data: {"config": parse_hparams(data.decode("utf-8", "replace"))}),
+        ("meta_tags.csv", lambda data: {"config": parse_meta_tags(data)}),  # test-tube
+    ),
 )

@@ -302,4 +302,8 @@ FORMAT = FileFormat(
     patterns=("results.csv",),
     sniff=_sniff,
     parse=parse_ultralytics,
+    sidecars=(
+        ("args.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),
+        ("opt.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),  # YOLOv5
+    ),
 )
