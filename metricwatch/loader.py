@@ -11,10 +11,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
+from typing import Any
 
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
-from metricwatch.readers import ParseResult, parse, sidecars
+from metricwatch.readers import FileFormat, ParseResult, parse, sidecars, tail_format
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
@@ -33,6 +34,7 @@ class RunLoader:
 
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[_Stamp, ParseResult]] = {}
+        self._tails: dict[Path, Any] = {}  # runs read by a format's tail (TensorBoard)
         self.parses = 0  # how many times a file was actually parsed (for tests and benchmarks)
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
@@ -52,6 +54,7 @@ class RunLoader:
 
     def forget(self, metrics_path: Path) -> None:
         self._cache.pop(metrics_path, None)
+        self._tails.pop(metrics_path, None)  # the next read starts from the first byte
 
     def size(self, metrics_path: Path) -> int:
         """The file's size; 0 when it cannot be known in time (stat blocks on a hung mount)."""
@@ -65,6 +68,9 @@ class RunLoader:
         self._io.close()
 
     def _read(self, path: Path) -> tuple[ParseResult, float | None]:
+        fmt = tail_format(path.name)
+        if fmt is not None and fmt.tail is not None:
+            return self._read_tail(path, fmt)
         cached = self._cache.get(path)
         try:
             stat, data, error = self._io.call(path, _fetch, path, cached[0] if cached else None)
@@ -103,6 +109,23 @@ class RunLoader:
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
 
+
+    def _read_tail(self, path: Path, fmt: FileFormat) -> tuple[ParseResult, float | None]:
+        """A run that is its log's directory, read by the format's tail: only new bytes."""
+        tail = self._tails.get(path)
+        if tail is None:
+            tail = self._tails[path] = fmt.tail(path)
+        try:
+            stat, result = self._io.call(path, _tail_read, path, tail)
+        except Blocked as blocked:
+            return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
+        if stat is None:
+            self.forget(path)
+            return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
+        result.format = fmt.name
+        self._add_sidecars(path, result)
+        self.parses += 1
+        return result, stat.st_mtime
 
     def _add_sidecars(self, path: Path, result: ParseResult) -> None:
         """The run's description from the files beside its log (hparams.yaml, args.yaml):
@@ -196,6 +219,14 @@ def _read_small(path: Path) -> bytes | None:
             return handle.read(MAX_SIDECAR_BYTES)
     except OSError:
         return None
+
+
+def _tail_read(path: Path, tail: Any) -> tuple[os.stat_result | None, ParseResult | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, None
+    return stat, tail.read()
 
 
 def _size_of(path: Path) -> int:

@@ -39,7 +39,7 @@ from metricwatch.discovery import (
     run_name,
     scan,
 )
-from metricwatch.readers import may_be_run_file
+from metricwatch.readers import may_be_run_file, tail_format
 from metricwatch.safetext import printable
 
 Stamp = tuple[int, int, int]
@@ -176,6 +176,8 @@ class RunTree:
                     # A new file in a directory that is no run yet, if a reader claims it
                     # (one file per run: another log beside a run's file is its own).
                     files.add(path)
+                elif (owner := self._log_beside(path)) is not None:
+                    files.add(owner)  # TensorBoard: a run's new or growing event file
             elif kind == "added" and not self._single_file and not self._run_above(path.parent):
                 new_dirs.add(path)
         updates: list[RunUpdate] = []
@@ -205,6 +207,12 @@ class RunTree:
                 self._stamps[path] = _stamp(path)  # so a catch-up does not load it again
             updates.extend(found_update)
         return updates
+
+    def _log_beside(self, path: Path) -> Path | None:
+        """The known log of a run read whole-directory (tail_format) that path sits beside."""
+        if tail_format(path.name) is None:
+            return None
+        return next((p for p in self.known if p.parent == path.parent), None)
 
     def _run_above(self, directory: Path) -> bool:
         """Whether directory is a known run's directory or below one (then what appears in

@@ -18,6 +18,7 @@ from metricwatch.readers import (
     keras_csv,
     lightning_csv,
     metrics_json,
+    tfevents,
     ultralytics,
 )
 from metricwatch.readers.base import DAMAGE_KINDS, HEAD_BYTES, FileFormat, ParseResult
@@ -30,6 +31,7 @@ FORMATS: tuple[FileFormat, ...] = (
     lightning_csv.FORMAT,
     ultralytics.FORMAT,
     keras_csv.FORMAT,
+    tfevents.FORMAT,
 )
 
 
@@ -64,6 +66,11 @@ def sidecars(format_name: str) -> tuple[tuple[str, Callable[[bytes], dict[str, A
     return next((fmt.sidecars for fmt in FORMATS if fmt.name == format_name), ())
 
 
+def tail_format(filename: str) -> FileFormat | None:
+    """The format whose run is its log's directory, read by a tail (see FileFormat)."""
+    return next((f for f in FORMATS if f.tail is not None and f.may_hold(filename)), None)
+
+
 def not_supported(filename: str) -> str:
     """The message for a file no reader takes: it names what is supported."""
     return f"{filename} is in no format metricwatch reads; supported: " + "; ".join(
@@ -90,4 +97,5 @@ __all__ = [
     "parse",
     "parse_metrics_json",
     "sidecars",
+    "tail_format",
 ]

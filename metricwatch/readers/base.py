@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from metricwatch.model import Problem, ProblemKind, Table
@@ -60,6 +61,10 @@ class FileFormat:
     sniff: given the first HEAD_BYTES of a file with such a name, is it this format?
         It must not raise, and must say yes to a file cut short (a write in progress).
     parse: the whole file's bytes to a ParseResult; never raises on content.
+    tail: for a format whose run is its log's whole directory (TensorBoard writes several
+        event files, appended to): given the claimed file's path, an object whose
+        `read() -> ParseResult` reads the run, parsing only bytes new since its last
+        call. The loader keeps one per run and uses it instead of `parse`.
     sidecars: files beside the log that describe the run (Lightning's hparams.yaml,
         Ultralytics' args.yaml): (file name, bytes -> meta entries); the loader reads the
         ones present and adds their entries to the run's meta, never raising.
@@ -71,6 +76,7 @@ class FileFormat:
     sniff: Callable[[bytes], bool]
     parse: Callable[[bytes], ParseResult]
     sidecars: tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...] = ()
+    tail: Callable[[Path], Any] | None = None
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import ParseResult
+from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.tfevents_records import (
     Chunk,
     EventFileTail,
+    _chunk_problems,
     masked_crc32c,
     parse_events,
     scan,
@@ -327,3 +328,27 @@ __all__ = [
     "scan",
     "sniff",
 ]
+
+
+def parse_event_file(data: bytes) -> ParseResult:
+    """One event file's bytes as a run (a file named on its own; a run directory is read
+    whole, and incrementally, by EventDirTail)."""
+    chunk = scan(data)
+    columns: dict[str, tuple[list, list, list]] = {}
+    _add(columns, chunk)
+    problems = _chunk_problems(chunk, "the event file")
+    if not data:
+        problems.append(Problem(ProblemKind.EMPTY, "the event file is empty"))
+    result = _build([("", columns)], problems)
+    result.format = "tfevents"
+    return result
+
+
+FORMAT = FileFormat(
+    name="tfevents",
+    label="TensorBoard event files",
+    patterns=(PATTERN,),
+    sniff=sniff,
+    parse=parse_event_file,
+    tail=lambda path: EventDirTail(path.parent),
+)
