@@ -85,14 +85,21 @@ def make_lightning() -> None:
             loss = F.cross_entropy(logits, y)
             # on_step and on_epoch: the CSV gets train/loss_step and train/loss_epoch
             self.log("train/loss", loss, on_step=True, on_epoch=True)
-            self.log("train_acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True)
+            self.log(
+                "train_acc", (logits.argmax(1) == y).float().mean(), on_step=False, on_epoch=True
+            )
             if self.current_epoch == 1 and batch_idx == 2:
                 # a NaN value, written as "nan" in the CSV
                 self.log("probe/grad_scale", float("nan"), on_step=True, on_epoch=False)
             if self.current_epoch >= 2:
                 # a key that first appears late: Lightning 2.x rewrites metrics.csv
                 # with the wider header when it shows up
-                self.log("late/weight_norm", sum(p.norm() for p in self.parameters()), on_step=True, on_epoch=False)
+                self.log(
+                    "late/weight_norm",
+                    sum(p.norm() for p in self.parameters()),
+                    on_step=True,
+                    on_epoch=False,
+                )
             return loss
 
         def validation_step(self, batch, batch_idx):
@@ -190,15 +197,25 @@ def make_keras() -> None:
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("float32")
 
     def model():
-        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
-        m.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+        m = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        m.compile(
+            optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+        )
         return m
 
     fit = dict(batch_size=32, verbose=0, validation_split=0.25)
 
     # 1. the default: training.log, comma separated
     m = model()
-    h = m.fit(x, y, epochs=4, callbacks=[keras.callbacks.CSVLogger(str(out / "training.log"))], **fit)
+    h = m.fit(
+        x, y, epochs=4, callbacks=[keras.callbacks.CSVLogger(str(out / "training.log"))], **fit
+    )
     (hist_out / "keras_history.json").write_text(json.dumps(h.history), encoding="utf-8")
 
     # 2. append=True, two fit() calls into one file: the epoch restarts at 0
@@ -214,7 +231,9 @@ def make_keras() -> None:
         y,
         epochs=4,
         callbacks=[
-            keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=10.0),
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="loss", factor=0.5, patience=0, min_delta=10.0
+            ),
             keras.callbacks.CSVLogger(str(out / "semicolon_training_log.csv"), separator=";"),
         ],
         **fit,
@@ -235,8 +254,15 @@ def make_keras() -> None:
     )
     import torch
 
-    write_versions(out, keras=keras.__version__, keras_backend=keras.backend.backend(), torch=torch.__version__)
-    write_versions(hist_out, keras=keras.__version__, keras_backend=keras.backend.backend(), torch=torch.__version__)
+    write_versions(
+        out, keras=keras.__version__, keras_backend=keras.backend.backend(), torch=torch.__version__
+    )
+    write_versions(
+        hist_out,
+        keras=keras.__version__,
+        keras_backend=keras.backend.backend(),
+        torch=torch.__version__,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -257,7 +283,7 @@ def _log_mlflow_runs(mlflow) -> None:
     with mlflow.start_run(run_name="diverged") as run:
         mlflow.log_params({"lr": 5.0, "batch_size": 8, "optimizer": "adam"})
         for step in range(0, 40, 10):
-            mlflow.log_metric("train/loss", 0.7 * 3**(step / 10), step=step)
+            mlflow.log_metric("train/loss", 0.7 * 3 ** (step / 10), step=step)
         mlflow.log_metric("train/loss", float("inf"), step=40)
         mlflow.end_run(status="FAILED")
     _ = run
@@ -287,7 +313,10 @@ def make_mlflow() -> None:
                 _log_mlflow_runs(mlflow)
                 db = Path(tmp) / "mlflow.db"
                 db_root = fresh(CORPUS / "mlflow" / "generated" / "mlflow_client_default_db")
-                with open(db, "rb") as src, gzip.GzipFile(db_root / "mlflow.db.gz", "wb", mtime=0) as dst:
+                with (
+                    open(db, "rb") as src,
+                    gzip.GzipFile(db_root / "mlflow.db.gz", "wb", mtime=0) as dst,
+                ):
                     shutil.copyfileobj(src, dst)
                 write_versions(db_root, mlflow=mlflow.__version__)
             else:
@@ -319,9 +348,21 @@ def make_hf() -> None:
             return len(self.labels)
 
         def __getitem__(self, i):
-            return {"input_ids": self.ids[i], "attention_mask": torch.ones(12, dtype=torch.long), "labels": self.labels[i]}
+            return {
+                "input_ids": self.ids[i],
+                "attention_mask": torch.ones(12, dtype=torch.long),
+                "labels": self.labels[i],
+            }
 
-    config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=32, num_labels=2)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
     model = BertForSequenceClassification(config)
 
     def accuracy(pred):
@@ -346,7 +387,13 @@ def make_hf() -> None:
         seed=0,
         dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=args, train_dataset=Toy(128, 1), eval_dataset=Toy(48, 2), compute_metrics=accuracy)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Toy(128, 1),
+        eval_dataset=Toy(48, 2),
+        compute_metrics=accuracy,
+    )
     trainer.train()
     trainer.save_state()  # run root trainer_state.json, with the final summary entry
 
@@ -380,7 +427,7 @@ def main(argv: list[str]) -> int:
             PARTS[name]()
         except ImportError as exc:
             print(f"{name}: skipped, framework not importable ({exc})")
-        except Exception as exc:  # report and go on with the other parts
+        except Exception as exc:  # noqa: BLE001 - report and go on with the other parts
             failed += 1
             print(f"{name}: FAILED: {exc!r}")
             import traceback

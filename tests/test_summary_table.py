@@ -415,6 +415,7 @@ def test_an_unreadable_run_has_one_status_everywhere(tmp_path, capsys, monkeypat
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "metrics.json").write_text("")  # just created: a write is coming
     code, out, _ = summary_text(capsys, monkeypatch, tmp_path, columns=120)
+    assert code == 0
     bad_row = next(line for line in out.splitlines() if line.startswith("bad"))
     new_row = next(line for line in out.splitlines() if line.startswith("new"))
     assert "! unreadable" in bad_row and "· empty" in new_row

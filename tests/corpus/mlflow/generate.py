@@ -24,7 +24,9 @@ def fill(uri: str) -> None:
     run = client.create_run(experiment, run_name="resnet-baseline", start_time=T0)
     rid = run.info.run_id
     for step in range(4):
-        client.log_metric(rid, "train/loss", 2.0 - 0.5 * step, timestamp=T0 + step * 1000, step=step)
+        client.log_metric(
+            rid, "train/loss", 2.0 - 0.5 * step, timestamp=T0 + step * 1000, step=step
+        )
         client.log_metric(rid, "epoch", step / 2, timestamp=T0 + step * 1000, step=step)
     for step, value in ((1, 1.5), (3, math.nan)):
         client.log_metric(rid, "val_loss", value, timestamp=T0 + step * 1000 + 500, step=step)

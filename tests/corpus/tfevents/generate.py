@@ -26,7 +26,9 @@ T0 = 1_700_000_000.0
 writer = SummaryWriter(out / "pytorch_writer", purge_step=None)
 for step in range(6):
     writer.add_scalar("Loss/train", 1.0 / (step + 1), step, walltime=T0 + step)
-    writer.add_scalar("Loss/val", [1.5, 1.2, 1.0, 0.9, math.nan, math.inf][step], step, walltime=T0 + step)
+    writer.add_scalar(
+        "Loss/val", [1.5, 1.2, 1.0, 0.9, math.nan, math.inf][step], step, walltime=T0 + step
+    )
     writer.add_scalar("lr-Adam", 0.01, step, walltime=T0 + step)
     writer.add_histogram("weights", np.arange(10.0) * step, step, walltime=T0 + step)
 writer.add_image("sample", np.zeros((3, 2, 2)), 0, walltime=T0)
@@ -65,7 +67,9 @@ def tensor_content_scalar(tag, value, dtype):
     metadata = summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
     )
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)])
+    return summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=metadata)]
+    )
 
 
 def write(folder, events):
@@ -83,7 +87,13 @@ for epoch in range(3):
     train.append((T0 + epoch, epoch, tensor_content_scalar("epoch_learning_rate", 0.001, 2)))
     val.append((T0 + epoch, epoch, tensor_content_scalar("epoch_loss", 1.5 - 0.25 * epoch, 1)))
     val.append((T0 + epoch, epoch, scalar_v2.scalar_pb("epoch_accuracy", 0.25 * (epoch + 1))))
-    val.append((T0 + epoch, 100 * (epoch + 1), tensor_content_scalar("evaluation_loss_vs_iterations", 1.5, 1)))
+    val.append(
+        (
+            T0 + epoch,
+            100 * (epoch + 1),
+            tensor_content_scalar("evaluation_loss_vs_iterations", 1.5, 1),
+        )
+    )
 train.append((T0, 0, histogram_v2.histogram_pb("dense/kernel_0", np.arange(4.0))))
 write(out / "keras" / "train", train)
 write(out / "keras" / "validation", val)
