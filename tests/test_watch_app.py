@@ -132,7 +132,7 @@ async def test_a_read_that_blocks_holds_up_neither_the_others_nor_quitting(tmp_p
             assert app.states["hung"].epochs_done == 3  # the last good data stays
             ok.put(epoch_record(4))
             ok.write()
-            await wait_for(pilot, lambda: app.states["ok"].epochs_done == 4, timeout=1)
+            await wait_for(pilot, lambda: app.states["ok"].epochs_done == 4, timeout=3)
             await pilot.press("q")
             quitting = time.monotonic()
         assert time.monotonic() - quitting < 1.0
@@ -181,11 +181,13 @@ async def test_r_reports_a_cut_file_at_once(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: app.states["a"].version > seen)
         assert not app.states["a"].damaged
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.states["a"].damaged, timeout=1)
+        await wait_for(pilot, lambda: app.states["a"].damaged, timeout=3)
 
 
 class DeadWatch:
     """A watch that silently stopped: it never reports anything again."""
+
+    watching = threading.Event()  # set once the watcher waits on it (after its catch-up)
 
     def __init__(self, *args) -> None:
         pass
@@ -197,6 +199,7 @@ class DeadWatch:
         return None
 
     def watch(self, debounce_ms, step_ms, timeout_ms, stop_event):
+        DeadWatch.watching.set()
         while not stop_event.is_set():
             time.sleep(step_ms / 1000)
         return "stop"
@@ -205,10 +208,11 @@ class DeadWatch:
 async def test_r_searches_again_and_renews_a_watch_that_went_silent(tmp_path, monkeypatch):
     write_run(tmp_path / "a", 3)
     monkeypatch.setattr(watch, "_notify_class", lambda: DeadWatch)
+    monkeypatch.setattr(DeadWatch, "watching", threading.Event())
     app = create_app(tmp_path)
     async with app.run_test(size=WIDE) as pilot:
         await wait_loaded(pilot, 1)
-        await wait_for(pilot, lambda: app._watcher is not None and app._watcher._watched)
+        await wait_for(pilot, DeadWatch.watching.is_set)  # past the catch-up search
         write_run(tmp_path / "b", 2)
         await pilot.pause(0.2)
         assert "b" not in app.states  # no event came

@@ -58,9 +58,16 @@ def test_a_call_that_blocks_times_out_and_later_calls_do_not_pile_up():
     assert len(started) == 1 and calls.stuck_keys() == ["k"]
     assert calls.call("other", lambda: 42) == 42  # the others go on
     release.set()
-    time.sleep(0.05)
+    _until(lambda: not calls.stuck_keys())  # the stuck call has finished
     assert calls.call("k", block) == "late"  # the late answer, not a new call
     assert len(started) == 1 and calls.stuck_keys() == []
+
+
+def _until(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_closing_ends_a_wait_at_once():
@@ -97,9 +104,9 @@ def test_a_blocked_read_marks_only_its_run(tmp_path, hang):
     assert runs.load("ok", tmp_path / "ok" / "metrics.json").epochs_done == 3
     began = time.monotonic()
     runs.load("hung", tmp_path / "hung" / "metrics.json")  # still stuck: answered at once
-    assert time.monotonic() - began < 0.1
+    assert time.monotonic() - began < 0.5
     hang.release.set()
-    time.sleep(0.05)
+    _until(lambda: not runs._io.stuck_keys())
     assert runs.load("hung", tmp_path / "hung" / "metrics.json").epochs_done == 3
 
 
