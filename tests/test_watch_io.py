@@ -171,3 +171,25 @@ def test_reads_that_cannot_be_made_are_reported_at_once(tmp_path):
     doc.path.mkdir()  # a directory named metrics.json: unreadable, not a rewrite
     state = ingest.load("a", doc.path)
     assert [p.kind for p in state.problems] == [ProblemKind.UNREADABLE]
+
+
+def test_a_blocked_read_does_not_hold_up_ingest_for_the_other_runs(tmp_path, hang, monkeypatch):
+    monkeypatch.setattr(timed_io, "READ_TIMEOUT_S", 2.0)  # the hung read waits its full 2 s
+    hung = write_run(tmp_path / "hung", 3)
+    ok = write_run(tmp_path / "ok", 3)
+    ingest = Ingest()
+    ingest.load("hung", hung.path)
+    ingest.load("ok", ok.path)
+    hung.put(epoch_record(4))
+    hung.write()
+    hang.active.set()
+    waiting = threading.Thread(target=ingest.load, args=("hung", hung.path), daemon=True)
+    waiting.start()
+    time.sleep(0.1)  # the hung read is under way, inside Ingest
+    ok.put(epoch_record(4))
+    ok.write()
+    began = time.monotonic()
+    assert ingest.load("ok", ok.path).epochs_done == 4
+    assert time.monotonic() - began < 1.0  # not behind the hung read's 2 s
+    hang.release.set()
+    waiting.join(timeout=5)

@@ -68,6 +68,7 @@ class Ingest:
         self._previous: dict[Path, Run] = {}
         self._in_child: set[Path] = set()  # files whose last good read the child holds
         self._lock = threading.Lock()
+        self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
         self._versions = count(1)
         self._closed = False
@@ -113,27 +114,41 @@ class Ingest:
                 self._previous.pop(metrics_path, None)
                 self._in_child.add(metrics_path)
             return state
-        with self._lock:
+        # One read of a file at a time, in order (its version is taken after it); reads of
+        # other files go on meanwhile: a read that blocks holds up only its own run.
+        with self._path_lock(metrics_path):
             current = self._loader.load(name, metrics_path)
-            damaged = any(p.kind in DAMAGE_KINDS for p in current.problems)
-            from_child = metrics_path in self._in_child
-            if not from_child:
-                previous = self._previous.get(metrics_path)
-                run = keep_last_good(previous, current)
-                # Remember the last good read, not the merge: a merge carries the damaged
-                # read's problems, which would then stick to every later damaged read.
-                self._previous[metrics_path] = current if run is current else previous
-                version = next(self._versions)
-            elif not damaged:
-                self._in_child.discard(metrics_path)
-                self._previous[metrics_path] = run = current
-                version = next(self._versions)
+            with self._lock:
+                run, version, from_child, damaged = self._settle(metrics_path, current)
         if from_child:
             if damaged:
                 return self._load_in_child(name, metrics_path)
             self._drop_in_child(metrics_path)
         state = build_state(run, version=version)
         return state.with_columns() if columns else state
+
+    def _path_lock(self, metrics_path: Path) -> threading.Lock:
+        with self._lock:
+            return self._path_locks.setdefault(metrics_path, threading.Lock())
+
+    def _settle(self, metrics_path: Path, current: Run) -> tuple[Run, int, bool, bool]:
+        """Merge a read with the last good one (caller holds the lock); (run, version,
+        whether the last good read is in the child, whether this read is damaged)."""
+        run, version = current, 0
+        damaged = any(p.kind in DAMAGE_KINDS for p in current.problems)
+        from_child = metrics_path in self._in_child
+        if not from_child:
+            previous = self._previous.get(metrics_path)
+            run = keep_last_good(previous, current)
+            # Remember the last good read, not the merge: a merge carries the damaged
+            # read's problems, which would then stick to every later damaged read.
+            self._previous[metrics_path] = current if run is current else previous
+            version = next(self._versions)
+        elif not damaged:
+            self._in_child.discard(metrics_path)
+            self._previous[metrics_path] = run = current
+            version = next(self._versions)
+        return run, version, from_child, damaged
 
     def forget(self, metrics_path: Path) -> None:
         """Drop the cached parse, so the next load reads the file again (the `r` key)."""
@@ -148,6 +163,7 @@ class Ingest:
         with self._lock:
             self._loader.forget(metrics_path)
             self._previous.pop(metrics_path, None)
+            self._path_locks.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
             self._damaged_since.pop(metrics_path, None)
         self._drop_in_child(metrics_path)
