@@ -1,9 +1,10 @@
 """The monitor: a Textual app fed by one background watcher thread.
 
 Data flow: RunWatcher (metricwatch.watch) turns file changes into run
-updates; the same worker thread loads each changed run through Ingest
-(parse, keep last good, summarise, diagnose) and posts RunState messages;
-the UI thread only files them and refreshes what changed. Only the selected
+updates; the feed's thread (tui/feed.py) loads each changed run through
+Ingest (parse, keep last good, summarise, diagnose) and posts RunState
+messages; this module wires the widgets, keys and messages: the UI thread
+only files the states and refreshes what changed. Only the selected
 run's charts exist, and a run list row is re-rendered only when its text
 changes, so 1,000 runs cost no more per event than one.
 
@@ -17,26 +18,26 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from metricwatch.discovery import is_single_run
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
+from metricwatch.tui.feed import RunFeed, describe_error
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
 from metricwatch.tui.messages import (
     ColumnsReady,
@@ -53,9 +54,7 @@ from metricwatch.tui.state import RunState, build_state
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
 from metricwatch.watch import (
-    RunUpdate,
     RunWatcher,
-    UpdateKind,
     WatchMode,
     choose_mode,
 )
@@ -69,13 +68,11 @@ WIDE_WIDTH = 160
 #: The "x s ago" label ticks this often; the stall check runs every STATUS_EVERY seconds.
 TICK_S = 1.0
 STATUS_EVERY = 5.0
-#: Initial load: post loaded runs in batches of this size (the first run alone, at once).
-BATCH = 64
 #: The start of the problem shown on a run whose load raised.
 LOAD_FAILED = "could not load this run: "
 
 
-class MetricwatchApp(App[int]):
+class MetricwatchApp(RunFeed, App[int]):
     """Watches the runs under one path."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -197,112 +194,6 @@ class MetricwatchApp(App[int]):
 
     # --- the background thread ----------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, name="watch", group="watch")
-    def _watch_runs(self) -> None:
-        """Discover and load every run, then follow changes until the app stops.
-
-        The work runs in a daemon thread and this worker only waits for it: a stat that
-        hangs (a dead network mount) must not keep the process alive after `q`. Python
-        waits for worker threads at exit, never for daemon threads.
-        """
-        worker = get_current_worker()
-        over = self._watch_over
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                self._watch(worker)
-            except BaseException as error:  # noqa: BLE001 - raised below, in the worker
-                errors.append(error)
-            finally:
-                over.set()
-
-        threading.Thread(target=run, name="metricwatch-watch", daemon=True).start()
-        over.wait()  # the thread ended, or the app is stopping (on_unmount sets it)
-        if errors:
-            raise errors[0]
-
-    def _watch(self, worker: Worker) -> None:
-        watcher = RunWatcher(
-            self.root,
-            self.mode,
-            on_error=lambda error: self.post_message(WatchError(error)),
-            on_mode=lambda mode, reason: self.post_message(WatchModeChanged(mode, reason)),
-        )
-        self._watcher = watcher
-        # A missing PATH is waited for; an unreadable one raises: the worker error is shown.
-        initial = watcher.initial()
-        batch: list[RunState] = []
-        for index, update in enumerate(initial):
-            if worker.is_cancelled or self._stop.is_set():
-                return
-            # The first run is selected on arrival: build its columns here, not on the UI.
-            columns = self._wants_columns(update.name) if index else True
-            state = self._load(update, columns=columns)
-            if state is not None:
-                batch.append(state)
-            if index == 0 or len(batch) >= BATCH:
-                self.post_message(RunsLoaded(batch))
-                batch = []
-        if batch:
-            self.post_message(RunsLoaded(batch))
-        self.post_message(ScanFinished())
-        self.scan_done.set()
-        if not self.watching:
-            return
-        # The watcher recovers from its own errors (renewed watch, polling what it cannot
-        # watch, waiting for a vanished PATH) and says so through on_mode.
-        for updates in watcher.batches(self._stop):
-            if worker.is_cancelled:
-                return
-            self._apply(updates)
-
-    def _apply(self, updates: Iterable[RunUpdate], *, reveal: bool = False) -> None:
-        states = []
-        for update in updates:
-            if update.kind is UpdateKind.GONE:
-                self.post_message(RunGone(update.name))
-                with suppress(Exception):  # only a cache: never fatal
-                    self.ingest.drop(update.metrics_path)  # the RunState keeps what is shown
-                continue
-            state = self._load(update, columns=self._wants_columns(update.name), reveal=reveal)
-            if state is not None:
-                states.append(state)
-        if states:
-            self.post_message(RunsLoaded(states))
-
-    def _load(self, update: RunUpdate, *, columns: bool, reveal: bool = False) -> RunState | None:
-        try:
-            return self.ingest.load(
-                update.name, update.metrics_path, columns=columns, reveal=reveal
-            )
-        except Exception as error:  # noqa: BLE001 - one bad run is shown on that run, never fatal
-            self.post_message(RunFailed(update.name, update.metrics_path, _describe(error)))
-            return None
-
-    @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
-    def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
-        worker = get_current_worker()
-        for name, metrics_path in targets:
-            if worker.is_cancelled or self._stop.is_set():
-                return  # a newer reload replaced this one
-            self.ingest.forget(metrics_path)
-            self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)], reveal=True)
-
-    @work(thread=True, exit_on_error=False, name="recheck", group="recheck")
-    def _recheck_run(self, name: str, metrics_path: Path) -> None:
-        """A file that was cut when last read, read again once its grace is over."""
-        state = self.states.get(name)
-        if state is not None and not state.gone and not self._stop.is_set():
-            self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)])
-
-    @work(thread=True, exit_on_error=False, exclusive=True, name="columns", group="columns")
-    def _build_columns(self, state: RunState) -> None:
-        """The selected run's chart data, off the UI thread (a big run takes 100s of ms)."""
-        built = replace(state, _columns=None).with_columns()
-        if not get_current_worker().is_cancelled:
-            self.post_message(ColumnsReady(built))
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             error = event.worker.error
@@ -310,11 +201,11 @@ class MetricwatchApp(App[int]):
                 self.scan_done.set()
                 # Nothing is watched any more: the header says so (in yellow), not "events".
                 self.mode = replace(self.mode, note="stopped: r to restart")
-                self.query_one("#waiting", Static).update(self._waiting_text(_describe(error)))
+                self.query_one("#waiting", Static).update(self._waiting_text(describe_error(error)))
                 self._update_placeholder()
                 self._show_selected()
             self.notify(
-                f"{event.worker.name} stopped: {escape(printable(_describe(error)))}",
+                f"{event.worker.name} stopped: {escape(printable(describe_error(error)))}",
                 severity="error",
                 timeout=30,
             )
@@ -571,12 +462,6 @@ def _is_load_failure(problem: Problem) -> bool:
 def _missing(state: RunState) -> bool:
     """The read found no file: what a run that is gone reads like."""
     return any(p.kind is ProblemKind.MISSING for p in state.problems)
-
-
-def _describe(error: BaseException | None) -> str:
-    if error is None:
-        return "unknown error"
-    return f"{type(error).__name__}: {error}"
 
 
 def create_app(
