@@ -105,7 +105,15 @@ _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("val_mse", "Val MSE", Kind.ERROR, _LO, (_R,)),
     MetricSpec("val_rmse", "Val RMSE", Kind.ERROR, _LO, (_R,)),
     MetricSpec("val_r2", "Val R²", Kind.SCORE, _HI, (_R,)),
+    # Speech recognition (Hugging Face's eval_wer / eval_cer): error rates, lower is better.
+    MetricSpec("val_wer", "Val WER", Kind.ERROR, _LO),
+    MetricSpec("val_cer", "Val CER", Kind.ERROR, _LO),
+    MetricSpec("val_accuracy_top5", "Val Top-5 Accuracy", Kind.FRACTION, _HI),
 )
+
+#: Unknown keys that are the time a step or an evaluation took (detectron2's `time` and
+#: `data_time`, Hugging Face's `eval_runtime`): durations, not task metrics.
+_TIMING_KEYS = frozenset({"time", "data_time", "rank_data_time", "eta_seconds"})
 
 REGISTRY: dict[str, MetricSpec] = {spec.key: spec for spec in _SPECS}
 
@@ -147,9 +155,21 @@ def spec_for(key: str) -> MetricSpec:
     if spec is not None:
         return spec
     lowered = key.lower()
-    if lowered.endswith("loss"):
+    if _is_loss_name(lowered):
         return MetricSpec(key, _title(key), Kind.LOSS, _LO)
+    if lowered in _TIMING_KEYS or lowered.endswith("_runtime"):
+        return MetricSpec(key, _title(key), Kind.DURATION, _NO)
     return MetricSpec(key, _title(key), Kind.GENERIC, _guess_direction(lowered))
+
+
+def _is_loss_name(lowered: str) -> bool:
+    """`val_loss`, `loss_cls` (detectron2's parts), `train_loss_step` (Lightning's pairs)."""
+    return (
+        lowered.endswith("loss")
+        or lowered.startswith("loss_")
+        or "_loss_" in lowered
+        or lowered.endswith(("_loss_step", "_loss_epoch"))
+    )
 
 
 def _guess_direction(lowered: str) -> Direction:
@@ -188,7 +208,7 @@ def task_metric_keys(keys: Iterable[str]) -> list[str]:
         if key in PROCESS_KEYS or key in GRADIENT_KEYS:
             continue
         spec = spec_for(key)
-        if spec.kind is Kind.LOSS:
+        if spec.kind in (Kind.LOSS, Kind.DURATION):
             continue
         result.append(key)
     return result
@@ -205,6 +225,8 @@ def infer_task(keys: Iterable[str], declared: object = None) -> Task | None:
     best: tuple[int, bool] | None = None
     chosen: Task | None = None
     for task in Task:  # enum order breaks ties: the more common task first
+        if task is Task.ORIENTED_OD:
+            continue  # its keys are detection's: only a declared task tells them apart
         task_keys = {k for k, spec in REGISTRY.items() if task in spec.tasks}
         hits = len(task_keys & present)
         if hits == 0:

@@ -240,3 +240,20 @@ def test_findings_on_a_step_run_speak_of_steps():
     run = Run("s", Path("s"), Table(steps, {"train_loss": loss}, STEP))
     (finding,) = diagnose(run)
     assert finding.evidence == "first at step 200: train_loss = NaN at step 200"
+
+
+def test_registry_reads_the_names_real_logs_use():
+    from metricwatch.metrics import Direction, Kind, Task, infer_task, spec_for, task_metric_keys
+
+    for loss in ("loss_cls", "loss_box_reg", "train_loss_step", "val_loss_epoch", "rpn_loss_x"):
+        assert (spec_for(loss).kind, spec_for(loss).direction) == (Kind.LOSS, Direction.LOWER)
+    for timing in ("time", "data_time", "eval_runtime", "val_runtime"):
+        assert spec_for(timing).kind is Kind.DURATION
+    assert spec_for("val_wer").direction is Direction.LOWER
+    assert spec_for("val_cer").direction is Direction.LOWER
+    assert spec_for("val_accuracy_top5").kind is Kind.FRACTION
+    keys = ["train_loss", "loss_cls", "time", "val_mAP", "val_runtime", "custom"]
+    assert task_metric_keys(keys) == ["val_mAP", "custom"]
+    # Oriented detection logs detection's keys: only a declared task says it is one.
+    assert infer_task(["val_mAP", "val_mAP_50"]) is Task.OBJECT_DETECTION
+    assert infer_task(["val_mAP", "val_mAP_50"], "oriented_od") is Task.ORIENTED_OD
