@@ -34,3 +34,14 @@ def test_a_degraded_watch_mode_stays_at_any_width_and_stands_out():
     assert any(span.start == start and span.style == "bold yellow" for span in text.spans), (
         text.spans
     )
+
+
+def test_a_foreign_format_is_named_and_left_out_early():
+    from dataclasses import replace
+
+    state = replace(_state("bert"), format="hf_trainer_state")  # one run: no position
+    assert header_text(state, 0.0, "events", None).plain.endswith("· events · hf_trainer_state")
+    full = header_text(state, 0.0, "events", None).cell_len
+    narrow = header_text(state, 0.0, "events", None, width=full - 1).plain
+    assert "hf_trainer_state" not in narrow and "events" in narrow  # the first to go
+    assert "metricwatch" not in header_text(_state("native"), 0.0, "events", None).plain

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -107,6 +107,7 @@ class Line:
     y: np.ndarray
     color: int
     mark: str = "•"
+    unit: str = "epoch"  # what x counts: "epoch", or "step" in a run logged per step
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class ChartSpec:
 
 def charts_for(state: RunState) -> list[ChartSpec]:
     """Every chart the run has data for, in display order: loss, metrics, other losses, LR,
-    gradients. Every logged series is on one of them."""
+    gradients. Every logged series is on one of them. A step run's charts say so in their
+    title (`Loss by step`): its x axis counts optimiser steps, not epochs."""
     charts = [loss_chart(state)]
     charts.extend(metric_charts(state))
     charts.extend(other_loss_charts(state))
@@ -140,6 +142,8 @@ def charts_for(state: RunState) -> list[ChartSpec]:
     grads = [k for k in GRADIENT_KEYS if k in state.keys]
     if grads:
         charts.append(grad_chart(state, grads))
+    if state.summary.x != "epoch":
+        charts = [replace(chart, title=f"{chart.title} by {state.summary.x}") for chart in charts]
     return unique_titles(charts)
 
 
@@ -164,23 +168,9 @@ def unique_titles(charts: list[ChartSpec]) -> list[ChartSpec]:
         total = totals[chart.title]
         if total > 1:
             seen[chart.title] = seen.get(chart.title, 0) + 1
-            chart = _replace_title(chart, f"{chart.title} {seen[chart.title]}/{total}")
+            chart = replace(chart, title=f"{chart.title} {seen[chart.title]}/{total}")
         out.append(chart)
     return out
-
-
-def _replace_title(chart: ChartSpec, title: str) -> ChartSpec:
-    return ChartSpec(
-        chart.id,
-        title,
-        chart.lines,
-        chart.log_y,
-        chart.unit,
-        chart.marker_x,
-        chart.marker_label,
-        chart.notes,
-        chart.short_notes,
-    )
 
 
 # --- the charts -----------------------------------------------------------------------------
@@ -196,7 +186,7 @@ def _styled_lines(state: RunState, keys: Sequence[str], labels: Sequence[str]) -
         if style is None:
             style = OTHER_STYLES[others % len(OTHER_STYLES)]
             others += 1
-        lines.append(Line(key, label, x, y, style.color, style.mark))
+        lines.append(Line(key, label, x, y, style.color, style.mark, state.summary.x))
     return lines
 
 
@@ -412,7 +402,7 @@ def _nonpositive_notes(lines: Sequence[Line]) -> list[tuple[str, str]]:
         count = int(low.sum())
         if count:
             what = "0" if not (line.y[low] < 0).any() else "≤ 0"
-            at = f"{line.key}: {what} at {count} {'epoch' if count == 1 else 'epochs'}"
+            at = f"{line.key}: {what} at {count} {line.unit}{'' if count == 1 else 's'}"
             notes.append((f"{at}, not on the log scale", f"{at}, not shown"))
     return notes
 
@@ -428,6 +418,6 @@ def _nonfinite_notes(lines: Sequence[Line]) -> list[tuple[str, str]]:
         value = float(line.y[first])
         kind = "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
         count = int(bad.sum())
-        since = f"{line.key}: {kind} from epoch {epoch_label(float(line.x[first]))}"
-        notes.append((since + (f" ({count} epochs)" if count > 1 else ""), since))
+        since = f"{line.key}: {kind} from {line.unit} {epoch_label(float(line.x[first]))}"
+        notes.append((since + (f" ({count} {line.unit}s)" if count > 1 else ""), since))
     return notes

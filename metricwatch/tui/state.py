@@ -51,6 +51,7 @@ class RunState:
     findings: list[Finding]
     gone: bool = False
     version: int = 0
+    format: str = ""  # the reader that read it (readers.FileFormat.name)
     _run: Run | None = field(default=None, repr=False)
     _columns: Columns | None = field(default=None, repr=False)
 
@@ -158,6 +159,7 @@ def build_state(run: Run, *, version: int = 0) -> RunState:
         summary=summarize(run),
         findings=diagnose(run),
         version=version,
+        format=run.format,
         _run=run,
     )
 

@@ -19,11 +19,11 @@ from metricwatch.tui.state import RunState, format_ago
 #: and the status word are left out to make room (run position and watch mode go first).
 NAME_KEEP = 24
 #: The parts after the epoch in the order they are left out when the line is too long.
-DROP_ORDER = ("position", "mode", "eta", "ago", "word")
+DROP_ORDER = ("position", "format", "mode", "eta", "ago", "word")
 #: Levels from the fullest header to the barest: (filler words dropped, parts left out).
 _LEVELS = ((False, 0), *((True, count) for count in range(len(DROP_ORDER) + 1)))
 #: From this level on the name may be shortened (position and mode are out).
-_SHORTEN_FROM = _LEVELS.index((True, 2))
+_SHORTEN_FROM = _LEVELS.index((True, 3))
 
 
 def _parts(
@@ -51,6 +51,8 @@ def _parts(
     parts.append(
         ("alert", mode_label, "bold yellow") if mode_alert else ("mode", mode_label, "dim")
     )
+    if state.format and state.format != "metricwatch":  # where the data came from
+        parts.append(("format", state.format, "dim"))
     if position is not None and position[1] > 1:
         run = f"{position[0]}/{position[1]}"
         parts.append(("position", run if compact else f"run {run}", "dim"))
