@@ -32,6 +32,7 @@ class Kind(str, Enum):
     SCORE = "score"  # unbounded-ish score such as R2
     LR = "lr"
     DURATION = "duration"
+    THROUGHPUT = "throughput"  # samples or steps per second: how fast, not how well
     GRADIENT = "gradient"
     EPOCH = "epoch"
     GENERIC = "generic"
@@ -159,6 +160,8 @@ def spec_for(key: str) -> MetricSpec:
         return MetricSpec(key, _title(key), Kind.LOSS, _LO)
     if lowered in _TIMING_KEYS or lowered.endswith("_runtime"):
         return MetricSpec(key, _title(key), Kind.DURATION, _NO)
+    if lowered.endswith("_per_second"):
+        return MetricSpec(key, _title(key), Kind.THROUGHPUT, _NO)
     return MetricSpec(key, _title(key), Kind.GENERIC, _guess_direction(lowered))
 
 
@@ -208,8 +211,8 @@ def task_metric_keys(keys: Iterable[str]) -> list[str]:
         if key in PROCESS_KEYS or key in GRADIENT_KEYS:
             continue
         spec = spec_for(key)
-        if spec.kind in (Kind.LOSS, Kind.DURATION):
-            continue
+        if spec.kind in (Kind.LOSS, Kind.DURATION, Kind.THROUGHPUT):
+            continue  # losses have their charts; timings and speed are not task metrics
         result.append(key)
     return result
 

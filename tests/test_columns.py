@@ -252,7 +252,8 @@ def test_registry_reads_the_names_real_logs_use():
     assert spec_for("val_wer").direction is Direction.LOWER
     assert spec_for("val_cer").direction is Direction.LOWER
     assert spec_for("val_accuracy_top5").kind is Kind.FRACTION
-    keys = ["train_loss", "loss_cls", "time", "val_mAP", "val_runtime", "custom"]
+    assert spec_for("val_samples_per_second").kind is Kind.THROUGHPUT
+    keys = ["train_loss", "loss_cls", "time", "val_mAP", "val_runtime", "custom", "x_per_second"]
     assert task_metric_keys(keys) == ["val_mAP", "custom"]
     # Oriented detection logs detection's keys: only a declared task says it is one.
     assert infer_task(["val_mAP", "val_mAP_50"]) is Task.OBJECT_DETECTION
