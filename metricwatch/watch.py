@@ -94,8 +94,6 @@ NETWORK_FS_TYPES = frozenset(
     }
 )
 
-Stamp = tuple[int, int, int]
-
 
 @dataclass(frozen=True)
 class WatchMode:

@@ -23,7 +23,6 @@ from metricwatch.diagnostics import (
     Finding,
     diagnose,
     stall_check,
-    stall_limit_s,
 )
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
@@ -124,11 +123,6 @@ class RunState:
             problems=self.problems,
             stalled=stalled,
         )
-
-    @property
-    def live_window(self) -> float:
-        """How long after a write the run still counts as live: the stall rule's own limit."""
-        return stall_limit_s(self.summary.mean_epoch_s)
 
     def eta_s(self, now: float) -> float | None:
         """Time left: epochs to go times the mean epoch, minus the time spent on this one."""
