@@ -11,7 +11,14 @@ and for `metricwatch summary` alike:
   (they are large and never runs);
 - a run directory's subdirectories are the run's own (checkpoints, logs),
   not more runs: they are not searched, so the watcher needs no watch on
-  them (20,000 checkpoint directories cost nothing);
+  them (20,000 checkpoint directories cost nothing), except the few a
+  format says hold changes of the run (FileFormat.owned: MLflow's
+  `metrics/`, Keras' `train/` and `validation/`, the newest `checkpoint-N/`);
+- a directory with no run file of its own is still a run when a format
+  finds its file in a subdirectory (FileFormat.nested: Hugging Face's
+  newest `checkpoint-N/trainer_state.json` while training, Keras'
+  `train/` and `validation/` event files): one run, named after the
+  directory;
 - a link to a directory is followed, but every real directory is searched
   once (known by device and inode): a link loop (`ln -s . loop`) or a
   second link to a directory already searched adds nothing, and the
@@ -138,12 +145,18 @@ def scan(path: Path, *, name_root: Path | None = None, seen: Collection[DirId] =
                     (sublinks if entry.is_symlink() else subdirs).append(Path(entry.path))
             elif may_be_run_file(entry.name):
                 candidates.append(entry.name)
-        run_file = pick_run_file(directory, candidates)
+        run_file = pick_run_file(directory, candidates) or nested_run_file(
+            directory, [p.name for p in subdirs + sublinks]
+        )
         if run_file is not None:
             found.runs.append(_location(run_name(name_root, run_file), run_file))
+            for owned in owned_dirs(run_file):
+                if (ident := dir_id(owned)) is not None and ident not in searched:
+                    found.dirs[owned] = ident
             continue  # what a run keeps below it is its own
         stack.extend(sorted(subdirs, reverse=True))
         links.extend(sorted(sublinks))
+    found.runs = _distinct_names(found.runs)
     found.runs.sort(key=lambda run: (-run.mtime, run.name))
     return found
 
@@ -210,6 +223,60 @@ def pick_run_file(directory: Path, names: Collection[str]) -> Path | None:
     return None
 
 
+def nested_run_file(directory: Path, subdirs: Collection[str]) -> Path | None:
+    """The file a directory with no run file of its own is read from, when a format keeps
+    its run's log in a subdirectory (FileFormat.nested) and claims that file."""
+    for fmt in FORMATS:
+        if fmt.nested is None:
+            continue
+        try:
+            path = fmt.nested(directory, sorted(subdirs))
+        except OSError:
+            continue
+        if path is not None and claims_file(path) is fmt:
+            return path
+    return None
+
+
+def run_file_of(directory: Path) -> Path | None:
+    """A directory's run file, picked again (the newest checkpoint may have moved on)."""
+    try:
+        with os.scandir(directory) as entries:
+            listed = list(entries)
+    except OSError:
+        return None
+    names = [e.name for e in listed if not _entry_is_dir(e) and may_be_run_file(e.name)]
+    subdirs = [e.name for e in listed if _entry_is_dir(e) and not _skip_dir(directory, e.name)]
+    return pick_run_file(directory, names) or nested_run_file(directory, subdirs)
+
+
+def run_dir_of(metrics_path: Path) -> Path:
+    """The run directory of a run file: its folder, or the folder above it when a format
+    keeps the run's file in a subdirectory (checkpoint-N/, Keras' train/)."""
+    parent = metrics_path.parent
+    for fmt in FORMATS:
+        if fmt.nested is None or not fmt.may_hold(metrics_path.name):
+            continue
+        try:
+            found = fmt.nested(parent.parent, [parent.name])
+        except OSError:
+            continue
+        if found is not None and found.parent == parent:
+            return parent.parent
+    return parent
+
+
+def owned_dirs(metrics_path: Path, fmt: FileFormat | None = None) -> list[Path]:
+    """The run's subdirectories whose changes are the run's (FileFormat.owned)."""
+    fmt = fmt or claims_file(metrics_path)
+    if fmt is None or fmt.owned is None:
+        return []
+    try:
+        return list(fmt.owned(run_dir_of(metrics_path)))
+    except OSError:
+        return []
+
+
 def is_single_run(root: Path) -> bool:
     """Whether PATH names one run (its file or its directory), even before it exists.
 
@@ -222,14 +289,64 @@ def is_single_run(root: Path) -> bool:
         names = os.listdir(root)
     except OSError:
         return False
-    return pick_run_file(root, names) is not None
+    if pick_run_file(root, names) is not None:
+        return True
+    subdirs = [n for n in names if not _skip_dir(root, n) and os.path.isdir(root / n)]
+    return nested_run_file(root, subdirs) is not None
 
 
 def run_name(root: Path, metrics_path: Path) -> str:
-    """The name discover_runs gives the run whose file is metrics_path."""
+    """The name discover_runs gives the run whose file is metrics_path: its directory's
+    path below root, whose last parts a format may name (FileFormat.names: MLflow's
+    `experiment name/run name` for `<experiment_id>/<run_id>`)."""
+    run_dir = run_dir_of(metrics_path)
+    if not _is_below(run_dir, root):
+        run_dir = metrics_path.parent  # root is inside the run (a checkpoint-N named)
     if os.path.isfile(root) or root == metrics_path.parent or may_be_run_file(root.name):
-        return _dir_name(metrics_path.parent)
-    return metrics_path.parent.relative_to(root).as_posix()
+        parts = [_dir_name(metrics_path.parent)]
+    elif root == run_dir:
+        parts = [_dir_name(run_dir)]
+    else:
+        parts = list(run_dir.relative_to(root).parts)
+    names = _format_names(metrics_path)
+    if names:
+        parts = parts[: max(0, len(parts) - len(names))] + list(names)
+    return "/".join(parts)
+
+
+def distinct_name(name: str, metrics_path: Path, taken: Collection[str]) -> str:
+    """name, or name with the run directory's own name when another run has it (two
+    MLflow runs of one experiment may share a run name)."""
+    if name not in taken:
+        return name
+    return f"{name} ({run_dir_of(metrics_path).name})"
+
+
+def _distinct_names(runs: list[RunLocation]) -> list[RunLocation]:
+    taken: set[str] = set()
+    result = []
+    for run in runs:
+        name = distinct_name(run.name, run.metrics_path, taken)
+        taken.add(name)
+        result.append(run if name == run.name else RunLocation(name, run.metrics_path, run.mtime))
+    return result
+
+
+def _format_names(metrics_path: Path) -> tuple[str, ...] | None:
+    fmt = next((f for f in FORMATS if f.names is not None and f.may_hold(metrics_path.name)), None)
+    if fmt is None or fmt.names is None or claims_file(metrics_path) is not fmt:
+        return None
+    try:
+        names = fmt.names(metrics_path)
+    except (OSError, ValueError):
+        return None
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        return None
+    return tuple(n.strip() for n in names)
+
+
+def _is_below(path: Path, ancestor: Path) -> bool:
+    return path == ancestor or ancestor in path.parents
 
 
 def _dir_name(directory: Path) -> str:

@@ -11,6 +11,15 @@ both need, under one lock:
 - `dirs`: every directory searched by discovery's rule (what can hold a
   run's file or a new run), each with its identity: the watch set.
 
+A run may own subdirectories (FileFormat.owned: MLflow's `metrics/` tree,
+Keras' `train/` and `validation/`, the newest `checkpoint-N/`): they are in
+`dirs` (watched), and a change in them, or a directory made or removed in
+the run's directory, is a change of that run. A run whose format keeps its
+file in a subdirectory (FileFormat.nested: Hugging Face checkpoints) picks
+its file again then: when a newer checkpoint is saved (or the old one
+deleted) the run follows it, a CHANGED update with the new path, under
+the same name.
+
 A directory that appears is searched by the same rule as at start-up
 (links followed once, every real directory at most once, a run's own
 subdirectories never), so a link loop made while watching lists nothing
@@ -35,11 +44,15 @@ from metricwatch.discovery import (
     Scan,
     claims_file,
     dir_id,
+    distinct_name,
     is_run_dir_candidate,
+    owned_dirs,
+    run_dir_of,
+    run_file_of,
     run_name,
     scan,
 )
-from metricwatch.readers import may_be_run_file, tail_format
+from metricwatch.readers import FileFormat, may_be_run_file
 from metricwatch.safetext import printable
 
 Stamp = tuple[int, int, int]
@@ -98,6 +111,8 @@ class RunTree:
         self.known: dict[Path, str] = {}
         self.dirs: dict[Path, DirId] = {}  # every directory searched: what events come from
         self._stamps: dict[Path, Stamp | None] = {}
+        self._run_dirs: dict[Path, Path] = {}  # run file -> its run directory (cached)
+        self._formats: dict[Path, FileFormat | None] = {}  # run file -> its format (cached)
         self._single_file = os.path.isfile(self.root) or (
             not os.path.lexists(self.root)
             and (may_be_run_file(self.root.name) or self.root.suffix == ".json")
@@ -158,11 +173,18 @@ class RunTree:
         files: set[Path] = set()
         new_dirs: set[Path] = set()
         removed: set[Path] = set()
+        touched: dict[Path, bool] = {}  # runs to look at again -> whether they surely changed
+        by_dir = {} if self._single_file else {self._run_dir(p): p for p in self.known}
         for kind, raw in changes:
             path = Path(raw)
             if path == self.watch_dir or path in self.dirs:
                 if kind in ("deleted", "added"):
                     removed.add(path)  # gone, or maybe replaced: its identity decides
+                if (owner := self._owner(path.parent, by_dir)) is not None:
+                    touched[owner] = touched.get(owner, False)  # an owned directory came or went
+                continue
+            if (owner := self._owner(path.parent, by_dir)) is not None and path != owner:
+                self._touch(touched, owner, path, kind)
                 continue
             if not keep(_Kind(kind), raw):
                 continue
@@ -176,8 +198,6 @@ class RunTree:
                     # A new file in a directory that is no run yet, if a reader claims it
                     # (one file per run: another log beside a run's file is its own).
                     files.add(path)
-                elif (owner := self._log_beside(path)) is not None:
-                    files.add(owner)  # TensorBoard: a run's new or growing event file
             elif kind == "added" and not self._single_file and not self._run_above(path.parent):
                 new_dirs.add(path)
         updates: list[RunUpdate] = []
@@ -190,6 +210,7 @@ class RunTree:
                 self._watched.pop(directory, None)
             for metrics_path in [p for p in self.known if _is_under(p, gone)]:
                 if not exists(metrics_path):
+                    touched.pop(metrics_path, None)
                     updates.extend(self._file_update(metrics_path, False))
             if os.path.isdir(gone):  # made again within the batch
                 if gone == self.watch_dir:
@@ -206,18 +227,114 @@ class RunTree:
             if present and found_update:
                 self._stamps[path] = _stamp(path)  # so a catch-up does not load it again
             updates.extend(found_update)
+            touched.pop(path, None)
+        for metrics_path, changed in sorted(touched.items()):
+            if metrics_path in self.known:
+                updates.extend(self._revisit(metrics_path, changed))
         return updates
 
-    def _log_beside(self, path: Path) -> Path | None:
-        """The known log of a run read whole-directory (tail_format) that path sits beside."""
-        if tail_format(path.name) is None:
+    def _owner(self, directory: Path, by_dir: dict[Path, Path]) -> Path | None:
+        """The known run file whose run directory is directory, or which owns it (a watched
+        subdirectory of the run: MLflow's metrics/, Keras' train/, a checkpoint)."""
+        if directory in by_dir:
+            return by_dir[directory]
+        if directory not in self.dirs:
             return None
-        return next((p for p in self.known if p.parent == path.parent), None)
+        for ancestor in directory.parents:
+            if ancestor in by_dir:
+                return by_dir[ancestor]
+            if ancestor == self.watch_dir:
+                return None
+        return None
+
+    def _touch(self, touched: dict[Path, bool], owner: Path, path: Path, kind: str) -> None:
+        """A change at path, below the run of owner (its file is not path): is it the run's?
+
+        In an owned directory, every file is the run's (MLflow metric files have any name).
+        Beside the run's file: a directory made or removed may be a new checkpoint or the
+        run's metrics/ folder; a log file is the run's when its format reads the whole
+        directory (TensorBoard's next event file), or may be the run's file now (a final
+        trainer_state.json); anything else beside a run is its own business."""
+        if path.name.startswith("."):
+            return  # a writer's temporary file
+        fmt = self._format(owner)
+        if fmt is None:
+            return
+        surely = fmt.tail is not None
+        if path.parent != self._run_dir(owner):
+            touched[owner] = touched.get(owner, False) or surely
+        elif may_be_run_file(path.name) and fmt.may_hold(path.name):
+            if surely or fmt.nested is not None:  # the next event file; a final state
+                touched[owner] = touched.get(owner, False) or surely
+        elif (fmt.owned is not None or fmt.nested is not None) and (
+            kind == "deleted" or (kind == "added" and os.path.isdir(path))
+        ):
+            touched[owner] = touched.get(owner, False)  # a checkpoint, metrics/, validation/
+
+    def _revisit(self, metrics_path: Path, changed: bool) -> list[RunUpdate]:
+        """A run whose directory moved: pick its file again (nested formats) and renew the
+        owned directories it is watched by; CHANGED when anything of it moved."""
+        fmt = self._format(metrics_path)
+        run_dir = self._run_dir(metrics_path)
+        path = metrics_path
+        if fmt is not None and fmt.nested is not None:
+            picked = run_file_of(run_dir)
+            if picked is not None and picked != metrics_path and run_dir_of(picked) == run_dir:
+                path = self._move(metrics_path, picked)
+                changed = True
+            elif not _present(metrics_path):
+                return self._file_update(metrics_path, False)
+        if self._sync_owned(path, fmt) and fmt is not None and fmt.tail is not None:
+            changed = True  # a new folder of the run (a nested metric key, validation/)
+        if not changed:
+            return []
+        self._stamps[path] = _stamp(path)
+        return [RunUpdate(UpdateKind.CHANGED, self.known[path], path)]
+
+    def _move(self, old: Path, new: Path) -> Path:
+        """The run of old is read from new from now on (same name, same run directory)."""
+        self.known[new] = self.known.pop(old)
+        self._stamps.pop(old, None)
+        self._stamps[new] = _stamp(new)
+        self._run_dirs[new] = self._run_dirs.pop(old, run_dir_of(new))
+        self._formats[new] = self._formats.pop(old, None) or claims_file(new)
+        return new
+
+    def _sync_owned(self, metrics_path: Path, fmt: FileFormat | None) -> bool:
+        """Make the run's owned directories the watched ones below its run directory;
+        whether one was added (the watch must then be renewed)."""
+        if fmt is None or fmt.owned is None:
+            return False
+        run_dir = self._run_dir(metrics_path)
+        wanted = {d: ident for d in owned_dirs(metrics_path, fmt) if (ident := dir_id(d))}
+        for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
+            if directory not in wanted:
+                del self.dirs[directory]
+        added = False
+        for directory, ident in wanted.items():
+            if self.dirs.get(directory) != ident:
+                self.dirs[directory] = ident
+                added = True
+        return added
+
+    def _run_dir(self, metrics_path: Path) -> Path:
+        run_dir = self._run_dirs.get(metrics_path)
+        if run_dir is None:
+            run_dir = run_dir_of(metrics_path)
+            if not _is_under(run_dir, self.watch_dir):
+                run_dir = metrics_path.parent
+            self._run_dirs[metrics_path] = run_dir
+        return run_dir
+
+    def _format(self, metrics_path: Path) -> FileFormat | None:
+        if metrics_path not in self._formats:
+            self._formats[metrics_path] = claims_file(metrics_path)
+        return self._formats[metrics_path]
 
     def _run_above(self, directory: Path) -> bool:
         """Whether directory is a known run's directory or below one (then what appears in
         it is the run's own: checkpoints, logs), looking no higher than PATH."""
-        run_dirs = {path.parent for path in self.known}
+        run_dirs = {self._run_dir(path) for path in self.known}
         for ancestor in (directory, *directory.parents):
             if not _is_under(ancestor, self.watch_dir):
                 return False
@@ -265,23 +382,51 @@ class RunTree:
         name = self.known.get(metrics_path)
         if present:
             if name is None:
+                same_run = self._known_run_in(self._run_dir(metrics_path))
+                if same_run is not None:  # its run read from another file until now
+                    self._move(same_run, metrics_path)
+                    return [RunUpdate(UpdateKind.CHANGED, self.known[metrics_path], metrics_path)]
                 name = self._name(metrics_path)
                 if name is None:
                     return []
                 self.known[metrics_path] = name
+                self._sync_owned(metrics_path, self._format(metrics_path))
                 return [RunUpdate(UpdateKind.APPEARED, name, metrics_path)]
             return [RunUpdate(UpdateKind.CHANGED, name, metrics_path)]
         if name is None:
             return []
+        fmt = self._format(metrics_path)
+        if fmt is not None and fmt.nested is not None and not self._single_file:
+            # Its checkpoint was deleted (save_total_limit): the run goes on in another one.
+            picked = run_file_of(self._run_dir(metrics_path))
+            if (
+                picked is not None
+                and picked not in self.known
+                and run_dir_of(picked) == self._run_dir(metrics_path)
+            ):
+                self._move(metrics_path, picked)
+                self._sync_owned(picked, fmt)
+                return [RunUpdate(UpdateKind.CHANGED, name, picked)]
         del self.known[metrics_path]
         self._stamps.pop(metrics_path, None)
+        self._run_dirs.pop(metrics_path, None)
+        self._formats.pop(metrics_path, None)
         return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
+
+    def _known_run_in(self, run_dir: Path) -> Path | None:
+        """The known run file (of a format that moves its file) whose run is run_dir."""
+        for path in self.known:
+            fmt = self._format(path)
+            if fmt is not None and fmt.nested is not None and self._run_dir(path) == run_dir:
+                return path
+        return None
 
     def _name(self, metrics_path: Path) -> str | None:
         try:
-            return run_name(self.root, metrics_path)
+            name = run_name(self.root, metrics_path)
         except ValueError:
             return None
+        return distinct_name(name, metrics_path, set(self.known.values()))
 
     def _scan_root(self) -> Scan:
         if self._single_file:

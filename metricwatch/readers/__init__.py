@@ -18,6 +18,7 @@ from metricwatch.readers import (
     keras_csv,
     lightning_csv,
     metrics_json,
+    mlflow,
     tfevents,
     ultralytics,
 )
@@ -32,6 +33,7 @@ FORMATS: tuple[FileFormat, ...] = (
     ultralytics.FORMAT,
     keras_csv.FORMAT,
     tfevents.FORMAT,
+    mlflow.FORMAT,  # a file-store run, claimed through its meta.yaml
 )
 
 

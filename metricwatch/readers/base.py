@@ -68,6 +68,19 @@ class FileFormat:
     sidecars: files beside the log that describe the run (Lightning's hparams.yaml,
         Ultralytics' args.yaml): (file name, bytes -> meta entries); the loader reads the
         ones present and adds their entries to the run's meta, never raising.
+    nested: for a format whose run directory may keep its log only in a subdirectory
+        (Hugging Face's `checkpoint-N/trainer_state.json` during training, Keras'
+        `train/` and `validation/` event files): given a directory that holds no run
+        file of its own and the names of its subdirectories, the file (in one of them)
+        the directory's run is read from, or None. The run is the directory: it is
+        named after it, and its subdirectories are not searched for more runs.
+    owned: the subdirectories of a run directory whose changes are changes of the run
+        (MLflow's `metrics/` tree, Keras' `train/` and `validation/`, the newest
+        `checkpoint-N/`): discovery lists them with the searched directories, so the
+        watcher watches them, and an event in one of them updates the run.
+    names: the names the format gives the run directory and its parents, replacing
+        the last parts of the path name (MLflow: `<experiment_id>/<run_id>` reads as
+        `experiment name/run name`); None (or a failure) keeps the path name.
     """
 
     name: str
@@ -77,6 +90,9 @@ class FileFormat:
     parse: Callable[[bytes], ParseResult]
     sidecars: tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...] = ()
     tail: Callable[[Path], Any] | None = None
+    nested: Callable[[Path, list[str]], Path | None] | None = None
+    owned: Callable[[Path], list[Path]] | None = None
+    names: Callable[[Path], tuple[str, ...] | None] | None = None
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

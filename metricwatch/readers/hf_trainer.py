@@ -30,8 +30,10 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import os
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -445,10 +447,37 @@ def _sniff(head: bytes) -> bool:
     return any(key in text for key in _HEAD_KEYS) or (len(head) < 64 and b":" not in text)
 
 
+def _checkpoint_state(directory: Path, subdirs: list[str]) -> Path | None:
+    """An output folder with no trainer_state.json of its own (training in progress): the
+    state of its newest checkpoint that holds one (a checkpoint being saved may not yet)."""
+    names = [name for name in subdirs if _CHECKPOINT.fullmatch(name)]
+    while names:
+        newest = newest_checkpoint_state(names)
+        if newest is None:
+            return None
+        path = directory / newest / NAME
+        if os.path.isfile(path):
+            return path
+        names.remove(newest)
+    return None
+
+
+def _newest_checkpoint_dir(run_dir: Path) -> list[Path]:
+    """The newest checkpoint folder, watched so its trainer_state.json is seen when written."""
+    try:
+        names = [entry.name for entry in os.scandir(run_dir) if entry.is_dir()]
+    except OSError:
+        return []
+    newest = newest_checkpoint_state(names)
+    return [run_dir / newest] if newest is not None else []
+
+
 FORMAT = FileFormat(
     name="hf_trainer_state",
     label="Hugging Face Trainer trainer_state.json",
     patterns=("trainer_state.json",),
     sniff=_sniff,
     parse=parse_trainer_state,
+    nested=_checkpoint_state,
+    owned=_newest_checkpoint_dir,
 )

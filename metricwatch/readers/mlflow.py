@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.readers.base import ParseResult
+from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.mlflow_run import build_result, canonical_key, quoted
 from metricwatch.readers.mlflow_sqlite import (
     SQLITE_MAGIC,
@@ -312,7 +312,67 @@ def _int_or_none(text: str) -> int | None:
         return None
 
 
+# --- the file store's run as a format of the registry ----------------------------------------
+#
+# A run directory is claimed through its meta.yaml (an experiment's meta.yaml has no run_id:
+# the experiment directory is no run, so its runs below it are found). The run is read by
+# FileStoreRunTail from the directory; its metrics/ tree is the run's own, watched with it.
+# The SQLite store (mlflow.db: many runs in one file) is not a format of the registry.
+
+_RUN_KEYS = (b"run_id:", b"run_uuid:")
+
+
+def _sniff_run_meta(head: bytes) -> bool:
+    """A run's meta.yaml: top-level `run_id` (or the older `run_uuid`) and `experiment_id`
+    lines; not an experiment's (no run id) and not a run marked deleted."""
+    lines = {line.split(b":", 1)[0] + b":" for line in head.splitlines() if b":" in line}
+    if b"lifecycle_stage: deleted" in head:
+        return False
+    return b"experiment_id:" in lines and any(key in lines for key in _RUN_KEYS)
+
+
+def _parse_run_meta(data: bytes) -> ParseResult:
+    """meta.yaml alone holds no metrics: the loader reads the run through the tail."""
+    message = "an MLflow run is read from its directory (metrics/), not from meta.yaml alone"
+    return ParseResult(problems=[Problem(ProblemKind.MISSING, message)])
+
+
+def _owned_dirs(run_dir: Path) -> list[Path]:
+    """The run's metrics/ folder and the folders of its nested keys (`train/loss`)."""
+    metrics = run_dir / "metrics"
+    if not metrics.is_dir():
+        return []
+    found = [metrics]
+    for root, dirs, _ in os.walk(metrics):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root) / d for d in dirs)
+    return found
+
+
+def _names(meta_path: Path) -> tuple[str, ...] | None:
+    """(experiment name, run name) for `<experiment_id>/<run_id>`, as MLflow shows them."""
+    run_dir = meta_path.parent
+    meta = read_meta_yaml(meta_path)
+    if not meta:
+        return None
+    experiment = read_meta_yaml(run_dir.parent / "meta.yaml").get("name") or run_dir.parent.name
+    return experiment, _run_name(run_dir, meta)
+
+
+FORMAT = FileFormat(
+    name="mlflow",
+    label="MLflow file store run",
+    patterns=("meta.yaml",),
+    sniff=_sniff_run_meta,
+    parse=_parse_run_meta,
+    tail=lambda path: FileStoreRunTail(path.parent),
+    owned=_owned_dirs,
+    names=_names,
+)
+
+
 __all__ = [
+    "FORMAT",
     "SQLITE_MAGIC",
     "SQLITE_TIMEOUT",
     "FileStoreRunTail",

@@ -344,11 +344,40 @@ def parse_event_file(data: bytes) -> ParseResult:
     return result
 
 
+def _keras_events(directory: Path, subdirs: list[str]) -> Path | None:
+    """Keras' layout: a run directory holding only `train/` and `validation/`, each with
+    TF2 event files (`...v2`; PyTorch's writer, which Ultralytics runs use, writes none)."""
+    for role in ("train", "validation"):
+        if role in subdirs:
+            keras = [
+                path
+                for kind, path in event_files(directory)
+                if kind == role and path.name.endswith(".v2")
+            ]
+            if keras:
+                return keras[0]
+    return None
+
+
+def _keras_dirs(run_dir: Path) -> list[Path]:
+    """Keras' train/ and validation/ of a run: their event files are the run's."""
+    return [run_dir / role for role in ("train", "validation") if (run_dir / role).is_dir()]
+
+
+def _run_dir(path: Path) -> Path:
+    """The run directory of an event file: its folder, or the parent of Keras' train/."""
+    if path.parent.name in ("train", "validation") and path.name.endswith(".v2"):
+        return path.parent.parent
+    return path.parent
+
+
 FORMAT = FileFormat(
     name="tfevents",
     label="TensorBoard event files",
     patterns=(PATTERN,),
     sniff=sniff,
     parse=parse_event_file,
-    tail=lambda path: EventDirTail(path.parent),
+    tail=lambda path: EventDirTail(_run_dir(path)),
+    nested=_keras_events,
+    owned=_keras_dirs,
 )
