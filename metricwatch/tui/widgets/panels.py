@@ -7,7 +7,9 @@ away with every write, they must not move the chart area.
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+import io
+
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -35,30 +37,11 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
-def findings_text(findings: list[Finding]) -> Text:
-    """Each finding's observation, evidence, cause and action, coloured by severity."""
+def findings_renderable(findings: list[Finding]) -> RenderableType:
+    """Each finding's observation, evidence, cause and action, coloured by severity, with
+    hanging indents so wrapped lines stay under their label."""
     if not findings:
         return Text("✓ No problems found", style="bold green")
-    text = Text()
-    for index, finding in enumerate(findings):
-        mark, colour = SEVERITY_LOOKS[finding.severity]
-        if index:
-            text.append("\n")
-        text.append(f"{mark} {printable(finding.observation)}", style=f"bold {colour}")
-        text.append(f" ({finding.severity.value})\n", style=colour)
-        text.append(f"  {printable(finding.evidence)}\n")
-        text.append("  cause: ", style="dim")
-        text.append(f"{printable(finding.cause)}\n")
-        text.append("  try:   ", style="dim")
-        text.append(f"{printable(finding.action)}\n", style=colour)
-    text.rstrip()
-    return text
-
-
-def findings_renderable(findings: list[Finding]) -> RenderableType:
-    """findings_text laid out with hanging indents, so wrapped lines stay under their label."""
-    if not findings:
-        return findings_text(findings)
     parts: list[RenderableType] = []
     for index, finding in enumerate(findings):
         mark, colour = SEVERITY_LOOKS[finding.severity]
@@ -132,8 +115,8 @@ class FindingsPanel(VerticalScroll):
         self.notice.display = False
         self._notice: Text | None = None
         self._body = Static("", id="findings-body")
-        self._text = Text()
-        self._findings: list[Finding] | None = None
+        self._findings: list[Finding] = []
+        self._shown = False
 
     def compose(self):
         yield self.notice
@@ -148,10 +131,10 @@ class FindingsPanel(VerticalScroll):
         self.notice.display = bool(notice)
 
     def show(self, findings: list[Finding]) -> None:
-        if findings == self._findings:
+        if self._shown and findings == self._findings:
             return  # the 5 s status check must not repaint an unchanged panel
+        self._shown = True
         self._findings = list(findings)
-        self._text = findings_text(findings)
         self._body.update(findings_renderable(findings))
         severity = worst_severity(findings)
         if severity is not None:
@@ -162,4 +145,8 @@ class FindingsPanel(VerticalScroll):
 
     @property
     def plain(self) -> str:
-        return self._text.plain
+        """The findings as the panel shows them, without styles (tests, screen readers)."""
+        console = Console(width=200, color_system=None, file=io.StringIO())
+        with console.capture() as capture:
+            console.print(findings_renderable(self._findings))
+        return capture.get()
