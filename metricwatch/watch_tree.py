@@ -362,6 +362,7 @@ class RunTree:
         """A search's runs as updates (new: appeared; known: changed if their stamp moved)."""
         for error in found.errors:
             self._report(error)
+        self._learn(found)
         if full:
             self.dirs = dict(found.dirs)
         else:
@@ -434,7 +435,16 @@ class RunTree:
             ident = dir_id(self.watch_dir)
             found.dirs = {self.watch_dir: ident} if ident is not None else {}
             return found
-        return scan(self.root)
+        found = scan(self.root)
+        self._learn(found)
+        return found
+
+    def _learn(self, found: Scan) -> None:
+        """Each found run's directory and format, while its file is there to tell them (a
+        deleted checkpoint's file no longer says which run it was of)."""
+        for location in found.runs:
+            self._run_dir(location.metrics_path)
+            self._format(location.metrics_path)
 
     def _search_root(self) -> Scan:
         try:
