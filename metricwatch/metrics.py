@@ -120,6 +120,7 @@ REGISTRY: dict[str, MetricSpec] = {spec.key: spec for spec in _SPECS}
 
 ALIASES: dict[str, str] = {
     "learning_rate": "lr",
+    "learning_rates": "lr",  # a history dict's list of the epochs' learning rates
     "val_acc": "val_accuracy",
     "train_acc": "train_accuracy",
     # Keras' History.history names the training-set values without a prefix.

@@ -53,14 +53,14 @@ def test_sparse_records_keep_each_series_own_epochs():
 def test_history_lists_of_mixed_values():
     doc = {
         "train_loss": [1.5, None, "nan", 10**400, True, 0.25],
-        "val_loss": [2, 3],
+        "val_loss": [2, 3, 4, 5, 6],  # one epoch behind: still a series
     }
     result = parse_metrics_json(json.dumps(doc).encode())
     loss = result.table.series["train_loss"]
     assert loss.steps.tolist() == [1, 3, 4, 6]
     assert loss.values[0] == 1.5 and math.isnan(loss.values[1])
     assert loss.values[2] == math.inf and loss.values[3] == 0.25
-    assert result.table.series["val_loss"].steps.tolist() == [1, 2]
+    assert result.table.series["val_loss"].steps.tolist() == [1, 2, 3, 4, 5]
     assert [p.kind for p in result.problems] == [ProblemKind.NON_NUMERIC]
     assert "'train_loss' ×1" in result.problems[0].message  # the bool, not the None
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -85,11 +86,30 @@ def test_history_dict_of_lists_with_aliases():
     }
 
 
-def test_history_with_unequal_lengths_keeps_every_value():
-    result = parse_metrics_json(b'{"train_loss": [3, 2, 1], "val_loss": [3.5]}')
+def test_history_lists_one_epoch_behind_are_series_other_lengths_are_not():
+    result = parse_metrics_json(
+        b'{"train_loss": [3, 2, 1], "val_loss": [3.5, 2.5], "batch_loss": [9, 8, 7, 6, 5, 4]}'
+    )
     assert epochs(result) == [1, 2, 3]
     assert "val_loss" not in values_of(result)[2]
-    assert values_of(result)[0]["val_loss"] == 3.5
+    assert values_of(result)[1]["val_loss"] == 2.5
+    assert "batch_loss" not in values_of(result)[0]
+    assert [p.message for p in result.problems] == [
+        "1 lists are not one value per epoch (3 epochs), not charted: 'batch_loss'"
+    ]
+
+
+def test_history_lists_of_per_epoch_dicts_are_flattened():
+    doc = {
+        "train_loss": [1.0, 0.5],
+        "val_metrics": [{"r2": 0.1, "mae": 2.0}, {"r2": 0.3, "mae": 1.5, "name": "x"}],
+        "learning_rates": [1e-3, 5e-4],
+    }
+    result = parse_metrics_json(json.dumps(doc).encode())
+    assert values_of(result) == [
+        {"train_loss": 1.0, "val_r2": 0.1, "val_mae": 2.0, "lr": 1e-3},
+        {"train_loss": 0.5, "val_r2": 0.3, "val_mae": 1.5, "lr": 5e-4},
+    ]
 
 
 def test_truncated_file_keeps_complete_epochs():
@@ -444,3 +464,21 @@ def test_garbage_with_nul_bytes_is_not_mistaken_for_utf16():
     assert len(result.table) == 0
     assert all("UTF-16" not in p.message for p in result.problems)
     assert ProblemKind.ENCODING in kinds(result)
+
+
+def test_history_files_from_the_corpus_are_runs_of_their_own_format():
+    from metricwatch.discovery import discover_runs
+    from metricwatch.loader import RunLoader
+
+    corpus = Path(__file__).parent / "corpus" / "history_json"
+    runs = {loc.name: RunLoader().load(loc.name, loc.metrics_path) for loc in discover_runs(corpus)}
+    assert set(runs) == {
+        "bikeshare_val_metrics_dicts",
+        "car_keras_reduce_lr",
+        "handwriting_torch_compact",
+        "generated/keras3_history",
+    }
+    bikes = runs["bikeshare_val_metrics_dicts"]
+    assert bikes.format == "history" and bikes.record_count == 48
+    assert {"val_r2", "val_rmse", "train_r2", "lr"} <= set(bikes.keys)
+    assert runs["car_keras_reduce_lr"].series("lr").values[0] == pytest.approx(0.001)

@@ -29,6 +29,7 @@ FORMATS: tuple[FileFormat, ...] = (
     detectron2.FORMAT,  # before the native reader: both are called metrics.json
     metrics_json.FORMAT,
     hf_trainer.FORMAT,
+    metrics_json.HISTORY_FORMAT,
     lightning_csv.FORMAT,
     ultralytics.FORMAT,
     keras_csv.FORMAT,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -200,14 +201,40 @@ def _from_document(document: Any, problems: list[Problem]) -> ParseResult:
 
 
 def _history_columns(document: dict[str, Any]) -> dict[str, list[Any]]:
-    """The lists of a history dict that hold numbers (a list of class names is not one)."""
+    """The lists of a history dict that hold numbers (a list of class names is not one);
+    a list of per-epoch dicts is flattened (`val_metrics: [{"r2": ..}]` -> `val_r2`)."""
+    lists: dict[str, list[Any]] = {}
+    for key, value in document.items():
+        if key == "meta" or not isinstance(value, list):
+            continue
+        if any(isinstance(item, dict) for item in value[:100]):
+            lists.update(_flattened(key, value))
+        elif any(to_number(item) is not None for item in value[:100]):
+            lists[key] = value
+    return lists
+
+
+def _flattened(key: str, rows: list[Any]) -> dict[str, list[Any]]:
+    """`val_metrics: [{"r2": 0.4}, ...]` -> `{"val_r2": [0.4, ...]}` (numeric entries only)."""
+    prefix = key.removesuffix("_metrics") if key.endswith("_metrics") else key
+    names: dict[str, None] = {}
+    for row in rows[:100]:
+        if isinstance(row, dict):
+            names.update(dict.fromkeys(k for k, v in row.items() if to_number(v) is not None))
     return {
-        key: value
-        for key, value in document.items()
-        if key != "meta"
-        and isinstance(value, list)
-        and any(to_number(item) is not None for item in value[:100])
+        f"{prefix}_{name}": [row.get(name) if isinstance(row, dict) else None for row in rows]
+        for name in names
     }
+
+
+def _epoch_count(lists: dict[str, list[Any]]) -> int:
+    """How many epochs a history holds: its `epoch` list, else its loss lists, else the
+    most common length (the longest of ties)."""
+    for key in ("epoch", "train_loss", "loss", "val_loss"):
+        if key in lists:
+            return len(lists[key])
+    lengths = Counter(len(value) for value in lists.values())
+    return max(lengths, key=lambda n: (lengths[n], n), default=0)
 
 
 class _Tally:
@@ -339,7 +366,19 @@ def _table_from_history(columns: dict[str, list[Any]], problems: list[Problem]) 
     in one call; only a list holding something else is walked value by value.
     """
     tally = _Tally()
-    columns = dict(columns)
+    # A series has a value per epoch (one fewer too: a write may catch the val lists an
+    # epoch behind); lists of other lengths (per-batch values, per-class scores) are not.
+    count = _epoch_count(columns)
+    odd = sorted(key for key, value in columns.items() if not count - 1 <= len(value) <= count)
+    if odd:
+        problems.append(
+            Problem(
+                ProblemKind.NON_NUMERIC,
+                f"{len(odd)} lists are not one value per epoch ({count} epochs), not charted: "
+                + ", ".join(quote_key(key) for key in odd[:5]),
+            )
+        )
+    columns = {key: value for key, value in columns.items() if key not in odd}
     epoch_column = columns.pop("epoch", None)
     length = max((len(v) for v in columns.values()), default=0)
     if epoch_column is None:
@@ -439,3 +478,23 @@ FORMAT = FileFormat(
     sniff=_sniff,
     parse=parse_metrics_json,
 )
+
+
+_HISTORY_HEAD = re.compile(rb'\A(?:\xef\xbb\xbf)?\s*\{\s*"[^"]*"\s*:\s*\[')
+
+
+def _sniff_history(head: bytes) -> bool:
+    """A JSON object whose first value is a list: `{"loss": [...], ...}` (Keras' history)."""
+    return bool(_HISTORY_HEAD.match(head)) or not head.strip()
+
+
+#: A history dict of lists saved under its own name (`history.json`, Keras'
+#: `json.dump(history.history, ...)` as `training_history.json`): read as ours.
+HISTORY_FORMAT = FileFormat(
+    name="history",
+    label="JSON history dict of lists",
+    patterns=("*history.json", "history_*.json"),
+    sniff=_sniff_history,
+    parse=parse_metrics_json,
+)
+
