@@ -113,6 +113,9 @@ class RunTree:
         self._stamps: dict[Path, Stamp | None] = {}
         self._run_dirs: dict[Path, Path] = {}  # run file -> its run directory (cached)
         self._formats: dict[Path, FileFormat | None] = {}  # run file -> its format (cached)
+        # Runs read whole-directory (MLflow, TensorBoard): a stamp of their other files, so
+        # that a stat round (polling, a catch-up) sees a metric appended beside the run file.
+        self._trees: dict[Path, int] = {}
         self._single_file = os.path.isfile(self.root) or (
             not os.path.lexists(self.root)
             and (may_be_run_file(self.root.name) or self.root.suffix == ".json")
@@ -225,7 +228,7 @@ class RunTree:
             present = exists(path)
             found_update = self._file_update(path, present)
             if present and found_update:
-                self._stamps[path] = _stamp(path)  # so a catch-up does not load it again
+                self._mark(path)  # so a catch-up does not load it again
             updates.extend(found_update)
             touched.pop(path, None)
         for metrics_path, changed in sorted(touched.items()):
@@ -288,17 +291,56 @@ class RunTree:
             changed = True  # a new folder of the run (a nested metric key, validation/)
         if not changed:
             return []
-        self._stamps[path] = _stamp(path)
+        self._mark(path)
         return [RunUpdate(UpdateKind.CHANGED, self.known[path], path)]
 
     def _move(self, old: Path, new: Path) -> Path:
         """The run of old is read from new from now on (same name, same run directory)."""
         self.known[new] = self.known.pop(old)
         self._stamps.pop(old, None)
-        self._stamps[new] = _stamp(new)
         self._run_dirs[new] = self._run_dirs.pop(old, run_dir_of(new))
         self._formats[new] = self._formats.pop(old, None) or claims_file(new)
+        self._trees.pop(old, None)
+        self._mark(new)
         return new
+
+    def _mark(self, metrics_path: Path) -> None:
+        """The run as just reported: its file's stamp (and its other files') are the known."""
+        self._stamps[metrics_path] = _stamp(metrics_path)
+        tree = self._tree_stamp(metrics_path)
+        if tree is not None:
+            self._trees[metrics_path] = tree
+
+    def _tree_moved(self, metrics_path: Path) -> bool:
+        """Whether a file of the run other than its run file changed since last marked."""
+        tree = self._tree_stamp(metrics_path)
+        if tree is None:
+            return False
+        before = self._trees.get(metrics_path)
+        self._trees[metrics_path] = tree
+        return before is not None and before != tree
+
+    def _tree_stamp(self, metrics_path: Path) -> int | None:
+        """A digest of (name, size, mtime) of the run's files read with its run file: those of
+        its format beside it and everything in its owned directories. None for a run read
+        from its file alone."""
+        fmt = self._format(metrics_path)
+        if fmt is None or fmt.tail is None or self._single_file:
+            return None
+        run_dir = self._run_dir(metrics_path)
+        entries: list[tuple[str, int, int]] = []
+        for folder in [run_dir, *owned_dirs(metrics_path, fmt)]:
+            try:
+                with os.scandir(folder) as listing:
+                    for entry in listing:
+                        if folder == run_dir and not fmt.may_hold(entry.name):
+                            continue
+                        if entry.is_file():
+                            info = entry.stat()
+                            entries.append((entry.path, info.st_size, info.st_mtime_ns))
+            except OSError:
+                continue
+        return hash(tuple(sorted(entries)))
 
     def _sync_owned(self, metrics_path: Path, fmt: FileFormat | None) -> bool:
         """Make the run's owned directories the watched ones below its run directory;
@@ -412,6 +454,7 @@ class RunTree:
         self._stamps.pop(metrics_path, None)
         self._run_dirs.pop(metrics_path, None)
         self._formats.pop(metrics_path, None)
+        self._trees.pop(metrics_path, None)
         return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
 
     def _known_run_in(self, run_dir: Path) -> Path | None:
@@ -445,6 +488,10 @@ class RunTree:
         for location in found.runs:
             self._run_dir(location.metrics_path)
             self._format(location.metrics_path)
+            if location.metrics_path not in self._trees:
+                tree = self._tree_stamp(location.metrics_path)
+                if tree is not None:
+                    self._trees[location.metrics_path] = tree
 
     def _search_root(self) -> Scan:
         try:
@@ -485,7 +532,7 @@ class RunTree:
             stamp = _stamp(metrics_path)
             if stamp is None:
                 updates.extend(self._file_update(metrics_path, False))
-            elif stamp != self._stamps.get(metrics_path):
+            elif self._tree_moved(metrics_path) or stamp != self._stamps.get(metrics_path):
                 found = self._file_update(metrics_path, True)
                 if found:
                     self._stamps[metrics_path] = stamp

@@ -165,3 +165,16 @@ def test_a_training_that_starts_while_watched_appears_once(tmp_path):
             pass
         assert (UpdateKind.APPEARED, "bert") not in events.drain()
     assert list(watcher.known.values()) == ["bert"]
+
+
+def test_polling_follows_a_new_checkpoint_at_its_search(tmp_path):
+    out = tmp_path / "bert"
+    checkpoint(out, 10)
+    watcher = RunWatcher(tmp_path, WatchMode(True, 0.02), rescan_every=1)
+    watcher.initial()
+    with Collector(watcher, ready=lambda: True) as events:
+        second = checkpoint(out, 20)
+        while events.until(UpdateKind.CHANGED, "bert").metrics_path != second:
+            pass
+        assert all(kind is not UpdateKind.APPEARED for kind, _ in events.drain())
+    assert watcher.known == {second: "bert"}

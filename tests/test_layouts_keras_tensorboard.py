@@ -116,3 +116,13 @@ def test_a_validation_epoch_written_changes_the_run(tmp_path):
     loaded = RunLoader().load("fit", run / "train" / V2)
     assert loaded.series("val_loss").steps.tolist() == [0, 1]
     assert loaded.series("train_loss").steps.tolist() == [0, 1]
+
+
+def test_polling_sees_the_validation_file_grow(tmp_path):
+    run = keras_run(tmp_path, "fit")
+    watcher = RunWatcher(tmp_path, WatchMode(True, 0.02), rescan_every=1000)
+    watcher.initial()
+    with Collector(watcher, ready=lambda: True) as events:
+        assert events.drain(0.1) == []
+        keras_events(run / "validation" / V2, [2])
+        events.until(UpdateKind.CHANGED, "fit")

@@ -207,3 +207,17 @@ def test_the_watch_set_grows_by_the_metrics_folders_only(tmp_path):
     found = scan(tmp_path)
     assert len(found.runs) == 100
     assert len(found.dirs) == 3 + 100 + 2 * 100
+
+
+def test_polling_sees_a_metric_appended_though_meta_yaml_did_not_move(tmp_path):
+    """On a network mount (polling), the stat round looks at the run's metric files too."""
+    _, a, b = store(tmp_path)
+    watcher = RunWatcher(tmp_path, WatchMode(True, 0.02), rescan_every=1000)
+    watcher.initial()
+    with Collector(watcher, ready=lambda: True) as events:
+        assert events.drain(0.1) == []  # nothing moved: nothing reported
+        log(a, "train/loss", (2, 1.25))
+        events.until(UpdateKind.CHANGED, "mlruns/cifar/baseline")
+        log(b, "eval/acc", (0, 0.5))  # a new nested key: a new folder, seen without a rescan
+        events.until(UpdateKind.CHANGED, "mlruns/cifar/wide")
+        assert events.drain(0.1) == []
