@@ -11,14 +11,9 @@ both need, under one lock:
 - `dirs`: every directory searched by discovery's rule (what can hold a
   run's file or a new run), each with its identity: the watch set.
 
-A run may own subdirectories (FileFormat.owned: MLflow's `metrics/` tree,
-Keras' `train/` and `validation/`, the newest `checkpoint-N/`): they are in
-`dirs` (watched), and a change in them, or a directory made or removed in
-the run's directory, is a change of that run. A run whose format keeps its
-file in a subdirectory (FileFormat.nested: Hugging Face checkpoints) picks
-its file again then: when a newer checkpoint is saved (or the old one
-deleted) the run follows it, a CHANGED update with the new path, under
-the same name.
+A run may be more than its file (MLflow's `metrics/` tree, Keras' `train/`
+and `validation/`, Hugging Face's newest checkpoint): metricwatch.watch_runs
+(RunLayouts) keeps what the tree knows of each run's directory and layout.
 
 A directory that appears is searched by the same rule as at start-up
 (links followed once, every real directory at most once, a run's own
@@ -34,8 +29,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from metricwatch.discovery import (
@@ -46,7 +39,6 @@ from metricwatch.discovery import (
     dir_id,
     distinct_name,
     is_run_dir_candidate,
-    owned_dirs,
     run_dir_of,
     run_file_of,
     run_name,
@@ -54,23 +46,15 @@ from metricwatch.discovery import (
 )
 from metricwatch.readers import FileFormat, may_be_run_file
 from metricwatch.safetext import printable
-
-Stamp = tuple[int, int, int]
-
-
-class UpdateKind(str, Enum):
-    APPEARED = "appeared"
-    CHANGED = "changed"
-    GONE = "gone"
-
-
-@dataclass(frozen=True)
-class RunUpdate:
-    """Something happened to one run: its name (as discovery names it) and its file."""
-
-    kind: UpdateKind
-    name: str
-    metrics_path: Path
+from metricwatch.watch_runs import (
+    RunLayouts,
+    RunUpdate,
+    Stamp,
+    UpdateKind,
+    _is_under,
+    _present,
+    _stamp,
+)
 
 
 def _is_metrics_file(path: str) -> bool:
@@ -103,7 +87,7 @@ class MetricsFilter:
         return kind == "deleted"
 
 
-class RunTree:
+class RunTree(RunLayouts):
     """The runs and searched directories under root; changes in, RunUpdates out."""
 
     def __init__(self, root: Path, *, on_error: Callable[[str], None] | None = None) -> None:
@@ -236,143 +220,6 @@ class RunTree:
                 updates.extend(self._revisit(metrics_path, changed))
         return updates
 
-    def _owner(self, directory: Path, by_dir: dict[Path, Path]) -> Path | None:
-        """The known run file whose run directory is directory, or which owns it (a watched
-        subdirectory of the run: MLflow's metrics/, Keras' train/, a checkpoint)."""
-        if directory in by_dir:
-            return by_dir[directory]
-        if directory not in self.dirs:
-            return None
-        for ancestor in directory.parents:
-            if ancestor in by_dir:
-                return by_dir[ancestor]
-            if ancestor == self.watch_dir:
-                return None
-        return None
-
-    def _touch(self, touched: dict[Path, bool], owner: Path, path: Path, kind: str) -> None:
-        """A change at path, below the run of owner (its file is not path): is it the run's?
-
-        In an owned directory, every file is the run's (MLflow metric files have any name).
-        Beside the run's file: a directory made or removed may be a new checkpoint or the
-        run's metrics/ folder; a log file is the run's when its format reads the whole
-        directory (TensorBoard's next event file), or may be the run's file now (a final
-        trainer_state.json); anything else beside a run is its own business."""
-        if path.name.startswith("."):
-            return  # a writer's temporary file
-        fmt = self._format(owner)
-        if fmt is None:
-            return
-        surely = fmt.tail is not None
-        if path.parent != self._run_dir(owner):
-            touched[owner] = touched.get(owner, False) or surely
-        elif may_be_run_file(path.name) and fmt.may_hold(path.name):
-            if surely or fmt.nested is not None:  # the next event file; a final state
-                touched[owner] = touched.get(owner, False) or surely
-        elif (fmt.owned is not None or fmt.nested is not None) and (
-            kind == "deleted" or (kind == "added" and os.path.isdir(path))
-        ):
-            touched[owner] = touched.get(owner, False)  # a checkpoint, metrics/, validation/
-
-    def _revisit(self, metrics_path: Path, changed: bool) -> list[RunUpdate]:
-        """A run whose directory moved: pick its file again (nested formats) and renew the
-        owned directories it is watched by; CHANGED when anything of it moved."""
-        fmt = self._format(metrics_path)
-        run_dir = self._run_dir(metrics_path)
-        path = metrics_path
-        if fmt is not None and fmt.nested is not None:
-            picked = run_file_of(run_dir)
-            if picked is not None and picked != metrics_path and run_dir_of(picked) == run_dir:
-                path = self._move(metrics_path, picked)
-                changed = True
-            elif not _present(metrics_path):
-                return self._file_update(metrics_path, False)
-        if self._sync_owned(path, fmt) and fmt is not None and fmt.tail is not None:
-            changed = True  # a new folder of the run (a nested metric key, validation/)
-        if not changed:
-            return []
-        self._mark(path)
-        return [RunUpdate(UpdateKind.CHANGED, self.known[path], path)]
-
-    def _move(self, old: Path, new: Path) -> Path:
-        """The run of old is read from new from now on (same name, same run directory)."""
-        self.known[new] = self.known.pop(old)
-        self._stamps.pop(old, None)
-        self._run_dirs[new] = self._run_dirs.pop(old, run_dir_of(new))
-        self._formats[new] = self._formats.pop(old, None) or claims_file(new)
-        self._trees.pop(old, None)
-        self._mark(new)
-        return new
-
-    def _mark(self, metrics_path: Path) -> None:
-        """The run as just reported: its file's stamp (and its other files') are the known."""
-        self._stamps[metrics_path] = _stamp(metrics_path)
-        tree = self._tree_stamp(metrics_path)
-        if tree is not None:
-            self._trees[metrics_path] = tree
-
-    def _tree_moved(self, metrics_path: Path) -> bool:
-        """Whether a file of the run other than its run file changed since last marked."""
-        tree = self._tree_stamp(metrics_path)
-        if tree is None:
-            return False
-        before = self._trees.get(metrics_path)
-        self._trees[metrics_path] = tree
-        return before is not None and before != tree
-
-    def _tree_stamp(self, metrics_path: Path) -> int | None:
-        """A digest of (name, size, mtime) of the run's files read with its run file: those of
-        its format beside it and everything in its owned directories. None for a run read
-        from its file alone."""
-        fmt = self._format(metrics_path)
-        if fmt is None or fmt.tail is None or self._single_file:
-            return None
-        run_dir = self._run_dir(metrics_path)
-        entries: list[tuple[str, int, int]] = []
-        for folder in [run_dir, *owned_dirs(metrics_path, fmt)]:
-            try:
-                with os.scandir(folder) as listing:
-                    for entry in listing:
-                        if folder == run_dir and not fmt.may_hold(entry.name):
-                            continue
-                        if entry.is_file():
-                            info = entry.stat()
-                            entries.append((entry.path, info.st_size, info.st_mtime_ns))
-            except OSError:
-                continue
-        return hash(tuple(sorted(entries)))
-
-    def _sync_owned(self, metrics_path: Path, fmt: FileFormat | None) -> bool:
-        """Make the run's owned directories the watched ones below its run directory;
-        whether one was added (the watch must then be renewed)."""
-        if fmt is None or fmt.owned is None:
-            return False
-        run_dir = self._run_dir(metrics_path)
-        wanted = {d: ident for d in owned_dirs(metrics_path, fmt) if (ident := dir_id(d))}
-        for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
-            if directory not in wanted:
-                del self.dirs[directory]
-        added = False
-        for directory, ident in wanted.items():
-            if self.dirs.get(directory) != ident:
-                self.dirs[directory] = ident
-                added = True
-        return added
-
-    def _run_dir(self, metrics_path: Path) -> Path:
-        run_dir = self._run_dirs.get(metrics_path)
-        if run_dir is None:
-            run_dir = run_dir_of(metrics_path)
-            if not _is_under(run_dir, self.watch_dir):
-                run_dir = metrics_path.parent
-            self._run_dirs[metrics_path] = run_dir
-        return run_dir
-
-    def _format(self, metrics_path: Path) -> FileFormat | None:
-        if metrics_path not in self._formats:
-            self._formats[metrics_path] = claims_file(metrics_path)
-        return self._formats[metrics_path]
-
     def _run_above(self, directory: Path) -> bool:
         """Whether directory is a known run's directory or below one (then what appears in
         it is the run's own: checkpoints, logs), looking no higher than PATH."""
@@ -457,14 +304,6 @@ class RunTree:
         self._trees.pop(metrics_path, None)
         return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
 
-    def _known_run_in(self, run_dir: Path) -> Path | None:
-        """The known run file (of a format that moves its file) whose run is run_dir."""
-        for path in self.known:
-            fmt = self._format(path)
-            if fmt is not None and fmt.nested is not None and self._run_dir(path) == run_dir:
-                return path
-        return None
-
     def _name(self, metrics_path: Path) -> str | None:
         try:
             name = run_name(self.root, metrics_path)
@@ -481,17 +320,6 @@ class RunTree:
         found = scan(self.root)
         self._learn(found)
         return found
-
-    def _learn(self, found: Scan) -> None:
-        """Each found run's directory and format, while its file is there to tell them (a
-        deleted checkpoint's file no longer says which run it was of)."""
-        for location in found.runs:
-            self._run_dir(location.metrics_path)
-            self._format(location.metrics_path)
-            if location.metrics_path not in self._trees:
-                tree = self._tree_stamp(location.metrics_path)
-                if tree is not None:
-                    self._trees[location.metrics_path] = tree
 
     def _search_root(self) -> Scan:
         try:
@@ -554,23 +382,3 @@ class _Kind:
 
     def __init__(self, name: str) -> None:
         self.name = name
-
-
-def _stamp(path: Path) -> Stamp | None:
-    """(inode, size, mtime) of the file; None only if it is not there. A file we may not
-    stat (a directory of mode 000 on the way) gets a stamp of its error: present."""
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as error:
-        return (-1, error.errno or 0, 0)
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _present(path: Path) -> bool:
-    return _stamp(path) is not None
-
-
-def _is_under(path: Path, ancestor: Path) -> bool:
-    return path == ancestor or ancestor in path.parents
