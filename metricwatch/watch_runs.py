@@ -180,8 +180,10 @@ class RunLayouts:
             return False
         run_dir = self._run_dir(metrics_path)
         wanted = {d: ident for d in owned_dirs(metrics_path, fmt) if (ident := dir_id(d))}
+        # Runs found below it before it was a run keep their folders (and their watch).
+        others = {self._run_dir(p) for p in self.known if p != metrics_path} - {run_dir}
         for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
-            if directory not in wanted:
+            if directory not in wanted and not any(_is_under(directory, o) for o in others):
                 del self.dirs[directory]
         added = False
         for directory, ident in wanted.items():

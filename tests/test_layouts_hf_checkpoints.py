@@ -178,3 +178,17 @@ def test_polling_follows_a_new_checkpoint_at_its_search(tmp_path):
             pass
         assert all(kind is not UpdateKind.APPEARED for kind, _ in events.drain())
     assert watcher.known == {second: "bert"}
+
+
+def test_a_run_found_below_a_folder_that_becomes_a_run_keeps_its_watch(tmp_path):
+    out = tmp_path / "bert"
+    (out / "eval").mkdir(parents=True)
+    (out / "eval" / "trainer_state.json").write_text(state(10))  # a run of its own, first
+    watcher = RunWatcher(tmp_path, WatchMode(False))
+    assert [u.name for u in watcher.initial()] == ["bert/eval"]
+    with Collector(watcher) as events:
+        checkpoint(out, 10)
+        events.until(UpdateKind.APPEARED, "bert")
+        assert watcher.dirs.get(out / "eval") is not None
+        (out / "eval" / "trainer_state.json").write_text(state(20))
+        events.until(UpdateKind.CHANGED, "bert/eval")
