@@ -13,6 +13,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from metricwatch.discovery import owned_dirs
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import FileFormat, ParseResult, parse, sidecars, tail_format
@@ -109,14 +110,13 @@ class RunLoader:
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
 
-
     def _read_tail(self, path: Path, fmt: FileFormat) -> tuple[ParseResult, float | None]:
         """A run that is its log's directory, read by the format's tail: only new bytes."""
         tail = self._tails.get(path)
         if tail is None:
             tail = self._tails[path] = fmt.tail(path)
         try:
-            stat, result = self._io.call(path, _tail_read, path, tail)
+            stat, result, mtime = self._io.call(path, _tail_read, path, tail, fmt)
         except Blocked as blocked:
             return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
         if stat is None:
@@ -125,7 +125,7 @@ class RunLoader:
         result.format = fmt.name
         self._add_sidecars(path, result)
         self.parses += 1
-        return result, stat.st_mtime
+        return result, mtime
 
     def _add_sidecars(self, path: Path, result: ParseResult) -> None:
         """The run's description from the files beside its log (hparams.yaml, args.yaml):
@@ -221,12 +221,26 @@ def _read_small(path: Path) -> bytes | None:
         return None
 
 
-def _tail_read(path: Path, tail: Any) -> tuple[os.stat_result | None, ParseResult | None]:
+def _tail_read(
+    path: Path, tail: Any, fmt: FileFormat
+) -> tuple[os.stat_result | None, ParseResult | None, float | None]:
+    """The run read by its tail, and when it was last written: the newest of its format's
+    files beside it and in its owned folders (MLflow appends to metrics/, not meta.yaml)."""
     try:
         stat = path.stat()
     except OSError:
-        return None, None
-    return stat, tail.read()
+        return None, None, None
+    result = tail.read()
+    mtime = stat.st_mtime
+    for folder in [path.parent, *owned_dirs(path, fmt)]:
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if (folder != path.parent or fmt.may_hold(entry.name)) and entry.is_file():
+                        mtime = max(mtime, entry.stat().st_mtime)
+        except OSError:
+            continue
+    return stat, result, mtime
 
 
 def _size_of(path: Path) -> int:

@@ -147,6 +147,17 @@ def test_the_loader_reads_the_run_from_its_directory_and_only_new_lines(tmp_path
     assert tail.offset == (a / "metrics" / "train" / "loss").stat().st_size
 
 
+def test_a_run_was_last_written_when_a_metric_was_not_when_meta_yaml_was(tmp_path):
+    """A run logging for an hour has an hour-old meta.yaml: it is no stalled run."""
+    import os
+
+    _, a, _ = store(tmp_path)
+    os.utime(a / "meta.yaml", (T0 / 1000, T0 / 1000))
+    newest = max(p.stat().st_mtime for p in (a / "metrics").rglob("*") if p.is_file())
+    run = RunLoader().load("cifar/baseline", a / "meta.yaml")
+    assert run.mtime == newest > T0 / 1000
+
+
 # --- watching --------------------------------------------------------------------------------
 
 
