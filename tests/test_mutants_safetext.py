@@ -73,7 +73,7 @@ def test_the_end_gets_sixty_percent_of_the_room():
 def test_the_cut_snaps_to_a_separator_one_character_inside_the_end():
     # the end "h_j" starts one character before a separator: it starts at the separator
     assert shorten_middle("abcdefgh_j", 6) == "abc…_j"
-    # a separator two characters inside is not snapped to
+    # the end "_hij" fits whole, separator first
     assert shorten_middle("abcdefg_hij", 7) == "ab…_hij"
     assert shorten_middle("abcdefgh_ij", 7) == "abc…_ij"
     # the end already starts at a separator
@@ -84,6 +84,9 @@ def test_the_cut_snaps_to_a_separator_one_character_inside_the_end():
     for separator in "/_-.: ":
         assert shorten_middle(f"abcdefgh{separator}j", 6) == f"abc…{separator}j"
     assert shorten_middle("abcdefgh+j", 6) == "ab…h+j"
+    assert shorten_middle("abcdefghXj", 6) == "ab…hXj"
+    # the end "hi_jk": its separator is two characters in, past the one-cell snap
+    assert shorten_middle("abcdefghi_jk", 8) == "ab…hi_jk"
 
 
 def test_wide_characters_are_never_split_and_may_leave_a_cell_over():

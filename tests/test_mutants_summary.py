@@ -181,11 +181,13 @@ def test_rows_of_a_step_run():
         (1_500, "1.5k"),
         (99_940, "99.9k"),
         (100_000, "100k"),
+        (100_700, "101k"),
         (150_000, "150k"),
         (999_999, "1000k"),
         (1_000_000, "1M"),
         (2_500_000, "2.5M"),
         (250_000_000, "250M"),
+        (999_999_999, "1000M"),
         (1_000_000_000, "1G"),
         (1_200_000_000, "1.2G"),
         (3_000_000_000_000, "3000G"),
@@ -242,7 +244,7 @@ def test_best_of_without_a_finite_value_is_none():
 
 
 def test_durations_of_zero_count_and_negatives_do_not():
-    run = make_run(columns(duration_s=[0.0, 10.0, -4.0, math.nan]))
+    run = make_run(columns(duration_s=[0.0, 10.0, -4.0, -0.5, math.nan, math.inf]))
     assert training_time_s(run) == 10.0
     assert mean_epoch_s(run) == 5.0
 
@@ -275,6 +277,8 @@ def test_ranking_key_order():
     # the declared task's main metric is missing: the first task metric with a direction
     run = make_run(columns(train_loss=[1.0], my_thing=[1.0], val_f1=[0.5], val_accuracy=[0.5]))
     assert ranking_key(run, Task.SEGMENTATION) == "val_f1"
+    # the task's main metric before an earlier task metric
+    assert ranking_key(run, Task.CLASSIFICATION) == "val_accuracy"
     assert ranking_key(run, None) == "val_f1"
     run = make_run(columns(train_loss=[1.0], my_thing=[1.0]))
     assert ranking_key(run, None) == "train_loss"
@@ -328,3 +332,9 @@ def test_summarize_without_a_ranking_key_has_no_best_step():
     assert s.best == {} and s.metrics == []
     s = summarize(make_run(columns(val_loss=[math.nan, math.nan])))
     assert (s.best_step, s.best_by) == (None, "val_loss")
+
+
+def test_summarize_takes_the_task_the_run_declares():
+    run = make_run(columns(val_accuracy=[0.5, 0.75]), meta={"task": "segmentation"})
+    assert summarize(run).task is Task.SEGMENTATION
+    assert summarize(make_run(columns(val_accuracy=[0.5]))).task is Task.CLASSIFICATION
