@@ -69,11 +69,11 @@ def test_series_arrays_are_converted_and_read_only():
 
 
 def test_series_shapes_must_agree():
-    with pytest.raises(ValueError, match="steps and values"):
+    with pytest.raises(ValueError, match=r"^series 'k': steps and values differ in shape$"):
         Series("k", np.array([1, 2]), np.array([1.0]))
     with pytest.raises(ValueError, match="steps and values"):
         Series("k", np.array([[1, 2]]), np.array([[1.0, 2.0]]))  # same shape, but 2-D
-    with pytest.raises(ValueError, match="times and values"):
+    with pytest.raises(ValueError, match=r"^series 'k': times and values differ in shape$"):
         Series("k", np.array([1, 2]), np.array([1.0, 2.0]), None, np.array([1.0]))
     with pytest.raises(ValueError, match="epochs and values"):
         Series("k", np.array([1, 2]), np.array([1.0, 2.0]), np.array([1.0, 2.0, 3.0]))
@@ -123,6 +123,13 @@ def test_table_from_rows_and_back():
     assert len(Table()) == 0 and Table().rows() == [] and Table().x == EPOCH
 
 
+def test_a_table_converts_its_steps():
+    table = Table([1, 2, 3])
+    assert isinstance(table.steps, np.ndarray) and table.steps.dtype == np.int64
+    assert len(table) == 3 and not table.steps.flags.writeable
+    assert Table(np.array([4, 5], dtype=np.int32)).steps.dtype == np.int64
+
+
 def test_table_rows_are_sorted_and_include_series_steps_the_table_lacks():
     table = Table(
         np.array([1, 3]),
@@ -151,6 +158,10 @@ def test_epochs_done_of_a_step_run_is_the_latest_whole_epoch():
     assert run_of(Table(steps, {"a": a, "b": b, "c": c}, STEP)).epochs_done == 2
     assert run_of(Table(steps, {"b": b, "c": c}, STEP)).epochs_done == 1
     assert run_of(Table(steps, {"c": c}, STEP)).epochs_done == 0
+    # the epoch of each series' last point, not of another point
+    three = np.array([100, 200, 300])
+    d = Series("d", three, np.array([1.0, 2.0, 3.0]), np.array([0.5, 4.5, 3.25]))
+    assert run_of(Table(three, {"d": d}, STEP)).epochs_done == 3
     nan = Series("n", steps, np.array([1.0, 2.0]), np.array([5.0, math.nan]))
     assert run_of(Table(steps, {"n": nan, "b": b}, STEP)).epochs_done == 1
     assert run_of(Table(steps, {"n": nan}, STEP)).epochs_done == 0
