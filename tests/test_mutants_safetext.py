@@ -80,6 +80,7 @@ def test_the_cut_snaps_to_a_separator_one_character_inside_the_end():
     assert shorten_middle("abcdefg-hi", 6) == "ab…-hi"
     # a snap never leaves less than two characters: "h-" keeps its h
     assert shorten_middle("abcdefgh-", 6) == "ab…gh-"
+    assert shorten_middle("abcdefgh-", 4) == "a…h-"  # not "ab…-"
     assert shorten_middle("a-b-c-d-e-f-g-h", 7) == "a-…-g-h"
     for separator in "/_-.: ":
         assert shorten_middle(f"abcdefgh{separator}j", 6) == f"abc…{separator}j"
@@ -87,6 +88,8 @@ def test_the_cut_snaps_to_a_separator_one_character_inside_the_end():
     assert shorten_middle("abcdefghXj", 6) == "ab…hXj"
     # the end "hi_jk": its separator is two characters in, past the one-cell snap
     assert shorten_middle("abcdefghi_jk", 8) == "ab…hi_jk"
+    # an end that starts at a separator stays as it is, another separator after it or not
+    assert shorten_middle("abcdefg_-x", 6) == "ab…_-x"
 
 
 def test_wide_characters_are_never_split_and_may_leave_a_cell_over():
@@ -99,6 +102,9 @@ def test_wide_characters_are_never_split_and_may_leave_a_cell_over():
     assert shorten_middle(cjk, 10) == "日…日本語"  # nine cells: the tenth would split a 本
     assert shorten_middle(cjk, 3) == "…語"
     assert shorten_middle(cjk, 2) == "…"
+    # the start stops at the first character that does not fit: nothing after it is taken
+    assert shorten_middle("日abcdefghij", 5) == "…hij"
+    assert shorten_middle("日abcdefghij", 6) == "日…hij"
     for width in range(1, 19):
         assert cell_len(shorten_middle(cjk, width)) in (width, width - 1)
 
