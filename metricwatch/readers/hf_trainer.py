@@ -41,7 +41,16 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.json_text import DECODER, cut_off, quote_key, salvage, skip, to_number
+from metricwatch.readers.json_text import (
+    DECODER,
+    collision_problem,
+    cut_off,
+    non_numeric_problem,
+    quote_key,
+    salvage,
+    skip,
+    to_number,
+)
 
 NAME = "trainer_state.json"
 
@@ -264,23 +273,12 @@ class _Tally:
                     f'skipped {self.no_step} log_history entries without a usable "step"',
                 )
             )
-        if self.non_numeric:
-            detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
-            problems.append(
-                Problem(
-                    ProblemKind.NON_NUMERIC,
-                    f"ignored {sum(self.non_numeric.values())} non-numeric values ({detail})",
-                )
-            )
-        if self.collisions:
-            problems.append(
-                Problem(
-                    ProblemKind.NON_NUMERIC,
-                    "the same metric under two names ("
-                    + "; ".join(sorted(self.collisions)[:3])
-                    + "): kept the canonical one",
-                )
-            )
+        for problem in (
+            non_numeric_problem(self.non_numeric),
+            collision_problem(self.collisions),
+        ):
+            if problem is not None:
+                problems.append(problem)
         if self.restarts:
             problems.append(
                 Problem(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+from collections import Counter
 from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
@@ -185,3 +186,25 @@ def quote_key(key: str) -> str:
     """A key quoted for a message: at most 40 cells, shortened in the middle (the end of
     `val/acc_top5` tells it apart), hidden characters escaped."""
     return "'" + shorten_middle(printable(key), 40) + "'"
+
+
+def non_numeric_problem(counts: Counter[str]) -> Problem | None:
+    """`ignored 3 non-numeric values ('acc' ×2, 'note' ×1)`, or None when there were none."""
+    if not counts:
+        return None
+    detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in counts.most_common(5))
+    return Problem(
+        ProblemKind.NON_NUMERIC, f"ignored {sum(counts.values())} non-numeric values ({detail})"
+    )
+
+
+def collision_problem(collisions: set[str]) -> Problem | None:
+    """`the same metric under two names ('acc' and 'accuracy'): kept the canonical one`."""
+    if not collisions:
+        return None
+    return Problem(
+        ProblemKind.NON_NUMERIC,
+        "the same metric under two names ("
+        + "; ".join(sorted(collisions)[:3])
+        + "): kept the canonical one",
+    )

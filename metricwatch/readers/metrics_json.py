@@ -28,8 +28,10 @@ from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.json_text import (
     DECODER,
     WHITESPACE,
+    collision_problem,
     cut_off,
     decode_text,
+    non_numeric_problem,
     quote_key,
     salvage,
     skip,
@@ -266,23 +268,12 @@ class _Tally:
                     "numbered by position",
                 )
             )
-        if self.non_numeric:
-            detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in self.non_numeric.most_common(5))
-            problems.append(
-                Problem(
-                    ProblemKind.NON_NUMERIC,
-                    f"ignored {sum(self.non_numeric.values())} non-numeric values ({detail})",
-                )
-            )
-        if self.collisions:
-            problems.append(
-                Problem(
-                    ProblemKind.NON_NUMERIC,
-                    "the same metric under two names ("
-                    + "; ".join(sorted(self.collisions)[:3])
-                    + "): kept the canonical one",
-                )
-            )
+        for problem in (
+            non_numeric_problem(self.non_numeric),
+            collision_problem(self.collisions),
+        ):
+            if problem is not None:
+                problems.append(problem)
         if self.restarts:
             problems.append(
                 Problem(
@@ -497,4 +488,3 @@ HISTORY_FORMAT = FileFormat(
     sniff=_sniff_history,
     parse=parse_metrics_json,
 )
-
