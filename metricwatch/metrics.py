@@ -280,7 +280,7 @@ def format_sig(value: float, digits: int = 4) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 1e5 or magnitude < 1e-3:
+    if magnitude >= 99999.5 or magnitude < 1e-3:  # 99999.6 would print as 100000
         return f"{value:.{digits - 1}e}"
     if magnitude >= 10 ** (digits - 1):
         return f"{value:.0f}"  # 12345, not 1.234e+04
@@ -298,7 +298,7 @@ def format_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     if seconds < 0.9995:  # 45 ms epochs are not "0.0s"
-        return f"{seconds * 1000:.0f}ms" if seconds >= 0.0005 or seconds <= 0 else "<1ms"
+        return "<1ms" if 0 < seconds < 0.001 else f"{seconds * 1000:.0f}ms"
     if seconds < 59.95:  # 59.96 would print as "60.0s"
         return f"{seconds:.1f}s"
     total = round(seconds)

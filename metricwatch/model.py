@@ -228,7 +228,7 @@ class Run:
         if isinstance(total, bool) or not isinstance(total, (int, float)):
             return None
         try:
-            if not math.isfinite(total) or total <= 0:
+            if not math.isfinite(total) or total < 1:  # 0.5 epochs is no plan: not "finished"
                 return None
             return int(total)
         except OverflowError:  # an int too large for a float: not a real total

@@ -138,11 +138,11 @@ class RunSummary:
 def _count(n: int) -> str:
     """1,200 -> 1.2k, 25_000 -> 25k, 3_400_000 -> 3.4M: short enough for a list column."""
     for size, unit in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
-        if abs(n) >= size:
+        if abs(n) >= size * 0.9995:  # 999,999 reads 1M, not 1000k
             value = n / size
             return (
                 f"{value:.1f}".rstrip("0").rstrip(".") + unit
-                if value < 100
+                if abs(value) < 99.95
                 else f"{value:.0f}{unit}"
             )
     return str(n)

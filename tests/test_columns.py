@@ -258,3 +258,14 @@ def test_registry_reads_the_names_real_logs_use():
     # Oriented detection logs detection's keys: only a declared task says it is one.
     assert infer_task(["val_mAP", "val_mAP_50"]) is Task.OBJECT_DETECTION
     assert infer_task(["val_mAP", "val_mAP_50"], "oriented_od") is Task.ORIENTED_OD
+
+
+def test_sub_millisecond_durations_and_fractional_totals():
+    from metricwatch.metrics import format_duration, format_sig
+
+    assert [format_duration(s) for s in (0.00049, 0.0005, 0.00099, 0.001, 0.9994, 0.9996)] == [
+        "<1ms", "<1ms", "<1ms", "1ms", "999ms", "1.0s",
+    ]  # fmt: skip
+    assert (format_sig(99999.4), format_sig(99999.6)) == ("99999", "1.000e+05")
+    run = make_run(columns(train_loss=[1.0]), meta={"total_epochs": 0.5})
+    assert run.total_epochs is None  # not "finished" after one epoch of a 0.5-epoch plan

@@ -188,7 +188,9 @@ def test_run_counts_and_axes():
         (10, 10),
         (1, 1),
         (7.9, 7),
-        (0.5, 0),  # positive, but not a whole epoch: int() of it
+        (0.5, None),  # less than one epoch planned: no total (it would read "finished")
+        (1, 1),
+        (0.999, None),  # positive, but not a whole epoch: int() of it
         (0, None),
         (-3, None),
         (True, None),
