@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metricwatch.model import Problem, ProblemKind, Table
+import numpy as np
+
+from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.safetext import printable, shorten_middle
 
 #: How much of a file the sniffers see.
 HEAD_BYTES = 4096
@@ -96,3 +99,29 @@ class FileFormat:
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)
+
+
+# --- small pieces every reader uses -----------------------------------------------------------
+
+
+def quote_key(key: str) -> str:
+    """A key or name quoted for a message: at most 40 cells, shortened in the middle (the
+    end of `val/acc_top5` tells it apart), hidden characters escaped."""
+    return "'" + shorten_middle(printable(key), 40) + "'"
+
+
+def union_steps(arrays: list[np.ndarray]) -> np.ndarray:
+    """Every step of ascending step arrays, once, ascending (a sort: np.unique hashes)."""
+    if not arrays:
+        return np.empty(0, dtype=np.int64)
+    if len(arrays) == 1:
+        return arrays[0]
+    merged = np.sort(np.concatenate(arrays), kind="stable")
+    return merged[np.append(True, merged[1:] != merged[:-1])]
+
+
+def with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
+    """The series with the epoch logged at (or last before) each of its steps."""
+    where = np.searchsorted(epoch_steps, series.steps, side="right") - 1
+    found = np.where(where >= 0, epochs[np.clip(where, 0, None)], np.nan)
+    return Series(series.key, series.steps, series.values, found, series.times)

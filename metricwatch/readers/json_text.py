@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.safetext import printable, shorten_middle
+from metricwatch.readers.base import quote_key
 
 WHITESPACE = " \t\n\r"
 STRUCTURAL = frozenset('[]{},:"')
@@ -180,12 +180,6 @@ def to_number(value: Any) -> float | None:
         except ValueError:
             return None
     return None
-
-
-def quote_key(key: str) -> str:
-    """A key quoted for a message: at most 40 cells, shortened in the middle (the end of
-    `val/acc_top5` tells it apart), hidden characters escaped."""
-    return "'" + shorten_middle(printable(key), 40) + "'"
 
 
 def non_numeric_problem(counts: Counter[str]) -> Problem | None:

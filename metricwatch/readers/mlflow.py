@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.mlflow_run import build_result, canonical_key, quoted
+from metricwatch.readers.base import FileFormat, ParseResult, quote_key
+from metricwatch.readers.mlflow_run import build_result, canonical_key
 from metricwatch.readers.mlflow_sqlite import (
     SQLITE_MAGIC,
     SQLITE_TIMEOUT,
@@ -200,12 +200,12 @@ def _file_problems(cut: list[str], bad: dict[str, int], problems: list[Problem])
         problems.append(
             Problem(
                 ProblemKind.TRUNCATED,
-                f"the last line of metric {', '.join(map(quoted, cut[:3]))} is incomplete "
+                f"the last line of metric {', '.join(map(quote_key, cut[:3]))} is incomplete "
                 "(a write in progress?)",
             )
         )
     if bad:
-        detail = ", ".join(f"{quoted(k)} ×{n}" for k, n in list(bad.items())[:5])
+        detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in list(bad.items())[:5])
         problems.append(
             Problem(ProblemKind.NON_NUMERIC, f"ignored lines that are not numbers ({detail})")
         )
@@ -272,7 +272,9 @@ class FileStoreRunTail:
         problems: list[Problem] = []
         if not meta_yaml:
             problems.append(
-                Problem(ProblemKind.MISSING, f"{quoted(self.run_dir.name)} has no MLflow meta.yaml")
+                Problem(
+                    ProblemKind.MISSING, f"{quote_key(self.run_dir.name)} has no MLflow meta.yaml"
+                )
             )
         present = _files_under(self.run_dir / "metrics")
         for key, path in present:
@@ -282,7 +284,8 @@ class FileStoreRunTail:
             except OSError as error:
                 problems.append(
                     Problem(
-                        ProblemKind.UNREADABLE, f"metric {quoted(key)}: {error.strerror or error}"
+                        ProblemKind.UNREADABLE,
+                        f"metric {quote_key(key)}: {error.strerror or error}",
                     )
                 )
                 continue

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import ParseResult
-from metricwatch.safetext import printable, shorten_middle
+from metricwatch.readers.base import ParseResult, quote_key, union_steps, with_epochs
 
 #: Names the frameworks log to MLflow whose meaning is a registry key: Hugging Face
 #: Trainer's MLflowCallback (`loss`, `eval_loss`, `learning_rate`), Lightning's MLFlowLogger
@@ -87,17 +86,17 @@ def build_result(
             continue
         name = canonical_key(key)
         if name in series:
-            collisions.append(f"{quoted(sources[name])} and {quoted(key)}")
+            collisions.append(f"{quote_key(sources[name])} and {quote_key(key)}")
             name = key
         sources[name] = key
         series[name] = Series(name, steps, values, None, times)
     if epoch_axis is not None:
-        series = {k: _with_epochs(s, *epoch_axis) for k, s in series.items()}
+        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
     if unstepped:
         problems.append(
             Problem(
                 ProblemKind.BAD_EPOCH,
-                f"{', '.join(map(quoted, unstepped[:3]))} logged without a step: "
+                f"{', '.join(map(quote_key, unstepped[:3]))} logged without a step: "
                 "points numbered in the order they were logged",
             )
         )
@@ -109,30 +108,10 @@ def build_result(
                 "the second keeps its own name",
             )
         )
-    table_steps = _union([s.steps for s in series.values()])
+    table_steps = union_steps([s.steps for s in series.values()])
     meta["source_keys"] = {k: v for k, v in sources.items() if k != v}
     if not series and not problems:
         problems.append(Problem(ProblemKind.EMPTY, "the MLflow run has no metrics yet"))
     return ParseResult(
         table=Table(table_steps, series, STEP), meta=meta, problems=problems, format="mlflow"
     )
-
-
-def _union(arrays: list[np.ndarray]) -> np.ndarray:
-    """Every step of ascending step arrays, once, ascending (a sort: np.unique hashes)."""
-    if not arrays:
-        return np.empty(0, dtype=np.int64)
-    if len(arrays) == 1:
-        return arrays[0]
-    merged = np.sort(np.concatenate(arrays), kind="stable")
-    return merged[np.append(True, merged[1:] != merged[:-1])]
-
-
-def _with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
-    where = np.searchsorted(epoch_steps, series.steps, side="right") - 1
-    found = np.where(where >= 0, epochs[np.clip(where, 0, None)], np.nan)
-    return Series(series.key, series.steps, series.values, found, series.times)
-
-
-def quoted(text: str) -> str:
-    return "'" + shorten_middle(printable(text), 40) + "'"

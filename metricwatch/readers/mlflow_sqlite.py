@@ -20,8 +20,8 @@ from urllib.parse import quote
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.readers.base import ParseResult
-from metricwatch.readers.mlflow_run import build_result, quoted
+from metricwatch.readers.base import ParseResult, quote_key
+from metricwatch.readers.mlflow_run import build_result
 
 #: How long a read waits for a writer's lock on mlflow.db (seconds).
 SQLITE_TIMEOUT = 0.2
@@ -108,7 +108,7 @@ def read_sqlite_run(db: Path, run_uuid: str) -> ParseResult:
     except sqlite3.Error as error:
         return ParseResult(problems=[_sqlite_problem(db, error)], format="mlflow")
     if run is None:
-        message = f"run {quoted(run_uuid)} is not in {quoted(Path(db).name)}"
+        message = f"run {quote_key(run_uuid)} is not in {quote_key(Path(db).name)}"
         return ParseResult(problems=[Problem(ProblemKind.MISSING, message)], format="mlflow")
     name, status, start, end, experiment_id, _stage = run
     meta: dict[str, Any] = {
@@ -162,10 +162,10 @@ def _sqlite_problem(db: Path, error: sqlite3.Error) -> Problem:
     if "locked" in text or "busy" in text:
         return Problem(
             ProblemKind.UNREADABLE,
-            f"{quoted(Path(db).name)} is locked by a writer right now; will read it again",
+            f"{quote_key(Path(db).name)} is locked by a writer right now; will read it again",
         )
     if "no such table" in text or "not a database" in text or "file is" in text:
         return Problem(
-            ProblemKind.NOT_OURS, f"{quoted(Path(db).name)} is not an MLflow store ({text})"
+            ProblemKind.NOT_OURS, f"{quote_key(Path(db).name)} is not an MLflow store ({text})"
         )
-    return Problem(ProblemKind.UNREADABLE, f"{quoted(Path(db).name)}: {text}")
+    return Problem(ProblemKind.UNREADABLE, f"{quote_key(Path(db).name)}: {text}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.base import FileFormat, ParseResult, quote_key, union_steps, with_epochs
 from metricwatch.readers.tfevents_records import (
     Chunk,
     EventFileTail,
@@ -30,7 +30,6 @@ from metricwatch.readers.tfevents_records import (
     scan,
     sniff,
 )
-from metricwatch.safetext import printable, shorten_middle
 
 PATTERN = "events.out.tfevents.*"
 
@@ -176,7 +175,9 @@ class EventDirTail:
         result = _build([(role, self.columns[path]) for role, path in files], problems)
         if not files:
             result.problems.append(
-                Problem(ProblemKind.MISSING, f"no {PATTERN} files in {_safe(str(self.directory))}")
+                Problem(
+                    ProblemKind.MISSING, f"no {PATTERN} files in {quote_key(str(self.directory))}"
+                )
             )
         elif not any(tail.offset for _, tail in self.tails.values()) and not result.problems:
             result.problems.append(Problem(ProblemKind.EMPTY, "the event files are empty"))
@@ -237,7 +238,7 @@ def _build(
         if not keep.all():
             back = int(np.count_nonzero(steps[1:] < steps[:-1]))
             if back:
-                restarts.append(f"{_safe(tag)} ×{back}")
+                restarts.append(f"{quote_key(tag)} ×{back}")
             steps, times, values = steps[keep], times[keep], values[keep]
         original = f"{role}/{tag}" if role else tag
         if original in other_axis:
@@ -250,14 +251,14 @@ def _build(
         key = _SEGMENT_KEYS.get(tag, "") if segment and not role else ""
         key = key or canonical_tag(tag, role)
         if key in series:
-            collisions.append(f"{_safe(sources[key])} and {_safe(original)}")
+            collisions.append(f"{quote_key(sources[key])} and {quote_key(original)}")
             key = original
             if key in series:
                 continue
         sources[key] = original
         series[key] = Series(key, steps, values, None, times)
     if epoch_axis is not None:
-        series = {k: _with_epochs(s, *epoch_axis) for k, s in series.items()}
+        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
     if restarts:
         problems.append(
             Problem(
@@ -276,7 +277,7 @@ def _build(
                 + "): the second keeps its own name",
             )
         )
-    table_steps = _union([s.steps for s in series.values()])
+    table_steps = union_steps([s.steps for s in series.values()])
     per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
     table = Table(table_steps, series, EPOCH if per_epoch else STEP)
     meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
@@ -293,27 +294,6 @@ def _latest(steps: np.ndarray) -> np.ndarray:
     keep = np.ones(len(steps), dtype=bool)
     keep[:-1] = steps[:-1] < later_min[1:]
     return keep
-
-
-def _union(arrays: list[np.ndarray]) -> np.ndarray:
-    """Every step of ascending step arrays, once, ascending (a sort: np.unique hashes)."""
-    if not arrays:
-        return np.empty(0, dtype=np.int64)
-    if len(arrays) == 1:
-        return arrays[0]
-    merged = np.sort(np.concatenate(arrays), kind="stable")
-    return merged[np.append(True, merged[1:] != merged[:-1])]
-
-
-def _with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
-    """The series with the epoch logged at (or last before) each of its steps."""
-    where = np.searchsorted(epoch_steps, series.steps, side="right") - 1
-    found = np.where(where >= 0, epochs[np.clip(where, 0, None)], np.nan)
-    return Series(series.key, series.steps, series.values, found, series.times)
-
-
-def _safe(text: str) -> str:
-    return "'" + shorten_middle(printable(text), 40) + "'"
 
 
 __all__ = [

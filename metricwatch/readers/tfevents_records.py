@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers.base import quote_key
 from metricwatch.readers.tfevents_proto import Malformed, ScalarEvent, decode_event, varint
-from metricwatch.safetext import printable, shorten_middle
 
 # --- CRC32C (Castagnoli), vectorised over records ------------------------------------------
 
@@ -384,12 +384,8 @@ class EventFileTail:
         chunk.corrupt_at = (
             chunk.corrupt_at + self.offset - chunk.end if chunk.corrupt_at >= 0 else -1
         )
-        self.problems = _chunk_problems(chunk, _safe(self.path.name))
+        self.problems = _chunk_problems(chunk, quote_key(self.path.name))
         return chunk
-
-
-def _safe(text: str) -> str:
-    return "'" + shorten_middle(printable(text), 40) + "'"
 
 
 def sniff(head: bytes) -> bool:
