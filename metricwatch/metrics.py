@@ -8,7 +8,8 @@ all agree. Unknown keys are never dropped: they get a generic spec.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -46,6 +47,7 @@ class Task(str, Enum):
     SEGMENTATION = "segmentation"
     INSTANCE_SEGMENTATION = "instance_segmentation"
     REGRESSION = "regression"
+    POSE = "pose_estimation"  # keypoints (Ultralytics' task `pose`: its name matches too)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ _C, _A, _OD, _OOD = (
     Task.OBJECT_DETECTION,
     Task.ORIENTED_OD,
 )
-_S, _IS, _R = Task.SEGMENTATION, Task.INSTANCE_SEGMENTATION, Task.REGRESSION
+_S, _IS, _R, _P = Task.SEGMENTATION, Task.INSTANCE_SEGMENTATION, Task.REGRESSION, Task.POSE
 _HI, _LO, _NO = Direction.HIGHER, Direction.LOWER, Direction.NONE
 
 _SPECS: tuple[MetricSpec, ...] = (
@@ -102,6 +104,24 @@ _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("val_dice", "Val Dice", Kind.FRACTION, _HI, (_S,)),
     MetricSpec("val_mAP_mask", "Val mAP (mask)", Kind.FRACTION, _HI, (_IS,)),
     MetricSpec("val_mAP_box", "Val mAP (box)", Kind.FRACTION, _HI, (_IS,)),
+    # Ultralytics' other mask columns (`metrics/mAP50(M)`...). No task: the two keys above
+    # already tell an instance-segmentation run, and a task's keys are what the simulated
+    # runs write (simulate._TARGETS has none for these).
+    MetricSpec("val_mAP_50_mask", "Val mAP@50 (mask)", Kind.FRACTION, _HI),
+    MetricSpec("val_precision_mask", "Val Precision (mask)", Kind.FRACTION, _HI),
+    MetricSpec("val_recall_mask", "Val Recall (mask)", Kind.FRACTION, _HI),
+    # Ultralytics pose (`metrics/mAP50-95(P)`...): keypoint OKS mAP. A pose run also logs
+    # the box columns (val_mAP...), so all four tell the task; mAP50-95 is its main metric.
+    MetricSpec("val_mAP_pose", "Val mAP (pose)", Kind.FRACTION, _HI, (_P,)),
+    MetricSpec("val_mAP_50_pose", "Val mAP@50 (pose)", Kind.FRACTION, _HI, (_P,)),
+    MetricSpec("val_precision_pose", "Val Precision (pose)", Kind.FRACTION, _HI, (_P,)),
+    MetricSpec("val_recall_pose", "Val Recall (pose)", Kind.FRACTION, _HI, (_P,)),
+    # Their loss parts (`train/pose_loss`: keypoint location, `kobj_loss`: keypoint
+    # visibility), already losses by name; here for their labels.
+    MetricSpec("train_pose_loss", "Train Pose Loss", Kind.LOSS, _LO),
+    MetricSpec("val_pose_loss", "Val Pose Loss", Kind.LOSS, _LO),
+    MetricSpec("train_kobj_loss", "Train Keypoint Obj Loss", Kind.LOSS, _LO),
+    MetricSpec("val_kobj_loss", "Val Keypoint Obj Loss", Kind.LOSS, _LO),
     MetricSpec("val_mae", "Val MAE", Kind.ERROR, _LO, (_R,)),
     MetricSpec("val_mse", "Val MSE", Kind.ERROR, _LO, (_R,)),
     MetricSpec("val_rmse", "Val RMSE", Kind.ERROR, _LO, (_R,)),
@@ -138,6 +158,7 @@ MAIN_METRIC: dict[Task, str] = {
     Task.SEGMENTATION: "val_mIoU",
     Task.INSTANCE_SEGMENTATION: "val_mAP_mask",
     Task.REGRESSION: "val_rmse",
+    Task.POSE: "val_mAP_pose",
 }
 
 #: Keys that describe the training process rather than the task.
@@ -156,6 +177,11 @@ def spec_for(key: str) -> MetricSpec:
     spec = REGISTRY.get(key)
     if spec is not None:
         return spec
+    group = _LR_GROUP.fullmatch(key)
+    if group is not None:
+        return MetricSpec(key, f"Learning Rate {group.group(1) or key}", Kind.LR, _NO)
+    if _COCO_PERCENT.fullmatch(key.rsplit("/", 1)[-1]):
+        return MetricSpec(key, _title(key), Kind.FRACTION, _HI)
     lowered = key.lower()
     if _is_loss_name(lowered):
         return MetricSpec(key, _title(key), Kind.LOSS, _LO)
@@ -164,6 +190,20 @@ def spec_for(key: str) -> MetricSpec:
     if lowered.endswith("_per_second"):
         return MetricSpec(key, _title(key), Kind.THROUGHPUT, _NO)
     return MetricSpec(key, _title(key), Kind.GENERIC, _guess_direction(lowered))
+
+
+#: Learning rates of further parameter groups: `lr_pg0`, `lr_pg2` (Ultralytics' groups
+#: besides the schedule, which is `lr`), and names readers keep as they are: Ultralytics'
+#: `lr/pg0` and YOLOv5's `x/lr0` in event files, Lightning's `lr-Adam_pg2`, `lr-SGD-1`.
+#: Learning rates: LR formatting, the LR chart (log scale), never task metrics.
+_LR_GROUP = re.compile(r"lr_(pg\d+)|lr/pg\d+|x/lr\d+|lr-[A-Za-z][A-Za-z0-9]*(?:_pg\d+|-\d+)?")
+
+#: COCO-style evaluation names, the last part of a key (`bbox/AP-person`, `segm/APs`,
+#: `bbox/AR@100`, `sem_seg/fwIoU`, `panoptic_seg/PQ_th`): percentages, higher is better.
+#: detectron2 writes them on a 0-100 scale and declares it (meta["value_scale"]).
+_COCO_PERCENT = re.compile(
+    r"(?:AP|AR)(?:\d+|[sml]|@\d+|-.+)?|(?:m|fw)?IoU(?:-.+)?|[mp]?ACC(?:-.+)?|[PSR]Q(?:_th|_st)?"
+)
 
 
 def _is_loss_name(lowered: str) -> bool:
@@ -212,8 +252,9 @@ def task_metric_keys(keys: Iterable[str]) -> list[str]:
         if key in PROCESS_KEYS or key in GRADIENT_KEYS:
             continue
         spec = spec_for(key)
-        if spec.kind in (Kind.LOSS, Kind.DURATION, Kind.THROUGHPUT):
-            continue  # losses have their charts; timings and speed are not task metrics
+        # Losses and learning rates have their own charts; timings and speed are not metrics.
+        if spec.kind in (Kind.LOSS, Kind.LR, Kind.DURATION, Kind.THROUGHPUT):
+            continue
         result.append(key)
     return result
 
@@ -242,10 +283,41 @@ def infer_task(keys: Iterable[str], declared: object = None) -> Task | None:
 
 
 def fraction_scale(values: Sequence[float] | np.ndarray) -> float:
-    """100 when a fraction-like series is already in percent (any |value| > 1.5), else 1."""
+    """100 when a fraction-like series is already in percent (any |value| > 1.5), else 1.
+
+    A guess, for formats that do not say: an AP of 0.9 % on a 0-100 scale reads as 90 %
+    here. Where the format declares its scale, value_scale uses that instead.
+    """
     values = np.asarray(values, dtype=np.float64)
     finite = values[np.isfinite(values)]
     return 100.0 if len(finite) and float(np.max(np.abs(finite))) > 1.5 else 1.0
+
+
+def declared_scales(meta: Mapping[str, object]) -> dict[str, float]:
+    """The value scales a run's format declares (`meta["value_scale"]`, e.g. detectron2's
+    `{"val_mAP": 100.0}` for COCO AP on 0-100): key -> scale, well-formed entries only.
+
+    Meta can come from a user's file (the native format keeps its `meta` block), so
+    anything but a string key with a finite positive number is left out, not trusted.
+    """
+    declared = meta.get("value_scale")
+    if not isinstance(declared, Mapping):
+        return {}
+    scales = {}
+    for key, scale in declared.items():
+        number = isinstance(scale, (int, float)) and not isinstance(scale, bool)
+        if isinstance(key, str) and number and math.isfinite(scale) and scale > 0:
+            scales[key] = float(scale)
+    return scales
+
+
+def value_scale(
+    key: str, values: Sequence[float] | np.ndarray, declared: Mapping[str, float]
+) -> float:
+    """The scale a key's values are printed and drawn on: the one its format declared,
+    else fraction_scale's guess from the values."""
+    scale = declared.get(key)
+    return scale if scale is not None else fraction_scale(values)
 
 
 def format_value(key: str, value: float | None, *, scale: float = 1.0) -> str:

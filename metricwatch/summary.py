@@ -17,12 +17,13 @@ from metricwatch.metrics import (
     MAIN_METRIC,
     Direction,
     Task,
+    declared_scales,
     format_duration,
     format_value,
-    fraction_scale,
     infer_task,
     spec_for,
     task_metric_keys,
+    value_scale,
 )
 from metricwatch.model import EPOCH, Run, Series
 
@@ -43,7 +44,12 @@ class Best:
 
 @dataclass(frozen=True)
 class MetricLine:
-    """One task metric's row: its last value and its best value with its step."""
+    """One task metric's row: its last value and its best value with its step.
+
+    `scale` is the one the values are on (100 for a 0-100 percentage): the format's
+    declared scale where it gives one, else fraction_scale's guess. The charts and the
+    report take it from here, so a value prints and draws the same everywhere.
+    """
 
     key: str
     label: str
@@ -221,6 +227,7 @@ def summarize(run: Run) -> RunSummary:
     by = ranking_key(run, task)
     top = best.get(by) if by is not None else None
     metrics = []
+    declared = declared_scales(run.meta)
     for key in task_metric_keys(keys):
         series = run.series(key)
         metrics.append(
@@ -230,7 +237,7 @@ def summarize(run: Run) -> RunSummary:
                 series.last,
                 series.last_step,
                 best.get(key),
-                fraction_scale(series.values),
+                value_scale(key, series.values, declared),
             )
         )
     return RunSummary(

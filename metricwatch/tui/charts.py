@@ -137,7 +137,7 @@ def charts_for(state: RunState) -> list[ChartSpec]:
     charts = [loss_chart(state)]
     charts.extend(metric_charts(state))
     charts.extend(other_loss_charts(state))
-    if "lr" in state.keys:
+    if lr_keys(state.keys):
         charts.append(lr_chart(state))
     grads = [k for k in GRADIENT_KEYS if k in state.keys]
     if grads:
@@ -229,7 +229,8 @@ def metric_groups(state: RunState) -> list[list[str]]:
     """Task metrics grouped so each chart's lines share a scale.
 
     Fraction-like metrics share one chart in percent (each normalised with
-    its own fraction_scale, so 0.95 and 45.3 both read as %); every other
+    the summary's scale for it, the declared one or fraction_scale's guess, so
+    0.95 and 45.3 both read as %); every other
     kind is split by magnitude, so MSE never flattens MAE and R² sits apart.
     A train/val pair stays on one chart.
     """
@@ -257,7 +258,8 @@ def metric_charts(state: RunState) -> list[ChartSpec]:
         percent = all(spec_for(k).kind is Kind.FRACTION for k in keys)
         lines = _styled_lines(state, keys, [spec_for(k).label for k in keys])
         if percent:
-            # The summary already measured each key's fraction_scale (0-1 or 0-100).
+            # The summary's scale for each key: the format's declared one (detectron2's AP is
+            # 0-100) or, where none is declared, fraction_scale's guess (0-1 or 0-100).
             lines = [_percent(line, scales.get(line.key, 1.0)) for line in lines]
         kinds = {spec_for(k).kind for k in keys}
         title = _GROUP_TITLES.get(kinds.pop(), "Metrics") if len(kinds) == 1 else "Metrics"
@@ -299,19 +301,64 @@ def _percent(line: Line, scale: float) -> Line:
     # A finite value the factor pushed past the float range stays finite (at the largest float):
     # it is data, not an Inf the file held.
     y = np.where(np.isfinite(line.y) & ~np.isfinite(y), np.copysign(np.finfo(float).max, y), y)
-    return Line(line.key, line.label, line.x, y, line.color, line.mark)
+    return replace(line, y=y)  # keeps the unit: a step run's notes say "step", not "epoch"
+
+
+def lr_keys(keys: Sequence[str]) -> list[str]:
+    """The learning rates a run logs: `lr` (the schedule) first, then the other parameter
+    groups (`lr_pg0`, `lr_pg2`...), each a learning rate by the registry."""
+    others = [k for k in keys if k != "lr" and spec_for(k).kind is Kind.LR]
+    return (["lr"] if "lr" in keys else []) + others
 
 
 def lr_chart(state: RunState) -> ChartSpec:
-    (line,) = _styled_lines(state, ["lr"], ["lr"])
-    log_y = spans_decades(line.y)
-    return ChartSpec(
-        "lr",
-        "Learning rate",
-        (line,),
-        log_y=log_y,
-        **_notes(_nonfinite_notes([line]) + (_nonpositive_notes([line]) if log_y else [])),
-    )
+    """The schedule (`lr`) and every other parameter group's learning rate, one line each.
+
+    Ultralytics logs three groups: `lr` is the weights' group (the schedule) and
+    `lr/pg0` the biases', which warms up from 0.1, so both are drawn, with a legend
+    of the file's own names. A group equal to one already drawn at every point (often
+    all three are) is not drawn again over it, where it would hide that line: a note
+    under the chart names it.
+    """
+    keys = lr_keys(state.keys)
+    drawn: list[str] = []
+    same: dict[str, list[str]] = {}
+    for key in keys:
+        twin = next((k for k in drawn if _same_points(state, k, key)), None)
+        if twin is None:
+            drawn.append(key)
+        else:
+            same.setdefault(twin, []).append(key)
+    names = _group_names(state, keys)
+    lines = _styled_lines(state, drawn, [names[k] for k in drawn])
+    values = np.concatenate([line.y for line in lines])
+    log_y = spans_decades(values)
+    notes = _nonfinite_notes(lines) + (_nonpositive_notes(lines) if log_y else [])
+    for twin, keys_alike in same.items():
+        equal = f"{', '.join(names[k] for k in keys_alike)} = {names[twin]}"
+        notes.append((f"{equal} throughout", equal))
+    return ChartSpec("lr", "Learning rate", tuple(lines), log_y=log_y, **_notes(notes))
+
+
+def _same_points(state: RunState, a: str, b: str) -> bool:
+    """Whether two series hold the same values at the same x (NaN where the other has NaN)."""
+    (xa, ya), (xb, yb) = state.column(a), state.column(b)
+    return np.array_equal(xa, xb) and np.array_equal(ya, yb, equal_nan=True)
+
+
+def _group_names(state: RunState, keys: Sequence[str]) -> dict[str, str]:
+    """The LR chart's legend: each key's name in the file (`lr/pg1`, `x/lr0`) where the
+    reader kept it, after the folder they all share (`pg1`, `lr0`); `lr` for the schedule
+    when there is no other name. The schedule line says it is lr: `lr (pg1)`."""
+    sources = state.meta.get("source_keys")
+    sources = sources if isinstance(sources, dict) else {}
+    names = {k: str(sources.get(k, k)) for k in keys}
+    folders = {n.rsplit("/", 1)[0] for n in names.values() if "/" in n}
+    if len(folders) == 1 and all("/" in n for n in names.values()):
+        names = {k: n.rsplit("/", 1)[1] for k, n in names.items()}
+    if "lr" in names and names["lr"] != "lr":
+        names["lr"] = f"lr ({names['lr']})"
+    return names
 
 
 def grad_chart(state: RunState, keys: Sequence[str]) -> ChartSpec:
