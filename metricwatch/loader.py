@@ -16,7 +16,15 @@ from typing import Any
 from metricwatch.discovery import owned_dirs
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
-from metricwatch.readers import FileFormat, ParseResult, parse, sidecars, tail_format
+from metricwatch.readers import (
+    FileFormat,
+    ParseResult,
+    format_named,
+    parse,
+    sidecars,
+    tail_format,
+)
+from metricwatch.readers.appended import AppendedLog
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
@@ -36,7 +44,10 @@ class RunLoader:
     def __init__(self) -> None:
         self._cache: dict[Path, tuple[_Stamp, ParseResult]] = {}
         self._tails: dict[Path, Any] = {}  # runs read by a format's tail (TensorBoard)
-        self.parses = 0  # how many times a file was actually parsed (for tests and benchmarks)
+        self._logs: dict[Path, AppendedLog] = {}  # appended logs: read from where they ended
+        self._inodes: dict[Path, int] = {}  # the file each of them was read from
+        self.parses = 0  # how many times a file was parsed whole (for tests and benchmarks)
+        self.appended = 0  # how many reads parsed only a log's new lines
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
 
@@ -56,6 +67,8 @@ class RunLoader:
     def forget(self, metrics_path: Path) -> None:
         self._cache.pop(metrics_path, None)
         self._tails.pop(metrics_path, None)  # the next read starts from the first byte
+        self._logs.pop(metrics_path, None)
+        self._inodes.pop(metrics_path, None)
 
     def size(self, metrics_path: Path) -> int:
         """The file's size; 0 when it cannot be known in time (stat blocks on a hung mount)."""
@@ -73,6 +86,11 @@ class RunLoader:
         if fmt is not None and fmt.tail is not None:
             return self._read_tail(path, fmt)
         cached = self._cache.get(path)
+        log = self._logs.get(path)
+        if log is not None and cached is not None:
+            read = self._read_appended(path, log, cached[0])
+            if read is not None:
+                return read
         try:
             stat, data, error = self._io.call(path, _fetch, path, cached[0] if cached else None)
         except Blocked as blocked:
@@ -104,9 +122,48 @@ class RunLoader:
                 _failed(ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"),
                 stat.st_mtime,
             )
-        result = parse(path.name, data if data is not None else b"")
-        self._add_sidecars(path, result)
+        data = data if data is not None else b""
+        result = parse(path.name, data)
         self.parses += 1
+        self._follow(path, stamp, data, result)
+        self._add_sidecars(path, result)
+        self._cache[path] = (stamp, result)
+        return result, stat.st_mtime
+
+    def _follow(self, path: Path, stamp: _Stamp, data: bytes, result: ParseResult) -> None:
+        """Keep what the next read of an appended log needs to parse only its new lines."""
+        fmt = format_named(result.format)
+        log = AppendedLog.start(fmt, data, result) if fmt is not None else None
+        if log is None:
+            self._logs.pop(path, None)
+        else:
+            self._logs[path] = log
+            self._inodes[path] = stamp.inode
+
+    def _read_appended(
+        self, path: Path, log: AppendedLog, known: _Stamp
+    ) -> tuple[ParseResult, float | None] | None:
+        """An appended log read from where the last read ended; None: read it whole (the
+        file was rewritten or replaced, or the new lines cannot simply follow)."""
+        try:
+            stat, head, new = self._io.call(
+                path, _fetch_new, path, known, self._inodes.get(path), log.offset, log.checked
+            )
+        except Blocked:
+            return None  # the whole read meets the same deadline and says so
+        if stat is None or not S_ISREG(stat.st_mode):
+            return None
+        stamp = _stamp_of(stat)
+        if stamp == known:
+            return self._cache[path][1], stat.st_mtime
+        if new is None or head != log.header + log.context:
+            return None  # rewritten in place: its first or last lines read are not the same
+        result = log.update(new)
+        if result is None:
+            return None
+        result.format = log.format.name
+        self.appended += 1
+        self._add_sidecars(path, result)
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
 
@@ -203,6 +260,30 @@ def _fetch(
             return stat, handle.read(), None
     except OSError as error:
         return stat, None, error
+
+
+def _fetch_new(
+    path: Path, known: _Stamp, inode: int | None, offset: int, checked: tuple[int, int]
+) -> tuple[os.stat_result | None, bytes | None, bytes | None]:
+    """stat, then the bytes to check (the file's first `checked[0]`, and the `checked[1]`
+    before offset) and the bytes from offset on; (stat, None, None) when the file changed
+    otherwise than by growing (another inode, shorter than offset)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, None, None
+    if _stamp_of(stat) == known:
+        return stat, None, None
+    if stat.st_ino != inode or stat.st_size < offset or stat.st_size > MAX_FILE_BYTES:
+        return stat, None, None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(checked[0])
+            handle.seek(offset - checked[1])
+            head += handle.read(checked[1])
+            return stat, head, handle.read()
+    except OSError:
+        return stat, None, None
 
 
 #: A side file bigger than this is no config: not read.

@@ -69,6 +69,11 @@ def sidecars(format_name: str) -> tuple[tuple[str, Callable[[bytes], dict[str, A
     return next((fmt.sidecars for fmt in FORMATS if fmt.name == format_name), ())
 
 
+def format_named(name: str) -> FileFormat | None:
+    """The format whose id is name (a ParseResult's `format`)."""
+    return next((fmt for fmt in FORMATS if fmt.name == name), None)
+
+
 def tail_format(filename: str) -> FileFormat | None:
     """The format whose run is its log's directory, read by a tail (see FileFormat)."""
     return next((f for f in FORMATS if f.tail is not None and f.may_hold(filename)), None)
@@ -95,6 +100,7 @@ __all__ = [
     "FileFormat",
     "ParseResult",
     "claim",
+    "format_named",
     "may_be_run_file",
     "not_supported",
     "parse",

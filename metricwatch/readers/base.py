@@ -55,6 +55,17 @@ class ParseResult:
 
 
 @dataclass(frozen=True)
+class Appends:
+    """What a parse of a log's new lines must be given before them to read them as the
+    whole file's parse would: its first `header_lines` lines (a CSV header) and the last
+    `context_lines` complete lines before the new ones (a row's duration is its time minus
+    the previous row's; a resume is a step going back from the last one)."""
+
+    header_lines: int = 0
+    context_lines: int = 2
+
+
+@dataclass(frozen=True)
 class FileFormat:
     """One log format: its id, its name for people, its file names, sniffer and parser.
 
@@ -84,6 +95,9 @@ class FileFormat:
     names: the names the format gives the run directory and its parents, replacing
         the last parts of the path name (MLflow: `<experiment_id>/<run_id>` reads as
         `experiment name/run name`); None (or a failure) keeps the path name.
+    appends: for a text log its writer only appends lines to (CSV, JSON lines): how
+        much of the file a parse of new lines needs to see first (see Appends). The
+        loader then parses only the lines added since its last read (readers/appended.py).
     """
 
     name: str
@@ -96,6 +110,7 @@ class FileFormat:
     nested: Callable[[Path, list[str]], Path | None] | None = None
     owned: Callable[[Path], list[Path]] | None = None
     names: Callable[[Path], tuple[str, ...] | None] | None = None
+    appends: Appends | None = None
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

@@ -41,7 +41,7 @@ import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.base import Appends, FileFormat, ParseResult
 from metricwatch.readers.json_text import (
     DECODER,
     collision_problem,
@@ -374,4 +374,5 @@ FORMAT = FileFormat(
     patterns=("metrics.json",),
     sniff=_sniff,
     parse=parse_detectron2,
+    appends=Appends(header_lines=0, context_lines=2),
 )

@@ -39,7 +39,7 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.base import Appends, FileFormat, ParseResult
 
 NAME = "metrics.csv"
 _AXES = ("step", "epoch", "created_at")
@@ -330,4 +330,5 @@ FORMAT = FileFormat(
         ("hparams.yaml", lambda data: {"config": parse_hparams(data.decode("utf-8", "replace"))}),
         ("meta_tags.csv", lambda data: {"config": parse_meta_tags(data)}),  # test-tube
     ),
+    appends=Appends(header_lines=1, context_lines=2),
 )

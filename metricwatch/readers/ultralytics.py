@@ -49,7 +49,7 @@ import numpy as np
 
 from metricwatch.model import EPOCH, Problem, ProblemKind, Series, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.base import Appends, FileFormat, ParseResult
 from metricwatch.readers.lightning_csv import parse_hparams
 
 NAME = "results.csv"
@@ -306,4 +306,5 @@ FORMAT = FileFormat(
         ("args.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),
         ("opt.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),  # YOLOv5
     ),
+    appends=Appends(header_lines=1, context_lines=2),
 )

@@ -1,0 +1,311 @@
+"""Reading a growing log by parsing only its new lines.
+
+A training run appends a line every few steps to a log that may already
+hold a million points; parsing the whole file on each change would make the
+cost of one update grow with the run. Formats whose writers only append
+lines (CSV loggers, JSON lines) declare `FileFormat.appends`; for them the
+loader keeps an AppendedLog per file.
+
+Each update parses a small chunk: the file's header lines, the last few
+complete lines already read (the context), and the new complete lines (plus
+a last line still being written, which the format reports as cut short).
+The same chunk without the new lines is parsed too; the new points are what
+the first parse has beyond the second. They are appended to growing
+columns, so earlier points are neither parsed nor copied again.
+
+This is exact by construction or not done at all: the chunk's parse must
+begin with the context's parse point for point (new lines changed nothing
+before them: no back-filled epoch, no resume), report no problem but a cut
+last line, hold no other runs, and put every new point after the last one
+of its series. Anything else (a resume, a new training appended, a bad
+line, a rewritten file) answers None, and the loader reads the whole file
+again, which is what it did for every change before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.readers.base import Appends, FileFormat, ParseResult
+
+#: Capacity grows by this factor: a 1.25x slack keeps a column's overhead under 25 %.
+GROWTH = 1.25
+_MIN_CAPACITY = 64
+
+
+class _Column:
+    """One array grown in place: views handed out earlier never see a change (only the
+    part past their end is ever written, and a full buffer is replaced, not resized)."""
+
+    __slots__ = ("buffer", "size")
+
+    def __init__(self, initial: np.ndarray, dtype: type) -> None:
+        capacity = max(_MIN_CAPACITY, int(len(initial) * GROWTH))
+        self.buffer = np.empty(capacity, dtype=dtype)
+        self.buffer[: len(initial)] = initial
+        self.size = len(initial)
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.buffer):
+            bigger = np.empty(max(end, int(len(self.buffer) * GROWTH)), dtype=self.buffer.dtype)
+            bigger[: self.size] = self.buffer[: self.size]
+            self.buffer = bigger
+        self.buffer[self.size : end] = values
+        self.size = end
+
+    def view(self) -> np.ndarray:
+        return self.buffer[: self.size]
+
+    @property
+    def context(self) -> bytes:
+        """The last complete lines read (a rewrite in place changes them)."""
+        return b"".join(self._context)
+
+    @property
+    def checked(self) -> tuple[int, int]:
+        """How many bytes of the file's start, and of its end as read, must be the same
+        for the file to be this log grown: the header, and the context lines."""
+        return len(self.header), len(self.context)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.buffer.nbytes)
+
+
+@dataclass
+class _GrowingSeries:
+    key: str
+    steps: _Column
+    values: _Column
+    epochs: _Column | None
+    times: _Column | None
+
+    @classmethod
+    def of(cls, series: Series) -> _GrowingSeries:
+        return cls(
+            series.key,
+            _Column(series.steps, np.int64),
+            _Column(series.values, np.float64),
+            None if series.epochs is None else _Column(series.epochs, np.float64),
+            None if series.times is None else _Column(series.times, np.float64),
+        )
+
+    def accepts(self, new: Series) -> bool:
+        """Whether new points can follow: same axes known, every step after the last."""
+        if (self.epochs is None) != (new.epochs is None) or (self.times is None) != (
+            new.times is None
+        ):
+            return False
+        return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
+
+    def extend(self, new: Series) -> None:
+        self.steps.extend(new.steps)
+        self.values.extend(new.values)
+        if self.epochs is not None:
+            self.epochs.extend(new.epochs)
+        if self.times is not None:
+            self.times.extend(new.times)
+
+    def series(self) -> Series:
+        return Series(
+            self.key,
+            self.steps.view(),
+            self.values.view(),
+            None if self.epochs is None else self.epochs.view(),
+            None if self.times is None else self.times.view(),
+        )
+
+
+class AppendedLog:
+    """A log file read so far: the parse of its complete lines, grown by new lines."""
+
+    def __init__(self, fmt: FileFormat, data: bytes, result: ParseResult) -> None:
+        self.format = fmt
+        complete = data[: data.rfind(b"\n") + 1]
+        lines = complete.splitlines(keepends=True)
+        appends = fmt.appends or Appends()
+        self._keep = appends.context_lines
+        header = appends.header_lines
+        #: the bytes the file must still begin with (a rewrite changes them)
+        self.header = b"".join(lines[:header])
+        #: how far the file has been read: the end of its last complete line
+        self.offset = len(complete)
+        self._context = lines[header:][-self._keep :] if self._keep else []
+        self._base = replace(_without_cut(result), table=Table())  # the columns hold it
+        self._series = {key: _GrowingSeries.of(s) for key, s in result.table.series.items()}
+        self._steps = _Column(result.table.steps, np.int64)
+        self._x = result.table.x
+
+    @classmethod
+    def start(cls, fmt: FileFormat, data: bytes, result: ParseResult) -> AppendedLog | None:
+        """Follow a file whose whole parse is result, or None when it cannot be followed
+        (not an appended format, no header yet, several runs in it, nothing usable)."""
+        if fmt.appends is None or getattr(result, "parts", None):
+            return None
+        if data.count(b"\n") < fmt.appends.header_lines:
+            return None  # the header is still being written
+        if any(p.kind in (ProblemKind.EMPTY, ProblemKind.NOT_OURS) for p in result.problems):
+            return None
+        return cls(fmt, data, result)
+
+    def result(self, cut: list[Problem] | None = None) -> ParseResult:
+        """The file as read so far (plus the note of a last line being written)."""
+        table = Table(
+            self._steps.view(),
+            {key: grown.series() for key, grown in self._series.items()},
+            self._x,
+        )
+        return replace(
+            self._base,
+            table=table,
+            meta=dict(self._base.meta),
+            extra=dict(self._base.extra),
+            problems=[*self._base.problems, *(cut or [])],
+        )
+
+    def update(self, new: bytes) -> ParseResult | None:
+        """The file with `new` (its bytes from `offset` on) added; None: read it whole."""
+        if not new:
+            return self.result()
+        end = new.rfind(b"\n") + 1
+        complete, partial = new[:end], new[end:]
+        head = self.header + self.context
+        grown = self.format.parse(head + complete + partial)
+        if getattr(grown, "parts", None) or any(
+            p.kind is not ProblemKind.TRUNCATED for p in grown.problems
+        ):
+            return None
+        cut = [p for p in grown.problems if p.kind is ProblemKind.TRUNCATED]
+        if partial and not cut:
+            return None  # the format took a line without its end as whole: so must we
+        if complete and not self._take(self.format.parse(head), grown):
+            return None
+        if complete:
+            self.offset += len(complete)
+            lines = complete.splitlines(keepends=True)
+            self._context = (self._context + lines)[-self._keep :] if self._keep else []
+            _merge_meta(self._base, grown)
+        return self.result(cut)
+
+    @property
+    def context(self) -> bytes:
+        """The last complete lines read (a rewrite in place changes them)."""
+        return b"".join(self._context)
+
+    @property
+    def checked(self) -> tuple[int, int]:
+        """How many bytes of the file's start, and of its end as read, must be the same
+        for the file to be this log grown: the header, and the context lines."""
+        return len(self.header), len(self.context)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the columns hold (capacity included), for benchmarks."""
+        total = self._steps.nbytes
+        for grown in self._series.values():
+            for column in (grown.steps, grown.values, grown.epochs, grown.times):
+                total += column.nbytes if column is not None else 0
+        return total
+
+    def _take(self, before: ParseResult, after: ParseResult) -> bool:
+        """Append what `after` (context + new lines) has beyond `before` (the context)."""
+        old, new = before.table, after.table
+        if new.x != self._x or not _starts_with(new.steps, old.steps):
+            return False
+        if any(key not in new.series for key in old.series):
+            return False
+        added: dict[str, Series] = {}
+        filled: dict[str, np.ndarray] = {}
+        for key, series in new.series.items():
+            known = old.series.get(key)
+            start = 0 if known is None else len(known)
+            if known is not None:
+                match = _same_points(series, known)
+                if match is None:
+                    return False  # a new line changed a point before it
+                if match is not True:
+                    filled[key] = match
+            if start < len(series):
+                added[key] = series.take(np.arange(start, len(series)))
+        new_steps = new.steps[len(old.steps) :]
+        last = int(self._steps.view()[-1]) if self._steps.size else None
+        if last is not None and len(new_steps) and int(new_steps[0]) <= last:
+            return False
+        for key, series in added.items():
+            grown = self._series.get(key)
+            if grown is not None and not grown.accepts(series):
+                return False
+        if not all(self._can_fill(key, old.series[key]) for key in filled):
+            return False
+        for key, epochs in filled.items():
+            grown = self._series[key]
+            assert grown.epochs is not None
+            grown.epochs.view()[-len(epochs) :] = epochs
+        for key, series in added.items():
+            if key in self._series:
+                self._series[key].extend(series)
+            else:
+                self._series[key] = _GrowingSeries.of(series)
+        self._steps.extend(new_steps)
+        return True
+
+    def _can_fill(self, key: str, known: Series) -> bool:
+        """Whether the series ends with the context's points, so that epochs the new lines
+        tell (Lightning dates an `lr-*` row by the row after it) can be written there."""
+        grown = self._series.get(key)
+        if grown is None or grown.epochs is None or grown.steps.size < len(known):
+            return False
+        n = len(known)
+        return bool(
+            np.array_equal(grown.steps.view()[-n:], known.steps)
+            and np.array_equal(grown.values.view()[-n:], known.values, equal_nan=True)
+        )
+
+
+def _starts_with(array: np.ndarray, prefix: np.ndarray) -> bool:
+    return len(array) >= len(prefix) and bool(np.array_equal(array[: len(prefix)], prefix))
+
+
+def _same_points(series: Series, known: Series) -> bool | np.ndarray | None:
+    """Whether series begins with exactly the points of known (NaN equal to NaN): True;
+    None when not; or, when only epochs unknown in known are known in series, those
+    epochs (the points' epochs as series has them)."""
+    n = len(known)
+    if len(series) < n or not np.array_equal(series.steps[:n], known.steps):
+        return None
+    for mine, theirs in ((series.values, known.values), (series.times, known.times)):
+        if (mine is None) != (theirs is None):
+            return None
+        if mine is not None and not np.array_equal(mine[:n], theirs, equal_nan=True):
+            return None
+    if (series.epochs is None) != (known.epochs is None):
+        return None
+    if series.epochs is None or np.array_equal(series.epochs[:n], known.epochs, equal_nan=True):
+        return True
+    mine, theirs = series.epochs[:n], known.epochs
+    differ = ~((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)))
+    if np.isnan(known.epochs[differ]).all():
+        return np.array(series.epochs[:n])
+    return None
+
+
+def _without_cut(result: ParseResult) -> ParseResult:
+    """The result without the note of a cut last line: that line is read again later."""
+    kept = [p for p in result.problems if p.kind is not ProblemKind.TRUNCATED]
+    return replace(result, problems=kept)
+
+
+def _merge_meta(base: ParseResult, grown: ParseResult) -> None:
+    """What new lines say about the run joins what was known: mappings (source keys, value
+    scales) are merged, a later single value (detectron2's eta) replaces the earlier."""
+    for key, value in grown.meta.items():
+        known: Any = base.meta.get(key)
+        if isinstance(value, dict) and isinstance(known, dict):
+            base.meta[key] = {**known, **value}
+        else:
+            base.meta[key] = value

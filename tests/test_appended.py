@@ -1,0 +1,218 @@
+"""Appended logs read by their new lines only: the same run as a whole read, at every cut.
+
+Real logs from tests/corpus are replayed as a writer would produce them
+(line by line, and cut mid-line), and each incremental read is compared
+with a whole parse of the same bytes: table, meta, extra and problems.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metricwatch.loader import RunLoader
+from metricwatch.model import ProblemKind
+from metricwatch.readers import format_named, parse
+from metricwatch.readers.appended import GROWTH, AppendedLog
+from metricwatch.readers.base import ParseResult
+
+CORPUS = Path(__file__).parent / "corpus"
+LOGS = sorted(
+    [
+        *CORPUS.glob("detectron2/*/metrics.json"),
+        *CORPUS.glob("lightning_csv/**/metrics.csv"),
+        *CORPUS.glob("ultralytics/*/results.csv"),
+    ]
+)
+
+
+#: The lines of these logs that are read whole, not followed, and why; every other line of
+#: every log is parsed alone.
+WHOLE_READS = {
+    # a training appended after one that finished (eta 0): the iteration goes back to 9
+    "detectron2/appended_run_after_full_run/metrics.json": 2,
+    "detectron2/appended_run_same_iteration/metrics.json": 2,
+    # nine runs one after another, each logging from the start again
+    "detectron2/many_appended_runs_prefix/metrics.json": 9,
+    # iteration 1 written after iteration 2 (one write, out of order)
+    "detectron2/out_of_order_write/metrics.json": 1,
+    # val=False: every new epoch changes the count of unvalidated epochs in the notice
+    "ultralytics/yolo11_val_off_drone/results.csv": 19,
+}
+
+
+def same(a: ParseResult, b: ParseResult) -> None:
+    """Assert two results are the same run, point for point."""
+    assert a.format == b.format
+    assert a.table.x == b.table.x
+    assert a.table.steps.tolist() == b.table.steps.tolist()
+    assert sorted(a.table.series) == sorted(b.table.series)
+    for key, mine in a.table.series.items():
+        theirs = b.table.series[key]
+        assert mine.steps.tolist() == theirs.steps.tolist(), key
+        assert np.array_equal(mine.values, theirs.values, equal_nan=True), key
+        for axis in ("epochs", "times"):
+            x, y = getattr(mine, axis), getattr(theirs, axis)
+            assert (x is None) == (y is None), (key, axis)
+            if x is not None:
+                assert np.array_equal(x, y, equal_nan=True), (key, axis)
+    assert a.meta == b.meta
+    assert a.extra == b.extra
+    assert sorted((p.kind, p.message) for p in a.problems) == sorted(
+        (p.kind, p.message) for p in b.problems
+    )
+
+
+def line_ends(data: bytes) -> list[int]:
+    return [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+
+
+def follow(name: str, data: bytes) -> AppendedLog | None:
+    result = parse(name, data)
+    fmt = format_named(result.format)
+    return AppendedLog.start(fmt, data, result) if fmt is not None else None
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_a_log_written_line_by_line_reads_as_its_whole_parse_at_every_line(path):
+    data = path.read_bytes()
+    ends = line_ends(data)
+    fmt = format_named(parse(path.name, data).format)
+    start = next(e for e in ends if e >= 1 and data[:e].count(b"\n") > fmt.appends.header_lines)
+    log = follow(path.name, data[:start])
+    if path.parent.name == "testtube_no_metrics":
+        assert log is None  # no metric in it: nothing to follow, read whole each time
+        return
+    assert log is not None
+    followed = restarts = 0
+    for end in [e for e in ends if e > start]:
+        grown = log.update(data[log.offset : end]) if log is not None else None
+        if grown is None:  # the loader reads it whole, and follows on from there
+            restarts += 1
+            log = follow(path.name, data[:end])
+            continue
+        followed += 1
+        grown.format = log.format.name
+        same(grown, parse(path.name, data[:end]))
+    assert restarts == WHOLE_READS.get(str(path.relative_to(CORPUS)), 0)
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_a_log_cut_mid_line_reads_as_its_whole_parse(path):
+    data = path.read_bytes()
+    ends = line_ends(data)
+    fmt = format_named(parse(path.name, data).format)
+    starts = [e for e in ends if data[:e].count(b"\n") > fmt.appends.header_lines]
+    for start, end in itertools.pairwise(starts):
+        for cut in sorted({start + 1, (start + end) // 2, end - 1}):
+            log = follow(path.name, data[:start])
+            grown = log.update(data[log.offset : cut]) if log is not None else None
+            if grown is None:
+                continue
+            grown.format = log.format.name
+            same(grown, parse(path.name, data[:cut]))
+            assert any(p.kind is ProblemKind.TRUNCATED for p in grown.problems) or cut == end
+
+
+# --- the loader: which reads parse only new lines ----------------------------------------------
+
+HEADER = "epoch,step,train_loss,val_loss\n"
+
+
+def lightning_rows(first: int, last: int) -> str:
+    return "".join(f"{e},{e * 10},{1 / (e + 1):.4f},\n" for e in range(first, last + 1))
+
+
+def test_the_loader_parses_only_the_lines_a_log_gained(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 99))
+    loader = RunLoader()
+    first = loader.load("run", path)
+    assert (loader.parses, loader.appended) == (1, 0)
+    with open(path, "a") as handle:
+        handle.write(lightning_rows(100, 104))
+    grown = loader.load("run", path)
+    assert (loader.parses, loader.appended) == (1, 1)
+    assert grown.series("train_loss").steps[-3:].tolist() == [1020, 1030, 1040]
+    assert grown.series("train_loss").values[-1] == 0.0095
+    assert len(grown.series("train_loss")) == 105
+    # The run read before is what it was: its arrays do not grow under it.
+    assert len(first.series("train_loss")) == 100
+    assert first.series("train_loss").steps[-1] == 990
+    # Unchanged: answered from the cache.
+    loader.load("run", path)
+    assert (loader.parses, loader.appended) == (1, 1)
+
+
+def test_a_line_being_written_is_a_note_until_its_end_arrives(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 9))
+    loader = RunLoader()
+    loader.load("run", path)
+    with open(path, "a") as handle:
+        handle.write("10,100,0.09")
+    cut = loader.load("run", path)
+    assert [p.kind for p in cut.problems] == [ProblemKind.TRUNCATED]
+    assert len(cut.series("train_loss")) == 10
+    with open(path, "a") as handle:
+        handle.write("09,\n")
+    whole = loader.load("run", path)
+    assert whole.problems == []
+    assert whole.series("train_loss").values[-1] == 0.0909
+    assert (loader.parses, loader.appended) == (1, 2)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """An atomic rewrite: a new file renamed over the old one (a new inode)."""
+    path.with_name("new").write_text(text)
+    os.replace(path.with_name("new"), path)
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        pytest.param(lambda p: p.write_text(HEADER + lightning_rows(0, 4)), id="shorter"),
+        pytest.param(
+            lambda p: p.write_text(HEADER.replace("val_loss", "val_acc") + lightning_rows(0, 20)),
+            id="new header (Lightning 2 adding a key)",
+        ),
+        pytest.param(
+            lambda p: p.write_text(HEADER + lightning_rows(0, 8) + "9,90,0.5,\n" + "10,100,0.2,\n"),
+            id="last lines changed in place",
+        ),
+        pytest.param(lambda p: replace_file(p, HEADER + lightning_rows(0, 12)), id="replaced"),
+    ],
+)
+def test_a_log_rewritten_instead_of_appended_is_read_whole(tmp_path, rewrite):
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 9))
+    loader = RunLoader()
+    loader.load("run", path)
+    rewrite(path)
+    expected = parse(path.name, path.read_bytes())
+    run = loader.load("run", path)
+    assert (loader.parses, loader.appended) == (2, 0)
+    for key, series in expected.table.series.items():
+        assert run.series(key).steps.tolist() == series.steps.tolist()
+        assert np.array_equal(run.series(key).values, series.values, equal_nan=True)
+
+
+def test_columns_grow_in_place_and_earlier_views_keep_their_points():
+    data = (HEADER + lightning_rows(0, 0)).encode()
+    log = follow("metrics.csv", data)
+    views = []
+    for epoch in range(1, 400):
+        result = log.update(lightning_rows(epoch, epoch).encode())
+        assert result is not None
+        views.append(result.table.series["train_loss"])
+    assert [len(v) for v in views[:3]] == [2, 3, 4]
+    assert views[0].values.tolist() == [1.0, 0.5]
+    assert views[-1].steps[-1] == 3990
+    assert len(views[-1]) == 400
+    # At most a quarter of slack over the points held (and a small first allocation).
+    held = 400 * 3 * 8 * 3 + 400 * 8  # three series with steps, values, epochs + the row steps
+    assert log.nbytes <= held * GROWTH + 64 * 8 * 10
