@@ -112,7 +112,7 @@ def test_args_yaml_gives_the_task_and_the_config():
         "total_epochs": 5,
         "task": "oriented_od",
     }
-    assert meta_from_args("task: pose\n") == {"config": {"task": "pose"}}
+    assert meta_from_args("task: pose\n") == {"config": {"task": "pose"}, "task": "pose_estimation"}
 
 
 def test_yolov10_one_to_many_and_one_to_one_heads():
@@ -170,7 +170,7 @@ def test_the_task_comes_from_the_columns():
     classify = parse_ultralytics(b"epoch,train/loss,metrics/accuracy_top1\n1,2,0.5\n")
     assert classify.meta["task"] == "classification"
     pose = parse_ultralytics(b"epoch,train/pose_loss,metrics/mAP50-95(P)\n1,2,0.5\n")
-    assert "task" not in pose.meta
+    assert pose.meta["task"] == "pose_estimation"
 
 
 def test_every_real_file_is_claimed():

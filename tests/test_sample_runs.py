@@ -60,7 +60,8 @@ def test_every_task_of_the_seed_table_has_a_run_with_its_keys():
             seen.add(task)
             metric_keys = {line.key for line in summarize(run).metrics}
             assert metric_keys, name
-    assert seen == set(Task)
+    # Pose has no sample run: the seed's table has no pose row (it came from YOLO logs).
+    assert seen == set(Task) - {Task.POSE}
 
 
 def test_the_unfinished_run_knows_its_total():

@@ -167,7 +167,7 @@ def _task(header: list[str]) -> str | None:
     if "metrics/accuracy_top1" in header:
         return "classification"
     if any(name.endswith("(P)") for name in header):
-        return None  # pose: no task of its own in the registry
+        return "pose_estimation"
     if any((m := _METRIC.fullmatch(name)) and m.group(1).startswith("mAP") for name in header):
         return "object_detection"
     return None
@@ -265,6 +265,7 @@ _TASKS = {
     "segment": "instance_segmentation",
     "obb": "oriented_od",
     "classify": "classification",
+    "pose": "pose_estimation",
 }
 
 
