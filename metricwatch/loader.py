@@ -17,6 +17,7 @@ from metricwatch.discovery import owned_dirs
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import (
+    FORMATS,
     FileFormat,
     ParseResult,
     format_named,
@@ -48,6 +49,8 @@ class RunLoader:
         self._inodes: dict[Path, int] = {}  # the file each of them was read from
         self.parses = 0  # how many times a file was parsed whole (for tests and benchmarks)
         self.appended = 0  # how many reads parsed only a log's new lines
+        #: runs joined from two files: (the file's result, the companion's, the run)
+        self._joined: dict[Path, tuple[ParseResult, ParseResult, ParseResult]] = {}
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
 
@@ -65,10 +68,15 @@ class RunLoader:
         )
 
     def forget(self, metrics_path: Path) -> None:
-        self._cache.pop(metrics_path, None)
-        self._tails.pop(metrics_path, None)  # the next read starts from the first byte
-        self._logs.pop(metrics_path, None)
-        self._inodes.pop(metrics_path, None)
+        """The next read of the run starts from the first byte of its files (`r`)."""
+        self._drop(metrics_path)
+        fmt = next((f for f in FORMATS if f.companion and f.may_hold(metrics_path.name)), None)
+        if fmt is not None and fmt.companion is not None:
+            self._drop(metrics_path.parent / fmt.companion[0])
+
+    def _drop(self, path: Path) -> None:
+        for cache in (self._cache, self._tails, self._logs, self._inodes, self._joined):
+            cache.pop(path, None)
 
     def size(self, metrics_path: Path) -> int:
         """The file's size; 0 when it cannot be known in time (stat blocks on a hung mount)."""
@@ -82,6 +90,28 @@ class RunLoader:
         self._io.close()
 
     def _read(self, path: Path) -> tuple[ParseResult, float | None]:
+        """The run of a file: the file's own result, joined with its companion's where the
+        format has one and it is there (metrics.json and its step log metrics.jsonl)."""
+        result, mtime = self._read_file(path)
+        fmt = format_named(result.format)
+        if fmt is None or fmt.companion is None:
+            return result, mtime
+        name, join = fmt.companion
+        other = path.parent / name
+        companion, other_mtime = self._read_file(other)
+        if any(p.kind is ProblemKind.MISSING for p in companion.problems):
+            self._joined.pop(path, None)
+            return result, mtime
+        known = self._joined.get(path)
+        if known is not None and known[0] is result and known[1] is companion:
+            joined = known[2]  # neither file changed: joined before
+        else:
+            joined = join(result, companion)
+            self._joined[path] = (result, companion, joined)
+        times = [t for t in (mtime, other_mtime) if t is not None]
+        return joined, max(times) if times else None
+
+    def _read_file(self, path: Path) -> tuple[ParseResult, float | None]:
         fmt = tail_format(path.name)
         if fmt is not None and fmt.tail is not None:
             return self._read_tail(path, fmt)
@@ -97,7 +127,7 @@ class RunLoader:
             return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
         if stat is None:
             if isinstance(error, FileNotFoundError):
-                self.forget(path)
+                self._drop(path)
                 return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
             return _failed(
                 ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"
@@ -177,7 +207,7 @@ class RunLoader:
         except Blocked as blocked:
             return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
         if stat is None:
-            self.forget(path)
+            self._drop(path)
             return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
         result.format = fmt.name
         self._add_sidecars(path, result)

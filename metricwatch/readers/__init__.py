@@ -19,6 +19,7 @@ from metricwatch.readers import (
     lightning_csv,
     metrics_json,
     mlflow,
+    step_log,
     tfevents,
     ultralytics,
 )
@@ -28,6 +29,7 @@ from metricwatch.readers.metrics_json import parse_metrics_json
 FORMATS: tuple[FileFormat, ...] = (
     detectron2.FORMAT,  # before the native reader: both are called metrics.json
     metrics_json.FORMAT,
+    step_log.FORMAT,  # metrics.jsonl: after metrics.json, the run's file when both exist
     hf_trainer.FORMAT,
     metrics_json.HISTORY_FORMAT,
     lightning_csv.FORMAT,

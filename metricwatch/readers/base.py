@@ -98,6 +98,9 @@ class FileFormat:
     appends: for a text log its writer only appends lines to (CSV, JSON lines): how
         much of the file a parse of new lines needs to see first (see Appends). The
         loader then parses only the lines added since its last read (readers/appended.py).
+    companion: a file of another format beside the log that holds more of the same run
+        (metricwatch's step log `metrics.jsonl` beside its `metrics.json`, and the other way
+        round): (its name, (this file's result, the companion's) -> the run's result).
     """
 
     name: str
@@ -111,6 +114,7 @@ class FileFormat:
     owned: Callable[[Path], list[Path]] | None = None
     names: Callable[[Path], tuple[str, ...] | None] | None = None
     appends: Appends | None = None
+    companion: tuple[str, Callable[[ParseResult, ParseResult], ParseResult]] | None = None
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

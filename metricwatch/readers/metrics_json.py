@@ -24,6 +24,7 @@ import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.readers import step_log
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.json_text import (
     DECODER,
@@ -468,6 +469,7 @@ FORMAT = FileFormat(
     patterns=("metrics.json",),
     sniff=_sniff,
     parse=parse_metrics_json,
+    companion=(step_log.NAME, step_log.join_epochs),
 )
 
 
