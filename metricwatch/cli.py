@@ -30,6 +30,7 @@ from metricwatch.discovery import DiscoveryError, resolve_root, scan
 from metricwatch.loader import RunLoader
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.run_parts import expand
 from metricwatch.safetext import printable
 
 EXIT_OK = 0
@@ -306,7 +307,12 @@ def _summary_command(args: argparse.Namespace) -> int:
     if not locations:
         raise CliError(f"{args.path}: no runs found (no log a reader claims at or below it)")
     loader = RunLoader()
-    runs = [loader.load(location.name, location.metrics_path) for location in locations]
+    # A file of several runs (an MLflow store, Keras fits appended) gives one entry each.
+    runs = [
+        run
+        for location in locations
+        for run in expand(loader.load(location.name, location.metrics_path))
+    ]
     if all(run.epochs_done == 0 and _damaged(run) for run in runs):
         run = runs[0]
         reasons = printable("; ".join(p.message for p in run.problems))

@@ -14,6 +14,14 @@ and for `metricwatch summary` alike:
   them (20,000 checkpoint directories cost nothing), except the few a
   format says hold changes of the run (FileFormat.owned: MLflow's
   `metrics/`, Keras' `train/` and `validation/`, the newest `checkpoint-N/`);
+- a store file, a file that holds many runs (FileFormat.store: MLflow's
+  `mlflow.db`, claimed by its name, SQLite's magic and MLflow's tables,
+  never by its name alone), is a run of its own, named by its path with its
+  file name (`mlflow.db`, `proj/mlflow.db`; its runs then read
+  `mlflow.db/<experiment>/<run>`), but it makes no run directory: its
+  directory usually is the user's project, so its subdirectories are still
+  searched, and another run file beside it (a `metrics.json`) is still that
+  directory's run;
 - a directory with no run file of its own is still a run when a format
   finds its file in a subdirectory (FileFormat.nested: Hugging Face's
   newest `checkpoint-N/trainer_state.json` while training, Keras'
@@ -120,7 +128,8 @@ def scan(path: Path, *, name_root: Path | None = None, seen: Collection[DirId] =
         raise DiscoveryError(f"{path}: no such file or directory")
     name_root = path if name_root is None else name_root
     if os.path.isfile(path):
-        return Scan(runs=[_location(_dir_name(path.parent), path)])
+        name = path.name if is_store_file(path) else _dir_name(path.parent)
+        return Scan(runs=[_location(name, path)])
     found = Scan()
     searched = set(seen)
     stack: list[Path] = [path]  # real subdirectories, depth first
@@ -148,6 +157,8 @@ def scan(path: Path, *, name_root: Path | None = None, seen: Collection[DirId] =
         run_file = pick_run_file(directory, candidates) or nested_run_file(
             directory, [p.name for p in subdirs + sublinks]
         )
+        for store in store_files(directory, candidates):  # beside a run, or above runs
+            found.runs.append(_location(run_name(name_root, store), store))
         if run_file is not None:
             found.runs.append(_location(run_name(name_root, run_file), run_file))
             for owned in owned_dirs(run_file):
@@ -195,6 +206,22 @@ def claims_file(path: Path) -> FileFormat | None:
     """
     if not may_be_run_file(path.name):
         return None
+    fmt = _claims_head(path)
+    if fmt is not None and fmt.store is not None and not _is_store(fmt, path):
+        return None  # an SQLite file, but not MLflow's (its tables are past the head)
+    return fmt
+
+
+def _is_store(fmt: FileFormat, path: Path) -> bool:
+    """The format's look past the head (FileFormat.store): an MLflow store's tables."""
+    try:
+        return fmt.store is not None and bool(fmt.store(path))
+    except Exception:  # noqa: BLE001 - a check failing on an odd file means "not a store"
+        return False
+
+
+def _claims_head(path: Path) -> FileFormat | None:
+    """claims_file by the file's first bytes only."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
@@ -217,10 +244,28 @@ def pick_run_file(directory: Path, names: Collection[str]) -> Path | None:
     def rank(name: str) -> tuple[int, str]:
         return next(i for i, fmt in enumerate(FORMATS) if fmt.may_hold(name)), name
 
-    for name in sorted((n for n in names if may_be_run_file(n)), key=rank):
+    for name in sorted((n for n in names if may_be_run_file(n) and not _store_named(n)), key=rank):
         if claims_file(directory / name) is not None:
             return directory / name
     return None
+
+
+def store_files(directory: Path, names: Collection[str]) -> list[Path]:
+    """The store files of a directory (FileFormat.store: mlflow.db) that a reader claims."""
+    return [
+        directory / name
+        for name in sorted(names)
+        if _store_named(name) and claims_file(directory / name) is not None
+    ]
+
+
+def is_store_file(path: Path) -> bool:
+    """Whether path is named as a store file (a file of many runs, FileFormat.store)."""
+    return _store_named(path.name)
+
+
+def _store_named(name: str) -> bool:
+    return any(fmt.store is not None and fmt.may_hold(name) for fmt in FORMATS)
 
 
 def nested_run_file(directory: Path, subdirs: Collection[str]) -> Path | None:
@@ -252,7 +297,10 @@ def run_file_of(directory: Path) -> Path | None:
 
 def run_dir_of(metrics_path: Path) -> Path:
     """The run directory of a run file: its folder, or the folder above it when a format
-    keeps the run's file in a subdirectory (checkpoint-N/, Keras' train/)."""
+    keeps the run's file in a subdirectory (checkpoint-N/, Keras' train/). A store file
+    (mlflow.db) is its own "run directory": nothing around it is its run's."""
+    if is_store_file(metrics_path):
+        return metrics_path
     parent = metrics_path.parent
     for fmt in FORMATS:
         if fmt.nested is None or not fmt.may_hold(metrics_path.name):
@@ -283,6 +331,8 @@ def is_single_run(root: Path) -> bool:
     os.path.isfile never raises: PATH inside a directory we may not enter is
     "not a single run" instead of an exception at start-up.
     """
+    if is_store_file(root):
+        return False  # one file, but many runs: they are listed
     if may_be_run_file(root.name) or os.path.isfile(root):
         return True
     try:
@@ -298,7 +348,12 @@ def is_single_run(root: Path) -> bool:
 def run_name(root: Path, metrics_path: Path) -> str:
     """The name discover_runs gives the run whose file is metrics_path: its directory's
     path below root, whose last parts a format may name (FileFormat.names: MLflow's
-    `experiment name/run name` for `<experiment_id>/<run_id>`)."""
+    `experiment name/run name` for `<experiment_id>/<run_id>`). A store file is named by
+    its path below root, its file name included (`mlflow.db`, `proj/mlflow.db`)."""
+    if is_store_file(metrics_path):
+        if metrics_path != root and _is_below(metrics_path, root) and not os.path.isfile(root):
+            return "/".join(metrics_path.relative_to(root).parts)
+        return metrics_path.name
     run_dir = run_dir_of(metrics_path)
     if not _is_below(run_dir, root):
         run_dir = metrics_path.parent  # root is inside the run (a checkpoint-N named)

@@ -55,17 +55,12 @@ class RunLoader:
         self._io = TimedCalls()
 
     def load(self, name: str, metrics_path: Path) -> Run:
+        """The run of a file; a file holding several runs gives them in Run.parts
+        (run_parts.expand makes them runs of their own)."""
+        from metricwatch.run_parts import run_from  # here: the rest of this module is I/O
+
         result, mtime = self._read(metrics_path)
-        return Run(
-            name=name,
-            path=metrics_path,
-            table=result.table,
-            format=result.format,
-            meta=dict(result.meta),
-            extra=dict(result.extra),
-            problems=list(result.problems),
-            mtime=mtime,
-        )
+        return run_from(name, metrics_path, result, mtime)
 
     def forget(self, metrics_path: Path) -> None:
         """The next read of the run starts from the first byte of its files (`r`)."""
@@ -244,6 +239,10 @@ def keep_last_good(previous: Run | None, current: Run) -> Run:
     this function: a merged run carries the problems of the damaged read it
     was merged with, and storing it would pile stale notices up.
     """
+    if previous is not None and (current.parts or previous.parts):
+        from metricwatch.run_parts import keep_parts  # a file of several runs: part by part
+
+        return keep_parts(previous, current, keep_last_good)
     damaged = any(p.kind in _DAMAGE for p in current.problems)
     if previous is None or not damaged or current.record_count >= previous.record_count:
         return current

@@ -190,6 +190,9 @@ class Run:
     problems: list[Problem] = field(default_factory=list)
     mtime: float | None = None
     format: str = ""  # the FileFormat name that read it ("metricwatch", "hf_trainer_state"...)
+    # A file holding several runs (an MLflow store, Keras fits appended): one Run per part,
+    # by part name; this Run's problems are then the file's own (see run_parts.expand).
+    parts: dict[str, Run] = field(default_factory=dict)
 
     @property
     def record_count(self) -> int:

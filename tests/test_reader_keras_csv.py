@@ -133,8 +133,9 @@ def test_keras3_appended_fits_are_two_segments():
         0.43335288763046265,
         0.3915543854236603,
     ]
-    assert kinds(result) == [ProblemKind.RESTART]
-    assert "2 trainings appended in this file" in result.problems[0].message
+    assert result.problems == []  # each fit is a part (a run of its own), not a note
+    assert list(result.parts) == ["fit 1", "fit 2"]
+    assert values(result.parts["fit 2"], "val_loss") == values(result, "val_loss")
     first = parse_keras_csv((GENERATED / "appended_training.log").read_bytes(), segment=0)
     assert values(first, "train_accuracy") == [0.546875, 0.6458333134651184, 0.765625]
 
@@ -197,15 +198,16 @@ def test_crcrlf_line_ends_from_windows():
     assert values(result, "val_loss") == [1.1, 0.9]
 
 
-def test_appended_fits_are_segments_and_the_last_one_is_shown():
+def test_appended_fits_are_segments_each_a_part():
     data = b"epoch,loss\n0,1.0\n1,0.8\n2,0.7\n0,2.0\n1,1.5\n"
     result = parse_keras_csv(data)
     assert result.meta["segments"] == [[0, 2, 0, 2], [3, 4, 0, 1]]
-    assert result.table.steps.tolist() == [0, 1]
+    assert result.table.steps.tolist() == [0, 1]  # the file's table: the last fit
     assert values(result, "train_loss") == [2.0, 1.5]
-    assert kinds(result) == [ProblemKind.RESTART]
-    assert result.problems[0].message.startswith("2 trainings appended in this file")
-    assert "showing the last" in result.problems[0].message
+    assert result.problems == []
+    assert values(result.parts["fit 1"], "train_loss") == [1.0, 0.8, 0.7]
+    assert values(result.parts["fit 2"], "train_loss") == [2.0, 1.5]
+    assert parse_keras_csv(b"epoch,loss\n0,1.0\n1,0.8\n").parts == {}  # one fit: no parts
 
 
 def test_a_segment_can_be_asked_for():

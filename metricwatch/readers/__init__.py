@@ -19,6 +19,7 @@ from metricwatch.readers import (
     lightning_csv,
     metrics_json,
     mlflow,
+    mlflow_sqlite,
     step_log,
     tfevents,
     ultralytics,
@@ -37,6 +38,7 @@ FORMATS: tuple[FileFormat, ...] = (
     keras_csv.FORMAT,
     tfevents.FORMAT,
     mlflow.FORMAT,  # a file-store run, claimed through its meta.yaml
+    mlflow_sqlite.FORMAT,  # mlflow.db: a store of many runs (FileFormat.store)
 )
 
 

@@ -40,13 +40,20 @@ DAMAGE_KINDS = frozenset(
 
 @dataclass
 class ParseResult:
-    """A reader's output. `format` is the FileFormat name that read it ("" before)."""
+    """A reader's output. `format` is the FileFormat name that read it ("" before).
+
+    `parts`: a file that holds several runs (MLflow's mlflow.db, a Keras log with fits
+    appended) gives one result per run, in order, keyed by the part's name (data from
+    the file: escape it wherever shown). Then `problems` are the file's own (a locked or
+    cut file) and `table` is not shown; empty for a file of one run.
+    """
 
     table: Table = field(default_factory=Table)
     meta: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     format: str = ""
+    parts: dict[str, ParseResult] = field(default_factory=dict)
 
     @property
     def damaged(self) -> bool:
@@ -101,6 +108,11 @@ class FileFormat:
     companion: a file of another format beside the log that holds more of the same run
         (metricwatch's step log `metrics.jsonl` beside its `metrics.json`, and the other way
         round): (its name, (this file's result, the companion's) -> the run's result).
+    store: for a file that holds many runs and is no run directory's log (MLflow's
+        mlflow.db, often at the top of a project): given the path of a file whose head
+        sniffed yes, whether it really is one (its tables lie beyond the first bytes). Its
+        directory is still searched (see discovery), it is a run beside another run file
+        of its directory, and it is read with `tail` (by path, never as bytes).
     """
 
     name: str
@@ -115,6 +127,7 @@ class FileFormat:
     names: Callable[[Path], tuple[str, ...] | None] | None = None
     appends: Appends | None = None
     companion: tuple[str, Callable[[ParseResult, ParseResult], ParseResult]] | None = None
+    store: Callable[[Path], bool] | None = None
 
     def may_hold(self, filename: str) -> bool:
         return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)

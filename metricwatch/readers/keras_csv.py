@@ -10,11 +10,14 @@ order. Quirks handled here:
 - `append=True`: each fit appends its rows, its epochs starting again at 0
   (the header is written only into an empty file, so it may or may not come
   again). Each restart at 0 starts a new segment: a separate training, never
-  a resume. The last segment is read (or the one asked for); every segment's
-  rows are in meta["segments"] as [first_row, last_row, first_epoch,
-  last_epoch] (data rows counted from 0, header lines not counted). An epoch
-  going back but not to 0 (`initial_epoch=`) is a resume inside a segment:
-  the later rows replace the earlier ones.
+  a resume. A file of two fits or more is read as one part per fit
+  (ParseResult.parts `fit 1`, `fit 2`...: runs of their own, see run_parts),
+  the file's table being the last fit's; a file of one fit is one run, as
+  ever. One segment can also be asked for (`segment=`). Every segment's rows
+  are in meta["segments"] as [first_row, last_row, first_epoch, last_epoch]
+  (data rows counted from 0, header lines not counted). An epoch going back
+  but not to 0 (`initial_epoch=`) is a resume inside a segment: the later
+  rows replace the earlier ones.
 - `pd.DataFrame(history.history).to_csv("history.csv")`: no `epoch` column but
   pandas' index first (an empty name): the index is the epoch;
 - keys: `loss` -> train_loss, `acc`/`accuracy` -> train_accuracy, `val_acc`
@@ -48,8 +51,9 @@ _INDEX_NAMES = ("", "Unnamed: 0")
 _METRIC_NAME = re.compile(r"[A-Za-z_][\w.\-/()@ ]*")
 
 
-def parse_keras_csv(data: bytes, segment: int = -1) -> ParseResult:
-    """Read a Keras CSVLogger file: the last training in it, or segment number `segment`."""
+def parse_keras_csv(data: bytes, segment: int | None = None) -> ParseResult:
+    """Read a Keras CSVLogger file: every fit in it (as parts when there are two or more),
+    or only segment number `segment` (-1: the last)."""
     table = csv_table.read_table(data, NAME)
     result = ParseResult(problems=table.problems)
     if not table.header:
@@ -76,42 +80,71 @@ def parse_keras_csv(data: bytes, segment: int = -1) -> ParseResult:
     rows = np.flatnonzero(usable)
     segments = _segments(rows, row_epoch[rows])
     result.meta["segments"] = segments
-    if len(segments) > 1:
+    if len(segments) > 1 and segment is not None:
         result.problems.append(
             Problem(
                 ProblemKind.RESTART,
-                f"{len(segments)} trainings appended in this file (the epoch starts again "
-                "at 0); showing the last"
-                if segment == -1
-                else f"{len(segments)} trainings appended in this file; showing number "
+                f"{len(segments)} trainings appended in this file; showing number "
                 f"{_segment_index(segment, len(segments)) + 1}",
             )
         )
-    keep = np.zeros(table.nrows, dtype=bool)
-    if segments:
-        first, last = segments[_segment_index(segment, len(segments))][:2]
-        chosen = rows[(rows >= first) & (rows <= last)]
-        kept, restarts = csv_table.keep_after_resumes(row_epoch[chosen], strict=True)
-        keep[chosen[kept]] = True
-        if restarts:
-            result.problems.append(csv_table.restart_problem(restarts, "epoch"))
     wanted = [
         (name, ALIASES.get(_KEYS.get(name, name), _KEYS.get(name, name)))
         for name in table.header
         if name not in ("epoch", index)
     ]
+    if len(segments) > 1 and segment is None:
+        for number, (first, last, _, _) in enumerate(segments, start=1):
+            part, _ = _fit(table, wanted, rows, row_epoch, first, last)
+            result.parts[f"fit {number}"] = part
+    if segments:
+        chosen = segments[_segment_index(-1 if segment is None else segment, len(segments))]
+        fit, whole_file = _fit(table, wanted, rows, row_epoch, chosen[0], chosen[1])
+    else:
+        fit, whole_file = _fit(table, wanted, rows[:0], row_epoch, 0, -1)
+    result.table = fit.table
+    result.meta["source_keys"] = fit.meta["source_keys"]
+    if not result.parts:
+        result.problems.extend(fit.problems)
+    result.problems.extend(whole_file)
+    return result
+
+
+def _fit(
+    table: csv_table.CsvTable,
+    wanted: list[tuple[str, str]],
+    rows: np.ndarray,
+    row_epoch: np.ndarray,
+    first: int,
+    last: int,
+) -> tuple[ParseResult, list[Problem]]:
+    """One fit of the file (its rows first..last): its table, keys and own problems (a
+    resume inside it); and the problems of the whole file's columns (non-numeric cells,
+    two names of one key), the same for every fit."""
+    keep = np.zeros(table.nrows, dtype=bool)
+    problems: list[Problem] = []
+    chosen = rows[(rows >= first) & (rows <= last)]
+    kept, restarts = csv_table.keep_after_resumes(row_epoch[chosen], strict=True)
+    keep[chosen[kept]] = True
+    if restarts:
+        problems.append(csv_table.restart_problem(restarts, "epoch"))
     keys, source_keys, collisions = csv_table.assign_keys(wanted)
     series, steps, non_numeric = csv_table.build_series(
         table, keys, row_epoch, keep, missing=MISSING
     )
-    result.table = Table(steps, series, EPOCH)
-    result.meta["source_keys"] = source_keys
+    whole_file = []
     if collisions:
-        result.problems.append(csv_table.collision_problem(collisions))
+        whole_file.append(csv_table.collision_problem(collisions))
     found = csv_table.non_numeric_problem(non_numeric, NAME)
     if found:
-        result.problems.append(found)
-    return result
+        whole_file.append(found)
+    result = ParseResult(
+        table=Table(steps, series, EPOCH),
+        meta={"source_keys": source_keys},
+        problems=problems,
+        format="keras_csv",
+    )
+    return result, whole_file
 
 
 def _segment_index(segment: int, count: int) -> int:

@@ -320,7 +320,8 @@ def _int_or_none(text: str) -> int | None:
 # A run directory is claimed through its meta.yaml (an experiment's meta.yaml has no run_id:
 # the experiment directory is no run, so its runs below it are found). The run is read by
 # FileStoreRunTail from the directory; its metrics/ tree is the run's own, watched with it.
-# The SQLite store (mlflow.db: many runs in one file) is not a format of the registry.
+# The SQLite store (mlflow.db: many runs in one file) is a format of its own, with parts
+# (mlflow_sqlite.FORMAT).
 
 _RUN_KEYS = (b"run_id:", b"run_uuid:")
 

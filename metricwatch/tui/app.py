@@ -37,7 +37,7 @@ from metricwatch.discovery import is_single_run
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
-from metricwatch.tui.feed import RunFeed, describe_error
+from metricwatch.tui.feed import FileRuns, RunFeed, describe_error
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
 from metricwatch.tui.messages import (
     ColumnsReady,
@@ -45,6 +45,7 @@ from metricwatch.tui.messages import (
     RunFailed,
     RunGone,
     RunsLoaded,
+    RunsRemoved,
     ScanFinished,
     WatchError,
     WatchModeChanged,
@@ -111,6 +112,7 @@ class MetricwatchApp(RunFeed, App[int]):
             on_recheck=lambda name, path, delay: self.post_message(RecheckDue(name, path, delay)),
         )
         self.states: dict[str, RunState] = {}
+        self.file_runs = FileRuns()  # the runs shown for each file (several: its parts)
         self.selected: str | None = None
         # The selected name as the worker threads see it (they never read `selected`).
         self._selected_lock = threading.Lock()
@@ -264,6 +266,23 @@ class MetricwatchApp(RunFeed, App[int]):
         self.run_list.upsert([self.states[message.name]], self.clock())
         if message.name == self.selected:
             self._show_selected()
+
+    def on_runs_removed(self, message: RunsRemoved) -> None:
+        """Runs their file no longer holds leave the list; the selection moves on."""
+        names = [name for name in message.names if name in self.states]
+        if not names:
+            return
+        for name in names:
+            del self.states[name]
+        with self.batch_update():
+            self.run_list.remove(names)
+            if self.selected in names:
+                self.selected = None
+                if self.run_list.names:
+                    self.select(self.run_list.names[0])
+                elif self.states:
+                    self.select(next(iter(self.states)))
+            self._update_placeholder()
 
     def on_run_failed(self, message: RunFailed) -> None:
         problem = Problem(ProblemKind.UNREADABLE, f"{LOAD_FAILED}{message.error}")

@@ -6,8 +6,15 @@ mid-write once its grace is over, and build the selected run's chart
 columns. None of this touches a widget: results reach the UI thread only as
 messages (tui/messages.py), which app.py files and shows.
 
+A file holding several runs (an MLflow store, Keras fits appended; see
+metricwatch.run_parts) is one run file for the watcher and several runs on
+screen: FileRuns remembers, per file, the name the watcher gives it and the
+runs last shown for it. A file gone marks every one of them gone; a run the
+file no longer holds (an MLflow run deleted) is removed from the list; a new
+one appears.
+
 A mixin of MetricwatchApp: it uses the app's root, mode, ingest, states,
-stop events and `_wants_columns`, and posts messages through the app.
+stop events, `_wants_columns` and `file_runs`, and posts messages through the app.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from metricwatch.tui.messages import (
     RunFailed,
     RunGone,
     RunsLoaded,
+    RunsRemoved,
     ScanFinished,
     WatchError,
     WatchModeChanged,
@@ -43,8 +51,45 @@ def describe_error(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+class FileRuns:
+    """Per run file: the name the watcher gives it, and the names of the runs last shown for
+    it (one, or one per part). Used from the watch thread and the workers alike."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._files: dict[Path, tuple[str, list[str]]] = {}
+
+    def shown(self, metrics_path: Path, name: str, names: list[str]) -> list[str]:
+        """The file's runs are now `names`: the ones it showed before and holds no more."""
+        with self._lock:
+            before = self._files.get(metrics_path, (name, []))[1]
+            self._files[metrics_path] = (name, list(names))
+        keep = set(names)
+        return [old for old in before if old not in keep]
+
+    def gone(self, metrics_path: Path, name: str) -> list[str]:
+        """The file is gone: the names of every run it showed (forgotten here)."""
+        with self._lock:
+            found = self._files.pop(metrics_path, None)
+        return found[1] if found and found[1] else [name]
+
+    def names(self, metrics_path: Path, name: str) -> list[str]:
+        """The runs shown for the file (its parts), or [name] before any was."""
+        with self._lock:
+            found = self._files.get(metrics_path)
+        return list(found[1]) if found is not None and found[1] else [name]
+
+    def file_name(self, metrics_path: Path, name: str) -> str:
+        """The watcher's name for the file (a run shown may be one of its parts)."""
+        with self._lock:
+            found = self._files.get(metrics_path)
+        return found[0] if found is not None else name
+
+
 class RunFeed:
     """The worker side of MetricwatchApp (see the module docstring)."""
+
+    file_runs: FileRuns
 
     @work(thread=True, exit_on_error=False, name="watch", group="watch")
     def _watch_runs(self) -> None:
@@ -86,13 +131,13 @@ class RunFeed:
             if worker.is_cancelled or self._stop.is_set():
                 return
             # The first run is selected on arrival: build its columns here, not on the UI.
-            columns = self._wants_columns(update.name) if index else True
-            state = self._load(update, columns=columns)
-            if state is not None:
-                batch.append(state)
+            loaded, removed = self._load(update, first=index == 0)
+            batch.extend(loaded)
             if index == 0 or len(batch) >= BATCH:
                 self.post_message(RunsLoaded(batch))
                 batch = []
+            if removed:  # a watch started again (r after an error): runs the file lost
+                self.post_message(RunsRemoved(removed))
         if batch:
             self.post_message(RunsLoaded(batch))
         self.post_message(ScanFinished())
@@ -108,31 +153,45 @@ class RunFeed:
 
     def _apply(self, updates: Iterable[RunUpdate], *, reveal: bool = False) -> None:
         states = []
+        removed: list[str] = []
         for update in updates:
             if update.kind is UpdateKind.GONE:
-                self.post_message(RunGone(update.name))
+                for name in self.file_runs.gone(update.metrics_path, update.name):
+                    self.post_message(RunGone(name))  # every run of the file
                 with suppress(Exception):  # only a cache: never fatal
                     self.ingest.drop(update.metrics_path)  # the RunState keeps what is shown
                 continue
-            state = self._load(update, columns=self._wants_columns(update.name), reveal=reveal)
-            if state is not None:
-                states.append(state)
+            loaded, lost = self._load(update, reveal=reveal)
+            states.extend(loaded)
+            removed.extend(lost)
         if states:
             self.post_message(RunsLoaded(states))
+        if removed:  # after the new ones: a file that became parts never shows no run
+            self.post_message(RunsRemoved(removed))
 
-    def _load(self, update: RunUpdate, *, columns: bool, reveal: bool = False) -> RunState | None:
+    def _load(
+        self, update: RunUpdate, *, first: bool = False, reveal: bool = False
+    ) -> tuple[list[RunState], list[str]]:
+        """The runs of one file (one, or one per part), the selected one with its columns; and
+        the runs shown for the file before that it no longer holds."""
         try:
-            return self.ingest.load(
-                update.name, update.metrics_path, columns=columns, reveal=reveal
-            )
+            states = self.ingest.load_all(update.name, update.metrics_path, reveal=reveal)
         except Exception as error:  # noqa: BLE001 - one bad run is shown on that run, never fatal
-            self.post_message(RunFailed(update.name, update.metrics_path, describe_error(error)))
-            return None
+            # Shown on each run of the file (every part of a store), not on a new entry.
+            for name in self.file_runs.names(update.metrics_path, update.name):
+                self.post_message(RunFailed(name, update.metrics_path, describe_error(error)))
+            return [], []
+        for index, state in enumerate(states):
+            if (first and index == 0) or self._wants_columns(state.name):
+                state.with_columns()
+        names = [state.name for state in states]
+        return states, self.file_runs.shown(update.metrics_path, update.name, names)
 
     @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
     def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
         worker = get_current_worker()
-        for name, metrics_path in targets:
+        files = {path: self.file_runs.file_name(path, name) for name, path in targets}
+        for metrics_path, name in files.items():  # a file of several runs is read once
             if worker.is_cancelled or self._stop.is_set():
                 return  # a newer reload replaced this one
             self.ingest.forget(metrics_path)
@@ -143,7 +202,8 @@ class RunFeed:
         """A file that was cut when last read, read again once its grace is over."""
         state = self.states.get(name)
         if state is not None and not state.gone and not self._stop.is_set():
-            self._apply([RunUpdate(UpdateKind.CHANGED, name, metrics_path)])
+            file_name = self.file_runs.file_name(metrics_path, name)  # name may be a part's
+            self._apply([RunUpdate(UpdateKind.CHANGED, file_name, metrics_path)])
 
     @work(thread=True, exit_on_error=False, exclusive=True, name="columns", group="columns")
     def _build_columns(self, state: RunState) -> None:

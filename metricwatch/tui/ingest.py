@@ -14,6 +14,13 @@ the damage notice until the file has stayed damaged for that long, then
 asks for one re-check (`on_recheck`), which reports it; `r` (reveal) shows
 it at once. This is the only place that decides when damage is reported.
 Reads that cannot be made (unreadable, blocked, gone) are reported at once.
+
+A file holding several runs (an MLflow store, Keras fits appended) loads as
+one RunState per part (`load_all`, see metricwatch.run_parts), all of one
+read and one version; the last good data is kept part by part. A part whose
+read did not change (the same table: an MLflow store reads only new rows)
+keeps its RunState: one run logging into a store of hundreds costs one
+summary, and the child ships back only the parts that changed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import IO, Any
 from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.run_parts import expand
 from metricwatch.tui.state import RunState, build_state
 
 #: Files at least this big are parsed in the child process.
@@ -44,7 +52,8 @@ DAMAGE_GRACE_S = 2.0
 #: Damage a rewrite in progress shows (what the grace applies to).
 REWRITE_KINDS = DAMAGE_KINDS - {ProblemKind.UNREADABLE, ProblemKind.MISSING}
 
-#: on_recheck(name, metrics_path, delay_s): read this run again in delay_s seconds.
+#: on_recheck(name, metrics_path, delay_s): read this run again in delay_s seconds (name: the
+#: run shown, a part's name for a file of several runs).
 Recheck = Callable[[str, Path, float], None]
 
 
@@ -63,10 +72,13 @@ class Ingest:
         self.damage_grace_s = damage_grace_s
         self.on_recheck = on_recheck
         self._clock = clock
-        self._damaged_since: dict[Path, float] = {}
+        self._damaged_since: dict[tuple[Path, str], float] = {}  # (file, run shown)
         self._loader = RunLoader()
         self._previous: dict[Path, Run] = {}
         self._in_child: set[Path] = set()  # files whose last good read the child holds
+        # (file, part shown) -> (its table, its read's stamp, its state): parts unchanged
+        self._parts: dict[tuple[Path, str], tuple[Any, tuple, RunState]] = {}
+        self._child_parts: dict[tuple[Path, str], RunState] = {}  # ... as the child sent them
         self._lock = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
@@ -81,29 +93,38 @@ class Ingest:
         self, name: str, metrics_path: Path, *, columns: bool = False, reveal: bool = False
     ) -> RunState:
         """Read (if changed), merge with the last good read, summarise and diagnose; damage
-        within the grace is not reported yet (see the module docstring), unless `reveal`."""
-        return self._grace(name, metrics_path, self._load(name, metrics_path, columns), reveal)
+        within the grace is not reported yet (see the module docstring), unless `reveal`.
+        For a file of several runs, its first part (load_all gives them all)."""
+        return self.load_all(name, metrics_path, columns=columns, reveal=reveal)[0]
 
-    def _grace(self, name: str, metrics_path: Path, state: RunState, reveal: bool) -> RunState:
+    def load_all(
+        self, name: str, metrics_path: Path, *, columns: bool = False, reveal: bool = False
+    ) -> list[RunState]:
+        """load, for every run the file holds: one state per part, or the one run."""
+        states = self._load(name, metrics_path, columns)
+        return [self._grace(metrics_path, state, reveal) for state in states]
+
+    def _grace(self, metrics_path: Path, state: RunState, reveal: bool) -> RunState:
+        key = (metrics_path, state.name)
         if not any(p.kind in REWRITE_KINDS for p in state.problems):
             with self._lock:
-                self._damaged_since.pop(metrics_path, None)
+                self._damaged_since.pop(key, None)
             return state
         if reveal or self.damage_grace_s <= 0:
             return state
         now = self._clock()
         with self._lock:
-            first = metrics_path not in self._damaged_since
-            since = self._damaged_since.setdefault(metrics_path, now)
+            first = key not in self._damaged_since
+            since = self._damaged_since.setdefault(key, now)
         if now - since >= self.damage_grace_s:
             return state
         if first and self.on_recheck is not None:
             # One re-check per spell of damage, when the grace is over: a file that stays
             # cut gets no further event, and must not stay unreported.
-            self.on_recheck(name, metrics_path, self.damage_grace_s)
+            self.on_recheck(state.name, metrics_path, self.damage_grace_s)
         return replace(state, problems=[p for p in state.problems if p.kind not in REWRITE_KINDS])
 
-    def _load(self, name: str, metrics_path: Path, columns: bool) -> RunState:
+    def _load(self, name: str, metrics_path: Path, columns: bool) -> list[RunState]:
         """The last good read of a file lives where it was parsed: here, or in the child for a
         big file. A damaged small read after a big good one (the 50 MB file truncated to
         nothing mid-write) is therefore merged by the child, which holds that data.
@@ -124,8 +145,33 @@ class Ingest:
             if damaged:
                 return self._load_in_child(name, metrics_path)
             self._drop_in_child(metrics_path)
-        state = build_state(run, version=version)
-        return state.with_columns() if columns else state
+        if run.parts:
+            states = self._part_states(metrics_path, expand(run), version)
+        else:
+            states = [build_state(run, version=version)]
+        return [state.with_columns() for state in states] if columns else states
+
+    def _part_states(self, metrics_path: Path, parts: list[Run], version: int) -> list[RunState]:
+        """The parts' states, each built again only when its read changed."""
+        states = []
+        with self._lock:
+            known = {k: v for k, v in self._parts.items() if k[0] == metrics_path}
+        fresh = {}
+        for part in parts:
+            key = (metrics_path, part.name)
+            stamp = (part.mtime, part.format, tuple(part.problems), part.meta)
+            found = known.get(key)
+            if found is not None and found[0] is part.table and found[1] == stamp:
+                state = found[2]
+            else:
+                state = build_state(part, version=version)
+            fresh[key] = (part.table, stamp, state)
+            states.append(state)
+        with self._lock:
+            for key in known:
+                self._parts.pop(key, None)
+            self._parts.update(fresh)
+        return states
 
     def _path_lock(self, metrics_path: Path) -> threading.Lock:
         with self._lock:
@@ -165,7 +211,11 @@ class Ingest:
             self._previous.pop(metrics_path, None)
             self._path_locks.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
-            self._damaged_since.pop(metrics_path, None)
+            for key in [k for k in self._damaged_since if k[0] == metrics_path]:
+                del self._damaged_since[key]
+            for cache in (self._parts, self._child_parts):
+                for key in [k for k in cache if k[0] == metrics_path]:
+                    del cache[key]
         self._drop_in_child(metrics_path)
 
     def _drop_in_child(self, metrics_path: Path) -> None:
@@ -186,7 +236,7 @@ class Ingest:
         with self._lock:
             return next(self._versions)
 
-    def _load_in_child(self, name: str, metrics_path: Path) -> RunState:
+    def _load_in_child(self, name: str, metrics_path: Path) -> list[RunState]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the monitor is closing")
@@ -195,7 +245,24 @@ class Ingest:
             child = self._child
         # The version is taken once the read is done, inside the child's request lock:
         # reads and versions then come in the same order, so a newer read never loses.
-        return child.request(name, metrics_path, self._next_version)
+        replies = child.request(name, metrics_path, self._next_version)
+        # A part the child did not send again is unchanged: the state it sent before.
+        states = []
+        with self._lock:
+            for reply in replies:
+                if isinstance(reply, str):
+                    state = self._child_parts.get((metrics_path, reply))
+                    if state is None:
+                        raise RuntimeError(f"parser process: no earlier state of {reply!r}")
+                else:
+                    state = reply
+                    self._child_parts[(metrics_path, state.name)] = state
+                states.append(state)
+            names = {state.name for state in states}
+            for key in [k for k in self._child_parts if k[0] == metrics_path]:
+                if key[1] not in names:
+                    del self._child_parts[key]
+        return states
 
 
 # --- the child process ----------------------------------------------------------------------
@@ -242,7 +309,7 @@ class _Child:
 
     def request(
         self, name: str, metrics_path: Path, version: Callable[[], int] | None = None
-    ) -> RunState:
+    ) -> list[RunState]:
         ok, payload = self._ask("load", name, metrics_path, version)
         if not ok:
             raise RuntimeError(f"parser process: {payload}")
@@ -268,7 +335,10 @@ class _Child:
             _send(self._process.stdin, (op, name, str(metrics_path)))
             ok, payload = _receive(self._process.stdout)
             if ok and version is not None:
-                payload.version = version()
+                number = version()  # one read: one version for each run it changed
+                for state in payload:
+                    if not isinstance(state, str):
+                        state.version = number
             return ok, payload
 
     def close(self) -> None:
@@ -293,11 +363,12 @@ class _Child:
 
 
 def serve() -> None:
-    """The child's loop: (op, name, path) in, (True, detached RunState) or (False, error) out.
+    """The child's loop: (op, name, path) in, (True, detached RunStates) or (False, error) out.
 
     op is "load", or "forget" / "drop" (answered with (True, None)).
     """
     ingest = Ingest(big_file_bytes=2**62)  # never delegates further
+    sent: dict[tuple[str, str], RunState] = {}  # (file, run): the state last sent (parts)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
@@ -305,14 +376,31 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            if op == "forget":
-                ingest.forget(Path(path))
+            if op in ("forget", "drop"):
+                getattr(ingest, op)(Path(path))
+                for key in [k for k in sent if k[0] == path]:
+                    del sent[key]  # the parent gets every state again
                 reply: tuple[bool, Any] = (True, None)
-            elif op == "drop":
-                ingest.drop(Path(path))
-                reply = (True, None)
             else:
-                reply = (True, ingest.load(name, Path(path)).detached())
+                reply = (True, _changed(path, ingest.load_all(name, Path(path)), sent))
         except Exception as error:  # noqa: BLE001 - sent back and shown on that run
             reply = (False, f"{type(error).__name__}: {error}")
         _send(stdout, reply)
+
+
+def _changed(
+    path: str, states: list[RunState], sent: dict[tuple[str, str], RunState]
+) -> list[RunState | str]:
+    """The states to ship: a part unchanged since it was last sent goes as its name only.
+    (`sent` is updated; the parts the file no longer holds are forgotten.)"""
+    out: list[RunState | str] = []
+    keep = {}
+    for state in states:
+        key = (path, state.name)
+        out.append(state.name if sent.get(key) is state else state.detached())
+        keep[key] = state
+    for key in [k for k in sent if k[0] == path]:
+        del sent[key]
+    if len(states) > 1:  # only a file of several runs: one run changes at every read
+        sent.update(keep)
+    return out

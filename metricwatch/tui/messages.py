@@ -30,6 +30,15 @@ class RunGone(Message):
         self.name = name
 
 
+class RunsRemoved(Message):
+    """Runs a file no longer holds (an MLflow run deleted from its store, or a file of one
+    run that now holds several under other names): taken off the list."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = names
+
+
 class RunFailed(Message):
     """Loading one run raised: shown on that run, never fatal to the app."""
 

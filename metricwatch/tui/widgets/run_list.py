@@ -94,6 +94,15 @@ class RunList(OptionList):
         if added:
             self.add_options(added)
 
+    def remove(self, names: Iterable[str]) -> None:
+        """Take runs off the list (their file no longer holds them)."""
+        for name in names:
+            if self._rows.pop(name, None) is None:
+                continue
+            self._order.remove(name)
+            if name in self.names:
+                self.remove_option(name)
+
     def rebuild(self, states: dict[str, RunState], now: float) -> None:
         """All rows again: after a filter change or a resize (the row width changed)."""
         keep = self.selected_name()
