@@ -87,7 +87,8 @@ class RunLayouts:
         In an owned directory, every file is the run's (MLflow metric files have any name).
         Beside the run's file: a directory made or removed may be a new checkpoint or the
         run's metrics/ folder; a log file is the run's when its format reads the whole
-        directory (TensorBoard's next event file), or may be the run's file now (a final
+        directory (TensorBoard's next event file) or is its format's companion (the step
+        log metrics.jsonl beside metrics.json), or may be the run's file now (a final
         trainer_state.json); anything else beside a run is its own business."""
         if path.name.startswith("."):
             return  # a writer's temporary file
@@ -97,6 +98,8 @@ class RunLayouts:
         surely = fmt.tail is not None
         if path.parent != self._run_dir(owner):
             touched[owner] = touched.get(owner, False) or surely
+        elif fmt.companion is not None and path.name == fmt.companion[0]:
+            touched[owner] = True  # the step log beside metrics.json: the run's own
         elif may_be_run_file(path.name) and fmt.may_hold(path.name):
             if surely or fmt.nested is not None:  # the next event file; a final state
                 touched[owner] = touched.get(owner, False) or surely
@@ -156,6 +159,8 @@ class RunLayouts:
         its format beside it and everything in its owned directories. None for a run read
         from its file alone."""
         fmt = self._format(metrics_path)
+        if fmt is not None and fmt.companion is not None:
+            return _companion_stamp(self._run_dir(metrics_path) / fmt.companion[0])
         if fmt is None or fmt.tail is None or self._single_file:
             return None
         run_dir = self._run_dir(metrics_path)
@@ -236,6 +241,12 @@ def _stamp(path: Path) -> Stamp | None:
     except OSError as error:
         return (-1, error.errno or 0, 0)
     return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _companion_stamp(path: Path) -> int:
+    """A digest of the companion file's stat (0 while it is absent)."""
+    stamp = _stamp(path)
+    return 0 if stamp is None else hash(stamp)
 
 
 def _present(path: Path) -> bool:

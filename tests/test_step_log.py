@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_watch_resilience import Collector
 
 from metricwatch.discovery import discover_runs
 from metricwatch.loader import RunLoader
@@ -16,6 +17,7 @@ from metricwatch.model import EPOCH, STEP, ProblemKind
 from metricwatch.readers import claim, parse
 from metricwatch.readers.appended import AppendedLog
 from metricwatch.readers.step_log import FORMAT, join_epochs, parse_step_log
+from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 
 def lines(*rows: dict) -> bytes:
@@ -254,3 +256,22 @@ def test_a_run_without_step_log_is_parsed_once_however_often_it_is_read(tmp_path
     loader.forget(path)  # `r`: read again from the first byte
     loader.load("run", path)
     assert loader.parses == 2
+
+
+# --- watching: the step log is the run's own ------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [WatchMode(False), WatchMode(True, 0.02)], ids=["events", "poll"])
+def test_a_step_log_growing_beside_metrics_json_updates_the_run(tmp_path, mode):
+    run_dir = tmp_path / "runs" / "a"
+    write_run(run_dir, 5, [{"epoch": 1, "step": 5, "val_loss": 1.0}])
+    watcher = RunWatcher(tmp_path / "runs", mode)
+    assert [(u.name, u.metrics_path.name) for u in watcher.initial()] == [("a", "metrics.json")]
+    with Collector(watcher, ready=(lambda: True) if mode.polling else None) as events:
+        with open(run_dir / "metrics.jsonl", "ab") as handle:
+            handle.write(lines(*step_rows(6, 6)))
+        update = events.until(UpdateKind.CHANGED, "a")
+        assert update.metrics_path == run_dir / "metrics.json"
+        (run_dir / "metrics.jsonl").unlink()
+        events.until(UpdateKind.CHANGED, "a")
+    assert watcher.known == {run_dir / "metrics.json": "a"}
