@@ -212,7 +212,19 @@ def test_ultralytics_segment_box_map_is_val_map_box(tmp_path):
     (detect / "events.out.tfevents.1.h").write_bytes(
         file_of(event(1, simple("metrics/mAP50-95(B)", 0.5), simple("lr/pg0", 0.1)))
     )
-    assert list(read_event_dir(detect).table.series) == ["val_mAP", "lr/pg0"]
+    assert list(read_event_dir(detect).table.series) == ["val_mAP", "lr"]  # the only group
+
+
+def test_ultralytics_learning_rate_groups_as_in_results_csv(tmp_path):
+    """lr/pg1 is the schedule (pg0 is the biases' warm-up), named as results.csv names them."""
+    tags = [simple("lr/pg0", 0.0625), simple("lr/pg1", 0.0009765625), simple("lr/pg2", 0.5)]
+    (tmp_path / "events.out.tfevents.1.h").write_bytes(file_of(event(3, *tags)))
+    result = read_event_dir(tmp_path)
+    assert {key: s.values.tolist() for key, s in result.table.series.items()} == {
+        "lr_pg0": [0.0625],
+        "lr": [0.0009765625],
+        "lr_pg2": [0.5],
+    }
 
 
 def test_yolov5_tags_and_its_epoch_axis(tmp_path):
@@ -233,7 +245,7 @@ def test_yolov5_tags_and_its_epoch_axis(tmp_path):
         "val_mAP_50",
         "val_mAP",
         "val/box_loss",
-        "x/lr0",
+        "lr",  # x/lr0, the only group logged: as results.csv reads it
     ]
 
 

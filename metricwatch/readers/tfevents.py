@@ -30,6 +30,7 @@ from metricwatch.readers.tfevents_records import (
     scan,
     sniff,
 )
+from metricwatch.readers.ultralytics import lr_keys
 
 PATTERN = "events.out.tfevents.*"
 
@@ -227,6 +228,7 @@ def _build(
     other_axis = [f"{r}/{t}" for r, t in merged if keras and not t.startswith("epoch_")]
     tags = {tag for role, tag in merged if not role}
     segment = "metrics/mAP50-95(M)" in tags
+    lrs = lr_keys(tags)  # Ultralytics' lr/pg0..2: the schedule is group 1
     series: dict[str, Series] = {}
     sources: dict[str, str] = {}
     epoch_axis: tuple[np.ndarray, np.ndarray] | None = None
@@ -249,6 +251,7 @@ def _build(
             epoch_axis = (steps, values)
             continue
         key = _SEGMENT_KEYS.get(tag, "") if segment and not role else ""
+        key = key or (lrs.get(tag, "") if not role else "")
         key = key or canonical_tag(tag, role)
         if key in series:
             collisions.append(f"{quote_key(sources[key])} and {quote_key(original)}")

@@ -44,6 +44,7 @@ file's numbers are kept). Quirks handled here:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -128,17 +129,23 @@ def parse_ultralytics(data: bytes) -> ParseResult:
     return result
 
 
+def lr_keys(names: Iterable[str]) -> dict[str, str]:
+    """The keys of Ultralytics' learning-rate columns (or TensorBoard tags) among names:
+    the schedule's group (1, else the lowest logged) is `lr`, the others `lr_pgN`."""
+    groups = {int(m.group(1)): name for name in names if (m := _LR.fullmatch(name))}
+    lr_group = 1 if 1 in groups else min(groups, default=None)
+    return {name: "lr" if group == lr_group else f"lr_pg{group}" for group, name in groups.items()}
+
+
 def _wanted(header: list[str]) -> list[tuple[str, str]]:
     segment = any(name.endswith("(M)") for name in header)
-    groups = {int(m.group(1)): name for name in header if (m := _LR.fullmatch(name))}
-    lr_group = 1 if 1 in groups else min(groups, default=None)
+    lrs = lr_keys(header)
     wanted = []
     for name in header:
         if name in ("epoch", "time"):
             continue
         key = _OTHER.get(name)
         metric = _METRIC.fullmatch(name)
-        lr = _LR.fullmatch(name)
         if key is not None:
             pass
         elif metric:
@@ -149,8 +156,8 @@ def _wanted(header: list[str]) -> list[tuple[str, str]]:
                 key = base + "_pose"
             else:
                 key = "val_mAP_box" if segment and base == "val_mAP" else base
-        elif lr:
-            key = "lr" if int(lr.group(1)) == lr_group else f"lr_pg{lr.group(1)}"
+        elif name in lrs:
+            key = lrs[name]
         elif name.startswith(("train/", "val/")) and not name.endswith("loss"):
             key = csv_table.slash_safe(name) + "_loss"  # YOLOv10's train/box_om: a loss
         else:
