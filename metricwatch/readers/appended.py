@@ -38,8 +38,10 @@ _MIN_CAPACITY = 64
 
 
 class _Column:
-    """One array grown in place: views handed out earlier never see a change (only the
-    part past their end is ever written, and a full buffer is replaced, not resized)."""
+    """One array grown in place: views handed out earlier see no change (only the part
+    past their end is written, and a full buffer is replaced, not resized), but for one:
+    an epoch unknown (NaN) at the last few points becomes known when the next line dates
+    them (Lightning's `lr-*` rows), which a view already shown may then show too."""
 
     __slots__ = ("buffer", "size")
 
