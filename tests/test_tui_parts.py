@@ -89,3 +89,14 @@ def test_a_store_update_rebuilds_only_the_run_that_changed(tmp_path, big):
         assert third[BASELINE].column("train_loss")[1].tolist() == [2.0, 1.5, 1.0, 0.5]
     finally:
         ingest.close()
+
+
+async def test_a_single_file_holding_several_runs_lists_them(tmp_path):
+    log = tmp_path / "mnist" / "training.log"
+    log.parent.mkdir()
+    log.write_bytes(b"epoch,loss\r\n0,1.0\r\n1,0.8\r\n0,2.0\r\n")
+    app = create_app(log)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        assert app.run_list.names == ["mnist/fit 1", "mnist/fit 2"]
+        await wait_for(pilot, lambda: app.query_one("#sidebar").display)

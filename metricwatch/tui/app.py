@@ -230,6 +230,11 @@ class MetricwatchApp(RunFeed, App[int]):
                 continue  # a read racing the deletion: the run stays gone, with its last data
             self.states[state.name] = state
             fresh.append(state)
+        if self.single_run and len(self.states) > 1:
+            # The one file named holds several runs (Keras fits appended): list them.
+            self.single_run = False
+            self.screen.set_class(False, "-single")
+            self._apply_size(self.size.width, self.size.height)
         with self.batch_update():
             self.run_list.upsert(fresh, now)
             if self.selected is None and self.states:
