@@ -13,7 +13,9 @@ and for `metricwatch summary` alike:
   not more runs: they are not searched, so the watcher needs no watch on
   them (20,000 checkpoint directories cost nothing), except the few a
   format says hold changes of the run (FileFormat.owned: MLflow's
-  `metrics/`, Keras' `train/` and `validation/`, the newest `checkpoint-N/`);
+  `metrics/`, Keras' `train/` and `validation/`, the newest `checkpoint-N/`).
+  A run the watcher found inside a directory before the directory became a
+  run is gone from then on, as it would be at start-up (watch_tree);
 - a store file, a file that holds many runs (FileFormat.store: MLflow's
   `mlflow.db`, claimed by its name, SQLite's magic and MLflow's tables,
   never by its name alone), is a run of its own, named by its path with its

@@ -62,6 +62,9 @@ class RunLayouts:
     _trees: dict[Path, int]  # whole-directory runs: a digest of their other files
     _single_file: bool
     _file_update: Callable[[Path, bool], list[RunUpdate]]
+    _report: Callable[[str], None]
+    _absorb: Callable[..., list[RunUpdate]]
+    _search_again: Callable[[Path], Scan]
 
     @property
     def watch_dir(self) -> Path:
@@ -179,16 +182,15 @@ class RunLayouts:
         return hash(tuple(sorted(entries)))
 
     def _sync_owned(self, metrics_path: Path, fmt: FileFormat | None) -> bool:
-        """Make the run's owned directories the watched ones below its run directory;
-        whether one was added (the watch must then be renewed)."""
-        if fmt is None or fmt.owned is None:
+        """Make the run's owned directories the only watched ones below its run directory
+        (none for a format that owns none); whether one was added (the watch must then be
+        renewed). A run's format unknown (its file unreadable) changes nothing."""
+        if fmt is None:
             return False
         run_dir = self._run_dir(metrics_path)
         wanted = {d: ident for d in owned_dirs(metrics_path, fmt) if (ident := dir_id(d))}
-        # Runs found below it before it was a run keep their folders (and their watch).
-        others = {self._run_dir(p) for p in self.known if p != metrics_path} - {run_dir}
         for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
-            if directory not in wanted and not any(_is_under(directory, o) for o in others):
+            if directory not in wanted:
                 del self.dirs[directory]
         added = False
         for directory, ident in wanted.items():
@@ -196,6 +198,71 @@ class RunLayouts:
                 self.dirs[directory] = ident
                 added = True
         return added
+
+    def _runs_below(self, metrics_path: Path) -> list[RunUpdate]:
+        """The known runs inside the run of metrics_path, which has just appeared, are gone:
+        a run directory's subdirectories are the run's own (metricwatch.discovery), so a
+        search from scratch would not find them either. Each is said so once."""
+        run_dir = self._run_dir(metrics_path)
+        below = sorted(
+            path
+            for path in self.known
+            if path != metrics_path
+            and self._run_dir(path) != run_dir
+            and _is_under(self._run_dir(path), run_dir)
+        )
+        updates = []
+        for path in below:
+            name = self._forget(path)
+            updates.append(RunUpdate(UpdateKind.GONE, name, path))
+            self._report(
+                f"{name} is inside the run {self.known[metrics_path]} now (a run's folders "
+                "are its own): it is no longer followed"
+            )
+        return updates
+
+    def _search_freed(self, run_dir: Path) -> list[RunUpdate]:
+        """A run gone while its directory stays: the directory is no run's any more, so it is
+        searched again, as a search from scratch would (a run inside it shows again)."""
+        if self._single_file or run_dir not in self.dirs or not os.path.isdir(run_dir):
+            return []
+        for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
+            del self.dirs[directory]
+        return self._absorb(self._search_again(run_dir), full=False)
+
+    def _missed_by(self, found: Scan) -> list[RunUpdate]:
+        """The known runs a search from PATH did not find. Gone if their file went meanwhile
+        (a move caught by a catch-up then reads gone, then appeared, as with events); else
+        kept (their file rewritten or unreadable just then) with their owned folders, and
+        nothing the search saw inside them watched."""
+        updates: list[RunUpdate] = []
+        missed = set(self.known).difference(location.metrics_path for location in found.runs)
+        for path in sorted(missed):
+            if path not in self.known:
+                continue  # moved or dropped by an update before it
+            if _present(path):
+                self._sync_owned(path, self._format(path))
+            else:
+                updates.extend(self._file_update(path, False))
+        return updates
+
+    def _run_around(self, metrics_path: Path) -> Path | None:
+        """The known run file whose run directory holds the run of metrics_path below it
+        (then that run is not one: a search from scratch would not look there)."""
+        run_dir = self._run_dir(metrics_path)
+        for path in self.known:
+            outer = self._run_dir(path)
+            if outer != run_dir and _is_under(run_dir, outer):
+                return path
+        return None
+
+    def _forget(self, metrics_path: Path) -> str:
+        """Everything known of a run file, dropped; its run's name."""
+        self._stamps.pop(metrics_path, None)
+        self._run_dirs.pop(metrics_path, None)
+        self._formats.pop(metrics_path, None)
+        self._trees.pop(metrics_path, None)
+        return self.known.pop(metrics_path)
 
     def _run_dir(self, metrics_path: Path) -> Path:
         run_dir = self._run_dirs.get(metrics_path)

@@ -18,10 +18,18 @@ and `validation/`, Hugging Face's newest checkpoint): metricwatch.watch_runs
 A directory that appears is searched by the same rule as at start-up
 (links followed once, every real directory at most once, a run's own
 subdirectories never), so a link loop made while watching lists nothing
-twice. A searched directory deleted or replaced loses its entry (and its
-watch) even if the new one got the same inode number. A file that cannot
-even be stat'ed (a directory of mode 000 on the way) is present: a changed
-run, which the loader reports as unreadable, never a gone one.
+twice. What the watcher knows is what a search from scratch would find now,
+whatever the order things were made in: when a folder becomes a run (`bert/`
+gets `checkpoint-10/` while `bert/eval` is a run), the runs inside it are gone
+(said once: they are the new run's own) and their folders unwatched; when it
+stops being one, it is searched again and they come back. A catch-up's search
+that misses a known run looks at its file again, so a move reads gone, then
+appeared, as it does with events.
+
+A searched directory deleted or replaced loses its entry (and its watch)
+even if the new one got the same inode number. A file that cannot even be
+stat'ed (a directory of mode 000 on the way) is present: a changed run,
+which the loader reports as unreadable, never a gone one.
 """
 
 from __future__ import annotations
@@ -209,6 +217,8 @@ class RunTree(RunLayouts):
             files.difference_update(location.metrics_path for location in found.runs)
             updates.extend(self._absorb(found, full=False))
         for path in sorted(files):
+            if path not in self.known and self._run_above(path.parent):
+                continue  # inside a run that appeared in this batch: the run's own
             present = exists(path)
             found_update = self._file_update(path, present)
             if present and found_update:
@@ -252,11 +262,12 @@ class RunTree(RunLayouts):
         for error in found.errors:
             self._report(error)
         self._learn(found)
+        updates: list[RunUpdate] = []
         if full:
             self.dirs = dict(found.dirs)
+            updates = self._missed_by(found)
         else:
             self.dirs.update(found.dirs)
-        updates: list[RunUpdate] = []
         for location in found.runs:
             path = location.metrics_path
             stamp = _stamp(path)
@@ -276,12 +287,16 @@ class RunTree(RunLayouts):
                 if same_run is not None:  # its run read from another file until now
                     self._move(same_run, metrics_path)
                     return [RunUpdate(UpdateKind.CHANGED, self.known[metrics_path], metrics_path)]
+                outer = None if self._single_file else self._run_around(metrics_path)
+                if outer is not None:  # the known run's own while its file is there
+                    return [] if _present(outer) else self._file_update(outer, False)
                 name = self._name(metrics_path)
                 if name is None:
                     return []
                 self.known[metrics_path] = name
+                below = [] if self._single_file else self._runs_below(metrics_path)
                 self._sync_owned(metrics_path, self._format(metrics_path))
-                return [RunUpdate(UpdateKind.APPEARED, name, metrics_path)]
+                return [RunUpdate(UpdateKind.APPEARED, name, metrics_path), *below]
             return [RunUpdate(UpdateKind.CHANGED, name, metrics_path)]
         if name is None:
             return []
@@ -297,12 +312,9 @@ class RunTree(RunLayouts):
                 self._move(metrics_path, picked)
                 self._sync_owned(picked, fmt)
                 return [RunUpdate(UpdateKind.CHANGED, name, picked)]
-        del self.known[metrics_path]
-        self._stamps.pop(metrics_path, None)
-        self._run_dirs.pop(metrics_path, None)
-        self._formats.pop(metrics_path, None)
-        self._trees.pop(metrics_path, None)
-        return [RunUpdate(UpdateKind.GONE, name, metrics_path)]
+        run_dir = self._run_dir(metrics_path)
+        self._forget(metrics_path)
+        return [RunUpdate(UpdateKind.GONE, name, metrics_path), *self._search_freed(run_dir)]
 
     def _name(self, metrics_path: Path) -> str | None:
         try:
@@ -357,6 +369,8 @@ class RunTree(RunLayouts):
     def _stat_files(self, paths: list[Path]) -> list[RunUpdate]:
         updates: list[RunUpdate] = []
         for metrics_path in paths:
+            if metrics_path not in self.known:
+                continue  # dropped meanwhile (inside a run that appeared)
             stamp = _stamp(metrics_path)
             if stamp is None:
                 updates.extend(self._file_update(metrics_path, False))

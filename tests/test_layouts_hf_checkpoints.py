@@ -13,8 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_watch_resilience import Collector, wait_until
+from test_watch_resilience import Collector
 
+from metricwatch import watch_tree
 from metricwatch.discovery import discover_runs, is_single_run, scan
 from metricwatch.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
@@ -181,20 +182,130 @@ def test_polling_follows_a_new_checkpoint_at_its_search(tmp_path):
     assert watcher.known == {second: "bert"}
 
 
-@pytest.mark.skip(
-    reason="known race, to fix: under load the folder that becomes a run can drop the watch "
-    "of the run found below it (failed 1 time in 16 with both cores busy)"
-)
-def test_a_run_found_below_a_folder_that_becomes_a_run_keeps_its_watch(tmp_path):
+# --- a folder that becomes a run, with a run inside it ------------------------------------------
+#
+# `bert/eval` is a run first; then `bert/` gets checkpoint-10/ and is a run itself. A run
+# directory's subdirectories are the run's own (metricwatch.discovery), so from then on
+# `bert/eval` is no run: the start-up scan, the live watcher and polling all say `bert` alone,
+# and when `bert` stops being a run, `bert/eval` is one again.
+
+MODES = {"events": WatchMode(False), "polling": WatchMode(True, 0.02)}
+
+
+def eval_run_then_its_folder(tmp_path: Path) -> Path:
     out = tmp_path / "bert"
     (out / "eval").mkdir(parents=True)
     (out / "eval" / "trainer_state.json").write_text(state(10))  # a run of its own, first
-    watcher = RunWatcher(tmp_path, WatchMode(False))
+    return out
+
+
+def watching(tmp_path: Path, mode: str, errors: list[str]) -> tuple[RunWatcher, Collector]:
+    watcher = RunWatcher(tmp_path, MODES[mode], rescan_every=1, on_error=errors.append)
     assert [u.name for u in watcher.initial()] == ["bert/eval"]
-    with Collector(watcher) as events:
+    ready = None if mode == "events" else (lambda: True)
+    return watcher, Collector(watcher, ready=ready)
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_a_run_inside_a_folder_that_becomes_a_run_is_the_folders_own_from_then_on(tmp_path, mode):
+    out = eval_run_then_its_folder(tmp_path)
+    errors: list[str] = []
+    watcher, collector = watching(tmp_path, mode, errors)
+    with collector as events:
+        first = checkpoint(out, 10)
+        gone = events.until(UpdateKind.GONE, "bert/eval")
+        assert gone.metrics_path == out / "eval" / "trainer_state.json"
+        assert (UpdateKind.APPEARED, "bert") in events.seen
+        (out / "eval" / "trainer_state.json").write_text(state(20))  # bert's own business now
+        second = checkpoint(out, 20)
+        while events.until(UpdateKind.CHANGED, "bert").metrics_path != second:
+            pass
+        assert watcher.known == {second: "bert"}
+        assert out / "eval" not in watcher.dirs
+        assert [update for update in events.seen if update[1] == "bert/eval"] == [
+            (UpdateKind.GONE, "bert/eval")
+        ]
+    assert first.parent not in watcher.dirs  # only the newest checkpoint is watched
+    assert [error for error in errors if "bert/eval" in error] == [
+        "bert/eval is inside the run bert now (a run's folders are its own): "
+        "it is no longer followed"
+    ]
+    # What a start-up scan of the same tree finds.
+    assert [location.name for location in scan(tmp_path).runs] == ["bert"]
+    assert [u.name for u in RunWatcher(tmp_path, WatchMode(False)).initial()] == ["bert"]
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_the_run_inside_is_a_run_again_when_its_folder_stops_being_one(tmp_path, mode):
+    out = eval_run_then_its_folder(tmp_path)
+    watcher, collector = watching(tmp_path, mode, [])
+    with collector as events:
         checkpoint(out, 10)
-        events.until(UpdateKind.APPEARED, "bert")
-        # The folder's own search and the run below it may settle in either order.
-        wait_until(lambda: watcher.dirs.get(out / "eval") is not None)
+        events.until(UpdateKind.GONE, "bert/eval")
+        shutil.rmtree(out / "checkpoint-10")  # no checkpoint left: bert is no run
+        back = events.until(UpdateKind.APPEARED, "bert/eval")
+        assert back.metrics_path == out / "eval" / "trainer_state.json"
+        assert (UpdateKind.GONE, "bert") in events.seen
         (out / "eval" / "trainer_state.json").write_text(state(20))
-        events.until(UpdateKind.CHANGED, "bert/eval")
+        assert steps_of(events.until(UpdateKind.CHANGED, "bert/eval").metrics_path) == [10, 20]
+    assert watcher.known == {out / "eval" / "trainer_state.json": "bert/eval"}
+    assert [location.name for location in scan(tmp_path).runs] == ["bert/eval"]
+
+
+def test_one_batch_with_the_run_inside_written_and_its_folder_becoming_a_run(tmp_path):
+    """The write inside is read as the folder's own even when it comes first in the batch."""
+    out = eval_run_then_its_folder(tmp_path)
+    watcher = RunWatcher(tmp_path, WatchMode(False))
+    watcher.initial()
+    (out / "eval" / "trainer_state.json").write_text(state(20))
+    state_10 = checkpoint(out, 10, tmp_first=False)
+    updates = watcher.classify(
+        [
+            ("modified", str(out / "eval" / "trainer_state.json")),
+            ("added", str(out / "checkpoint-10")),
+        ]
+    )
+    assert [(u.kind, u.name, u.metrics_path) for u in updates] == [
+        (UpdateKind.APPEARED, "bert", state_10),
+        (UpdateKind.GONE, "bert/eval", out / "eval" / "trainer_state.json"),
+    ]
+    assert watcher.catch_up() == []  # a search from scratch agrees
+    assert watcher.known == {state_10: "bert"}
+    assert sorted(watcher.dirs) == [tmp_path, out, out / "checkpoint-10"]
+
+
+def test_a_search_that_sees_the_folder_stop_being_a_run_before_the_stat_does(tmp_path, monkeypatch):
+    """The checkpoint is deleted between a catch-up's stat round and its search."""
+    out = eval_run_then_its_folder(tmp_path)
+    state_10 = checkpoint(out, 10)
+    watcher = RunWatcher(tmp_path, WatchMode(False))
+    assert [u.name for u in watcher.initial()] == ["bert"]
+    stat_before = watch_tree._stamp(state_10)
+    shutil.rmtree(out / "checkpoint-10")
+    real_stamp = watch_tree._stamp
+    monkeypatch.setattr(
+        watch_tree, "_stamp", lambda path: stat_before if path == state_10 else real_stamp(path)
+    )
+    updates = watcher.catch_up()
+    assert [(u.kind, u.name) for u in updates] == [
+        (UpdateKind.GONE, "bert"),
+        (UpdateKind.APPEARED, "bert/eval"),
+    ]
+    assert watcher.known == {out / "eval" / "trainer_state.json": "bert/eval"}
+    assert sorted(watcher.dirs) == [tmp_path, out, out / "eval"]
+
+
+def test_a_search_that_misses_the_folders_run_for_a_moment_finds_no_run_inside_it(tmp_path):
+    """A state file that for a moment no reader claims is still there: the run stays, what
+    is inside its folder stays the run's own, and its checkpoint stays watched."""
+    out = eval_run_then_its_folder(tmp_path)
+    state_10 = checkpoint(out, 10)
+    watcher = RunWatcher(tmp_path, WatchMode(False))
+    assert [u.name for u in watcher.initial()] == ["bert"]
+    state_10.write_text("[1, 2]")  # not a trainer state: the search finds no run at bert/
+    assert [(u.kind, u.name) for u in watcher.catch_up()] == [(UpdateKind.CHANGED, "bert")]
+    assert watcher.known == {state_10: "bert"}
+    assert sorted(watcher.dirs) == [tmp_path, out, out / "checkpoint-10"]
+    state_10.write_text(state(20))
+    assert [(u.kind, u.name) for u in watcher.catch_up()] == [(UpdateKind.CHANGED, "bert")]
+    assert watcher.known == {state_10: "bert"}

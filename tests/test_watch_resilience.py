@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from tui_fixtures.support import epoch_record, write_run
 
-from metricwatch import inotify, watch
+from metricwatch import inotify, watch, watch_tree
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 APPEARED, CHANGED, GONE = UpdateKind.APPEARED, UpdateKind.CHANGED, UpdateKind.GONE
@@ -38,6 +38,7 @@ class Collector:
         self.watcher = watcher
         self.stop = threading.Event()
         self.updates: queue.Queue = queue.Queue()
+        self.seen: list[tuple[UpdateKind, str]] = []  # every update so far, in order
         self.error: BaseException | None = None
         self.ready = ready or (lambda: bool(watcher._watched))
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -46,6 +47,7 @@ class Collector:
         try:
             for batch in self.watcher.batches(self.stop):
                 for update in batch:
+                    self.seen.append((update.kind, update.name))
                     self.updates.put(update)
         except BaseException as error:  # noqa: BLE001 - the test asserts there is none
             self.error = error
@@ -455,6 +457,22 @@ def test_a_directory_moved_within_the_root_is_followed_under_its_new_name(tmp_pa
         doc.path = tmp_path / "b" / "metrics.json"
         append_epoch(doc, 3)
         events.until(CHANGED, "b")
+
+
+def test_a_move_a_catch_up_sees_half_of_reads_gone_then_appeared(tmp_path, monkeypatch):
+    """The directory is renamed between the catch-up's stat round and its search: the
+    search finds the new name and misses the old, which is then looked at again."""
+    write_run(tmp_path / "a", 2)
+    w = RunWatcher(tmp_path, WatchMode(False))
+    w.initial()
+    old = tmp_path / "a" / "metrics.json"
+    stat_before = watch_tree._stamp(old)
+    (tmp_path / "a").rename(tmp_path / "b")
+    real_stamp = watch_tree._stamp
+    monkeypatch.setattr(watch_tree, "_stamp", lambda p: stat_before if p == old else real_stamp(p))
+    assert [(u.kind, u.name) for u in w.catch_up()] == [(GONE, "a"), (APPEARED, "b")]
+    assert w.known == {tmp_path / "b" / "metrics.json": "b"}
+    assert sorted(w.dirs) == [tmp_path, tmp_path / "b"]
 
 
 def test_a_run_directory_made_again_is_watched_anew_even_with_the_same_inode(tmp_path):
