@@ -197,3 +197,20 @@ _CSVISH = st.text(alphabet=',;\t| \r\n"0123456789.-+eEnaNAif_xyz/()', max_size=3
 def test_csv_like_text_never_raises(text):
     table = read_table(text.encode(), "log")
     assert all(len(cells) == table.nrows for cells in table.cells.values())
+
+
+def test_regular_rows_are_cut_into_columns_in_one_split_and_the_rest_row_by_row():
+    from metricwatch.readers.csv_table import _regular_columns
+
+    header = ["epoch", "loss", "val_loss"]
+    assert _regular_columns(["0,1.5,", "1,1.25,2"], ",", header) == [
+        ["0", "1"],
+        ["1.5", "1.25"],
+        ["", "2"],
+    ]
+    assert _regular_columns(["0,1.5", "1,1.25,2"], ",", header) is None  # ragged
+    assert _regular_columns(["0,1.5,2", "epoch,loss,val_loss"], ",", header) is None  # header
+    assert _regular_columns(["0,1.5,2", " epoch ,x,y"], ",", header) is None  # padded header
+    assert _regular_columns([], ",", header) is None
+    # A header whose first name is a number is no name: such a row is data.
+    assert _regular_columns(["1,2,3"], ",", ["1", "a", "b"]) == [["1"], ["2"], ["3"]]
