@@ -20,12 +20,13 @@ from metricwatch.readers import (
     FORMATS,
     FileFormat,
     ParseResult,
+    claim,
     format_named,
     parse,
     sidecars,
     tail_format,
 )
-from metricwatch.readers.appended import AppendedLog
+from metricwatch.readers.appended import CHUNK_BYTES, AppendedLog, read_in_chunks
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
@@ -148,9 +149,18 @@ class RunLoader:
                 stat.st_mtime,
             )
         data = data if data is not None else b""
-        result = parse(path.name, data)
+        fmt = claim(path.name, data)
+        chunked = None
+        if fmt is not None and fmt.appends is not None and len(data) > CHUNK_BYTES:
+            chunked = read_in_chunks(fmt, data)
+        if chunked is not None:
+            result, log = chunked
+            result.format = fmt.name
+            self._logs[path], self._inodes[path] = log, stamp.inode
+        else:
+            result = parse(path.name, data)
+            self._follow(path, stamp, data, result)
         self.parses += 1
-        self._follow(path, stamp, data, result)
         self._add_sidecars(path, result)
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from metricwatch import loader as loader_module
 from metricwatch.loader import RunLoader
 from metricwatch.model import ProblemKind
 from metricwatch.readers import format_named, parse
-from metricwatch.readers.appended import GROWTH, AppendedLog
+from metricwatch.readers.appended import GROWTH, AppendedLog, read_in_chunks
 from metricwatch.readers.base import ParseResult
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -216,3 +217,37 @@ def test_columns_grow_in_place_and_earlier_views_keep_their_points():
     # At most a quarter of slack over the points held (and a small first allocation).
     held = 400 * 3 * 8 * 3 + 400 * 8  # three series with steps, values, epochs + the row steps
     assert log.nbytes <= held * GROWTH + 64 * 8 * 10
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(CORPUS)))
+@pytest.mark.parametrize("chunk", [64, 1000])
+def test_a_big_log_read_in_chunks_is_its_whole_parse(path, chunk):
+    data = path.read_bytes()
+    whole = parse(path.name, data)
+    fmt = format_named(whole.format)
+    read = read_in_chunks(fmt, data, chunk)
+    if read is None:  # a resume, a bad line, nothing to follow: parsed whole instead
+        assert str(path.relative_to(CORPUS)) in WHOLE_READS or path.parent.name == (
+            "testtube_no_metrics"
+        )
+        return
+    result, log = read
+    result.format = fmt.name
+    same(result, whole)
+    assert log.offset == len(data)  # every file here ends with a line end
+
+
+def test_the_loader_reads_a_big_log_in_chunks_and_then_follows_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader_module, "CHUNK_BYTES", 100)
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 49))
+    loader = RunLoader()
+    run = loader.load("run", path)
+    assert len(run.series("train_loss")) == 50
+    assert run.series("train_loss").values[-1] == 0.02
+    with open(path, "a") as handle:
+        handle.write(lightning_rows(50, 50) + "51,510,0.0")
+    run = loader.load("run", path)
+    assert (loader.parses, loader.appended) == (1, 1)
+    assert len(run.series("train_loss")) == 51
+    assert [p.kind for p in run.problems] == [ProblemKind.TRUNCATED]

@@ -32,6 +32,11 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
 
+#: A log bigger than this is parsed in pieces of about this size, each appended to the
+#: columns: the Python objects of a parse (a string per CSV cell, a dict per JSON line)
+#: then never exist for the whole file at once.
+CHUNK_BYTES = 4 * 2**20
+
 #: Capacity grows by this factor: a 1.25x slack keeps a column's overhead under 25 %.
 GROWTH = 1.25
 _MIN_CAPACITY = 64
@@ -62,17 +67,6 @@ class _Column:
 
     def view(self) -> np.ndarray:
         return self.buffer[: self.size]
-
-    @property
-    def context(self) -> bytes:
-        """The last complete lines read (a rewrite in place changes them)."""
-        return b"".join(self._context)
-
-    @property
-    def checked(self) -> tuple[int, int]:
-        """How many bytes of the file's start, and of its end as read, must be the same
-        for the file to be this log grown: the header, and the context lines."""
-        return len(self.header), len(self.context)
 
     @property
     def nbytes(self) -> int:
@@ -128,16 +122,13 @@ class AppendedLog:
 
     def __init__(self, fmt: FileFormat, data: bytes, result: ParseResult) -> None:
         self.format = fmt
-        complete = data[: data.rfind(b"\n") + 1]
-        lines = complete.splitlines(keepends=True)
         appends = fmt.appends or Appends()
         self._keep = appends.context_lines
-        header = appends.header_lines
-        #: the bytes the file must still begin with (a rewrite changes them)
-        self.header = b"".join(lines[:header])
         #: how far the file has been read: the end of its last complete line
-        self.offset = len(complete)
-        self._context = lines[header:][-self._keep :] if self._keep else []
+        self.offset = data.rfind(b"\n") + 1
+        #: the bytes the file must still begin with (a rewrite changes them)
+        self.header = data[: _after_lines(data, 0, appends.header_lines)]
+        self._context = _last_lines(data, len(self.header), self.offset, self._keep)
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
         self._series = {key: _GrowingSeries.of(s) for key, s in result.table.series.items()}
         self._steps = _Column(result.table.steps, np.int64)
@@ -267,6 +258,54 @@ class AppendedLog:
             np.array_equal(grown.steps.view()[-n:], known.steps)
             and np.array_equal(grown.values.view()[-n:], known.values, equal_nan=True)
         )
+
+
+def read_in_chunks(
+    fmt: FileFormat, data: bytes, chunk_bytes: int = CHUNK_BYTES
+) -> tuple[ParseResult, AppendedLog] | None:
+    """A whole appended log read as its writer would have grown it, a chunk of lines at a
+    time, and the AppendedLog to follow it with; None when a chunk cannot simply follow
+    the ones before (a resume, a bad line): then the file is parsed whole."""
+    end = _line_end_after(data, chunk_bytes)
+    first = data[:end]
+    result = fmt.parse(first)
+    log = AppendedLog.start(fmt, first, result)
+    if log is None:
+        return None
+    while end < len(data):
+        end = _line_end_after(data, end + chunk_bytes)
+        grown = log.update(data[log.offset : end])
+        if grown is None:
+            return None
+        result = grown
+    return result, log
+
+
+def _line_end_after(data: bytes, position: int) -> int:
+    """The end of the line holding position (the end of data when no line end follows)."""
+    found = data.find(b"\n", position)
+    return len(data) if found < 0 or position >= len(data) else found + 1
+
+
+def _after_lines(data: bytes, start: int, count: int) -> int:
+    """Where the count lines from start end (at most the last complete line's end)."""
+    end = start
+    for _ in range(count):
+        found = data.find(b"\n", end)
+        if found < 0:
+            break
+        end = found + 1
+    return end
+
+
+def _last_lines(data: bytes, start: int, end: int, count: int) -> list[bytes]:
+    """The last count complete lines of data[start:end] (which ends at a line end)."""
+    lines: list[bytes] = []
+    while len(lines) < count and end > start:
+        begin = max(data.rfind(b"\n", start, end - 1) + 1, start)
+        lines.insert(0, data[begin:end])
+        end = begin
+    return lines
 
 
 def _starts_with(array: np.ndarray, prefix: np.ndarray) -> bool:
