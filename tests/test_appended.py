@@ -27,6 +27,7 @@ LOGS = sorted(
         *CORPUS.glob("detectron2/*/metrics.json"),
         *CORPUS.glob("lightning_csv/**/metrics.csv"),
         *CORPUS.glob("ultralytics/*/results.csv"),
+        *(p for p in CORPUS.glob("keras_csv/**/*") if p.suffix in (".log", ".csv")),
     ]
 )
 
@@ -41,6 +42,8 @@ WHOLE_READS = {
     "detectron2/many_appended_runs_prefix/metrics.json": 9,
     # iteration 1 written after iteration 2 (one write, out of order)
     "detectron2/out_of_order_write/metrics.json": 1,
+    # a second fit appended (append=True): a run per fit, read whole at each line after
+    "keras_csv/generated/keras3_csvlogger/appended_training.log": 3,
     # val=False: every new epoch changes the count of unvalidated epochs in the notice
     "ultralytics/yolo11_val_off_drone/results.csv": 19,
 }

@@ -13,9 +13,11 @@ order. Quirks handled here:
   a resume. A file of two fits or more is read as one part per fit
   (ParseResult.parts `fit 1`, `fit 2`...: runs of their own, see run_parts),
   the file's table being the last fit's; a file of one fit is one run, as
-  ever. One segment can also be asked for (`segment=`). Every segment's rows
-  are in meta["segments"] as [first_row, last_row, first_epoch, last_epoch]
-  (data rows counted from 0, header lines not counted). An epoch going back
+  ever. One segment can also be asked for (`segment=`). In a file of two fits
+  or more, every segment's rows are in meta["segments"] as [first_row,
+  last_row, first_epoch, last_epoch] (data rows counted from 0, header lines
+  not counted); a file of one fit has none (it grows line by line: see
+  readers/appended.py). An epoch going back
   but not to 0 (`initial_epoch=`) is a resume inside a segment: the later
   rows replace the earlier ones.
 - `pd.DataFrame(history.history).to_csv("history.csv")`: no `epoch` column but
@@ -33,7 +35,7 @@ import numpy as np
 from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.base import Appends, FileFormat, ParseResult
 
 NAME = "the Keras CSV log"
 #: What Keras' CSVLogger writes for a key a row lacks.
@@ -79,7 +81,8 @@ def parse_keras_csv(data: bytes, segment: int | None = None) -> ParseResult:
     ).astype(np.int64)
     rows = np.flatnonzero(usable)
     segments = _segments(rows, row_epoch[rows])
-    result.meta["segments"] = segments
+    if len(segments) > 1:
+        result.meta["segments"] = segments
     if len(segments) > 1 and segment is not None:
         result.problems.append(
             Problem(
@@ -198,4 +201,5 @@ FORMAT = FileFormat(
     ),
     sniff=_sniff,
     parse=parse_keras_csv,
+    appends=Appends(header_lines=1, context_lines=2),
 )
