@@ -1,0 +1,69 @@
+"""The debiased EMA against TensorBoard's loop, at block edges, extremes and non-finite points."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from metricwatch.analysis.smoothing import WEIGHTS, debiased_ema
+
+
+def tensorboard_loop(values, weight):
+    """TensorBoard's smoothing as its dashboard computes it, one point at a time."""
+    out, last, count = [], 0.0, 0
+    for value in values:
+        if not math.isfinite(value):
+            out.append(value)
+            continue
+        count += 1
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**count))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("weight", [w for w in WEIGHTS if w] + [0.999])
+def test_it_is_tensorboards_smoothing_across_blocks(weight):
+    rng = np.random.default_rng(7)
+    values = rng.normal(3.0, 0.5, size=5000)  # longer than a block for every weight
+    values[[0, 1127, 1128, 2254]] = [40.0, -3.0, 1e6, 0.25]
+    mine, theirs = debiased_ema(values, weight), tensorboard_loop(values, weight)
+    assert np.max(np.abs(mine - theirs) / np.abs(theirs)) < 1e-12
+
+
+def test_the_first_point_is_itself_and_a_constant_stays_constant():
+    assert debiased_ema(np.array([7.5, 1.0]), 0.9)[0] == pytest.approx(7.5, rel=1e-15)
+    assert np.allclose(debiased_ema(np.full(3000, 0.125), 0.99), 0.125, rtol=1e-14, atol=0)
+
+
+def test_nan_and_inf_pass_through_and_do_not_enter_the_average():
+    values = np.array([1.0, math.nan, 3.0, math.inf, -math.inf, 5.0])
+    out = debiased_ema(values, 0.5)
+    assert math.isnan(out[1]) and out[3] == math.inf and out[4] == -math.inf
+    # 1, then 3: (0.5*0.5*1 + 0.5*3) / (1 - 0.25) = 7/3; then 5.
+    assert out[2] == pytest.approx(7 / 3, rel=1e-15)
+    assert out[5] == pytest.approx(((0.25 + 1.5) * 0.5 + 2.5) / (1 - 0.125), rel=1e-15)
+    assert np.array_equal(
+        debiased_ema(np.array([math.nan, math.nan]), 0.9), [math.nan] * 2, equal_nan=True
+    )
+
+
+def test_weight_zero_is_the_raw_curve_and_a_weight_outside_is_refused():
+    values = np.array([3.0, 1.0, 2.0])
+    out = debiased_ema(values, 0.0)
+    assert out.tolist() == [3.0, 1.0, 2.0] and out is not values
+    for weight in (1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="not in \\[0, 1\\)"):
+            debiased_ema(values, weight)
+
+
+def test_extreme_values_stay_finite_and_right():
+    values = np.array([1e300, 1.7e308, -1.7e308, 5e-324, 1e-300])
+    with np.errstate(all="raise"):
+        out = debiased_ema(values, 0.9)
+    with np.errstate(all="ignore"):
+        expected = tensorboard_loop(values, 0.9)
+    assert np.all(np.isfinite(out))
+    assert np.allclose(out, expected, rtol=1e-13, atol=0)
+    assert debiased_ema(np.array([]), 0.9).tolist() == []
