@@ -98,7 +98,8 @@ class RunSummary:
         """How far the run is, the one wording for header, runs list and summary table.
 
         Epoch runs: `epoch 23 / 50` (compact `23/50`). Step runs: `step 1,200 / 5,000 ·
-        epoch 2` (compact `1.2k/5k st`), the epoch only where the source gives it.
+        epoch 2` (compact `1.2k/5k st`), the epoch only where the source gives it, with
+        the planned epochs when the planned steps are not known (`step 300 · epoch 3 / 5`).
         """
         if self.x == EPOCH:
             done = f"{self.epochs}/{self.total_epochs}" if self.total_epochs else str(self.epochs)
@@ -108,7 +109,10 @@ class RunSummary:
             total = f"/{_count(self.total_steps)}" if self.total_steps else ""
             return f"{_count(step)}{total} st"
         text = f"step {step:,}" + (f" / {self.total_steps:,}" if self.total_steps else "")
-        return text + (f" · epoch {self.epochs}" if self.epochs else "")
+        if not self.epochs:
+            return text
+        planned = f" / {self.total_epochs}" if self.total_epochs and not self.total_steps else ""
+        return f"{text} · epoch {self.epochs}{planned}"
 
     def rows(self) -> list[tuple[str, str]]:
         """The seed's two-column table: (Metric, Value), in the seed's order."""

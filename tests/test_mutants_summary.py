@@ -104,6 +104,12 @@ def test_step_progress_wordings():
     s = summary(x="step", epochs=3, last_step=None, total_steps=0)
     assert s.progress() == "step 0 · epoch 3"
     assert s.progress(compact=True) == "0 st"
+    # The planned epochs, where the planned steps are not known (a step log and its
+    # metrics.json): after the epoch, never next to a total of steps.
+    s = summary(x="step", epochs=3, last_step=350, total_epochs=5)
+    assert s.progress() == "step 350 · epoch 3 / 5"
+    s = summary(x="step", epochs=3, last_step=350, total_epochs=5, total_steps=500)
+    assert s.progress() == "step 350 / 500 · epoch 3"
 
 
 # --- rows ------------------------------------------------------------------------------------
