@@ -26,6 +26,9 @@ from typing import Any
 
 #: Seconds a stat/open/read of a run file may take before its run is reported as blocked.
 READ_TIMEOUT_S = 2.0
+#: Seconds a search of PATH may take (a whole tree on a network file system may take
+#: seconds) before the watcher goes on without it.
+SEARCH_TIMEOUT_S = 10.0
 #: Threads kept for I/O; enough for the loads of one watcher and a reload at once.
 POOL_THREADS = 2
 #: At most this many I/O threads, stuck ones included (each stuck one is one hung file).
@@ -112,6 +115,9 @@ class _Pool:
 
 
 _POOL = _Pool(POOL_THREADS, MAX_THREADS)
+#: The watcher's stats and searches (metricwatch.watch_tree) have threads of their own: a
+#: stat queued behind a long read of the loader must not be taken for a hung mount.
+WATCH_POOL = _Pool(POOL_THREADS, MAX_THREADS)
 
 
 class TimedCalls:

@@ -35,7 +35,10 @@ Nothing stops silently:
   searched and watched again (found through an event on the nearest
   existing parent, or a check every ROOT_CHECK_S);
 - a file that cannot even be stat'ed (a directory of mode 000 on the way)
-  is a changed run, not a gone one: the loader reads it and says why.
+  is a changed run, not a gone one: the loader reads it and says why;
+- a stat or a search that does not answer (a hung network mount) is given
+  up after a deadline (metricwatch.timed_io) and said once: the other runs
+  go on updating, and what it held up is taken in when it answers.
 """
 
 from __future__ import annotations

@@ -17,10 +17,11 @@ the layouts where a run is more than one file:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any, TypeVar
 
 from metricwatch.discovery import (
     DirId,
@@ -32,8 +33,10 @@ from metricwatch.discovery import (
     run_file_of,
 )
 from metricwatch.readers import FileFormat, may_be_run_file
+from metricwatch.timed_io import Blocked, TimedCalls
 
 Stamp = tuple[int, int, int]
+T = TypeVar("T")
 
 
 class UpdateKind(str, Enum):
@@ -229,6 +232,20 @@ class RunLayouts:
         for directory in [d for d in self.dirs if d != run_dir and _is_under(d, run_dir)]:
             del self.dirs[directory]
         return self._absorb(self._search_again(run_dir), full=False)
+
+    def _timed(
+        self, calls: TimedCalls, key: Hashable, what: str, fn: Callable[..., T], *args: Any
+    ) -> T:
+        """fn(*args) with a deadline (metricwatch.timed_io), so that a file or a search held
+        up by a hung mount holds up neither the other runs nor quitting. Raises Blocked,
+        said once per hang (later calls for the key answer Blocked at once until it ends)."""
+        stuck = key in calls.stuck_keys()
+        try:
+            return calls.call(key, fn, *args)
+        except Blocked as blocked:
+            if not stuck and not blocked.closing:
+                self._report(f"{what}: {blocked} (a hung mount?); skipped until it answers")
+            raise
 
     def _missed_by(self, found: Scan) -> list[RunUpdate]:
         """The known runs a search from PATH did not find. Gone if their file went meanwhile

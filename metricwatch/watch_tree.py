@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from metricwatch import timed_io
 from metricwatch.discovery import (
     DirId,
     DiscoveryError,
@@ -54,6 +55,7 @@ from metricwatch.discovery import (
 )
 from metricwatch.readers import FileFormat, may_be_run_file
 from metricwatch.safetext import printable
+from metricwatch.timed_io import WATCH_POOL, Blocked, TimedCalls
 from metricwatch.watch_runs import (
     RunLayouts,
     RunUpdate,
@@ -121,6 +123,9 @@ class RunTree(RunLayouts):
         self._lock = threading.RLock()
         self.on_error = on_error
         self._last_error: str | None = None
+        # Stats and searches with a deadline: a hung mount holds up no other run.
+        self._io = TimedCalls(pool=WATCH_POOL)
+        self._searches = TimedCalls(timed_io.SEARCH_TIMEOUT_S, pool=WATCH_POOL)
 
     @property
     def watch_dir(self) -> Path:
@@ -140,8 +145,8 @@ class RunTree(RunLayouts):
                 rescan = True  # PATH is there (again)
             self._root_seen = True
             updates = self._stat_files(list(self.known))
-            if rescan or not self.known:
-                updates.extend(self._absorb(self._search_root(), full=True))
+            if (rescan or not self.known) and (found := self._search_root()) is not None:
+                updates.extend(self._absorb(found, full=True))
             return updates
 
     def classify(
@@ -208,10 +213,10 @@ class RunTree(RunLayouts):
                     touched.pop(metrics_path, None)
                     updates.extend(self._file_update(metrics_path, False))
             if os.path.isdir(gone):  # made again within the batch
-                if gone == self.watch_dir:
-                    updates.extend(self._absorb(self._search_root(), full=True))
-                else:
+                if gone != self.watch_dir:
                     new_dirs.add(gone)
+                elif (again := self._search_root()) is not None:
+                    updates.extend(self._absorb(again, full=True))
         for directory in sorted(new_dirs):
             found = self._search(directory)
             files.difference_update(location.metrics_path for location in found.runs)
@@ -270,9 +275,12 @@ class RunTree(RunLayouts):
             self.dirs.update(found.dirs)
         for location in found.runs:
             path = location.metrics_path
-            stamp = _stamp(path)
-            if path in self.known and stamp == self._stamps.get(path):
-                continue
+            try:
+                stamp = self._timed(self._io, path, f"{path}: stat", _stamp, path)
+            except Blocked:
+                continue  # behind a hung mount: taken in when it answers
+            if stamp is None or (path in self.known and stamp == self._stamps.get(path)):
+                continue  # gone since (a late search), or unchanged
             update = self._file_update(path, True)
             if update:
                 self._stamps[path] = stamp
@@ -323,19 +331,26 @@ class RunTree(RunLayouts):
             return None
         return distinct_name(name, metrics_path, set(self.known.values()))
 
-    def _scan_root(self) -> Scan:
+    def _scan_root(self, *, timed: bool = False) -> Scan:
         if self._single_file:
             found = scan(self.root) if os.path.lexists(self.root) else Scan()
             ident = dir_id(self.watch_dir)
             found.dirs = {self.watch_dir: ident} if ident is not None else {}
             return found
-        found = scan(self.root)
+        if timed:  # the search itself is pure: only its answer is taken in here
+            found = self._timed(self._searches, 0, f"searching {self.display}", scan, self.root)
+        else:
+            found = scan(self.root)
         self._learn(found)
         return found
 
-    def _search_root(self) -> Scan:
+    def _search_root(self) -> Scan | None:
+        """PATH searched again with a deadline; None while the search is held up (a hung
+        mount below PATH): it goes on, and its answer is taken at the next search."""
         try:
-            return self._scan_root()
+            return self._scan_root(timed=True)
+        except Blocked:
+            return None
         except (DiscoveryError, OSError) as error:
             self._report(str(error))
             return Scan(dirs=dict(self.dirs))  # keep what is known: nothing was searched
@@ -371,7 +386,12 @@ class RunTree(RunLayouts):
         for metrics_path in paths:
             if metrics_path not in self.known:
                 continue  # dropped meanwhile (inside a run that appeared)
-            stamp = _stamp(metrics_path)
+            try:
+                stamp = self._timed(
+                    self._io, metrics_path, f"{metrics_path}: stat", _stamp, metrics_path
+                )
+            except Blocked:
+                continue  # a hung mount: the other runs go on, this one when it answers
             if stamp is None:
                 updates.extend(self._file_update(metrics_path, False))
             elif self._tree_moved(metrics_path) or stamp != self._stamps.get(metrics_path):

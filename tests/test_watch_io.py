@@ -7,14 +7,16 @@ import threading
 import time
 
 import pytest
+from test_watch_resilience import APPEARED, CHANGED, Collector, append_epoch
 from tui_fixtures.support import epoch_record, write_run
 
 from metricwatch import loader as loader_module
-from metricwatch import timed_io
+from metricwatch import timed_io, watch_tree
 from metricwatch.loader import RunLoader
 from metricwatch.model import ProblemKind
 from metricwatch.timed_io import Blocked, TimedCalls
 from metricwatch.tui.ingest import Ingest
+from metricwatch.watch import RunWatcher, WatchMode
 
 
 class Hang:
@@ -193,3 +195,67 @@ def test_a_blocked_read_does_not_hold_up_ingest_for_the_other_runs(tmp_path, han
     assert time.monotonic() - began < 1.0  # not behind the hung read's 2 s
     hang.release.set()
     waiting.join(timeout=5)
+
+
+# --- the watcher's stat rounds and searches (polling) --------------------------------------------
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Released at the end whatever happens: a stat or search held up never outlives the test."""
+    monkeypatch.setattr(timed_io, "READ_TIMEOUT_S", 0.2)
+    release = threading.Event()
+    yield release
+    release.set()
+
+
+def test_a_stat_that_hangs_in_polling_holds_up_only_its_run(tmp_path, monkeypatch, held):
+    hung = write_run(tmp_path / "hung", 1)
+    other = write_run(tmp_path / "other", 1)
+    errors: list[str] = []
+    watcher = RunWatcher(tmp_path, WatchMode(True, 0.02), rescan_every=1000, on_error=errors.append)
+    watcher.initial()
+    real = watch_tree._stamp
+
+    def stamp(path):
+        if path.parent.name == "hung":
+            held.wait(10)  # a hung mount
+        return real(path)
+
+    monkeypatch.setattr(watch_tree, "_stamp", stamp)
+    with Collector(watcher, ready=lambda: True) as events:
+        for epoch in (2, 3):  # round after round, the other run goes on
+            append_epoch(other, epoch)
+            events.until(CHANGED, "other")
+        held.set()  # the mount answers again
+        append_epoch(hung, 2)
+        events.until(CHANGED, "hung")
+    assert errors == [
+        f"{hung.path}: stat: no answer in 0.2 s (a hung mount?); skipped until it answers"
+    ]
+
+
+def test_a_search_that_hangs_in_polling_holds_up_no_stat_round(tmp_path, monkeypatch, held):
+    other = write_run(tmp_path / "other", 1)
+    errors: list[str] = []
+    monkeypatch.setattr(timed_io, "SEARCH_TIMEOUT_S", 0.2)
+    watcher = RunWatcher(tmp_path, WatchMode(True, 0.02), rescan_every=1, on_error=errors.append)
+    watcher.initial()
+    real = watch_tree.scan
+
+    def scan(path, **kwargs):
+        held.wait(10)  # a directory below PATH on a hung mount
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(watch_tree, "scan", scan)
+    with Collector(watcher, ready=lambda: True) as events:
+        write_run(tmp_path / "new", 1)
+        for epoch in (2, 3):
+            append_epoch(other, epoch)
+            events.until(CHANGED, "other")
+        assert (APPEARED, "new") not in events.seen
+        held.set()
+        events.until(APPEARED, "new")
+    assert errors == [
+        f"searching {tmp_path}/: no answer in 0.2 s (a hung mount?); skipped until it answers"
+    ]
