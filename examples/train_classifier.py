@@ -1,10 +1,15 @@
 """Train a small classifier on synthetic data and log it for metricwatch.
 
 A real (tiny) PyTorch training on CPU that uses every helper in
-metricwatch.torch and writes runs/<name>/metrics.json after each epoch:
+metricwatch.torch: it writes runs/<name>/metrics.json after each epoch and
+appends the batch loss to runs/<name>/metrics.jsonl every --log-every steps,
+so the monitor shows the loss moving within each epoch:
 
     python examples/train_classifier.py --sleep 1 &     # in one terminal
     metricwatch runs/                                   # in another
+
+Running it again starts a new run and keeps the previous one's files as
+metrics.json.bak and metrics.jsonl.bak (then .bak.1, ...).
 
 Misbehave on purpose to see the diagnostics:
     --overfit   tiny noisy train set, big model, no regularisation: val loss turns up
@@ -61,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--hidden", type=int, help="hidden width (default: per mode)")
     parser.add_argument("--ddp", type=int, default=1, metavar="N", help="processes (gloo)")
+    parser.add_argument(
+        "--log-every",
+        type=int,
+        default=10,
+        metavar="N",
+        help="log the batch loss every N optimizer steps to metrics.jsonl (0: epochs only)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--overfit", action="store_true", help="make val loss rise")
     mode.add_argument("--diverge", action="store_true", help="make gradients explode")
@@ -194,13 +206,15 @@ def train(rank: int, world_size: int, args: argparse.Namespace) -> None:
     scheduler = make_scheduler(optimizer, args.epochs)
 
     # Every rank creates the logger (after init_process_group); only rank 0 writes.
+    # No checkpoints here, so no resume=True: a rerun is a new run (the old one -> .bak).
     logger = JSONMetricLogger(
         args.runs_dir / args.name,
         total_epochs=args.epochs,
         task="classification",
         config=vars(args),
-        resume=False,  # this script has no checkpoints: a rerun is a new run (old one -> .bak)
+        steps_per_epoch=len(train_loader),  # optimizer steps: exact fractional epochs
     )
+    step = 0
     loss_meter, accuracy_meter, grad_meter = (
         AverageMeter("train_loss"),
         AverageMeter("train_accuracy"),
@@ -228,6 +242,10 @@ def train(rank: int, world_size: int, args: argparse.Namespace) -> None:
                 if not (args.diverge or args.overfit):
                     nn.utils.clip_grad_norm_(model.parameters(), max_norm=5.0)
                 optimizer.step()
+                step += 1
+                if args.log_every and step % args.log_every == 0:
+                    # The batch loss as a tensor: it reaches the host at the logger's flush.
+                    logger.log_step(step=step, train_loss=loss.detach())
                 # Tensors go in as they are: no .item() sync per batch.
                 loss_meter.update(loss, labels.numel())
                 accuracy_meter.update(
@@ -240,6 +258,7 @@ def train(rank: int, world_size: int, args: argparse.Namespace) -> None:
             if args.sleep:
                 time.sleep(args.sleep)
             record = logger.log_epoch(
+                step=step,  # where the epoch ended (the last logged step may be earlier)
                 train_loss=loss_meter.avg,
                 train_accuracy=accuracy_meter.avg,
                 **validation,

@@ -71,14 +71,15 @@ def _current_umask() -> int:
 def remove_stale_temp_files(path: Path, older_than_s: float = 60.0) -> int:
     """Delete temp files a killed writer left beside path; returns how many went.
 
-    Only files older than a minute are touched, so a writer in another process
-    that is mid-write keeps its temp file.
+    Only files older than `older_than_s` are touched (a minute by default), so a
+    writer in another process that is mid-write keeps its temp file; a writer that
+    holds the run's lock (no other writer can be at work) passes 0 to remove them all.
     """
     removed = 0
     cutoff = time.time() - older_than_s
     for temp in path.parent.glob(f".{path.name}.*.tmp"):
         try:
-            if temp.stat().st_mtime < cutoff:
+            if temp.stat().st_mtime <= cutoff:
                 temp.unlink()
                 removed += 1
         except OSError:
@@ -110,6 +111,14 @@ def to_float(value: Any) -> float:
     if callable(item):
         return float(item())
     return float(value)
+
+
+def _step_of(value: Any) -> int | None:
+    """An epoch record's step as an integer (a file read back gives floats); None: none."""
+    if value is None or isinstance(value, bool):
+        return None
+    number = to_float(value)
+    return int(number) if number.is_integer() and number >= 0 else None
 
 
 class MetricsDocument:
@@ -155,8 +164,11 @@ class MetricsDocument:
         """Add an epoch record. Re-logging an epoch replaces it and drops every later one."""
         epoch = int(record["epoch"])
         clean: dict[str, Any] = {"epoch": epoch}
+        step = _step_of(record.get("step"))
+        if step is not None:
+            clean["step"] = step  # where the epoch ended on the step axis: an integer
         for key, value in record.items():
-            if key == "epoch" or value is None:
+            if key in ("epoch", "step") or value is None:
                 continue
             clean[canonical_key(str(key))] = to_float(value)
         while self._records and self._records[-1]["epoch"] >= epoch:

@@ -100,9 +100,15 @@ def test_the_reader_does_catch_a_non_atomic_writer(tmp_path):
     assert seen["failures"] > 0, seen
 
 
-def test_sigkill_at_random_moments_always_leaves_a_valid_file(tmp_path):
+def _lines(piece):
+    """A piece of metrics.jsonl: its complete lines as objects, and what follows them."""
+    end = piece.rfind(b"\n") + 1
+    return [json.loads(line) for line in piece[:end].splitlines()], piece[end:]
+
+
+def test_sigkill_at_random_moments_leaves_both_files_whole(tmp_path):
     run_dir, snapshots = tmp_path / "run", tmp_path / "snapshots"
-    trials = 20
+    trials = 120
     completed = subprocess.run(
         [
             sys.executable,
@@ -115,24 +121,64 @@ def test_sigkill_at_random_moments_always_leaves_a_valid_file(tmp_path):
         env=ENV,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr
     reports = [json.loads(line) for line in completed.stdout.splitlines()]
     assert len(reports) == trials
     assert all(report["killed"] for report in reports)
 
-    previous = 0
+    epochs_before = 0
+    last_step = 0  # the last complete line's step after the previous kill
+    written = b""  # the complete lines of metrics.jsonl, as the pieces give them
+    cut_short = 0
     for report in reports:
-        data = (snapshots / f"{report['trial']:03d}.json").read_bytes()
+        trial = report["trial"]
+        data = (snapshots / f"{trial:03d}.json").read_bytes()
         json.loads(data)  # plain JSON, as any foreign reader would parse it
         result = parse_metrics_json(data)
         assert result.problems == [], (report, result.problems)
-        epochs = [record.epoch for record in records(result)]
-        assert epochs == list(range(1, len(epochs) + 1))
-        assert len(epochs) >= previous  # a completed epoch is never lost
-        previous = len(epochs)
+        epochs = records(result)
+        numbers = [record.epoch for record in epochs]
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert len(numbers) >= epochs_before  # a completed epoch is never lost
+        epochs_before = len(numbers)
         assert result.meta["total_epochs"] == 10**6
-    assert previous > 600  # the children did log (the file started with 600 epochs)
-    # Some kills landed between creating the temp file and renaming it: mid-write.
-    assert reports[-1]["temp_files"], f"no kill hit a write in progress: {reports}"
+
+        assert report["from"] == len(written)  # the file only grew: nothing rewritten
+        piece = (snapshots / f"{trial:03d}.jsonl").read_bytes()
+        lines, rest = _lines(piece)
+        # Every line before the last is complete and the steps follow on exactly once.
+        assert [line["step"] for line in lines] == list(
+            range(last_step + 1, last_step + 1 + len(lines))
+        )
+        for line in lines:
+            assert line["train_loss"] == 1.0 / line["step"]
+            assert line["lr"] == line["step"] * 0.5
+            assert set(line) == {
+                "step",
+                "time",
+                "train_loss",
+                "lr",
+                *(["epoch"] if "epoch" in line else []),
+            }
+        last_step += len(lines)
+        written += piece[: len(piece) - len(rest)]
+        cut_short += bool(rest)
+        # metrics.json never points at a step the step log does not have.
+        steps = [record.values["step"] for record in epochs if "step" in record.values]
+        assert steps == sorted(set(steps))
+        assert not steps or steps[-1] <= last_step
+
+    assert epochs_before > 300  # the children did log (the file started with 300 epochs)
+    assert last_step > 1000
+    # Some kills landed between creating metrics.json's temp file and renaming it.
+    assert any(report["temp_files"] for report in reports), reports
+    # The next logger removes a killed writer's temp files (never more than one is left)
+    # and a line cut short, then appends: the file is the complete lines, in order.
+    assert all(len(report["temp_files"]) <= 1 for report in reports)
+    JSONMetricLogger(run_dir, resume=True).close()
+    assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.json", "metrics.jsonl"]
+    final = (run_dir / "metrics.jsonl").read_bytes()
+    assert final == written or final == written + rest + b"\n"  # a whole last record ended
+    print(f"{trials} kills, {cut_short} left a line cut short, {last_step} steps")

@@ -1,4 +1,4 @@
-"""Two real gloo processes: only rank 0 writes; AverageMeter.synchronize() is exact."""
+"""Two real gloo processes: only rank 0 locks and writes; AverageMeter.synchronize() is exact."""
 
 import json
 import sys
@@ -91,6 +91,35 @@ def test_a_shared_resumed_run_is_numbered_alike_and_written_once(outcome):
     values = [(r.epoch, r.values["val_loss"]) for r in records(result)]
     assert values == [(1, 3.0), (2, 2.0), (3, 0.5), (4, 0.4)]
     assert sorted(p.name for p in (base / "shared").iterdir()) == ["metrics.json"]
+
+
+def test_only_rank_0_locks_and_writes_steps_and_log_step_is_a_no_op_elsewhere(outcome):
+    base, (rank0, rank1) = outcome
+    # Both ranks had a logger open on one directory: only rank 0 holds the lock.
+    assert rank0["steps"]["lock_pid"] == rank1["steps"]["lock_pid"] == rank0["steps"]["pid"]
+    assert rank1["steps"]["pid"] != rank0["steps"]["pid"]
+    assert rank1["steps"]["pending"] == 0  # nothing queued on rank 1
+    lines = (base / "steps" / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [row["step"] for row in rows] == list(range(1, 9))
+    assert [row["train_loss"] for row in rows] == [float(step) for step in range(1, 9)]  # rank 0's
+    assert [row["epoch"] for row in rows] == [step / 4 for step in range(1, 9)]
+    for rank, got in enumerate((rank0, rank1)):
+        assert [r["step"] for r in got["steps"]["returned"]] == list(range(1, 9))
+        assert [r["train_loss"] for r in got["steps"]["returned"]] == [
+            100.0 * rank + step for step in range(1, 9)
+        ]
+        assert got["steps"]["epoch"] == {
+            "epoch": 1,
+            "step": 8,
+            "val_loss": 1.0 + rank,
+            "duration_s": 1.0,
+        }
+    result = parse_metrics_json((base / "steps" / "metrics.json").read_bytes())
+    assert [(r.epoch, r.values) for r in records(result)] == [
+        (1, {"step": 8.0, "val_loss": 1.0, "duration_s": 1.0})
+    ]
+    assert sorted(p.name for p in (base / "steps").iterdir()) == ["metrics.json", "metrics.jsonl"]
 
 
 def test_synchronize_gives_the_exact_global_average(outcome):

@@ -1,6 +1,7 @@
 """examples/train_classifier.py trains for real and writes a file metricwatch reads cleanly."""
 
 import importlib.util
+import json
 import math
 import os
 import subprocess
@@ -13,6 +14,8 @@ torch = pytest.importorskip("torch")
 
 from helpers import records  # noqa: E402
 
+from metricwatch.loader import RunLoader  # noqa: E402
+from metricwatch.model import STEP  # noqa: E402
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 
 pytestmark = pytest.mark.torch
@@ -22,6 +25,7 @@ SCRIPT = REPO / "examples" / "train_classifier.py"
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 SMALL = ["--train-size", "256", "--val-size", "200", "--hidden", "16", "--batch-size", "32"]
 KEYS = {
+    "step",
     "train_loss",
     "train_accuracy",
     "val_loss",
@@ -49,7 +53,7 @@ def train(tmp_path, *flags):
 
 
 def test_trains_and_logs_every_metric(tmp_path):
-    stdout, result = train(tmp_path, "--epochs", "4", *SMALL)
+    stdout, result = train(tmp_path, "--epochs", "4", "--log-every", "3", *SMALL)
     assert [line.split()[:2] for line in stdout.splitlines() if line.startswith("epoch")] == [
         ["epoch", f"{e}/4"] for e in range(1, 5)
     ]
@@ -66,14 +70,37 @@ def test_trains_and_logs_every_metric(tmp_path):
     assert result.meta["total_epochs"] == 4
     assert result.meta["task"] == "classification"
     assert result.meta["config"]["epochs"] == 4
+    assert result.meta["config"]["log_every"] == 3
+    # 256 samples in batches of 32: 8 steps an epoch; the epochs end at steps 8, 16, 24, 32.
+    assert [record.values["step"] for record in records(result)] == [8.0, 16.0, 24.0, 32.0]
+    lines = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [line["step"] for line in lines] == list(range(3, 33, 3))
+    assert [line["epoch"] for line in lines] == [step / 8 for step in range(3, 33, 3)]
+    assert all(set(line) == {"step", "epoch", "time", "train_loss"} for line in lines)
+    # The monitor's view: the batch loss by step, moving within each epoch.
+    run = RunLoader().load("run", tmp_path / "run" / "metrics.json")
+    assert run.problems == []
+    assert run.x == STEP
+    batch_loss = run.series("train_loss_step")
+    assert batch_loss.steps.tolist() == list(range(3, 33, 3))
+    assert batch_loss.values.tolist() == [line["train_loss"] for line in lines]
+    assert len(set(batch_loss.values.tolist())) == len(lines)
+    assert run.series("val_loss").steps.tolist() == [8, 16, 24, 32]
 
 
 def test_ddp_on_two_processes_writes_one_clean_file(tmp_path):
-    stdout, result = train(tmp_path, "--epochs", "2", "--ddp", "2", *SMALL)
+    stdout, result = train(tmp_path, "--epochs", "2", "--ddp", "2", "--log-every", "2", *SMALL)
     assert [record.epoch for record in records(result)] == [1, 2]
     assert all(set(record.values) == KEYS for record in records(result))
     assert len([line for line in stdout.splitlines() if line.startswith("epoch")]) == 2  # rank 0
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.json", "metrics.jsonl"]
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [2, 4, 6, 8]  # 128 samples a rank in batches of 32: 4 steps an epoch
 
 
 def test_diverge_logs_exploding_gradients(tmp_path):

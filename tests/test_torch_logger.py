@@ -267,7 +267,7 @@ def test_resume_continues_the_existing_file(tmp_path, monkeypatch):
             first.log_epoch(train_loss=loss)
     original_start = json.loads((tmp_path / "metrics.json").read_text())["meta"]["started_at"]
 
-    with JSONMetricLogger(tmp_path, total_epochs=20) as second:
+    with JSONMetricLogger(tmp_path, total_epochs=20, resume=True) as second:
         assert second.last_epoch == 3
         assert [r["train_loss"] for r in second.records] == [3.0, 2.0, 1.0]
         assert second.log_epoch(train_loss=0.5)["epoch"] == 4
@@ -285,7 +285,7 @@ def test_resume_from_a_checkpoint_replaces_epochs_after_it(tmp_path):
         for loss in (5.0, 4.0, 3.0, 2.0):
             first.log_epoch(train_loss=loss)
     # The run crashed; the last checkpoint was after epoch 2.
-    with JSONMetricLogger(tmp_path) as second:
+    with JSONMetricLogger(tmp_path, resume=True) as second:
         second.log_epoch(epoch=3, train_loss=2.5)
     assert epochs_of(tmp_path) == [1, 2, 3]
     assert records(read_back(tmp_path))[-1].values["train_loss"] == 2.5
@@ -303,7 +303,7 @@ def test_resume_false_starts_afresh_and_keeps_a_backup(tmp_path):
         first.log_epoch(train_loss=0.5)
     old_bytes = (tmp_path / "metrics.json").read_bytes()
 
-    second = JSONMetricLogger(tmp_path, resume=False)
+    second = JSONMetricLogger(tmp_path)  # resume=False is the default
     assert second.backup_path == tmp_path / "metrics.json.bak"
     assert (tmp_path / "metrics.json.bak").read_bytes() == old_bytes
     assert epochs_of(tmp_path) == []  # the fresh file is there at once, empty
@@ -314,8 +314,8 @@ def test_resume_false_starts_afresh_and_keeps_a_backup(tmp_path):
 def test_resume_false_never_overwrites_an_earlier_backup(tmp_path):
     contents = []
     for run in range(4):
-        logger = JSONMetricLogger(tmp_path, resume=False, config={"run": run})
-        logger.log_epoch(train_loss=float(run))
+        with JSONMetricLogger(tmp_path, resume=False, config={"run": run}) as logger:
+            logger.log_epoch(train_loss=float(run))
         contents.append((tmp_path / "metrics.json").read_bytes())
         expected = [None, "metrics.json.bak", "metrics.json.bak.1", "metrics.json.bak.2"][run]
         assert logger.backup_path == (expected and tmp_path / expected)
@@ -329,7 +329,8 @@ def test_resume_false_never_overwrites_an_earlier_backup(tmp_path):
 def test_backup_numbering_takes_the_first_free_name(tmp_path):
     (tmp_path / "metrics.json.bak").write_text("oldest")
     (tmp_path / "metrics.json.bak.2").write_text("kept by hand")
-    JSONMetricLogger(tmp_path).log_epoch(train_loss=1.0)
+    with JSONMetricLogger(tmp_path) as first:
+        first.log_epoch(train_loss=1.0)
     logger = JSONMetricLogger(tmp_path, resume=False)
     assert logger.backup_path == tmp_path / "metrics.json.bak.1"
     assert (tmp_path / "metrics.json.bak").read_text() == "oldest"
@@ -354,7 +355,7 @@ def test_resuming_a_damaged_file_keeps_a_copy_and_continues_from_what_it_holds(t
     (tmp_path / "metrics.json").write_text(truncated)
 
     with pytest.warns(UserWarning, match="ends mid-document.*2 epochs.*metrics.json.bak"):
-        logger = JSONMetricLogger(tmp_path)
+        logger = JSONMetricLogger(tmp_path, resume=True)
     assert logger.backup_path == tmp_path / "metrics.json.bak"
     assert (tmp_path / "metrics.json.bak").read_text() == truncated
     assert logger.log_epoch(train_loss=1.5)["epoch"] == 3
@@ -365,7 +366,7 @@ def test_resuming_a_damaged_file_does_not_overwrite_an_earlier_backup(tmp_path):
     (tmp_path / "metrics.json.bak").write_text("the first run's data")
     (tmp_path / "metrics.json").write_text('{"meta": {}, "epochs": [{"epoch": 1, "train_')
     with pytest.warns(UserWarning, match=r"kept as metrics\.json\.bak\.1$"):
-        logger = JSONMetricLogger(tmp_path)
+        logger = JSONMetricLogger(tmp_path, resume=True)
     assert logger.backup_path == tmp_path / "metrics.json.bak.1"
     assert (tmp_path / "metrics.json.bak").read_text() == "the first run's data"
     assert logger.backup_path.read_text().endswith('"train_')
@@ -375,14 +376,15 @@ def test_resuming_a_foreign_file_does_not_destroy_it(tmp_path):
     foreign = '{"iteration": 20, "loss": 0.5}\n{"iteration": 40, "loss": 0.4}\n'
     (tmp_path / "metrics.json").write_text(foreign)
     with pytest.warns(UserWarning, match="not a metricwatch file"):
-        logger = JSONMetricLogger(tmp_path)
+        logger = JSONMetricLogger(tmp_path, resume=True)
     assert (tmp_path / "metrics.json.bak").read_text() == foreign
     assert logger.log_epoch(train_loss=1.0)["epoch"] == 1
 
 
 def test_resuming_a_healthy_file_makes_no_copy(tmp_path, recwarn):
-    JSONMetricLogger(tmp_path).log_epoch(train_loss=1.0)
-    resumed = JSONMetricLogger(tmp_path)
+    with JSONMetricLogger(tmp_path) as first:
+        first.log_epoch(train_loss=1.0)
+    resumed = JSONMetricLogger(tmp_path, resume=True)
     resumed.log_epoch(train_loss=0.5)
     assert resumed.backup_path is None
     assert not (tmp_path / "metrics.json.bak").exists()
@@ -595,7 +597,7 @@ def test_close_retries_a_failed_write_and_warns_if_the_file_stays_behind(tmp_pat
     assert logger.write_error is None  # close() wrote it
     assert epochs_of(tmp_path) == [1]
 
-    logger = JSONMetricLogger(tmp_path)
+    logger = JSONMetricLogger(tmp_path, resume=True)
     failing.errors = [disk_full(tmp_path), disk_full(tmp_path)]
     with pytest.warns(RuntimeWarning, match="No space"):
         logger.log_epoch(train_loss=0.5)
@@ -677,7 +679,7 @@ def test_other_ranks_read_a_resumed_run_but_never_change_it(tmp_path, monkeypatc
     before = (tmp_path / "metrics.json").read_bytes()
     monkeypatch.setattr(mw_distributed, "get_rank", lambda: 1)
 
-    resumed = JSONMetricLogger(tmp_path, total_epochs=99)
+    resumed = JSONMetricLogger(tmp_path, total_epochs=99, resume=True)
     assert resumed.log_epoch(train_loss=0.5)["epoch"] == 4  # numbered as rank 0 numbers it
     fresh = JSONMetricLogger(tmp_path, resume=False)
     assert fresh.log_epoch(train_loss=0.5)["epoch"] == 1

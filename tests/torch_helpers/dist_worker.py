@@ -1,12 +1,14 @@
 """The body of the 2-process gloo test: run on each rank by torch.multiprocessing.
 
 Each rank logs into a directory of its own (only rank 0's may appear on
-disk), both ranks resume a shared run, and AverageMeter.synchronize() is
-fed different values and counts per rank. What each rank saw goes to
+disk), both ranks resume a shared run, both log steps into one run
+directory (only rank 0 takes its lock and writes), and
+AverageMeter.synchronize() is fed different values and counts per rank. What each rank saw goes to
 BASE/results/RANK.json for the test to compare.
 """
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,7 +59,26 @@ def _checks(rank: int, base: Path) -> dict:
         following = logger.log_epoch(val_loss=0.4, duration_s=3.0)
     result["shared"] = [fourth, replaced, following]
 
-    # 3. Different values and counts per rank; the global average must be exact.
+    # 3. Steps, every rank on one directory: only rank 0 locks it; rank 1 fails nothing.
+    steps = base / "steps"
+    with JSONMetricLogger(steps, steps_per_epoch=4) as logger:
+        dist.barrier()  # both loggers are open at once
+        lock = steps / ".metricwatch.lock"
+        returned = [
+            logger.log_step(train_loss=torch.tensor(100.0 * rank + step), lr=0.1)
+            for step in range(1, 9)
+        ]
+        epoch = logger.log_epoch(val_loss=1.0 + rank, duration_s=1.0)
+        result["steps"] = {
+            "returned": [{k: float(v) for k, v in r.items() if k != "time"} for r in returned],
+            "pending": logger._steps.pending,
+            "epoch": epoch,
+            "lock_pid": json.loads(lock.read_text())["pid"],
+            "pid": os.getpid(),
+        }
+        dist.barrier()  # rank 1 has read the lock file before rank 0 removes it
+
+    # 4. Different values and counts per rank; the global average must be exact.
     meter = AverageMeter("loss")
     if rank == 0:
         meter.update(torch.tensor(1.0), 3)
@@ -69,7 +90,7 @@ def _checks(rank: int, base: Path) -> dict:
     meter.synchronize()  # idempotent: must not count anyone twice
     result["meter"] = {"local": local, "avg": meter.avg, "sum": meter.sum, "count": meter.count}
 
-    # 4. A rank with no updates at all (uneven data) still joins the reduction.
+    # 5. A rank with no updates at all (uneven data) still joins the reduction.
     uneven = AverageMeter()
     if rank == 0:
         uneven.update(torch.tensor(4.0), 2)
