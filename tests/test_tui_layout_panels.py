@@ -217,7 +217,16 @@ async def test_the_palette_offers_the_help_screen_not_textuals_keys_panel(tmp_pa
 # --- 6. help and README agree with the bindings ---------------------------------------------
 
 #: How the README writes a binding's key.
-_README_KEYS = {"down": "↓", "up": "↑", "slash": "/", "question_mark": "?", "escape": "Esc"}
+_README_KEYS = {
+    "down": "↓",
+    "up": "↑",
+    "slash": "/",
+    "question_mark": "?",
+    "escape": "Esc",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "space": "Space",
+}
 
 
 def _readme_key_table() -> str:

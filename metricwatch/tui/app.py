@@ -52,6 +52,7 @@ from metricwatch.tui.messages import (
 )
 from metricwatch.tui.screens.help import HelpScreen
 from metricwatch.tui.state import RunState, build_state
+from metricwatch.tui.view_keys import VIEW_BINDINGS, ViewKeys
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
 from metricwatch.watch import (
@@ -73,7 +74,7 @@ STATUS_EVERY = 5.0
 LOAD_FAILED = "could not load this run: "
 
 
-class MetricwatchApp(RunFeed, App[int]):
+class MetricwatchApp(ViewKeys, RunFeed, App[int]):
     """Watches the runs under one path."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -91,6 +92,7 @@ class MetricwatchApp(RunFeed, App[int]):
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
         Binding("escape", "clear_filter", "Clear", show=False, tooltip="Clear the filter"),
+        *VIEW_BINDINGS,
     ]
 
     def __init__(
@@ -473,10 +475,9 @@ class MetricwatchApp(RunFeed, App[int]):
         yield SystemCommand("Previous run", "Show the previous run", self.action_previous_run)
         yield SystemCommand("Filter runs", "Filter the runs list by name", self.action_filter)
         yield SystemCommand("More charts", "Show charts that do not fit", self.action_more_charts)
-        yield SystemCommand(
-            "Reload", "Re-read every run and search PATH again", self.action_reload
-        )
+        yield SystemCommand("Reload", "Re-read every run and search PATH again", self.action_reload)
         yield SystemCommand("Runs list", "Show or hide the runs list", self.action_toggle_list)
+        yield from self.view_commands()
 
 
 def _is_load_failure(problem: Problem) -> bool:

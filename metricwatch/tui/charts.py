@@ -31,6 +31,7 @@ from metricwatch.metrics import (
 from metricwatch.summary import RunSummary
 from metricwatch.tui.axes import epoch_label, linear_ticks, log_ticks
 from metricwatch.tui.state import RunState
+from metricwatch.tui.view_options import ViewOptions, is_loss_chart
 
 __all__ = ["ChartSpec", "Line", "charts_for", "linear_ticks", "log_ticks", "visible"]
 
@@ -79,6 +80,17 @@ ON_LIGHT = {
     250: 239,
     203: 124,
 }
+#: The raw curve behind a smoothed one: the same hue, darker (lighter on a light theme).
+DIMMED = {33: 24, 208: 94, 41: 22, 170: 90, 44: 23, 220: 100, 141: 60, 252: 243}
+DIMMED_ON_LIGHT = {33: 153, 208: 223, 41: 157, 170: 219, 44: 159, 220: 229, 141: 189, 252: 254}
+
+
+def dimmed(color: int, dark: bool = True) -> int:
+    """The dim version of a line colour, for the raw curve drawn behind a smoothed one."""
+    table = DIMMED if dark else DIMMED_ON_LIGHT
+    return table.get(color, 240 if dark else 252)
+
+
 #: At most this many lines on one metric chart; more go to the next chart of the group.
 MAX_LINES = 4
 #: Series whose typical magnitudes differ by more than this many decades get separate charts.
@@ -108,6 +120,10 @@ class Line:
     color: int
     mark: str = "•"
     unit: str = "epoch"  # what x counts: "epoch", or "step" in a run logged per step
+    #: The raw values behind a smoothed `y`, drawn first in a dim style; None when unsmoothed.
+    raw: np.ndarray | None = None
+    #: The factor from the file's values to `y` (100 / scale on a percent chart).
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,16 +140,57 @@ class ChartSpec:
     notes: tuple[str, ...] = field(default=())
     #: The same notes shorter, one for one, for a frame too narrow for `notes`.
     short_notes: tuple[str, ...] = field(default=())
+    #: The y range leaves out the lowest and highest 1% of what is shown (the `o` key).
+    clip_outliers: bool = False
+    #: The x range shown: the last `zoom` of the data's range (the `[` key); 1 is all of it.
+    zoom: float = 1.0
 
     @property
     def empty(self) -> bool:
         return not any(len(line.x) for line in self.lines)
 
 
-def charts_for(state: RunState) -> list[ChartSpec]:
+def charts_for(state: RunState, view: ViewOptions | None = None) -> list[ChartSpec]:
     """Every chart the run has data for, in display order: loss, metrics, other losses, LR,
     gradients. Every logged series is on one of them. A step run's charts say so in their
-    title (`Loss by step`): its x axis counts optimiser steps, not epochs."""
+    title (`Loss by step`): its x axis counts optimiser steps, not epochs. `view` (the
+    keys' choices) smooths, clips, zooms and puts the losses on a log scale."""
+    charts = _plain_charts(state)
+    return [with_view(chart, state, view) for chart in charts] if view is not None else charts
+
+
+def with_view(chart: ChartSpec, state: RunState, view: ViewOptions) -> ChartSpec:
+    """A chart under the view's choices: its lines smoothed (the raw ones kept behind),
+    the loss charts on a log scale when asked, outliers out of the y range, the x zoomed."""
+    x = state.summary.x
+    weight = view.smoothing_for(x)
+    lines = chart.lines
+    if weight:
+        lines = tuple(_smoothed(line, state, weight) for line in lines)
+    log_y = chart.log_y
+    notes = list(zip(chart.notes, chart.short_notes or chart.notes))
+    if view.log_y and is_loss_chart(chart.id) and not log_y:
+        log_y = True
+        notes += _nonpositive_notes(lines)
+    return replace(
+        chart,
+        lines=lines,
+        log_y=log_y,
+        clip_outliers=view.outliers_for(x),
+        zoom=view.zoom_fraction,
+        **_notes(notes),
+    )
+
+
+def _smoothed(line: Line, state: RunState, weight: float) -> Line:
+    """The line smoothed with the state's cached EMA, in the line's display scale (percent)."""
+    smooth = state.smoothed(line.key, weight)
+    if line.factor != 1.0:
+        smooth = _scaled(smooth, line.factor)
+    return replace(line, y=smooth, raw=line.y)
+
+
+def _plain_charts(state: RunState) -> list[ChartSpec]:
     charts = [loss_chart(state)]
     charts.extend(metric_charts(state))
     charts.extend(other_loss_charts(state))
@@ -296,12 +353,16 @@ def other_loss_charts(state: RunState) -> list[ChartSpec]:
 
 def _percent(line: Line, scale: float) -> Line:
     factor = 100.0 / scale if scale and math.isfinite(scale) else 100.0
+    # Keeps the unit: a step run's notes say "step", not "epoch".
+    return replace(line, y=_scaled(line.y, factor), factor=factor)
+
+
+def _scaled(values: np.ndarray, factor: float) -> np.ndarray:
     with np.errstate(over="ignore"):
-        y = line.y * factor
+        y = values * factor
     # A finite value the factor pushed past the float range stays finite (at the largest float):
     # it is data, not an Inf the file held.
-    y = np.where(np.isfinite(line.y) & ~np.isfinite(y), np.copysign(np.finfo(float).max, y), y)
-    return replace(line, y=y)  # keeps the unit: a step run's notes say "step", not "epoch"
+    return np.where(np.isfinite(values) & ~np.isfinite(y), np.copysign(np.finfo(float).max, y), y)
 
 
 def lr_keys(keys: Sequence[str]) -> list[str]:

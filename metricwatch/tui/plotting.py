@@ -33,13 +33,18 @@ from metricwatch.tui.axes import (
     scaled_ticks,
     whole_ticks,
 )
-from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, themed
+from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, dimmed, themed
+from metricwatch.tui.view_options import zoom_start
 
 #: Columns taken by the y tick labels and the axis, roughly (they shrink the plot area).
 Y_LABEL_COLUMNS = 8
 LINE_MARKER = "braille"  # 2 x 4 dots per cell: the smoothest line a terminal can draw
 BAD_MARKER = "×"
 BEST_MARKER = "┆"
+#: Where a point past the y range is marked when outliers are left out of the range.
+HIGH_MARKER, LOW_MARKER = "▲", "▼"
+#: The percent of points left out of the y range at either end when clipping outliers.
+OUTLIER_PERCENT = 1.0
 #: A range narrower than this fraction of its magnitude is drawn as flat: its ticks would
 #: all print the same.
 FLAT = 1e-12
@@ -84,6 +89,7 @@ class Trace:
     y: tuple[float, ...]
     color: int
     marker: str
+    dim: bool = False  # the raw curve behind a smoothed one
 
 
 @dataclass(frozen=True)
@@ -98,10 +104,13 @@ class Layout:
     best_label: str = ""
     best_align: str = "left"  # the label starts at the marker, or ends there ("right")
     message: str = ""
+    #: x (plot units) of points past the y range when outliers are left out of it.
+    clipped_high: tuple[float, ...] = ()
+    clipped_low: tuple[float, ...] = ()
 
     def coordinates(self) -> list[float]:
         """Every coordinate plotext will see (for tests: all finite, all in [0, 1])."""
-        values = [*self.x.ticks, *self.y.ticks, *self.bad_x]
+        values = [*self.x.ticks, *self.y.ticks, *self.bad_x, *self.clipped_high, *self.clipped_low]
         for trace in self.traces:
             values.extend(trace.x)
             values.extend(trace.y)
@@ -111,40 +120,62 @@ class Layout:
 
 
 def layout(spec: ChartSpec, width: int, height: int, *, no_color: bool = False) -> Layout:
-    """Reduce, scale and place the spec's lines; choose ticks. Pure; never raises on data."""
+    """Reduce, scale and place the spec's lines; choose ticks. Pure; never raises on data.
+
+    A smoothed line's raw values are reduced and placed too, as a dim trace drawn first.
+    A zoomed spec keeps the points in the last `zoom` of its x range; a spec clipping
+    outliers takes its y range from the 1st-99th percentile of what is shown and marks
+    the points past it on the edge they pass.
+    """
     columns = max(8, width - Y_LABEL_COLUMNS)
+    start = zoom_start([line.x for line in spec.lines], spec.zoom)
     reduced = []
     x_lo, x_hi = math.inf, -math.inf
     for line in spec.lines:
-        x, y = line.x, line.y
-        if spec.log_y:
-            # Zero or negative values have no place on a log axis; the spec notes them.
-            # Left in as NaN they would be drawn as the NaN/Inf marks, which they are not.
-            keep = ~(np.isfinite(y) & (y <= 0))
-            if not keep.all():
+        parts = [(line.raw, True), (line.y, False)] if line.raw is not None else [(line.y, False)]
+        for values, dim in parts:
+            x, y = line.x, values
+            if start is not None:
+                keep = x >= start
                 x, y = x[keep], y[keep]
-            y = log10_positive(y)
-        reduction = reduce_minmax(x, y, columns)  # leaves out points without a finite x
-        reduced.append((line, reduction))
-        if reduction.x_range is not None:
-            x_lo, x_hi = min(x_lo, reduction.x_range[0]), max(x_hi, reduction.x_range[1])
+            if spec.log_y:
+                # Zero or negative values have no place on a log axis; the spec notes them.
+                # Left in as NaN they would be drawn as the NaN/Inf marks, which they are not.
+                keep = ~(np.isfinite(y) & (y <= 0))
+                if not keep.all():
+                    x, y = x[keep], y[keep]
+                y = log10_positive(y)
+            reduction = reduce_minmax(x, y, columns)  # leaves out points without a finite x
+            reduced.append((line, reduction, dim))
+            if reduction.x_range is not None:
+                x_lo, x_hi = min(x_lo, reduction.x_range[0]), max(x_hi, reduction.x_range[1])
     if x_lo > x_hi:
         return Layout(Axis(0.0, 1.0), Axis(0.0, 1.0), message=_empty_message(spec))
     x_axis = _x_axis(x_lo, x_hi, width)
-    finite_y = [r.y for _, r in reduced if len(r.y)]
+    finite_y = [r.y for _, r, _ in reduced if len(r.y)]
     rows = max(3, (height - 2) // 2)
-    y_axis = _y_axis(np.concatenate(finite_y) if finite_y else None, spec, rows)
+    shown = np.concatenate(finite_y) if finite_y else None
+    if spec.clip_outliers and shown is not None:
+        shown = inner_range(shown)
+    y_axis = _y_axis(shown, spec, rows)
     traces = []
     bad: list[np.ndarray] = []
-    for line, r in reduced:
+    high: list[np.ndarray] = []
+    low: list[np.ndarray] = []
+    for line, r, dim in reduced:
         if len(r.x):
             marker = line.mark if no_color else LINE_MARKER
             if len(r.x) == 1 and not no_color:
                 marker = "●"
             px = x_axis.place(r.x)
-            py = y_axis.place(r.y if spec.log_y else y_axis.scaled(r.y))  # log: already log10
-            traces.append(Trace(tuple(px.tolist()), tuple(py.tolist()), line.color, marker))
-        if len(r.nonfinite_x):
+            sy = r.y if spec.log_y else y_axis.scaled(r.y)  # log: already log10
+            py = y_axis.place(sy)  # clipped to [0, 1]
+            if spec.clip_outliers and not dim:
+                high.append(px[sy > y_axis.hi])
+                low.append(px[sy < y_axis.lo])
+            trace = Trace(tuple(px.tolist()), tuple(py.tolist()), line.color, marker, dim)
+            traces.append(trace)
+        if len(r.nonfinite_x) and not dim:
             bad.append(x_axis.place(r.nonfinite_x))
     best_x, best_label, best_align = None, "", "left"
     if spec.marker_x is not None and x_axis.contains(spec.marker_x):
@@ -160,7 +191,20 @@ def layout(spec: ChartSpec, width: int, height: int, *, no_color: bool = False) 
         best_label,
         best_align,
         "" if finite_y else _empty_message(spec),
+        clipped_high=_joined(high),
+        clipped_low=_joined(low),
     )
+
+
+def inner_range(values: np.ndarray) -> np.ndarray:
+    """The 1st and 99th percentile of values: the y range when outliers are left out."""
+    lo, hi = np.percentile(values, [OUTLIER_PERCENT, 100 - OUTLIER_PERCENT])
+    return np.array([lo, hi], dtype=np.float64)
+
+
+def _joined(parts: list[np.ndarray]) -> tuple[float, ...]:
+    parts = [p for p in parts if len(p)]
+    return tuple(np.unique(np.concatenate(parts)).tolist()) if parts else ()
 
 
 def _fit_label(label: str, x: float, columns: int) -> tuple[str, str]:
@@ -275,8 +319,12 @@ def draw(
     plt.xticks(list(plan.x.ticks), list(plan.x.labels))
     plt.yticks(list(plan.y.ticks), list(plan.y.labels))
     for trace in plan.traces:
-        plt.plot(list(trace.x), list(trace.y), marker=trace.marker, color=themed(trace.color, dark))
+        color = dimmed(trace.color, dark) if trace.dim else themed(trace.color, dark)
+        plt.plot(list(trace.x), list(trace.y), marker=trace.marker, color=color)
     grey = themed(MARKER_COLOR, dark)
+    for xs, y, mark in ((plan.clipped_high, 1.0, HIGH_MARKER), (plan.clipped_low, 0.0, LOW_MARKER)):
+        if xs:
+            plt.scatter(list(xs), [y] * len(xs), marker=mark, color=grey)
     if plan.best_x is not None:
         _best_marker(plt, plan, height, grey)
     if plan.bad_x:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from metricwatch.analysis.smoothing import debiased_ema
 from metricwatch.diagnostics import (
     THRESHOLDS,
     Finding,
@@ -53,6 +54,8 @@ class RunState:
     format: str = ""  # the reader that read it (readers.FileFormat.name)
     _run: Run | None = field(default=None, repr=False)
     _columns: Columns | None = field(default=None, repr=False)
+    #: Smoothed values by (key, weight): computed once per new data, not per redraw.
+    _smoothed: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, repr=False)
 
     # --- data for charts ---------------------------------------------------------------------
 
@@ -64,6 +67,14 @@ class RunState:
         if found is None:
             found = _column(self._run, key)
             self._columns[key] = found
+        return found
+
+    def smoothed(self, key: str, weight: float) -> np.ndarray:
+        """The key's values under the debiased EMA of `weight`; computed once and kept."""
+        found = self._smoothed.get((key, weight))
+        if found is None:
+            found = debiased_ema(self.column(key)[1], weight)
+            self._smoothed[(key, weight)] = found
         return found
 
     @property

@@ -34,7 +34,13 @@ MARKS = (
 
 
 def _key_label(binding: Binding) -> str:
-    names = {"question_mark": "?", "slash": "/", "escape": "esc"}
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "escape": "esc",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+    }
     return " / ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
 
 

@@ -33,11 +33,14 @@ def _parts(
     position: tuple[int, int] | None,
     compact: bool,
     mode_alert: bool = False,
+    view_words: tuple[str, ...] = (),
 ) -> list[tuple[str, str, str]]:
     """(kind, text, style) of each part after the epoch, in display order."""
     status = state.status(now)
     look = STATUS_LOOKS[status]
     parts: list[tuple[str, str, str]] = []
+    if view_words:  # how the charts are read (`smooth 0.9 · log y`): never left out
+        parts.append(("view", " · ".join(view_words), "bold cyan"))
     if look.word_style is not None:
         parts.append(("word", look.word, look.word_style))
     if state.mtime is not None:
@@ -67,6 +70,7 @@ def header_text(
     *,
     width: int | None = None,
     mode_alert: bool = False,
+    view_words: tuple[str, ...] = (),
 ) -> Text:
     """The header line: `● name  epoch N / T · finished · written 4s ago · ETA · mode · run`.
 
@@ -78,7 +82,7 @@ def header_text(
     look = STATUS_LOOKS[state.status(now)]
     name = printable(state.name)
     epoch = state.epoch_label()
-    parts = _parts(state, now, mode_label, position, False, mode_alert)
+    parts = _parts(state, now, mode_label, position, False, mode_alert, view_words)
     shown = name
     if width is not None:
         name_cells = cell_len(name)
@@ -86,7 +90,7 @@ def header_text(
             left_out = DROP_ORDER[:count]
             parts = [
                 p
-                for p in _parts(state, now, mode_label, position, compact, mode_alert)
+                for p in _parts(state, now, mode_label, position, compact, mode_alert, view_words)
                 if p[0] not in left_out
             ]
             fixed = cell_len(f"{look.mark} ") + cell_len(f"  {epoch}")
@@ -124,6 +128,8 @@ class RunHeader(Static):
         self._position: tuple[int, int] | None = None
         self._text: Text | None = None
         self._now = 0.0
+        #: How the charts are read (ViewOptions.labels), shown after the epoch.
+        self.view_words: tuple[str, ...] = ()
 
     def show(
         self,
@@ -151,6 +157,7 @@ class RunHeader(Static):
             self._position,
             width=room or None,
             mode_alert=self._mode_alert,
+            view_words=tuple(self.view_words),
         )
         if text != self._text:
             self._text = text

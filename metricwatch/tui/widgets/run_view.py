@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.state import RunState
+from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.chart import ChartWidget
 from metricwatch.tui.widgets.header import RunHeader
 from metricwatch.tui.widgets.panels import FindingsPanel, SummaryPanel, notice_text
@@ -68,7 +69,9 @@ class RunView(Vertical):
         self.chart_offset = 0
         self._state: RunState | None = None
         self._charts: list[ChartSpec] = []
-        self._charts_version: tuple[int, str] | None = None
+        self._charts_version: tuple[int, str, ViewOptions] | None = None
+        #: The keys' choices (smoothing, log y, outliers, zoom, x axis); set by the app.
+        self.options = ViewOptions()
         self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
 
     def compose(self) -> ComposeResult:
@@ -114,6 +117,7 @@ class RunView(Vertical):
         mode_alert: bool = False,
     ) -> None:
         self._state = state
+        self.header.view_words = self.options.labels(state.summary.x)
         self.header.show(state, now, mode_label, position, mode_alert)
         self.findings.show_notice(
             notice_text(
@@ -122,10 +126,10 @@ class RunView(Vertical):
         )
         self.summary.show(state.summary)
         self.findings.show(state.all_findings(now))
-        key = (state.version, state.name)
+        key = (state.version, state.name, self.options)
         if key != self._charts_version:
             if state.has_columns:
-                self._charts = charts_for(state)
+                self._charts = charts_for(state, self.options)
                 self._charts_version = key
             elif self._charts_version is None or self._charts_version[1] != state.name:
                 # Another run whose columns a worker is building: no charts of the old one.
