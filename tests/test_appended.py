@@ -254,3 +254,20 @@ def test_the_loader_reads_a_big_log_in_chunks_and_then_follows_it(tmp_path, monk
     assert (loader.parses, loader.appended) == (1, 1)
     assert len(run.series("train_loss")) == 51
     assert [p.kind for p in run.problems] == [ProblemKind.TRUNCATED]
+
+
+def test_an_epoch_dated_by_the_next_line_is_filled_in_even_on_a_nan_value():
+    """Lightning writes an `lr-*` row before the row that says its epoch; a NaN learning rate
+    (a real value: shown) must not stop the epoch from being filled in place."""
+    header = b"lr-Adam,step,train_loss,epoch\n"
+    rows = [b"nan,10,,\n", b",10,0.5,0\n", b"0.001,20,,\n", b",20,0.25,1\n", b",30,0.125,1\n"]
+    log = follow("metrics.csv", header + rows[0])
+    data = header + rows[0]
+    for row in rows[1:]:
+        grown = log.update(row)
+        data += row
+        assert grown is not None
+        grown.format = log.format.name
+        same(grown, parse("metrics.csv", data))
+    assert grown.table.series["lr"].epochs.tolist() == [0.0, 1.0]
+    assert np.isnan(grown.table.series["lr"].values[0])

@@ -67,3 +67,24 @@ def test_extreme_values_stay_finite_and_right():
     assert np.all(np.isfinite(out))
     assert np.allclose(out, expected, rtol=1e-13, atol=0)
     assert debiased_ema(np.array([]), 0.9).tolist() == []
+
+
+def test_integers_are_smoothed_as_floats():
+    out = debiased_ema(np.array([1, 2, 4]), 0.5)
+    assert out.dtype == np.float64
+    assert out.tolist() == pytest.approx([1.0, 5 / 3, 3.0], rel=1e-15)
+
+
+def test_a_weight_so_small_it_is_almost_the_raw_curve():
+    out = debiased_ema(np.array([1.0, 2.0, 3.0]), 1e-300)
+    assert out.tolist() == pytest.approx([1.0, 2.0, 3.0], rel=1e-15)
+
+
+def test_a_long_run_of_the_largest_floats_stays_finite():
+    values = np.tile([1.7e308, -1.7e308, 1.7e308], 700)  # longer than one block of 0.9
+    with np.errstate(all="raise"):
+        out = debiased_ema(values, 0.9)
+    assert np.all(np.isfinite(out))
+    with np.errstate(all="ignore"):
+        expected = tensorboard_loop(values / 1e10, 0.9) * 1e10  # the loop overflows at 1e308
+    assert np.allclose(out, expected, rtol=1e-9, atol=0)

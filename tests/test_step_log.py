@@ -16,7 +16,7 @@ from metricwatch.loader import RunLoader
 from metricwatch.model import EPOCH, STEP, ProblemKind
 from metricwatch.readers import claim, parse
 from metricwatch.readers.appended import AppendedLog
-from metricwatch.readers.step_log import FORMAT, join_epochs, parse_step_log
+from metricwatch.readers.step_log import FORMAT, join_epochs, join_steps, parse_step_log
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 
@@ -275,3 +275,37 @@ def test_a_step_log_growing_beside_metrics_json_updates_the_run(tmp_path, mode):
         (run_dir / "metrics.jsonl").unlink()
         events.until(UpdateKind.CHANGED, "a")
     assert watcher.known == {run_dir / "metrics.json": "a"}
+
+
+def test_problems_of_an_empty_companion_are_kept_but_its_emptiness_is_not():
+    epochs = parse("metrics.json", epochs_doc({"epoch": 1, "val_loss": 1.0}))
+    cut_only = parse("metrics.jsonl", b'{"step": 1, "lo')  # no complete line yet
+    run = join_epochs(epochs, cut_only)
+    assert run.table.x == EPOCH
+    assert [p.kind for p in run.problems] == [ProblemKind.TRUNCATED]
+    assert run.table.series["val_loss"].values.tolist() == [1.0]
+    steps = parse("metrics.jsonl", lines(*step_rows(1, 3)))
+    for empty in (b"", b'{"epochs": [{"epoch": "x"}]}'):
+        alone = join_steps(steps, parse("metrics.json", empty))
+        assert alone.table.x == STEP and alone.table.steps.tolist() == [1, 2, 3]
+        kinds = [p.kind for p in alone.problems]
+        assert ProblemKind.EMPTY not in kinds
+        assert kinds == [
+            p.kind for p in parse("metrics.json", empty).problems if p.kind is not ProblemKind.EMPTY
+        ]
+
+
+def test_epochs_are_placed_by_the_longest_series_that_knows_them_read_by_its_running_max():
+    epochs = parse(
+        "metrics.json", epochs_doc({"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": 0.5})
+    )
+    # grad_norm has epochs on two steps only; loss on every step, with one epoch going back.
+    rows = [
+        {"step": s, "epoch": e, "loss": 1.0}
+        for s, e in [(10, 0.5), (20, 1.0), (30, 0.9), (40, 2.0)]
+    ]
+    rows += [{"step": 50, "loss": 1.0, "grad_norm": 3.0, "epoch": 2.5}]
+    rows.insert(0, {"step": 5, "grad_norm": 1.0, "epoch": 3.0})
+    run = join_epochs(epochs, parse("metrics.jsonl", lines(*rows)))
+    # By loss's epochs (running max 0.5, 1, 1, 2, 2.5): epoch 1 ends at step 30, epoch 2 at 40.
+    assert run.table.series["val_loss"].steps.tolist() == [30, 40]
