@@ -259,6 +259,23 @@ def test_steps_wait_in_memory_until_flush_every_s_has_passed(tmp_path, clock):
     assert steps_of(tmp_path) == list(range(1, 10))
 
 
+@pytest.mark.parametrize("flush_every_s", [-0.001, math.nan, "soon"])
+def test_flush_every_s_must_be_a_number_from_zero(tmp_path, flush_every_s):
+    with pytest.raises((ValueError, TypeError)):
+        JSONMetricLogger(tmp_path, flush_every_s=flush_every_s)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pending_steps_counts_what_the_next_flush_writes(tmp_path, clock):
+    with JSONMetricLogger(tmp_path, flush_every_s=1.0) as logger:
+        for _ in range(3):
+            logger.log_step(loss=1.0)
+        assert logger.pending_steps == 3
+        logger.flush()
+        assert logger.pending_steps == 0
+        assert steps_of(tmp_path) == [1, 2, 3]
+
+
 def test_log_epoch_flushes_the_steps_and_stands_at_the_last_step(tmp_path, clock):
     logger = JSONMetricLogger(tmp_path, flush_every_s=60.0)
     for _ in range(7):
@@ -401,6 +418,17 @@ def test_resume_continues_the_step_log_and_the_epoch_pace(tmp_path):
     data = (tmp_path / "metrics.jsonl").read_bytes()
     assert data.startswith(before)
     assert steps_of(tmp_path) == list(range(1, 15))
+
+
+def test_resuming_a_run_of_steps_only_keeps_its_start_time(tmp_path):
+    with JSONMetricLogger(tmp_path) as first:
+        first.log_step(loss=1.0)
+    started = json.loads((tmp_path / "metrics.json").read_text())["meta"]["started_at"]
+    with JSONMetricLogger(tmp_path, resume=True):
+        pass
+    meta = json.loads((tmp_path / "metrics.json").read_text())["meta"]
+    assert meta["started_at"] == started
+    assert "resumed_at" in meta
 
 
 def test_resume_removes_a_line_cut_short_before_appending(tmp_path):

@@ -110,6 +110,8 @@ class JSONMetricLogger:
             meta["config"] = config_dict(config)
         if steps_per_epoch is not None and operator.index(steps_per_epoch) < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch!r}")
+        if not float(flush_every_s) >= 0:  # NaN too
+            raise ValueError(f"flush_every_s must be a number >= 0, got {flush_every_s!r}")
         self._document = MetricsDocument(Path(run_dir), meta)
         self._steps = StepLog(self.path.with_name(STEPS_FILENAME), flush_every_s)
         self._clock = EpochClock(None if steps_per_epoch is None else int(steps_per_epoch))
@@ -122,6 +124,7 @@ class JSONMetricLogger:
         self._warned_errors: set[tuple[Any, ...]] = set()
         self._last_time = time.monotonic()
         self._lock: RunLock | None = None
+        self._pid = os.getpid()  # a forked child must not close (flush, unlock) our files
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         writer = self._is_writer()
         if writer:
@@ -135,7 +138,8 @@ class JSONMetricLogger:
                 self._resume(writer)
             elif writer:
                 self._start_afresh()
-            if resume and self._document.records and "started_at" in self._document.meta:
+            resumed = self._document.records or self._last_step is not None
+            if resume and resumed and "started_at" in self._document.meta:
                 self._document.meta["resumed_at"] = started_at
             else:
                 self._document.meta["started_at"] = started_at
@@ -243,6 +247,11 @@ class JSONMetricLogger:
     def last_step(self) -> int | None:
         """The last logged step (in this run, or in the resumed log); None before any."""
         return self._last_step
+
+    @property
+    def pending_steps(self) -> int:
+        """Steps logged but not yet written (they go at the next flush)."""
+        return self._steps.pending
 
     @property
     def closed(self) -> bool:
@@ -410,7 +419,7 @@ class JSONMetricLogger:
 def _close_at_exit(ref: weakref.ref[JSONMetricLogger]) -> None:
     """A logger still open when the interpreter exits writes its queued steps."""
     logger = ref()
-    if logger is not None:
+    if logger is not None and logger._pid == os.getpid():
         logger.close()
 
 

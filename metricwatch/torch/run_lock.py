@@ -49,6 +49,7 @@ class RunLock:
     def __init__(self, path: Path, handle: io.FileIO | None) -> None:
         self.path = path
         self._handle = handle
+        self._pid = os.getpid()
 
     @classmethod
     def acquire(cls, directory: Path) -> RunLock:
@@ -97,8 +98,9 @@ class RunLock:
         handle, self._handle = self._handle, None
         if handle is None or handle.closed:
             return
-        # Removed while still held, so that nobody locks a file that is about to go.
-        if _same_file(handle, self.path):
+        # Removed while still held, so that nobody locks a file that is about to go; not
+        # by a forked child, whose parent still holds the lock through the same file.
+        if self._pid == os.getpid() and _same_file(handle, self.path):
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
         handle.close()

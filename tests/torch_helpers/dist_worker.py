@@ -71,7 +71,7 @@ def _checks(rank: int, base: Path) -> dict:
         epoch = logger.log_epoch(val_loss=1.0 + rank, duration_s=1.0)
         result["steps"] = {
             "returned": [{k: float(v) for k, v in r.items() if k != "time"} for r in returned],
-            "pending": logger._steps.pending,
+            "pending": logger.pending_steps,
             "epoch": epoch,
             "lock_pid": json.loads(lock.read_text())["pid"],
             "pid": os.getpid(),
