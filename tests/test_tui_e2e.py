@@ -87,3 +87,28 @@ def test_live_monitor_in_a_real_terminal(tmp_path):
         assert not tmux.alive(), "q did not quit the app"
     finally:
         tmux.close()
+
+
+def test_marking_two_runs_shows_both_in_a_legend_and_s_smooths(tmp_path):
+    now = time.time()
+    write_run(tmp_path / "alpha-run", 6, mtime=now)
+    write_run(tmp_path / "beta-run", 8, mtime=now - 600)
+    env = f"env -u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(REPO))}"
+    command = f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m metricwatch "
+    tmux = Tmux(command + shlex.quote(str(tmp_path)))
+    try:
+        tmux.wait_for("beta-run", timeout=15)
+        tmux.wait_for("alpha-run  epoch 6 / 50", timeout=5)
+        tmux.keys("Space")
+        tmux.keys("j")
+        tmux.wait_for("beta-run  epoch 8 / 50")
+        tmux.keys("Space")
+        screen = tmux.wait_for("comparing 2 runs")
+        legend = [line for line in screen.splitlines() if "Train Loss" in line]
+        assert legend and "alpha-run" in legend[0] and "beta-run" in legend[0], screen
+        assert "smooth" not in screen
+        tmux.keys("s")
+        tmux.wait_for("smooth 0.6")
+        tmux.keys("q")
+    finally:
+        tmux.close()

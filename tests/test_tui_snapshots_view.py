@@ -7,7 +7,7 @@ Deterministic: the fixed sample runs, a fixed clock, no watcher. Regenerate with
 from __future__ import annotations
 
 import pytest
-from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
+from tui_fixtures.support import NOW, copy_fixtures, fixed_app, wait_for, wait_loaded, write_run
 
 SIZES = [(120, 40), (80, 24)]
 
@@ -33,3 +33,20 @@ def test_smoothing_0_9_with_raw_behind(snap_compare, tmp_path, size):
 def test_log_y_loss(snap_compare, tmp_path, size):
     app = fixed_app(copy_fixtures(tmp_path))
     assert snap_compare(app, terminal_size=size, run_before=lambda p: _overfit_with(p, "y"))
+
+
+async def _three_compared(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: len(app.states) == 3 and app.scan_done.is_set())
+    for name in ("resnet-healthy", "vit-overfit", "wide-long-run"):
+        app.select(name)
+        await pilot.press("space")
+    await wait_for(pilot, lambda: len(app.view.compared or []) == 3)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_compare_three_runs(snap_compare, tmp_path, size):
+    root = copy_fixtures(tmp_path)
+    write_run(root / "wide-long-run", 45, total=60, mtime=NOW - 7200)
+    app = fixed_app(root)
+    assert snap_compare(app, terminal_size=size, run_before=_three_compared)

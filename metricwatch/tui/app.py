@@ -91,7 +91,9 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         Binding("r", "reload", "Reload", tooltip="Re-read every run and search PATH again"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
         Binding("q", "quit", "Quit", tooltip="Quit"),
-        Binding("escape", "clear_filter", "Clear", show=False, tooltip="Clear the filter"),
+        Binding(
+            "escape", "escape", "Clear", show=False, tooltip="Clear the filter, else the marks"
+        ),
         *VIEW_BINDINGS,
     ]
 
@@ -340,6 +342,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         if not state.has_columns and self._columns_pending != (state.name, state.version):
             self._columns_pending = (state.name, state.version)
             self._build_columns(state)  # charts follow in ColumnsReady; the rest shows now
+        self.view.compared = self.compared_states()
         with self.batch_update():
             self.view.show(state, self.clock(), self.mode.label, position, self.mode.degraded)
 

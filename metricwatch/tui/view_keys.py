@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from textual.app import SystemCommand
 from textual.binding import Binding
 
+from metricwatch.tui.compare import MAX_COMPARED
 from metricwatch.tui.view_options import ViewOptions
 
 #: description: the footer's word; tooltip: the help screen's line.
 VIEW_BINDINGS = [
+    Binding(
+        "space",
+        "mark",
+        "Mark",
+        show=False,
+        tooltip="Mark or unmark the run for comparison (2 or more: charts overlaid)",
+    ),
     Binding("s", "smooth", "Smooth", show=False, tooltip="Smoothing: next weight (0 ... 0.99)"),
     Binding("S", "smooth_back", "Smooth back", show=False, tooltip="Smoothing: previous weight"),
     Binding("y", "log_y", "Log y", show=False, tooltip="Log scale on the loss charts"),
@@ -84,7 +92,47 @@ class ViewKeys:
     def action_zoom_reset(self) -> None:
         self.set_view_options(self.view_options.reset_zoom())
 
+    # --- comparing runs ------------------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        """Mark or unmark the selected run; with two or more marked the charts overlay them."""
+        name = self.selected  # type: ignore[attr-defined]
+        if name is None:
+            return
+        marks = self.view.marks  # type: ignore[attr-defined]
+        if not marks.toggle(name):
+            self.notify(f"at most {MAX_COMPARED} runs are compared", severity="warning")  # type: ignore[attr-defined]
+            return
+        self._show_marks()
+
+    def action_escape(self) -> None:
+        """Esc: clears the filter when one is typed, else the marks."""
+        if self.query_one("#filter").has_class("-active"):  # type: ignore[attr-defined]
+            self.action_clear_filter()  # type: ignore[attr-defined]
+        elif self.view.marks.names:  # type: ignore[attr-defined]
+            self.view.marks.clear()  # type: ignore[attr-defined]
+            self._show_marks()
+
+    def _show_marks(self) -> None:
+        marks = self.view.marks  # type: ignore[attr-defined]
+        states = self.states  # type: ignore[attr-defined]
+        marks.drop([n for n in marks.names if n not in states])
+        run_list = self.run_list  # type: ignore[attr-defined]
+        before = dict(run_list.swatches)
+        run_list.swatches = {n: marks.color(n) for n in marks.names}
+        changed = set(before) ^ set(run_list.swatches)
+        run_list.upsert([states[n] for n in changed if n in states], self.clock())  # type: ignore[attr-defined]
+        self._show_selected()  # type: ignore[attr-defined]
+
+    def compared_states(self) -> list | None:
+        """The marked runs' latest states when two or more are marked, else None."""
+        marks = self.view.marks  # type: ignore[attr-defined]
+        states = self.states  # type: ignore[attr-defined]
+        shown = [states[n] for n in marks.names if n in states]
+        return shown if len(shown) >= 2 else None
+
     def view_commands(self) -> Iterator[SystemCommand]:
+        yield SystemCommand("Mark run", "Mark the run for comparison (space)", self.action_mark)
         yield SystemCommand("Smoothing", "Next smoothing weight (s)", self.action_smooth)
         yield SystemCommand("Log scale", "Log y on the loss charts (y)", self.action_log_y)
         yield SystemCommand("Outliers", "Outliers out of the y range (o)", self.action_outliers)

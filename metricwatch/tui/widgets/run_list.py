@@ -16,9 +16,10 @@ from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
 from metricwatch.tui.state import RunState
 
 
-def row(state: RunState, now: float, width: int) -> Text:
+def row(state: RunState, now: float, width: int, swatch: tuple[int, str] | None = None) -> Text:
     """`● sweep/lr1…_seed3  23/50 ▲2`: fixed-width fields on the right, the name fills the
-    rest in terminal cells, shortened in the middle (the end is what tells sweep runs apart)."""
+    rest in terminal cells, shortened in the middle (the end is what tells sweep runs apart).
+    A run marked for comparison has its colour as a swatch after the status mark."""
     findings = state.all_findings(now)
     status = state.status(now, findings)  # reuses the findings: one stall check per row
     look = STATUS_LOOKS[status]
@@ -29,7 +30,10 @@ def row(state: RunState, now: float, width: int) -> Text:
     name = shorten_middle(printable(state.name), name_width)  # ESC or a newline is escaped
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(look.mark, style=look.style)
-    text.append(" ")
+    if swatch is None:
+        text.append(" ")
+    else:
+        text.append("▌", style=f"bold color({swatch[0]})")
     text.append(pad_cells(name, name_width), style="strike dim" if state.gone else "")
     text.append(epochs_field, style="dim")
     severity = worst_severity(findings)
@@ -52,6 +56,8 @@ class RunList(OptionList):
         self._filter = ""
         self._order: list[str] = []
         self._width: int | None = None  # the width the rows were fitted to
+        #: Runs marked for comparison: (colour, NO_COLOR marker), shown as a swatch.
+        self.swatches: dict[str, tuple[int, str]] = {}
 
     def on_resize(self) -> None:
         # Shown with `l`, a terminal resized, a scrollbar appearing: rows fitted to the old
@@ -80,7 +86,7 @@ class RunList(OptionList):
         self._width = self._width or width
         added: list[Option] = []
         for state in states:
-            text = row(state, now, width)
+            text = row(state, now, width, self.swatches.get(state.name))
             known = state.name in self._rows
             if known and self._rows[state.name] == text:
                 continue
@@ -109,7 +115,7 @@ class RunList(OptionList):
         width = self._width = self.row_width
         options = []
         for name in self._order:
-            self._rows[name] = row(states[name], now, width)
+            self._rows[name] = row(states[name], now, width, self.swatches.get(name))
             if self._matches(name):
                 options.append(Option(self._rows[name], id=name))
         self.set_options(options)

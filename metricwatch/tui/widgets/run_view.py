@@ -19,6 +19,7 @@ from textual.events import Resize
 from textual.widgets import Static
 
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
+from metricwatch.tui.compare import Marks, compare_charts
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.chart import ChartWidget
@@ -72,6 +73,9 @@ class RunView(Vertical):
         self._charts_version: tuple[int, str, ViewOptions] | None = None
         #: The keys' choices (smoothing, log y, outliers, zoom, x axis); set by the app.
         self.options = ViewOptions()
+        #: The runs overlaid (two or more marked), in marking order; None: the one run.
+        self.compared: list[RunState] | None = None
+        self.marks = Marks()
         self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
 
     def compose(self) -> ComposeResult:
@@ -117,7 +121,10 @@ class RunView(Vertical):
         mode_alert: bool = False,
     ) -> None:
         self._state = state
-        self.header.view_words = self.options.labels(state.summary.x)
+        words = self.options.labels(state.summary.x)
+        if self.compared:
+            words = [f"comparing {len(self.compared)} runs", *words]
+        self.header.view_words = words
         self.header.show(state, now, mode_label, position, mode_alert)
         self.findings.show_notice(
             notice_text(
@@ -127,7 +134,13 @@ class RunView(Vertical):
         self.summary.show(state.summary)
         self.findings.show(state.all_findings(now))
         key = (state.version, state.name, self.options)
-        if key != self._charts_version:
+        if self.compared:
+            versions = tuple((s.name, s.version, self.marks.color(s.name)) for s in self.compared)
+            compare_key = (versions, self.options)
+            if compare_key != self._charts_version:
+                self._charts = compare_charts(self.compared, self.marks, self.options)
+                self._charts_version = compare_key  # type: ignore[assignment]
+        elif key != self._charts_version:
             if state.has_columns:
                 self._charts = charts_for(state, self.options)
                 self._charts_version = key
