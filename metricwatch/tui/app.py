@@ -254,7 +254,9 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         stored = self.states.get(built.name)
         if stored is None or stored.version != built.version or stored.has_columns:
             return
-        self.states[built.name] = replace(stored, _columns=built.columns_built)
+        self.states[built.name] = replace(
+            stored, _columns=built.columns_built, _axes=built._axes or stored._axes
+        )
         if built.name == self.selected:
             self._show_selected()
 

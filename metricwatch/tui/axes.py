@@ -12,6 +12,7 @@ exact at any size.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -202,3 +203,42 @@ def _whole_steps(power: int) -> Iterator[int]:
             yield power * 5 // 2
         yield 5 * power
         power *= 10
+
+
+#: Tick steps on a time axis, in seconds: round seconds, minutes, hours, days.
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
+_DAY = 86400
+
+
+def time_ticks(lo: float, hi: float, count: int, *, wall: bool) -> tuple[list[float], list[str]]:
+    """Ticks on a time axis (seconds): at a round step, labelled `1h30m` since the start
+    (relative) or `14:05` on the local clock (wall; `14:05:30` when the step is under a
+    minute)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return [], []
+    count = max(2, count)
+    span = hi - lo
+    steps = list(_TIME_STEPS)
+    while steps[-1] * count < span:
+        steps.append(steps[-1] * 2 if steps[-1] < _DAY else steps[-1] + _DAY)
+    step = next(s for s in steps if span / s <= count)
+    first = math.ceil(lo / step) * step
+    ticks = [float(first + i * step) for i in range(int((hi - first) // step) + 1)]
+    if wall:
+        form = "%H:%M:%S" if step < 60 else ("%H:%M" if step < _DAY else "%m-%d")
+        return ticks, [time.strftime(form, time.localtime(t)) for t in ticks]
+    return ticks, [duration_label(t) for t in ticks]
+
+
+def duration_label(seconds: float) -> str:
+    """`0`, `45s`, `5m`, `1h30m`, `2d3h`: a time since the start, short."""
+    total = round(seconds)
+    if total == 0:
+        return "0"
+    sign, total = ("-" if total < 0 else ""), abs(total)
+    days, rest = divmod(total, _DAY)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return sign + "".join(shown)

@@ -31,7 +31,7 @@ from metricwatch.metrics import (
 from metricwatch.summary import RunSummary
 from metricwatch.tui.axes import epoch_label, linear_ticks, log_ticks
 from metricwatch.tui.state import RunState
-from metricwatch.tui.view_options import ViewOptions, is_loss_chart
+from metricwatch.tui.view_options import AXIS_NAMES, ViewOptions, is_loss_chart
 
 __all__ = ["ChartSpec", "Line", "charts_for", "linear_ticks", "log_ticks", "visible"]
 
@@ -144,6 +144,9 @@ class ChartSpec:
     clip_outliers: bool = False
     #: The x range shown: the last `zoom` of the data's range (the `[` key); 1 is all of it.
     zoom: float = 1.0
+    #: What x is: "" (epochs or steps: whole-number ticks), "relative" (seconds since the
+    #: start, ticks as durations), "wall" (Unix seconds, ticks as clock times).
+    x_kind: str = ""
 
     @property
     def empty(self) -> bool:
@@ -169,17 +172,44 @@ def with_view(chart: ChartSpec, state: RunState, view: ViewOptions) -> ChartSpec
         lines = tuple(_smoothed(line, state, weight) for line in lines)
     log_y = chart.log_y
     notes = list(zip(chart.notes, chart.short_notes or chart.notes))
+    axis = view.axis_for(x)
+    marker_x = chart.marker_x
+    title = chart.title
+    if axis != x:
+        lines, missing = _on_axis(lines, state, axis)
+        marker_x = None  # the best epoch is a step number: not placed on another axis
+        title = f"{title.split(' by ')[0]} by {AXIS_NAMES[axis]}"
+        if missing:
+            names = ", ".join(missing)
+            notes.append((f"no {AXIS_NAMES[axis]} for {names}", f"no {AXIS_NAMES[axis]}"))
     if view.log_y and is_loss_chart(chart.id) and not log_y:
         log_y = True
         notes += _nonpositive_notes(lines)
     return replace(
         chart,
+        title=title,
         lines=lines,
         log_y=log_y,
         clip_outliers=view.outliers_for(x),
         zoom=view.zoom_fraction,
+        marker_x=marker_x,
+        x_kind=axis if axis in ("relative", "wall") else "",
         **_notes(notes),
     )
+
+
+def _on_axis(
+    lines: tuple[Line, ...], state: RunState, axis: str
+) -> tuple[tuple[Line, ...], list[str]]:
+    """The lines with x on another axis; the keys without that axis are left out, named."""
+    out, missing = [], []
+    for line in lines:
+        x = state.x_values(line.key, axis)
+        if x is None:
+            missing.append(line.key)
+        else:
+            out.append(replace(line, x=x, unit=AXIS_NAMES[axis]))
+    return tuple(out), missing
 
 
 def _smoothed(line: Line, state: RunState, weight: float) -> Line:

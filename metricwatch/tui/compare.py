@@ -17,7 +17,7 @@ import numpy as np
 from metricwatch.metrics import Kind, spec_for, task_metric_keys
 from metricwatch.tui.charts import ChartSpec, Line, _nonpositive_notes, _notes, _scaled
 from metricwatch.tui.state import RunState
-from metricwatch.tui.view_options import ViewOptions
+from metricwatch.tui.view_options import AXIS_NAMES, ViewOptions
 
 #: At most this many runs are compared at once.
 MAX_COMPARED = 10
@@ -113,13 +113,22 @@ def _overlay(
 ) -> ChartSpec | None:
     lines = []
     missing = []
+    no_axis = []
     percent = False
+    first_x = states[0].summary.x if states else "epoch"
+    axis = view.axis_for(first_x)
     for state in states:
         if key not in state.keys:
             missing.append(state.name)
             continue
         color, mark = marks.color(state.name) or RUN_COLORS[0]
         x, y = state.column(key)
+        if axis != state.summary.x:
+            on_axis = state.x_values(key, axis)
+            if on_axis is None:
+                no_axis.append(state.name)
+                continue
+            x = on_axis
         factor = 1.0
         scale = next((m.scale for m in state.summary.metrics if m.key == key), None)
         if key != "lr" and scale is not None and _is_fraction(key):
@@ -132,7 +141,7 @@ def _overlay(
             y = state.smoothed(key, weight)
         y = _scaled(y, factor) if factor != 1.0 else y
         lines.append(Line(key, state.name, x, y, color, mark, state.summary.x, raw, factor))
-    if not lines:
+    if not lines and not no_axis:
         return None
     log_y = False
     notes: list[tuple[str, str]] = []
@@ -140,17 +149,20 @@ def _overlay(
         text = f"no {key}: {', '.join(missing)}"
         notes.append((text, f"no {key}: {len(missing)} runs"))
     if key == "lr":
-        values = np.concatenate([line.y for line in lines])
+        values = np.concatenate([line.y for line in lines]) if lines else np.empty(0)
         positive = values[np.isfinite(values) & (values > 0)]
         log_y = len(positive) > 1 and float(positive.max()) > 10 * float(positive.min())
     elif view.log_y and spec_for(key).kind is Kind.LOSS:
         log_y = True
     if log_y:
         notes += _nonpositive_notes(lines)
-    x = states[0].summary.x if states else "epoch"
+    if no_axis:
+        name = AXIS_NAMES[axis]
+        notes.append((f"no {name} for {', '.join(no_axis)}", f"no {name}: {len(no_axis)} runs"))
+    x = first_x
     title = spec_for(key).label if key != "lr" else "Learning rate"
-    if x != "epoch":
-        title = f"{title} by {x}"
+    if axis != "epoch":
+        title = f"{title} by {AXIS_NAMES[axis]}"
     return ChartSpec(
         f"compare-{key}",
         title,
@@ -159,6 +171,7 @@ def _overlay(
         unit="%" if percent else "",
         clip_outliers=view.outliers_for(x),
         zoom=view.zoom_fraction,
+        x_kind=axis if axis in ("relative", "wall") else "",
         **_notes(notes),
     )
 

@@ -31,6 +31,7 @@ from metricwatch.tui.axes import (
     log_ticks,
     scale_down,
     scaled_ticks,
+    time_ticks,
     whole_ticks,
 )
 from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, dimmed, themed
@@ -151,7 +152,7 @@ def layout(spec: ChartSpec, width: int, height: int, *, no_color: bool = False) 
                 x_lo, x_hi = min(x_lo, reduction.x_range[0]), max(x_hi, reduction.x_range[1])
     if x_lo > x_hi:
         return Layout(Axis(0.0, 1.0), Axis(0.0, 1.0), message=_empty_message(spec))
-    x_axis = _x_axis(x_lo, x_hi, width)
+    x_axis = _x_axis(x_lo, x_hi, width, spec.x_kind)
     finite_y = [r.y for _, r, _ in reduced if len(r.y)]
     rows = max(3, (height - 2) // 2)
     shown = np.concatenate(finite_y) if finite_y else None
@@ -225,7 +226,7 @@ def _fit_label(label: str, x: float, columns: int) -> tuple[str, str]:
     return "", "left"
 
 
-def _x_axis(lo: float, hi: float, width: int) -> Axis:
+def _x_axis(lo: float, hi: float, width: int, kind: str = "") -> Axis:
     """Epochs: the data's range (one epoch either side of a single point), whole-number ticks.
 
     Ticks stay inside the data's epochs: a run at epoch 0 gets no tick at -1.
@@ -236,13 +237,16 @@ def _x_axis(lo: float, hi: float, width: int) -> Axis:
         limit = float(np.finfo(np.float64).max)
         lo, hi = max(lo - pad, -limit), min(hi + pad, limit)  # a point at the float limit
     axis = _EpochAxis(float(lo), float(hi))
-    label_width = max(8, len(epoch_label(last)) + 5, len(epoch_label(first)) + 5)
-    count = max(2, (width - Y_LABEL_COLUMNS) // label_width)
-    ticks = [float(t) for t in whole_ticks(first, last, count)]
+    if kind:
+        count = max(2, (width - Y_LABEL_COLUMNS) // 10)
+        ticks, labels = time_ticks(first, last, count, wall=kind == "wall")
+    else:
+        label_width = max(8, len(epoch_label(last)) + 5, len(epoch_label(first)) + 5)
+        count = max(2, (width - Y_LABEL_COLUMNS) // label_width)
+        ticks = [float(t) for t in whole_ticks(first, last, count)]
+        labels = [epoch_label(t) for t in ticks]
     places = axis.place(np.array(ticks, dtype=np.float64)) if ticks else np.empty(0)
-    return _EpochAxis(
-        axis.lo, axis.hi, ticks=tuple(places.tolist()), labels=tuple(epoch_label(t) for t in ticks)
-    )
+    return _EpochAxis(axis.lo, axis.hi, ticks=tuple(places.tolist()), labels=tuple(labels))
 
 
 @dataclass(frozen=True)

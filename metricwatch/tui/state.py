@@ -54,6 +54,10 @@ class RunState:
     format: str = ""  # the reader that read it (readers.FileFormat.name)
     _run: Run | None = field(default=None, repr=False)
     _columns: Columns | None = field(default=None, repr=False)
+    #: (epochs, times) of each key where the file has them: the other x axes (`x` key).
+    _axes: dict[str, tuple[np.ndarray | None, np.ndarray | None]] | None = field(
+        default=None, repr=False
+    )
     #: Smoothed values by (key, weight): computed once per new data, not per redraw.
     _smoothed: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -67,6 +71,52 @@ class RunState:
         if found is None:
             found = _column(self._run, key)
             self._columns[key] = found
+        return found
+
+    def x_values(self, key: str, axis: str) -> np.ndarray | None:
+        """The key's x on another axis: `epoch` (fractional), `relative` (seconds since the
+        run's first point) or `wall` (Unix seconds); None where the file does not say."""
+        steps = self.column(key)[0]
+        if axis == self.summary.x or axis == "step":
+            return steps if axis == self.summary.x else None
+        epochs, times = self._axes_of(key)
+        if axis == "epoch":
+            return epochs
+        if times is None or not np.isfinite(times).any():
+            return None
+        if axis == "wall":
+            return times
+        return times - self.start_time()
+
+    def start_time(self) -> float:
+        """The earliest time any key of the run was logged at (0 when none is known)."""
+        firsts = [
+            float(np.nanmin(t))
+            for _, t in (self._axes_of(k) for k in self.keys)
+            if t is not None and np.isfinite(t).any()
+        ]
+        return min(firsts) if firsts else 0.0
+
+    def axes(self) -> list[str]:
+        """The x axes this run has, in the `x` key's order: its own, epoch, relative, wall."""
+        have = [self.summary.x]
+        known = [self._axes_of(k) for k in self.keys]
+        if self.summary.x == "step" and any(e is not None for e, _ in known):
+            have.append("epoch")
+        if any(t is not None and np.isfinite(t).any() for _, t in known):
+            have += ["relative", "wall"]
+        return have
+
+    def _axes_of(self, key: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self._axes is None:
+            self._axes = {}
+        found = self._axes.get(key)
+        if found is None:
+            if self._run is None:
+                return None, None
+            series = self._run.series(key)
+            found = (series.epochs, series.times)
+            self._axes[key] = found
         return found
 
     def smoothed(self, key: str, weight: float) -> np.ndarray:
@@ -91,6 +141,7 @@ class RunState:
         """Build every column now (in a worker) so the UI thread does not have to."""
         for key in self.keys:
             self.column(key)
+            self._axes_of(key)
         return self
 
     def detached(self) -> RunState:

@@ -26,6 +26,7 @@ VIEW_BINDINGS = [
     ),
     Binding("s", "smooth", "Smooth", show=False, tooltip="Smoothing: next weight (0 ... 0.99)"),
     Binding("S", "smooth_back", "Smooth back", show=False, tooltip="Smoothing: previous weight"),
+    Binding("x", "x_axis", "X axis", show=False, tooltip="X axis: step, epoch, relative, wall"),
     Binding("y", "log_y", "Log y", show=False, tooltip="Log scale on the loss charts"),
     Binding(
         "o",
@@ -76,6 +77,17 @@ class ViewKeys:
     def action_smooth_back(self) -> None:
         x = self._x_of_selected()
         self.set_view_options(self.view_options.cycle_smoothing(x, backwards=True))
+
+    def action_x_axis(self) -> None:
+        """The next x axis any shown run has (in comparison: any marked run)."""
+        states = self.compared_states() or [self.states.get(self.selected or "")]  # type: ignore[attr-defined]
+        states = [s for s in states if s is not None]
+        if not states:
+            return
+        have: list[str] = []
+        for state in states:
+            have += [a for a in state.axes() if a not in have]
+        self.set_view_options(self.view_options.cycle_axis(states[0].summary.x, have))
 
     def action_log_y(self) -> None:
         self.set_view_options(self.view_options.toggle_log())
@@ -134,6 +146,7 @@ class ViewKeys:
     def view_commands(self) -> Iterator[SystemCommand]:
         yield SystemCommand("Mark run", "Mark the run for comparison (space)", self.action_mark)
         yield SystemCommand("Smoothing", "Next smoothing weight (s)", self.action_smooth)
+        yield SystemCommand("X axis", "Step, epoch, relative or wall time (x)", self.action_x_axis)
         yield SystemCommand("Log scale", "Log y on the loss charts (y)", self.action_log_y)
         yield SystemCommand("Outliers", "Outliers out of the y range (o)", self.action_outliers)
         yield SystemCommand("Zoom in", "The last half of the x range ([)", self.action_zoom_in)

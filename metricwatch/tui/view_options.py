@@ -25,6 +25,8 @@ from metricwatch.analysis.smoothing import WEIGHTS
 
 #: The weight a per-step run starts with: its raw per-step loss is noise.
 STEP_DEFAULT_SMOOTHING = 0.9
+#: The x axes the `x` key cycles through, as the header and titles name them.
+AXIS_NAMES = {"step": "step", "epoch": "epoch", "relative": "relative time", "wall": "wall clock"}
 #: `[` halves the x range at most this many times (the last 1/64 of the run).
 MAX_ZOOM = 6
 
@@ -45,6 +47,15 @@ class ViewOptions:
         index = min(range(len(WEIGHTS)), key=lambda i: abs(WEIGHTS[i] - current))
         index = (index + (-1 if backwards else 1)) % len(WEIGHTS)
         return replace(self, smoothing=WEIGHTS[index])
+
+    def cycle_axis(self, x: str, have: list[str]) -> ViewOptions:
+        """The next x axis of those the run has (`have`, its own first)."""
+        current = self.axis_for(x)
+        index = have.index(current) if current in have else 0
+        return replace(self, x_axis=have[(index + 1) % len(have)])
+
+    def axis_for(self, x: str) -> str:
+        return self.x_axis or x
 
     def toggle_log(self) -> ViewOptions:
         return replace(self, log_y=not self.log_y)
@@ -88,6 +99,8 @@ class ViewOptions:
             words.append("outliers clipped" if self.outliers_for(x) else "outliers shown")
         if self.zoom:
             words.append(f"last {100 * self.zoom_fraction:g}%")
+        if self.axis_for(x) != x:
+            words.append(f"x: {AXIS_NAMES[self.axis_for(x)]}")
         return words
 
 
