@@ -103,8 +103,15 @@ async def test_compare_with_smoothing_on_a_step_axis_and_a_run_lacking_a_metric(
         await pilot.press("space")
         await wait_for(pilot, lambda: len(app.view.compared or []) == 3)
         val = next(s for s in app.view.shown_charts if s.id == "compare-val_loss")
+        assert val.lines == ()  # a per-epoch run has no step axis
+        assert val.notes == ("no val_loss: fast, slow", "no step for epochs")
+        await pilot.press("x")  # every run has epochs
+        val = next(s for s in app.view.shown_charts if s.id == "compare-val_loss")
         assert [line.label for line in val.lines] == ["epochs"]
         assert val.notes == ("no val_loss: fast, slow",)
+        train = app.view.shown_charts[0]
+        assert [line.label for line in train.lines] == ["fast", "slow", "epochs"]
+        assert np.allclose(train.lines[0].x, np.arange(1, 501) / 100)
 
 
 async def test_an_eleventh_mark_is_refused_and_said(tmp_path):
