@@ -50,3 +50,34 @@ def test_compare_three_runs(snap_compare, tmp_path, size):
     write_run(root / "wide-long-run", 45, total=60, mtime=NOW - 7200)
     app = fixed_app(root)
     assert snap_compare(app, terminal_size=size, run_before=_three_compared)
+
+
+def _config_runs(tmp_path):
+    import os
+
+    from tui_fixtures.support import epoch_record
+
+    from metricwatch.writer import MetricsDocument
+
+    root = tmp_path / "runs"
+    for name, lr, epochs in (("alpha", 0.1, 12), ("beta", 0.01, 30), ("gamma", 0.001, 20)):
+        doc = MetricsDocument(root / name, {"total_epochs": 50, "config": {"lr": lr, "bs": 64}})
+        for epoch in range(1, epochs + 1):
+            doc.put(epoch_record(epoch))
+        doc.write()
+        os.utime(doc.path, (NOW - 3600, NOW - 3600))
+    return root
+
+
+async def _table(pilot) -> None:
+    from metricwatch.tui.screens.runs_table import RunsTableScreen
+
+    await wait_loaded(pilot, 3)
+    await pilot.press("t")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunsTableScreen))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+def test_runs_table(snap_compare, tmp_path, size):
+    app = fixed_app(_config_runs(tmp_path))
+    assert snap_compare(app, terminal_size=size, run_before=_table)

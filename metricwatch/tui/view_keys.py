@@ -13,6 +13,8 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 
 from metricwatch.tui.compare import MAX_COMPARED
+from metricwatch.tui.runs_table import runs_table
+from metricwatch.tui.screens.runs_table import RunsTableScreen
 from metricwatch.tui.view_options import ViewOptions
 
 #: description: the footer's word; tooltip: the help screen's line.
@@ -23,6 +25,13 @@ VIEW_BINDINGS = [
         "Mark",
         show=False,
         tooltip="Mark or unmark the run for comparison (2 or more: charts overlaid)",
+    ),
+    Binding(
+        "t",
+        "runs_table",
+        "Table",
+        show=False,
+        tooltip="Runs table: sort (< >), filter (/), open (enter), mark (space)",
     ),
     Binding("s", "smooth", "Smooth", show=False, tooltip="Smoothing: next weight (0 ... 0.99)"),
     Binding("S", "smooth_back", "Smooth back", show=False, tooltip="Smoothing: previous weight"),
@@ -109,8 +118,10 @@ class ViewKeys:
     def action_mark(self) -> None:
         """Mark or unmark the selected run; with two or more marked the charts overlay them."""
         name = self.selected  # type: ignore[attr-defined]
-        if name is None:
-            return
+        if name is not None:
+            self.mark_run(name)
+
+    def mark_run(self, name: str) -> None:
         marks = self.view.marks  # type: ignore[attr-defined]
         if not marks.toggle(name):
             self.notify(f"at most {MAX_COMPARED} runs are compared", severity="warning")  # type: ignore[attr-defined]
@@ -143,7 +154,26 @@ class ViewKeys:
         shown = [states[n] for n in marks.names if n in states]
         return shown if len(shown) >= 2 else None
 
+    # --- the runs table --------------------------------------------------------------------------
+
+    def action_runs_table(self) -> None:
+        if isinstance(self.screen, RunsTableScreen):  # type: ignore[attr-defined]
+            return
+        screen = RunsTableScreen(
+            lambda: runs_table(list(self.states.values()), self.clock()),  # type: ignore[attr-defined]
+            lambda: dict(self.run_list.swatches),  # type: ignore[attr-defined]
+            self.mark_run,
+        )
+        self.push_screen(screen, callback=self._open_from_table)  # type: ignore[attr-defined]
+
+    def _open_from_table(self, name: str | None) -> None:
+        if name is not None:
+            self.select(name)  # type: ignore[attr-defined]
+
     def view_commands(self) -> Iterator[SystemCommand]:
+        yield SystemCommand(
+            "Runs table", "Every run, its best and its hyperparameters (t)", self.action_runs_table
+        )
         yield SystemCommand("Mark run", "Mark the run for comparison (space)", self.action_mark)
         yield SystemCommand("Smoothing", "Next smoothing weight (s)", self.action_smooth)
         yield SystemCommand("X axis", "Step, epoch, relative or wall time (x)", self.action_x_axis)
