@@ -185,6 +185,57 @@ class NativeJSONLines(LogFormat):
         return epoch
 
 
+STEPS_PER_EPOCH = 5_000
+
+
+def _step_record(step: int, total: int) -> dict[str, float]:
+    frac = step / total
+    return {
+        "step": step,
+        "epoch": round(step / STEPS_PER_EPOCH, 4),
+        "time": T0 + 0.1 * step,
+        "train_loss": decay(frac, step, 60),
+        "train_accuracy": rise(frac, step, 61),
+        "lr": cosine_lr(frac, 3e-4),
+        "grad_norm": 1.1 + 0.3 * noise(step, 62),
+    }
+
+
+class NativeStepLog(LogFormat):
+    name = "metricwatch_steps"
+    label = "metricwatch step log metrics.jsonl"
+    live = "one JSON line appended per logged step"
+    per_step = 4
+
+    @property
+    def path(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    def generate(self, points: int) -> int:
+        steps = max(2, points // self.per_step)
+        self.total = steps * 5 // 4
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w") as out:
+            out.writelines(
+                json.dumps(_step_record(s, self.total)) + "\n" for s in range(1, steps + 1)
+            )
+        self.next = steps + 1
+        return steps * self.per_step
+
+    def open(self) -> None:
+        self.handle = self.path.open("a")
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def step(self) -> int | None:
+        step = self.next
+        self.handle.write(json.dumps(_step_record(step, self.total)) + "\n")
+        self.handle.flush()
+        self.next += 1
+        return step
+
+
 # --- Hugging Face trainer_state.json ----------------------------------------------------------
 
 HF_STEPS_PER_EPOCH = 10_000
@@ -851,6 +902,7 @@ FORMATS: dict[str, type[LogFormat]] = {
     for cls in (
         NativeJSON,
         NativeJSONLines,
+        NativeStepLog,
         HFTrainerState,
         LightningCSV,
         KerasCSV,
