@@ -237,8 +237,9 @@ class RunLayouts:
         self, calls: TimedCalls, key: Hashable, what: str, fn: Callable[..., T], *args: Any
     ) -> T:
         """fn(*args) with a deadline (metricwatch.timed_io), so that a file or a search held
-        up by a hung mount holds up neither the other runs nor quitting. Raises Blocked,
-        said once per hang (later calls for the key answer Blocked at once until it ends)."""
+        up by a hung mount holds up the other runs (and quitting) once, for the deadline
+        only. Raises Blocked, said once per hang (later calls for the key answer Blocked at
+        once until it ends)."""
         stuck = key in calls.stuck_keys()
         try:
             return calls.call(key, fn, *args)
