@@ -95,6 +95,8 @@ def _dispatch(args: list[str]) -> int:
         return _summary_command(_summary_parser().parse_args(args[1:]))
     if args and args[0] == "demo":
         return _demo_command(_demo_parser().parse_args(args[1:]))
+    if args and args[0] == "snapshot":
+        return _snapshot_command(_snapshot_parser().parse_args(args[1:]))
     return _monitor_command(_monitor_parser().parse_args(args))
 
 
@@ -236,6 +238,24 @@ def _demo_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _snapshot_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="metricwatch snapshot",
+        description="Save the monitor's screen for PATH as an SVG file, headless (for "
+        "scripts and reports): what `e` saves in the monitor.",
+        epilog="exit codes:\n  0    written\n  2    PATH holds no runs, no run is named "
+        "NAME, or FILE cannot be written: one line on stderr",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_path_argument(parser)
+    parser.add_argument("--run", metavar="NAME", help="the run to show (default: the first)")
+    parser.add_argument(
+        "--size", default="120x40", metavar="COLSxROWS", help="the terminal size (default 120x40)"
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.svg")
+    return parser
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -295,6 +315,26 @@ def _demo_command(args: argparse.Namespace) -> int:
         for error in failures:
             print(f"metricwatch: the demo writer stopped: {error}", file=sys.stderr)
         print(f"metricwatch: the demo runs are in {root}", file=sys.stderr)
+
+
+def _snapshot_command(args: argparse.Namespace) -> int:
+    from metricwatch.tui.export import parse_size, take_snapshot
+
+    try:
+        size = parse_size(args.size)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    root = resolve_root(args.path)
+    if not root.exists():
+        raise CliError(f"{printable(args.path)}: does not exist")
+    output = args.output if args.output.suffix else args.output.with_suffix(".svg")
+    if not output.parent.is_dir():
+        where = printable(output.parent)
+        raise CliError(f"cannot write {printable(output)}: no directory {where}")
+    problem = take_snapshot(root, output.resolve(), run=args.run, size=size)
+    if problem is not None:
+        raise CliError(problem)
+    return EXIT_OK
 
 
 def _summary_command(args: argparse.Namespace) -> int:

@@ -8,11 +8,15 @@ entries are listed here, next to the actions they call.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+from rich.markup import escape
 from textual.app import SystemCommand
 from textual.binding import Binding
 
+from metricwatch.safetext import printable
 from metricwatch.tui.compare import MAX_COMPARED
+from metricwatch.tui.export import export_name
 from metricwatch.tui.runs_table import runs_table
 from metricwatch.tui.screens.runs_table import RunsTableScreen
 from metricwatch.tui.view_options import ViewOptions
@@ -33,6 +37,7 @@ VIEW_BINDINGS = [
         show=False,
         tooltip="Runs table: sort (< >), filter (/), open (enter), mark (space)",
     ),
+    Binding("e", "export", "Export", show=False, tooltip="Save the screen as an SVG file"),
     Binding("s", "smooth", "Smooth", show=False, tooltip="Smoothing: next weight (0 ... 0.99)"),
     Binding("S", "smooth_back", "Smooth back", show=False, tooltip="Smoothing: previous weight"),
     Binding("x", "x_axis", "X axis", show=False, tooltip="X axis: step, epoch, relative, wall"),
@@ -113,7 +118,7 @@ class ViewKeys:
     def action_zoom_reset(self) -> None:
         self.set_view_options(self.view_options.reset_zoom())
 
-    # --- comparing runs ------------------------------------------------------------------------
+    # --- comparing runs ---------------------------------------------------------------------------
 
     def action_mark(self) -> None:
         """Mark or unmark the selected run; with two or more marked the charts overlay them."""
@@ -154,7 +159,24 @@ class ViewKeys:
         shown = [states[n] for n in marks.names if n in states]
         return shown if len(shown) >= 2 else None
 
-    # --- the runs table --------------------------------------------------------------------------
+    # --- export -----------------------------------------------------------------------------------
+
+    #: Where `e` saves the screen (None: the current directory).
+    export_dir: Path | None = None
+
+    def action_export(self) -> None:
+        """Save the screen as SVG, named after the run and the time; a toast gives the path."""
+        name = export_name(self.selected, self.clock())  # type: ignore[attr-defined]
+        folder = self.export_dir or Path.cwd()
+        try:
+            saved = self.save_screenshot(filename=name, path=str(folder))  # type: ignore[attr-defined]
+        except OSError as error:
+            message = f"could not save the screen: {error.strerror or error}"
+            self.notify(escape(printable(message)), severity="error", timeout=10)  # type: ignore[attr-defined]
+            return
+        self.notify(f"saved {escape(printable(saved))}", timeout=10)  # type: ignore[attr-defined]
+
+    # --- the runs table ---------------------------------------------------------------------------
 
     def action_runs_table(self) -> None:
         if isinstance(self.screen, RunsTableScreen):  # type: ignore[attr-defined]
