@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from metricwatch import __version__
-from metricwatch.diagnostics import Severity
+from metricwatch.analysis.diagnostics import Severity
 from metricwatch.discovery import DiscoveryError, resolve_root, scan
 from metricwatch.loader import RunLoader
 from metricwatch.model import Run
@@ -203,7 +203,7 @@ def _summary_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fail-on",
-        choices=[s.value for s in Severity],
+        choices=[s.value for s in Severity if s.alarm],  # info is advice, never a failure
         default=None,
         help="exit with code 3 when any finding at or above this severity exists "
         "(each one is named on stderr)",

@@ -29,7 +29,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from metricwatch.diagnostics import (
+from metricwatch.analysis.diagnostics import (
     Finding,
     Severity,
     diagnose,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from metricwatch.diagnostics import Severity, stall_check, stall_limit_s
+from metricwatch.analysis.diagnostics import Severity, stall_check, stall_limit_s
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import DAMAGE_KINDS
 
@@ -59,6 +59,7 @@ STATUS_LOOKS: dict[Status, StatusLook] = {
 
 #: The one table of severity marks and colours (findings panel, run list counts, help).
 SEVERITY_LOOKS: dict[Severity, tuple[str, str]] = {
+    Severity.INFO: ("●", "cyan"),
     Severity.WARNING: ("▲", "yellow"),
     Severity.CRITICAL: ("■", "red"),
 }

@@ -9,7 +9,7 @@ sample_runs/tasks/<task>/           one run per task in the seed's table; the
                                     trainings, the others simulated curves
 
 Everything is seeded and runs on the CPU in well under a minute. The
-diagnostic thresholds in metricwatch/diagnostics.py are tuned on these runs,
+diagnostic thresholds in metricwatch/analysis/thresholds.py are tuned on these runs,
 and tests/test_sample_runs.py checks each pattern fires where it should and
 nowhere else.
 """

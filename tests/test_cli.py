@@ -62,7 +62,8 @@ def test_json_shape(runs, capsys):
     assert bad["last"]["train_loss"] is None  # NaN comes out as null
     assert bad["training_time_s"] is None and bad["best_epoch"] == 3
     findings = {d["id"]: d for d in bad["diagnostics"]}
-    assert set(findings) == {"non_finite", "overfitting"}
+    assert set(findings) == {"non_finite", "overfitting", "no_improvement"}
+    assert findings["no_improvement"]["severity"] == "info"  # advice, not an alarm
     for finding in findings.values():
         assert set(finding) >= {"id", "severity", "message", "cause", "action", "epoch"}
     assert findings["non_finite"]["severity"] == "critical"
@@ -214,7 +215,7 @@ def test_demo_writes_two_live_runs_while_the_monitor_is_open(tmp_path, monkeypat
 
 @pytest.mark.parametrize("epochs", [12, 60])
 def test_demo_one_run_stays_healthy_the_other_overfits_on_the_way(tmp_path, epochs):
-    from metricwatch.diagnostics import diagnose
+    from metricwatch.analysis.diagnostics import diagnose
     from metricwatch.loader import RunLoader
     from metricwatch.simulate import run_demo_writer
 
@@ -225,14 +226,14 @@ def test_demo_one_run_stays_healthy_the_other_overfits_on_the_way(tmp_path, epoc
     assert healthy.epochs_done == bad.epochs_done == epochs
     assert diagnose(healthy) == []
     findings = diagnose(bad)
-    assert [f.id for f in findings] == ["overfitting"]
+    assert [f.id for f in findings if f.severity.alarm] == ["overfitting"]
     # It goes wrong on the way, not from the start: the best epoch is past the first few.
     assert epochs // 4 <= findings[0].epoch < epochs
 
 
 def test_demo_overfitting_appears_partway_through(tmp_path):
     """Epoch by epoch, as the monitor sees it: nothing at first, the finding later."""
-    from metricwatch.diagnostics import diagnose
+    from metricwatch.analysis.diagnostics import diagnose
     from metricwatch.loader import RunLoader
     from metricwatch.simulate import DEMO_RUNS, simulate_epochs
     from metricwatch.writer import MetricsDocument

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import columns, make_run
 
-from metricwatch.diagnostics import diagnose, trailing_mean
+from metricwatch.analysis.diagnostics import diagnose, trailing_mean
 from metricwatch.model import ProblemKind, Series, Table
 from metricwatch.readers import parse_metrics_json
 from metricwatch.summary import best_of, mean_epoch_s, summarize, training_time_s

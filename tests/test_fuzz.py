@@ -50,8 +50,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from metricwatch.analysis.diagnostics import diagnose, worst_severity
 from metricwatch.cli import main
-from metricwatch.diagnostics import diagnose, worst_severity
 from metricwatch.downsample import reduce_minmax
 from metricwatch.loader import RunLoader
 from metricwatch.readers import ParseResult, parse_metrics_json

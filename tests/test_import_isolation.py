@@ -16,7 +16,7 @@ CORE_MODULES = [
     "metricwatch.loader",
     "metricwatch.discovery",
     "metricwatch.summary",
-    "metricwatch.diagnostics",
+    "metricwatch.analysis.diagnostics",
     "metricwatch.writer",
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metricwatch.diagnostics import Severity
+from metricwatch.analysis.diagnostics import Severity
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, StatusLook, run_status
 
@@ -129,4 +129,8 @@ def test_the_status_look_table():
 
 
 def test_the_severity_look_table():
-    assert SEVERITY_LOOKS == {Severity.WARNING: ("▲", "yellow"), Severity.CRITICAL: ("■", "red")}
+    assert SEVERITY_LOOKS == {
+        Severity.INFO: ("●", "cyan"),
+        Severity.WARNING: ("▲", "yellow"),
+        Severity.CRITICAL: ("■", "red"),
+    }

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.analysis.smoothing import debiased_ema
-from metricwatch.diagnostics import (
+from metricwatch.analysis.diagnostics import (
     THRESHOLDS,
     Finding,
     diagnose,
     stall_check,
 )
+from metricwatch.analysis.smoothing import debiased_ema
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS

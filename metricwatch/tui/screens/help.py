@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from metricwatch.diagnostics import Severity
+from metricwatch.analysis.diagnostics import Severity
 from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
 
 EXTRA_KEYS = (

@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from metricwatch.diagnostics import Finding, worst_severity
+from metricwatch.analysis.diagnostics import Finding, worst_severity
 from metricwatch.model import Problem
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.status import SEVERITY_LOOKS

@@ -1,0 +1,105 @@
+"""Recent levels for the rules: trailing medians, block medians, windows sized by points.
+
+The smoothed curve a trend rule reads is smoothing.debiased_ema (the chart's
+smoothing) at the weight weight_for picks; this module holds what is not a
+smoothed curve but a level: the median of the points just before one (what a
+spike is measured against) and the medians of blocks of points (what a step
+run's oscillation is judged on, one logged batch's loss being a sample). A
+median ignores a single spike and keeps a level change sharp, and a trailing
+one never mixes a value with the future, so the live monitor and a later
+re-read agree at every step. Windows are a fraction of the curve's points
+(thresholds.window_fraction), so a 20-epoch run and a log of 3,000 steps are
+both read over a tenth of their length.
+
+Every function is pure, works on float64 arrays, and is overflow-safe: values
+of 1e308 give infinities, never exceptions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from metricwatch.analysis.smoothing import WEIGHTS, debiased_ema
+from metricwatch.analysis.thresholds import THRESHOLDS, Thresholds
+
+#: Rows of the sliding window taken at once: bounds memory to ~8 MB per window column.
+_CHUNK = 1 << 16
+
+
+def window_for(points: int, limits: Thresholds = THRESHOLDS) -> int:
+    """The smoothing window for a curve of `points` points: odd, within [min, max]."""
+    window = max(limits.window_min, math.ceil(points * limits.window_fraction))
+    window = min(window, limits.window_max)
+    return window if window % 2 else window + 1
+
+
+def weight_for(points: int, limits: Thresholds = THRESHOLDS) -> float:
+    """The chart's EMA weight (smoothing.WEIGHTS) closest to the window for `points` points.
+
+    An EMA of weight w averages about (1 + w) / (1 - w) points; the rules take the
+    offered weight nearest the window, so the user can show the curve a finding
+    describes by picking that weight on the chart.
+    """
+    window = window_for(points, limits)
+    offered = [w for w in WEIGHTS if w > 0]
+    return min(offered, key=lambda w: abs((1 + w) / (1 - w) - window))
+
+
+def smoothed(values: np.ndarray, points: int, limits: Thresholds = THRESHOLDS) -> np.ndarray:
+    """The curve a trend rule reads: the chart's debiased EMA at weight_for(points)."""
+    return debiased_ema(values, weight_for(points, limits))
+
+
+def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Each point's median with the window - 1 points before it (fewer at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    out = np.empty(n, dtype=np.float64)
+    head = min(window - 1, n)
+    for i in range(head):
+        out[i] = np.median(values[: i + 1])
+    if n >= window:
+        view = sliding_window_view(values, window)
+        for start in range(0, len(view), _CHUNK):
+            out[window - 1 + start : window - 1 + start + _CHUNK] = np.median(
+                view[start : start + _CHUNK], axis=1
+            )
+    return out
+
+
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Each point's mean with the window - 1 before it (fewer at the start); overflow-safe."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return values
+    sums = np.convolve(values / window, np.ones(window))[: len(values)]  # divided first
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return sums * (window / counts)
+
+
+def block_medians(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Medians of consecutive blocks of `size` points, and the index of each block's last point.
+
+    A trailing partial block is kept when it holds at least half a block; fewer
+    points than that say too little about the level to stand as a point.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if size <= 1:
+        return values, np.arange(len(values))
+    whole = len(values) // size
+    medians = np.median(values[: whole * size].reshape(whole, size), axis=1)
+    ends = np.arange(1, whole + 1, dtype=np.int64) * size - 1
+    rest = len(values) - whole * size
+    if rest * 2 >= size:
+        medians = np.append(medians, np.median(values[whole * size :]))
+        ends = np.append(ends, len(values) - 1)
+    return medians.astype(np.float64), ends
+
+
+def reduced(values: np.ndarray, limits: Thresholds = THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
+    """A curve cut to at most max_trend_points block medians (itself when short enough)."""
+    size = math.ceil(len(values) / limits.max_trend_points)
+    return block_medians(values, size)
