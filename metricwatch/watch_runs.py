@@ -28,6 +28,7 @@ from metricwatch.discovery import (
     Scan,
     claims_file,
     dir_id,
+    is_store_file,
     owned_dirs,
     run_dir_of,
     run_file_of,
@@ -164,6 +165,8 @@ class RunLayouts:
         """A digest of (name, size, mtime) of the run's files read with its run file: those of
         its format beside it and everything in its owned directories. None for a run read
         from its file alone."""
+        if is_store_file(metrics_path):  # its write-ahead log holds writes until a checkpoint
+            return _companion_stamp(metrics_path.with_name(metrics_path.name + "-wal"))
         fmt = self._format(metrics_path)
         if fmt is not None and fmt.companion is not None:
             return _companion_stamp(self._run_dir(metrics_path) / fmt.companion[0])
@@ -213,6 +216,7 @@ class RunLayouts:
             if path != metrics_path
             and self._run_dir(path) != run_dir
             and _is_under(self._run_dir(path), run_dir)
+            and not (is_store_file(path) and path.parent == run_dir)  # a store beside it
         )
         updates = []
         for path in below:
@@ -268,10 +272,11 @@ class RunLayouts:
         """The known run file whose run directory holds the run of metrics_path below it
         (then that run is not one: a search from scratch would not look there)."""
         run_dir = self._run_dir(metrics_path)
+        beside = metrics_path.parent if is_store_file(metrics_path) else None
         for path in self.known:
             outer = self._run_dir(path)
-            if outer != run_dir and _is_under(run_dir, outer):
-                return path
+            if outer != run_dir and outer != beside and _is_under(run_dir, outer):
+                return path  # (a store beside a run's file is a run of its own, as at start)
         return None
 
     def _forget(self, metrics_path: Path) -> str:

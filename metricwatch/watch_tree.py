@@ -48,6 +48,7 @@ from metricwatch.discovery import (
     dir_id,
     distinct_name,
     is_run_dir_candidate,
+    is_store_file,
     run_dir_of,
     run_file_of,
     run_name,
@@ -177,13 +178,18 @@ class RunTree(RunLayouts):
         by_dir = {} if self._single_file else {self._run_dir(p): p for p in self.known}
         for kind, raw in changes:
             path = Path(raw)
+            if (store := _store_of_wal(path)) is not None and store in self.known:
+                touched[store] = True  # SQLite in WAL mode writes there until a checkpoint
+                continue
             if path == self.watch_dir or path in self.dirs:
                 if kind in ("deleted", "added"):
                     removed.add(path)  # gone, or maybe replaced: its identity decides
                 if (owner := self._owner(path.parent, by_dir)) is not None:
                     touched[owner] = touched.get(owner, False)  # an owned directory came or went
                 continue
-            if (owner := self._owner(path.parent, by_dir)) is not None and path != owner:
+            beside = is_store_file(path) and path.parent in by_dir  # a store beside a run
+            owner = self._owner(path.parent, by_dir)
+            if owner is not None and path != owner and not beside:
                 self._touch(touched, owner, path, kind)
                 continue
             if not keep(_Kind(kind), raw):
@@ -193,7 +199,7 @@ class RunTree(RunLayouts):
                     if path == self.root:
                         files.add(path)
                 elif path in self.known or (
-                    not self._run_above(path.parent) and claims_file(path) is not None
+                    (beside or not self._run_above(path.parent)) and claims_file(path) is not None
                 ):
                     # A new file in a directory that is no run yet, if a reader claims it
                     # (one file per run: another log beside a run's file is its own).
@@ -222,7 +228,8 @@ class RunTree(RunLayouts):
             files.difference_update(location.metrics_path for location in found.runs)
             updates.extend(self._absorb(found, full=False))
         for path in sorted(files):
-            if path not in self.known and self._run_above(path.parent):
+            beside = is_store_file(path) and path.parent in by_dir
+            if path not in self.known and self._run_above(path.parent) and not beside:
                 continue  # inside a run that appeared in this batch: the run's own
             present = exists(path)
             found_update = self._file_update(path, present)
@@ -368,7 +375,7 @@ class RunTree(RunLayouts):
                     continue
                 if dir_id(directory) != self.dirs[directory]:
                     changes.append(("deleted", str(directory)))
-                elif not any(path.parent == directory for path in self.known):
+                elif not any(self._run_dir(path) == directory for path in self.known):
                     updates.extend(self._absorb(self._search_again(directory), full=False))
             return updates + self._classify(changes, _present)
 
@@ -416,3 +423,11 @@ class _Kind:
 
     def __init__(self, name: str) -> None:
         self.name = name
+
+
+def _store_of_wal(path: Path) -> Path | None:
+    """The store file whose write-ahead log path is (`mlflow.db-wal`), if it is one."""
+    if not path.name.endswith("-wal"):
+        return None
+    store = path.with_name(path.name[: -len("-wal")])
+    return store if is_store_file(store) else None

@@ -279,11 +279,6 @@ def test_a_run_added_to_the_store_while_watching_appears(db):
         events.until(UpdateKind.APPEARED, "sub")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watcher (watch_runs._runs_below) takes a store beside a run file that appears "
-    "for the new run's own and says it is gone; discovery.scan lists both (to fix there)",
-)
 def test_a_run_file_appearing_beside_a_store_keeps_the_store(db):
     root = db.parent
     watcher = RunWatcher(root, WatchMode(False))
@@ -294,3 +289,36 @@ def test_a_run_file_appearing_beside_a_store_keeps_the_store(db):
         events.drain()
         assert (UpdateKind.GONE, "mlflow.db") not in events.seen
     assert {r.name for r in discover_runs(root)} == {"proj", "mlflow.db"}
+
+
+def test_a_store_appearing_beside_a_run_file_is_a_run_of_its_own(db, tmp_path):
+    root = tmp_path / "proj2"
+    root.mkdir()
+    (root / "metrics.json").write_text('{"epochs": [{"epoch": 1, "train_loss": 1.0}]}')
+    watcher = RunWatcher(root, WatchMode(False))
+    assert [u.name for u in watcher.initial()] == ["proj2"]
+    with Collector(watcher) as events:
+        shutil.copy(db, root / "mlflow.db")
+        events.until(UpdateKind.APPEARED, "mlflow.db")
+    assert {r.name for r in discover_runs(root)} == {"proj2", "mlflow.db"}
+
+
+@pytest.mark.parametrize("mode", [WatchMode(False), WatchMode(True, 0.02)], ids=["events", "poll"])
+def test_a_store_in_wal_mode_updates_before_its_checkpoint(db, mode):
+    root = db.parent
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    watcher = RunWatcher(root, mode)
+    watcher.initial()
+    reader = sqlite3.connect(db)  # an open reader keeps the log from being checkpointed
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM metrics").fetchone()
+    try:
+        stamp = db.stat().st_mtime_ns, db.stat().st_size
+        with Collector(watcher, ready=(lambda: True) if mode.polling else None) as events:
+            add_run(db, "wal-run", points=[(0, 1.0)])
+            assert (db.stat().st_mtime_ns, db.stat().st_size) == stamp  # only the -wal moved
+            events.until(UpdateKind.CHANGED, "mlflow.db")
+    finally:
+        reader.close()
+    assert "cifar/wal-run" in RunLoader().load("mlflow.db", db).parts
