@@ -141,7 +141,10 @@ def test_diverging_names_the_last_good_point_and_where_to_restart():
         "train_loss (smoothed: EMA 0.6) fell to 0.5973 at epoch 7, then rose to 2× that or "
         "more from epoch 10 and stayed there for 5 epochs: now 1.883 smoothed, 2 raw"
     )
-    assert finding.action.endswith("restart from the last good checkpoint, at or before epoch 7")
+    # The restart point is the lowest raw point before the rise (epoch 7, 0.4).
+    assert finding.action.endswith(
+        "restart from the last good checkpoint, at or before epoch 7, where train_loss was 0.4"
+    )
 
 
 def test_diverging_rise_at_its_limit():
@@ -208,7 +211,7 @@ def test_diverging_on_a_step_run_carries_step_and_epoch():
     assert finding.id == "loss_diverging"
     assert (finding.step, finding.epoch) == (1450, 14.5)
     assert "from step 1,450 (epoch 14.5)" in finding.evidence
-    assert finding.action.endswith("at or before step 1,350 (epoch 13.5)")
+    assert finding.action.endswith("at or before step 1,350 (epoch 13.5), where train_loss was 0.8")
 
 
 # --- loss_spike ------------------------------------------------------------------------------

@@ -160,17 +160,22 @@ def loss_diverging(run: Run, limits: Thresholds) -> Finding | None:
     below = np.flatnonzero(~above)
     began = int(below[-1]) + 1 if len(below) else 0
     low = int(np.argmin(curve[: began + 1]))
-    good, first_up = int(ends[low]), int(ends[began])
+    first_up = int(ends[began])
+    # The checkpoint to go back to: the lowest raw point before the rise (the smoothed
+    # curve's low lags it by up to a window).
+    good = int(np.argmin(loss.values[: first_up + 1]))
     return make_finding(
         "loss_diverging",
         Severity.CRITICAL,
-        f"train_loss ({words}) fell to {fmt(float(curve[low]))} at {at(run, loss, good)}, "
+        f"train_loss ({words}) fell to {fmt(float(curve[low]))} at "
+        f"{at(run, loss, int(ends[low]))}, "
         f"then rose to {limits.diverge_rise:g}× that or more from {at(run, loss, first_up)} "
         f"and stayed there for {len(loss) - first_up} {points_word(run)}: now "
         f"{fmt(float(curve[-1]))} smoothed, {fmt(float(loss.values[-1]))} raw",
         action=(
             "Lower the LR, add warm-up, clip gradients; restart from the last good "
-            f"checkpoint, at or before {at(run, loss, good)}"
+            f"checkpoint, at or before {at(run, loss, good)}, where train_loss was "
+            f"{fmt(float(loss.values[good]))}"
         ),
         **point(run, loss, first_up),
     )

@@ -88,9 +88,6 @@ def no_improvement(run: Run, limits: Thresholds) -> Finding | None:
         return None  # the best came after where stopping would have stopped: no advice
     if saved < limits.stop_min_saved * span:
         return None
-    kept = float(series.values[: stop + 1].max() if higher else series.values[: stop + 1].min())
-    if abs(kept - best.value) > limits.stop_min_delta * abs(best.value):
-        return None  # stopping there would have lost more than min_delta of the best
     now = float(series.values[last])
     drift = abs(now - best.value) / abs(best.value) if best.value else math.inf
     worse = "lower" if higher else "higher"
