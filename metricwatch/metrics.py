@@ -177,6 +177,10 @@ def spec_for(key: str) -> MetricSpec:
     spec = REGISTRY.get(key)
     if spec is not None:
         return spec
+    if key.endswith("_step") and (base := REGISTRY.get(key[: -len("_step")])) is not None:
+        # The per-step values of a key also logged per epoch (Lightning's `_step`, the
+        # step log beside metrics.json): the same metric, no evidence of a task.
+        return MetricSpec(key, f"{base.label} (step)", base.kind, base.direction)
     group = _LR_GROUP.fullmatch(key)
     if group is not None:
         return MetricSpec(key, f"Learning Rate {group.group(1) or key}", Kind.LR, _NO)

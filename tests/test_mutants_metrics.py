@@ -185,7 +185,7 @@ def test_spec_for_registered_keys_and_aliases():
         ("Box_LOSS", "Box LOSS", Kind.LOSS, Direction.LOWER),
         ("seg_loss", "Seg Loss", Kind.LOSS, Direction.LOWER),
         ("loss_cls", "Loss Cls", Kind.LOSS, Direction.LOWER),
-        ("train_loss_step", "Train Loss Step", Kind.LOSS, Direction.LOWER),
+        ("train_loss_step", "Train Loss (step)", Kind.LOSS, Direction.LOWER),
         ("lossy", "Lossy", Kind.GENERIC, Direction.NONE),
         ("top5_acc", "Top5 Acc", Kind.GENERIC, Direction.HIGHER),
         ("bleu", "Bleu", Kind.GENERIC, Direction.HIGHER),
@@ -295,3 +295,24 @@ def test_infer_task_counts_hits_then_completeness_then_enum_order():
 def test_fraction_scale(values, scale):
     assert fraction_scale(values) == scale
     assert fraction_scale(np.asarray(values, dtype=np.float64)) == scale
+
+
+def test_a_known_key_logged_per_step_is_the_same_metric_without_a_task():
+    from metricwatch.metrics import Direction, Kind, spec_for
+
+    lr = spec_for("lr_step")
+    assert (lr.label, lr.kind, lr.direction, lr.tasks) == (
+        "Learning Rate (step)",
+        Kind.LR,
+        Direction.NONE,
+        (),
+    )
+    loss = spec_for("train_loss_step")
+    assert (loss.label, loss.kind, loss.direction) == (
+        "Train Loss (step)",
+        Kind.LOSS,
+        Direction.LOWER,
+    )
+    assert spec_for("val_accuracy_step").tasks == ()
+    assert spec_for("foo_step").label == "Foo Step"  # not a known key: named as written
+    assert spec_for("_step").label != " (step)"

@@ -284,10 +284,12 @@ def test_problems_of_an_empty_companion_are_kept_but_its_emptiness_is_not():
     assert run.table.x == EPOCH
     assert [p.kind for p in run.problems] == [ProblemKind.TRUNCATED]
     assert run.table.series["val_loss"].values.tolist() == [1.0]
+    assert (run.format, run.meta, run.extra) == ("metricwatch", epochs.meta, epochs.extra)
     steps = parse("metrics.jsonl", lines(*step_rows(1, 3)))
     for empty in (b"", b'{"epochs": [{"epoch": "x"}]}'):
         alone = join_steps(steps, parse("metrics.json", empty))
         assert alone.table.x == STEP and alone.table.steps.tolist() == [1, 2, 3]
+        assert (alone.format, alone.meta) == ("metricwatch_steps", steps.meta)
         kinds = [p.kind for p in alone.problems]
         assert ProblemKind.EMPTY not in kinds
         assert kinds == [
