@@ -304,3 +304,94 @@ def test_overfitting_rise_at_its_limit():
     rise = (1.1 - 1.0) / 1.0
     assert overfitting(run, replace(THRESHOLDS, overfit_rise=rise)) is not None
     assert overfitting(run, replace(THRESHOLDS, overfit_rise=np.nextafter(rise, 1))) is None
+
+
+# --- formatting, levels and the entry point --------------------------------------------------
+
+
+def test_values_and_ratios_print_for_every_extreme():
+    from metricwatch.analysis.findings import fmt, fmt_ratio
+
+    assert [fmt(float("nan")), fmt(float("inf")), fmt(float("-inf")), fmt(0.5)] == [
+        "NaN",
+        "Inf",
+        "-Inf",
+        "0.5",
+    ]
+    assert fmt_ratio(float("inf")) == "more than 1e308"
+    assert fmt_ratio(999_999_999.0) == "999,999,999"
+    assert fmt_ratio(1e9) == "1.0e+09"
+
+
+def test_the_worst_severity_of_mixed_findings():
+    from metricwatch.analysis.findings import make_finding, worst_severity
+
+    info = make_finding("no_improvement", Severity.INFO, "e")
+    warning = make_finding("loss_spike", Severity.WARNING, "e")
+    critical = make_finding("loss_diverging", Severity.CRITICAL, "e")
+    assert worst_severity([info, critical, warning]) is Severity.CRITICAL
+    assert worst_severity([info, warning]) is Severity.WARNING
+    assert worst_severity([info]) is Severity.INFO
+    assert worst_severity([]) is None
+    assert (warning.observation, warning.message) == ("Train loss spike", "Train loss spike: e")
+
+
+def test_a_step_runs_unknown_epoch_is_none():
+    from metricwatch.analysis.findings import epoch_of
+
+    series = Series("k", np.array([5, 10]), np.array([1.0, 2.0]), np.array([np.nan, 0.5]))
+    run = Run("r", None, Table(np.array([5, 10]), {"k": series}, STEP))  # type: ignore[arg-type]
+    assert epoch_of(run, series, 0) is None
+    assert epoch_of(run, series, 1) == 0.5
+
+
+def test_non_finite_orders_keys_by_step_and_names_four():
+    nan = float("nan")
+    rows = [
+        {"epoch": 1, "a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0, "e": nan},
+        {"epoch": 2, "a": 1.0, "b": nan, "c": nan, "d": nan},
+        {"epoch": 3, "a": nan},
+    ]
+    from metricwatch.analysis.rules_values import non_finite
+
+    finding = non_finite(make_run(rows), THRESHOLDS)
+    assert finding is not None
+    assert finding.evidence == (
+        "first at epoch 1: e = NaN at epoch 1, b = NaN at epoch 2, c = NaN at epoch 2, "
+        "d = NaN at epoch 2"
+    )
+
+
+def test_a_stall_at_exactly_its_limit_is_a_stall():
+    from metricwatch.analysis.rules_values import stall_check
+
+    finding = stall_check(3, 10, 1000.0, 30.0, 1000.0 + 150.0)
+    assert finding is not None and finding.severity is Severity.WARNING
+    assert (finding.epoch, finding.step) == (3, None)
+    assert stall_check(3, 10, 1000.0, 30.0, 1000.0 + 149.99) is None
+    longer = replace(THRESHOLDS, stall_factor=6.0)
+    assert stall_check(3, 10, 1000.0, 30.0, 1000.0 + 150.0, longer) is None
+
+
+def test_trailing_medians_at_and_around_the_window():
+    from metricwatch.analysis.levels import block_medians, trailing_median
+
+    assert trailing_median(np.array([3, 1, 2]), 3).tolist() == [3.0, 2.0, 2.0]
+    assert trailing_median(np.array([3, 1]), 3).tolist() == [3.0, 2.0]
+    assert trailing_median(np.array([4, 1, 3, 2, 9]), 2).tolist() == [4.0, 2.5, 2.0, 2.5, 5.5]
+    assert trailing_median(np.array([1, 2]), 2).dtype == np.float64
+    medians, ends = block_medians(np.array([1, 3, 5, 7]), 2)
+    assert medians.tolist() == [2.0, 6.0] and ends.tolist() == [1, 3]
+    assert medians.dtype == np.float64 and ends.dtype == np.int64
+
+
+def test_diagnose_never_warns_on_overflowing_values():
+    import warnings
+
+    from metricwatch.analysis.diagnostics import diagnose
+
+    huge = [1.7e308, -1.7e308, 1.7e308, 5e-324, 1.7e308, 0.0, 1.7e308, 1.7e308]
+    rows = columns(train_loss=[abs(v) for v in huge], val_loss=huge, grad_norm=huge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnose(make_run(rows))
