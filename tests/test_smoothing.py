@@ -88,3 +88,53 @@ def test_a_long_run_of_the_largest_floats_stays_finite():
     with np.errstate(all="ignore"):
         expected = tensorboard_loop(values / 1e10, 0.9) * 1e10  # the loop overflows at 1e308
     assert np.allclose(out, expected, rtol=1e-9, atol=0)
+
+
+def test_a_series_grown_in_pieces_is_smoothed_as_a_whole_computing_only_the_new_points():
+    from metricwatch.analysis.smoothing import extend_ema
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(1.0, 0.2, size=5000)
+    values[[10, 2600]] = [math.nan, math.inf]
+    whole = debiased_ema(values, 0.95)
+    smoothed = None
+    for end in (1, 7, 11, 2600, 2601, 4999, 5000, 5000):
+        smoothed = extend_ema(smoothed, values[:end], 0.95)
+        assert np.array_equal(smoothed.out, whole[:end], equal_nan=True) or np.allclose(
+            smoothed.out, whole[:end], rtol=1e-13, atol=0, equal_nan=True
+        )
+    assert smoothed.count == 4998  # the finite points
+    # Only the new points go through the average.
+    import metricwatch.analysis.smoothing as smoothing
+
+    seen = []
+    real = smoothing._ema
+    try:
+        smoothing._ema = lambda x, w, carry=0.0: seen.append(len(x)) or real(x, w, carry)
+        grown = extend_ema(extend_ema(None, values[:4000], 0.95), values, 0.95)
+    finally:
+        smoothing._ema = real
+    assert seen == [3998, 1000]  # the finite points: a NaN and an Inf are before 4000
+    assert np.allclose(grown.out, whole, rtol=1e-13, atol=0, equal_nan=True)
+
+
+def test_a_changed_prefix_another_weight_or_a_shorter_series_is_smoothed_afresh():
+    from metricwatch.analysis.smoothing import extend_ema
+
+    values = np.array([4.0, 2.0, 1.0, 0.5])
+    first = extend_ema(None, values[:3], 0.5)
+    resumed = np.array([4.0, 3.0, 1.0, 0.5])  # a point before the end replaced
+    for previous, new, weight in (
+        (first, resumed, 0.5),
+        (first, values, 0.6),
+        (first, values[:2], 0.5),
+    ):
+        out = extend_ema(previous, new, weight).out
+        assert out.tolist() == pytest.approx(tensorboard_loop(new, weight).tolist(), rel=1e-14)
+
+
+def test_a_million_points_underflow_nothing():
+    values = np.linspace(1.0, 0.0, 1_000_000)
+    with np.errstate(all="raise"):
+        out = debiased_ema(values, 0.9)
+    assert out[-1] == pytest.approx(9 * 1e-6 * (1 - 0.9) / 0.1 + 0.0, abs=1e-5)

@@ -11,6 +11,8 @@ and does not enter the average.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: ln(1e250): how far w^-k may grow inside one block of the cumulative sum.
@@ -26,20 +28,55 @@ def debiased_ema(values: np.ndarray, weight: float) -> np.ndarray:
     Vectorised for long series: the recurrence a_n = w a_(n-1) + (1 - w) x_n is a
     discounted cumulative sum, computed in blocks short enough that w^-k stays finite.
     """
+    return extend_ema(None, values, weight).out
+
+
+@dataclass(frozen=True, eq=False)
+class Smoothed:
+    """A series smoothed, with what it takes to smooth points appended to it later."""
+
+    values: np.ndarray  # the input, as given
+    out: np.ndarray  # its debiased EMA
+    weight: float
+    average: float  # the EMA before debiasing, at the last finite point
+    count: int  # the finite points so far
+
+
+def extend_ema(previous: Smoothed | None, values: np.ndarray, weight: float) -> Smoothed:
+    """values smoothed, reusing `previous` when values begins with exactly its input (a
+    live run's series grown by a few points): then only the new points are computed, so
+    smoothing a 1,000,000-point series as it grows costs a comparison and a copy."""
     values = np.asarray(values, dtype=np.float64)
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"smoothing weight {weight!r} is not in [0, 1)")
-    out = values.copy()
-    finite = np.isfinite(values)
-    if weight == 0.0 or not finite.any():
-        return out
-    x = values[finite]
-    out[finite] = _ema(x, weight) / (1.0 - weight ** np.arange(1, len(x) + 1))
-    return out
+    start, average, count, head = 0, 0.0, 0, None
+    if (
+        previous is not None
+        and previous.weight == weight
+        and len(values) >= len(previous.values)
+        and np.array_equal(values[: len(previous.values)], previous.values, equal_nan=True)
+    ):
+        start, average, count, head = (
+            len(previous.values),
+            previous.average,
+            previous.count,
+            previous.out,
+        )
+    tail = values[start:].copy()
+    finite = np.isfinite(tail)
+    if weight > 0.0 and finite.any():
+        x = tail[finite]
+        ema = _ema(x, weight, average)
+        n = count + np.arange(1, len(x) + 1)
+        with np.errstate(under="ignore"):  # w^n is 0 after a few thousand points
+            tail[finite] = ema / (1.0 - weight**n)
+        average, count = float(ema[-1]), count + len(x)
+    out = tail if head is None else np.concatenate([head, tail])
+    return Smoothed(values, out, weight, average, count)
 
 
-def _ema(x: np.ndarray, weight: float) -> np.ndarray:
-    """a_n = w a_(n-1) + (1 - w) x_n from a_0 = 0, without a Python loop over points.
+def _ema(x: np.ndarray, weight: float, carry: float = 0.0) -> np.ndarray:
+    """a_n = w a_(n-1) + (1 - w) x_n from a_0 = carry, without a Python loop over points.
 
     Inside a block, a_n = w^n (a_start + (1 - w) sum_k x_k w^-k): a cumulative sum. Each
     block is scaled by its largest magnitude (values up to 1.8e308 stay finite) and is
@@ -47,7 +84,6 @@ def _ema(x: np.ndarray, weight: float) -> np.ndarray:
     """
     block = max(1, int(_MAX_EXPONENT / -np.log(weight)))
     out = np.empty_like(x)
-    carry = 0.0
     with np.errstate(under="ignore"):  # a denormal scaled to 0 is no loss
         for start in range(0, len(x), block):
             chunk = x[start : start + block]
