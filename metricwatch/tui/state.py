@@ -24,7 +24,7 @@ from metricwatch.analysis.diagnostics import (
     diagnose,
     stall_check,
 )
-from metricwatch.analysis.smoothing import debiased_ema
+from metricwatch.analysis.smoothing import Smoothed, extend_ema
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
@@ -35,6 +35,13 @@ from metricwatch.summary import RunSummary, summarize
 STALL_ID = "stalled"
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+#: The last smoothing of each (run file, run, key, weight), carried from a run's state to
+#: the next: a live run grown by a few points is smoothed only for those points.
+_LAST_SMOOTHED: dict[tuple[str, str, str, float], Smoothed] = {}
+#: How many of them are kept (the charts of a few runs, at the weights in use).
+_SMOOTHED_KEPT = 64
 
 
 @dataclass
@@ -120,11 +127,16 @@ class RunState:
         return found
 
     def smoothed(self, key: str, weight: float) -> np.ndarray:
-        """The key's values under the debiased EMA of `weight`; computed once and kept."""
+        """The key's values under the debiased EMA of `weight`; computed once and kept, and
+        for a run that grew since its last state, only for the points it gained."""
         found = self._smoothed.get((key, weight))
         if found is None:
-            found = debiased_ema(self.column(key)[1], weight)
-            self._smoothed[(key, weight)] = found
+            slot = (str(self.metrics_path), self.name, key, weight)
+            grown = extend_ema(_LAST_SMOOTHED.pop(slot, None), self.column(key)[1], weight)
+            _LAST_SMOOTHED[slot] = grown
+            while len(_LAST_SMOOTHED) > _SMOOTHED_KEPT:
+                del _LAST_SMOOTHED[next(iter(_LAST_SMOOTHED))]  # the least recently used
+            found = self._smoothed[(key, weight)] = grown.out
         return found
 
     @property

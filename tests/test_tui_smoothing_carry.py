@@ -1,0 +1,51 @@
+"""A live run's smoothing is carried from one state to the next: only new points are smoothed."""
+
+from __future__ import annotations
+
+import numpy as np
+from helpers import make_run
+
+import metricwatch.analysis.smoothing as smoothing
+from metricwatch.analysis.smoothing import debiased_ema
+from metricwatch.tui.state import build_state
+
+
+def rows(last: int) -> list[dict]:
+    return [{"epoch": e, "train_loss": 1.0 / e + (e % 7) * 0.01} for e in range(3, last + 1)]
+
+
+def counting(monkeypatch) -> list[int]:
+    """The lengths of what goes through the average, from now on."""
+    seen: list[int] = []
+    real = smoothing._ema
+    monkeypatch.setattr(smoothing, "_ema", lambda x, w, c=0.0: seen.append(len(x)) or real(x, w, c))
+    return seen
+
+
+def test_a_grown_run_is_smoothed_only_for_the_points_it_gained(monkeypatch):
+    first = build_state(make_run(rows(502), name="carry-a"))
+    grown = build_state(make_run(rows(510), name="carry-a"))
+    other = build_state(make_run(rows(510), name="carry-b"))
+    expected = debiased_ema(grown.column("train_loss")[1], 0.9)
+    seen = counting(monkeypatch)
+    first.smoothed("train_loss", 0.9)
+    out = grown.smoothed("train_loss", 0.9)
+    assert seen == [500, 8]
+    assert np.allclose(out, expected, rtol=1e-13, atol=0)
+    # Another run of the same shape, or another weight, starts afresh.
+    other.smoothed("train_loss", 0.9)
+    grown.smoothed("train_loss", 0.6)
+    assert seen[2:] == [508, 508]
+
+
+def test_a_run_whose_points_changed_is_smoothed_afresh(monkeypatch):
+    before = build_state(make_run(rows(100), name="carry-c"))
+    resumed = rows(100)
+    resumed[50]["train_loss"] = 9.0  # a resume rewrote a point in the middle
+    after = build_state(make_run(resumed, name="carry-c"))
+    expected = debiased_ema(np.array([r["train_loss"] for r in resumed]), 0.9)
+    seen = counting(monkeypatch)
+    before.smoothed("train_loss", 0.9)
+    out = after.smoothed("train_loss", 0.9)
+    assert seen == [98, 98]
+    assert np.allclose(out, expected, rtol=1e-13, atol=0)
