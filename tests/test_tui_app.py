@@ -234,7 +234,14 @@ async def test_new_run_directory_is_picked_up(two_runs):
         write_run(root / "group" / "c", 2)
         await wait_for(pilot, lambda: "group/c" in app.run_list.names)
         assert app.states["group/c"].epochs_done == 2
-        assert "a" in header(app)  # the selection does not jump
+        # Following (on by default): the new run, written last, is selected.
+        await wait_for(pilot, lambda: app.selected == "group/c")
+        assert app.following
+        await pilot.press("k")  # the user moves: following stops
+        assert not app.following and "following" not in header(app)
+        write_run(root / "group" / "d", 2)
+        await wait_for(pilot, lambda: "group/d" in app.run_list.names)
+        assert app.selected == "b"  # the selection does not jump any more
 
 
 async def test_deleted_run_is_marked_gone(two_runs):

@@ -38,6 +38,7 @@ from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
 from metricwatch.tui.feed import FileRuns, RunFeed, describe_error
+from metricwatch.tui.follow import FOLLOW_BINDING, FollowAndRemember
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
 from metricwatch.tui.messages import (
     ColumnsReady,
@@ -52,6 +53,7 @@ from metricwatch.tui.messages import (
 )
 from metricwatch.tui.screens.help import HelpScreen
 from metricwatch.tui.state import RunState, build_state
+from metricwatch.tui.state_file import state_file
 from metricwatch.tui.view_keys import VIEW_BINDINGS, ViewKeys
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
@@ -74,7 +76,7 @@ STATUS_EVERY = 5.0
 LOAD_FAILED = "could not load this run: "
 
 
-class MetricwatchApp(ViewKeys, RunFeed, App[int]):
+class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     """Watches the runs under one path."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -95,6 +97,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
             "escape", "escape", "Clear", show=False, tooltip="Clear the filter, else the marks"
         ),
         *VIEW_BINDINGS,
+        FOLLOW_BINDING,
     ]
 
     def __init__(
@@ -105,8 +108,10 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         clock: Clock = time.time,
         watch: bool = True,
         ingest: Ingest | None = None,
+        remember: Path | None = None,
     ) -> None:
         super().__init__()
+        self.remember_in = remember  # the state file of remembered views (None: none)
         self.root = root
         self.mode = mode
         self.clock = clock
@@ -176,6 +181,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         self.query_one("#waiting").display = False
         self.set_interval(TICK_S, self._tick)
         self.set_interval(STATUS_EVERY, self._check_status)
+        self.restore_view()
         self._watch_runs()
 
     def on_resize(self, event: Resize) -> None:
@@ -245,6 +251,8 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
                 self.select(next(iter(self.states)))
             elif self.selected in {s.name for s in fresh}:
                 self._show_selected()
+            self.apply_pending()
+            self.follow_latest()
             self._update_placeholder()
 
     def on_columns_ready(self, message: ColumnsReady) -> None:
@@ -334,6 +342,8 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         if changed:
             self.view.chart_offset = 0
         self._show_selected()
+        if changed:
+            self.remember()
 
     def _show_selected(self) -> None:
         state = self.states.get(self.selected or "")
@@ -345,6 +355,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
             self._columns_pending = (state.name, state.version)
             self._build_columns(state)  # charts follow in ColumnsReady; the rest shows now
         self.view.compared = self.compared_states()
+        self.view.status_words = self.follow_words()
         with self.batch_update():
             self.view.show(state, self.clock(), self.mode.label, position, self.mode.degraded)
 
@@ -367,6 +378,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         if event.option_index != self.run_list.highlighted:
             return
         if event.option.id is not None and event.option.id != self.selected:
+            self.stop_following()
             self.select(event.option.id)
 
     # --- timers -------------------------------------------------------------------------------
@@ -385,6 +397,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
     # --- actions ------------------------------------------------------------------------------
 
     def _step(self, delta: int) -> None:
+        self.stop_following()
         names = self.run_list.names
         if not names:
             return
@@ -418,6 +431,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
 
     @on(Input.Submitted, "#filter")
     def _on_filter_submitted(self, event: Input.Submitted) -> None:
+        self.remember()
         if not event.value:
             self.action_clear_filter()
         else:
@@ -432,6 +446,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         filter_input.disabled = True
         self.screen.remove_class("-filtering")
         self.run_list.set_filter("", self.states, self.clock())
+        self.remember()
         if self.selected is not None:
             self.run_list.highlight_name(self.selected)
             self._show_selected()
@@ -483,6 +498,7 @@ class MetricwatchApp(ViewKeys, RunFeed, App[int]):
         yield SystemCommand("Reload", "Re-read every run and search PATH again", self.action_reload)
         yield SystemCommand("Runs list", "Show or hide the runs list", self.action_toggle_list)
         yield from self.view_commands()
+        yield SystemCommand("Follow", "Follow the run written last (f)", self.action_follow)
 
 
 def _is_load_failure(problem: Problem) -> bool:
@@ -500,13 +516,15 @@ def create_app(
     poll_interval: float | None = None,
     clock: Clock = time.time,
     watch: bool = True,
+    remember: Path | None = None,
 ) -> MetricwatchApp:
     """The app for PATH: watch mode chosen here (events, or polling on network file systems)."""
-    return MetricwatchApp(path, mode=choose_mode(path, poll_interval), clock=clock, watch=watch)
+    mode = choose_mode(path, poll_interval)
+    return MetricwatchApp(path, mode=mode, clock=clock, watch=watch, remember=remember)
 
 
 def run_monitor(path: Path, *, poll_interval: float | None = None) -> int:
     """Run the monitor until the user quits; the exit code for the CLI."""
-    app = create_app(path, poll_interval=poll_interval)
+    app = create_app(path, poll_interval=poll_interval, remember=state_file())
     app.run()
     return app.return_code or 0

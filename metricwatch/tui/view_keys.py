@@ -80,6 +80,7 @@ class ViewKeys:
         """Every chart follows at once; the header says what is in effect."""
         self.view.options = options  # type: ignore[attr-defined]
         self._show_selected()  # type: ignore[attr-defined]
+        self.remember()  # type: ignore[attr-defined]
 
     def _x_of_selected(self) -> str:
         state = self.states.get(self.selected or "")  # type: ignore[attr-defined]
@@ -151,6 +152,7 @@ class ViewKeys:
         changed = set(before) ^ set(run_list.swatches)
         run_list.upsert([states[n] for n in changed if n in states], self.clock())  # type: ignore[attr-defined]
         self._show_selected()  # type: ignore[attr-defined]
+        self.remember()  # type: ignore[attr-defined]
 
     def compared_states(self) -> list | None:
         """The marked runs' latest states when two or more are marked, else None."""
@@ -190,6 +192,7 @@ class ViewKeys:
 
     def _open_from_table(self, name: str | None) -> None:
         if name is not None:
+            self.stop_following()  # type: ignore[attr-defined]
             self.select(name)  # type: ignore[attr-defined]
 
     def view_commands(self) -> Iterator[SystemCommand]:

@@ -19,11 +19,12 @@ from metricwatch.tui.state import RunState, format_ago
 #: and the status word are left out to make room (run position and watch mode go first).
 NAME_KEEP = 24
 #: The parts after the epoch in the order they are left out when the line is too long.
-DROP_ORDER = ("position", "format", "mode", "eta", "ago", "word")
+DROP_ORDER = ("follow", "position", "format", "mode", "eta", "ago", "word")
 #: Levels from the fullest header to the barest: (filler words dropped, parts left out).
-_LEVELS = ((False, 0), *((True, count) for count in range(len(DROP_ORDER) + 1)))
-#: From this level on the name may be shortened (position and mode are out).
-_SHORTEN_FROM = _LEVELS.index((True, 3))
+#: `following` goes before the filler words: it is the least needed part.
+_LEVELS = ((False, 0), (False, 1), *((True, count) for count in range(1, len(DROP_ORDER) + 1)))
+#: From this level on the name may be shortened (following, position and mode are out).
+_SHORTEN_FROM = _LEVELS.index((True, 4))
 
 
 def _parts(
@@ -39,6 +40,8 @@ def _parts(
     status = state.status(now)
     look = STATUS_LOOKS[status]
     parts: list[tuple[str, str, str]] = []
+    following = "following" in view_words  # the `f` state: the first part left out
+    view_words = tuple(w for w in view_words if w != "following")
     if view_words:  # how the charts are read (`smooth 0.9 · log y`): never left out
         parts.append(("view", " · ".join(view_words), "bold cyan"))
     if look.word_style is not None:
@@ -59,6 +62,8 @@ def _parts(
     if position is not None and position[1] > 1:
         run = f"{position[0]}/{position[1]}"
         parts.append(("position", run if compact else f"run {run}", "dim"))
+    if following:
+        parts.append(("follow", "following", "cyan"))
     return parts
 
 

@@ -76,6 +76,8 @@ class RunView(Vertical):
         #: The runs overlaid (two or more marked), in marking order; None: the one run.
         self.compared: list[RunState] | None = None
         self.marks = Marks()
+        #: Words the header shows before the view's (`following`); set by the app.
+        self.status_words: list[str] = []
         self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
 
     def compose(self) -> ComposeResult:
@@ -121,7 +123,7 @@ class RunView(Vertical):
         mode_alert: bool = False,
     ) -> None:
         self._state = state
-        words = self.options.labels(state.summary.x)
+        words = [*self.status_words, *self.options.labels(state.summary.x)]
         if self.compared:
             words = [f"comparing {len(self.compared)} runs", *words]
         self.header.view_words = words
