@@ -217,3 +217,11 @@ async def test_zoom_shows_the_last_half_and_follows_live_data(tmp_path):
         await pilot.press("0")
         assert loss_chart(app).zoom == 1.0
         assert "last" not in app.view.header.plain
+
+
+def test_the_learning_rate_is_a_schedule_and_is_never_smoothed():
+    rows = [{**epoch_record(e), "train_loss": 1.0 / e} for e in range(1, 30)]
+    charts = charts_for(state_of(rows), ViewOptions(smoothing=0.9))
+    (lr,) = [c for c in charts if c.id == "lr"]
+    assert all(line.raw is None for line in lr.lines)
+    assert charts[0].lines[0].raw is not None

@@ -168,7 +168,7 @@ def with_view(chart: ChartSpec, state: RunState, view: ViewOptions) -> ChartSpec
     x = state.summary.x
     weight = view.smoothing_for(x)
     lines = chart.lines
-    if weight:
+    if weight and chart.id != "lr":  # a schedule is not noise: the LR chart stays raw
         lines = tuple(_smoothed(line, state, weight) for line in lines)
     log_y = chart.log_y
     notes = list(zip(chart.notes, chart.short_notes or chart.notes))

@@ -134,7 +134,7 @@ def _overlay(
         if key != "lr" and scale is not None and _is_fraction(key):
             factor = 100.0 / scale if scale else 100.0
             percent = True
-        weight = view.smoothing_for(state.summary.x)
+        weight = view.smoothing_for(state.summary.x) if key != "lr" else 0.0  # not noise
         raw = None
         if weight:
             raw = _scaled(y, factor) if factor != 1.0 else y
