@@ -138,7 +138,7 @@ class AppendedLog:
     def start(cls, fmt: FileFormat, data: bytes, result: ParseResult) -> AppendedLog | None:
         """Follow a file whose whole parse is result, or None when it cannot be followed
         (not an appended format, no header yet, several runs in it, nothing usable)."""
-        if fmt.appends is None or getattr(result, "parts", None):
+        if fmt.appends is None or result.parts:
             return None
         if data.count(b"\n") < fmt.appends.header_lines:
             return None  # the header is still being written
@@ -169,7 +169,7 @@ class AppendedLog:
         complete, partial = new[:end], new[end:]
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
-        if getattr(grown, "parts", None) or any(
+        if grown.parts or any(
             p.kind is not ProblemKind.TRUNCATED for p in grown.problems
         ):
             return None
@@ -180,7 +180,7 @@ class AppendedLog:
             return None
         if complete:
             self.offset += len(complete)
-            lines = complete.splitlines(keepends=True)
+            lines = _last_lines(complete, 0, len(complete), self._keep)
             self._context = (self._context + lines)[-self._keep :] if self._keep else []
             _merge_meta(self._base, grown)
         return self.result(cut)
