@@ -5,7 +5,11 @@ is parsed in a child process instead: `json.loads` of 50 MB holds the GIL
 for about a second, which would freeze the UI however the thread is
 scheduled. The child keeps its own loader and last good runs (it lives as
 long as the app) and ships back a RunState whose series are numpy arrays,
-cheap to unpickle, instead of a million Record objects.
+cheap to unpickle, instead of a million Record objects. Formats read a piece
+at a time (appended logs, tails) stay here however big: their reads hold the
+GIL for a chunk at most, and after the first read an update parses only the
+new lines, where the child would ship the whole run back (27 MB for a
+million points) at every write.
 
 A cut file seen for a moment is a normal rewrite (a writer that truncates
 and rewrites metrics.json in place is cut on every epoch), not news: with a
@@ -38,6 +42,7 @@ from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
+from metricwatch.discovery import claims_file
 from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS
@@ -129,7 +134,9 @@ class Ingest:
         big file. A damaged small read after a big good one (the 50 MB file truncated to
         nothing mid-write) is therefore merged by the child, which holds that data.
         """
-        if self._loader.size(metrics_path) >= self.big_file_bytes:
+        if self._loader.size(metrics_path) >= self.big_file_bytes and not _read_in_pieces(
+            metrics_path
+        ):
             state = self._load_in_child(name, metrics_path)
             with self._lock:
                 self._previous.pop(metrics_path, None)
@@ -404,3 +411,11 @@ def _changed(
     if len(states) > 1:  # only a file of several runs: one run changes at every read
         sent.update(keep)
     return out
+
+
+def _read_in_pieces(metrics_path: Path) -> bool:
+    """Whether the file's format is read a piece at a time (an appended log, read 4 MiB of
+    lines at a time and then by its new lines; a tail): its reads never hold the GIL for
+    long, so they stay here, and an update does not ship the whole run from a child."""
+    fmt = claims_file(metrics_path)
+    return fmt is not None and (fmt.appends is not None or fmt.tail is not None)

@@ -1,0 +1,44 @@
+"""Big logs read a piece at a time stay in the monitor's process; big JSON goes to the child."""
+
+from __future__ import annotations
+
+import json
+
+from metricwatch.tui.ingest import Ingest
+
+HEADER = "epoch,step,train_loss,val_loss\n"
+
+
+def rows(first: int, last: int) -> str:
+    return "".join(f"{e},{e * 10},{1 / (e + 1):.4f},\n" for e in range(first, last + 1))
+
+
+def test_a_big_appended_log_is_read_here_and_then_by_its_new_lines(tmp_path):
+    path = tmp_path / "run" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_text(HEADER + rows(0, 999))
+    ingest = Ingest(big_file_bytes=1)  # every file counts as big
+    try:
+        assert ingest.load("run", path).summary.last_step == 9990
+        with open(path, "a") as handle:
+            handle.write(rows(1000, 1001))
+        state = ingest.load("run", path)
+        assert state.summary.last_step == 10010
+        assert not ingest._in_child  # nothing shipped from the child process
+        assert (ingest._loader.parses, ingest._loader.appended) == (1, 1)
+    finally:
+        ingest.close()
+
+
+def test_a_big_json_document_is_still_parsed_in_the_child(tmp_path):
+    path = tmp_path / "run" / "metrics.json"
+    path.parent.mkdir()
+    epochs = [{"epoch": e, "train_loss": 1 / e} for e in range(1, 50)]
+    path.write_text(json.dumps({"epochs": epochs}))
+    ingest = Ingest(big_file_bytes=1)
+    try:
+        assert ingest.load("run", path).epochs_done == 49
+        assert path in ingest._in_child
+        assert ingest._loader.parses == 0
+    finally:
+        ingest.close()
