@@ -5,11 +5,11 @@ is parsed in a child process instead: `json.loads` of 50 MB holds the GIL
 for about a second, which would freeze the UI however the thread is
 scheduled. The child keeps its own loader and last good runs (it lives as
 long as the app) and ships back a RunState whose series are numpy arrays,
-cheap to unpickle, instead of a million Record objects. Formats read a piece
-at a time (appended logs, tails) stay here however big: their reads hold the
-GIL for a chunk at most, and after the first read an update parses only the
-new lines, where the child would ship the whole run back (27 MB for a
-million points) at every write.
+cheap to unpickle, instead of a million Record objects. Appended logs (CSV,
+JSON lines) stay here however big: their reads hold the GIL for a chunk at
+most, and after the first read an update parses only the new lines, where
+the child would ship the whole run back (27 MB for a million points) at
+every write.
 
 A cut file seen for a moment is a normal rewrite (a writer that truncates
 and rewrites metrics.json in place is cut on every epoch), not news: with a
@@ -414,8 +414,9 @@ def _changed(
 
 
 def _read_in_pieces(metrics_path: Path) -> bool:
-    """Whether the file's format is read a piece at a time (an appended log, read 4 MiB of
-    lines at a time and then by its new lines; a tail): its reads never hold the GIL for
-    long, so they stay here, and an update does not ship the whole run from a child."""
+    """Whether the file is an appended log, read 4 MiB of lines at a time and then by its
+    new lines: its reads never hold the GIL for long, so they stay here, and an update
+    does not ship the whole run back from the child. (A tail's first read of a big event
+    file is one long parse: it stays in the child.)"""
     fmt = claims_file(metrics_path)
-    return fmt is not None and (fmt.appends is not None or fmt.tail is not None)
+    return fmt is not None and fmt.appends is not None
