@@ -158,6 +158,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
                 "cause": f.cause,
                 "action": f.action,
                 "epoch": f.epoch,
+                "step": f.step,
             }
             for f in report.findings
         ],

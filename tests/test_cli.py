@@ -65,9 +65,10 @@ def test_json_shape(runs, capsys):
     assert set(findings) == {"non_finite", "overfitting", "no_improvement"}
     assert findings["no_improvement"]["severity"] == "info"  # advice, not an alarm
     for finding in findings.values():
-        assert set(finding) >= {"id", "severity", "message", "cause", "action", "epoch"}
+        assert set(finding) >= {"id", "severity", "message", "cause", "action", "epoch", "step"}
     assert findings["non_finite"]["severity"] == "critical"
     assert findings["non_finite"]["epoch"] == 9
+    assert findings["non_finite"]["step"] == 9  # an epoch run: the step is the epoch
     assert findings["overfitting"]["cause"] == "Overfitting"
 
 
