@@ -225,3 +225,21 @@ def test_the_learning_rate_is_a_schedule_and_is_never_smoothed():
     (lr,) = [c for c in charts if c.id == "lr"]
     assert all(line.raw is None for line in lr.lines)
     assert charts[0].lines[0].raw is not None
+
+
+async def test_every_new_key_is_in_the_help_and_the_command_palette(tmp_path):
+    from metricwatch.tui.screens.help import help_table
+
+    write_run(tmp_path / "runs" / "a", 5)
+    write_run(tmp_path / "runs" / "b", 5)
+    app = fixed_app(tmp_path / "runs")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Mark run", "Smoothing", "X axis", "Log scale", "Outliers", "Zoom in"):
+            assert title in titles
+        for title in ("Zoom out", "Reset zoom", "Runs table", "Export SVG", "Follow"):
+            assert title in titles
+        keys = [str(cell) for cell in help_table(list(app.BINDINGS)).columns[0]._cells]
+        for key in ("space", "s", "S", "x", "y", "o", "[", "]", "0", "t", "e", "f"):
+            assert key in keys

@@ -208,26 +208,33 @@ def _whole_steps(power: int) -> Iterator[int]:
 #: Tick steps on a time axis, in seconds: round seconds, minutes, hours, days.
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 _DAY = 86400
+#: Seconds past which a value is not a time (about 3,000 years): no time ticks for it.
+MAX_SECONDS = 1e11
 
 
 def time_ticks(lo: float, hi: float, count: int, *, wall: bool) -> tuple[list[float], list[str]]:
     """Ticks on a time axis (seconds): at a round step, labelled `1h30m` since the start
     (relative) or `14:05` on the local clock (wall; `14:05:30` when the step is under a
-    minute)."""
+    minute). Values no clock can hold (past MAX_SECONDS) get no ticks."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return [], []
+    if max(abs(lo), abs(hi)) > MAX_SECONDS:
         return [], []
     count = max(2, count)
     span = hi - lo
     steps = list(_TIME_STEPS)
     while steps[-1] * count < span:
-        steps.append(steps[-1] * 2 if steps[-1] < _DAY else steps[-1] + _DAY)
+        steps.append(steps[-1] * 2)
     step = next(s for s in steps if span / s <= count)
     first = math.ceil(lo / step) * step
     ticks = [float(first + i * step) for i in range(int((hi - first) // step) + 1)]
-    if wall:
-        form = "%H:%M:%S" if step < 60 else ("%H:%M" if step < _DAY else "%m-%d")
+    if not wall:
+        return ticks, [duration_label(t) for t in ticks]
+    form = "%H:%M:%S" if step < 60 else ("%H:%M" if step < _DAY else "%m-%d")
+    try:
         return ticks, [time.strftime(form, time.localtime(t)) for t in ticks]
-    return ticks, [duration_label(t) for t in ticks]
+    except (OverflowError, OSError, ValueError):  # a platform's clock range is narrower
+        return ticks, [duration_label(t - ticks[0]) for t in ticks]
 
 
 def duration_label(seconds: float) -> str:

@@ -207,3 +207,4 @@ class ViewKeys:
         yield SystemCommand("Zoom in", "The last half of the x range ([)", self.action_zoom_in)
         yield SystemCommand("Zoom out", "Zoom back out (])", self.action_zoom_out)
         yield SystemCommand("Reset zoom", "The whole x range (0)", self.action_zoom_reset)
+        yield SystemCommand("Export SVG", "Save the screen as an SVG file (e)", self.action_export)
