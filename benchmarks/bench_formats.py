@@ -250,8 +250,8 @@ elapsed = time.perf_counter() - start
 # would report at least the parent's size.
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 # The points the run holds, read by its format's reader directly (no I/O deadline).
-from metricwatch.discovery import claims_file, discover_runs
-from metricwatch.loader import RunLoader
+from metricwatch.sources.discovery import claims_file, discover_runs
+from metricwatch.sources.loader import RunLoader
 runs = discover_runs(Path(sys.argv[1]))
 run = RunLoader().load(runs[0].name, runs[0].metrics_path)
 path = runs[0].metrics_path

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from metricwatch.analysis.diagnostics import FINDING_IDS, diagnose  # noqa: E402
-from metricwatch.discovery import discover_runs  # noqa: E402
-from metricwatch.loader import RunLoader  # noqa: E402
 from metricwatch.model import Run  # noqa: E402
+from metricwatch.sources.discovery import discover_runs  # noqa: E402
+from metricwatch.sources.loader import RunLoader  # noqa: E402
 
 LABELS = ROOT / "tests" / "corpus" / "LABELS.json"
 SOURCES = {"corpus": ROOT / "tests" / "corpus", "samples": ROOT / "sample_runs"}

@@ -26,12 +26,12 @@ import numpy as np
 
 from metricwatch import __version__
 from metricwatch.analysis.diagnostics import Severity
-from metricwatch.discovery import DiscoveryError, resolve_root, scan
-from metricwatch.loader import RunLoader
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.run_parts import expand
 from metricwatch.safetext import printable
+from metricwatch.sources.discovery import DiscoveryError, resolve_root, scan
+from metricwatch.sources.loader import RunLoader
 
 EXIT_OK = 0
 EXIT_UNUSABLE = 2

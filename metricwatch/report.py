@@ -34,11 +34,11 @@ from metricwatch.analysis.diagnostics import (
     Severity,
     diagnose,
 )
+from metricwatch.analysis.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, run_status
+from metricwatch.analysis.summary import RunSummary, mean_epoch_s, summarize
 from metricwatch.metrics import format_value, spec_for
 from metricwatch.model import STEP, ProblemKind, Run
 from metricwatch.safetext import printable, shorten_middle
-from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, run_status
-from metricwatch.summary import RunSummary, mean_epoch_s, summarize
 
 #: Up to this many runs get a box each; more get one table row each (`--detail`: boxes).
 TABLE_ABOVE = 3
@@ -46,7 +46,6 @@ TABLE_ABOVE = 3
 MAX_ERROR_CHARS = 200
 #: The run-name column never gets narrower than this; names are shortened to fit.
 MIN_NAME_WIDTH = 12
-
 
 
 @dataclass
@@ -143,11 +142,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "training_time_s": summary.training_time_s if summary else None,
         "mean_epoch_s": summary.mean_epoch_s if summary else None,
         "last": dict(summary.last) if summary else {},
-        "best": (
-            {key: b.as_json(summary.x) for key, b in summary.best.items()}
-            if summary
-            else {}
-        ),
+        "best": ({key: b.as_json(summary.x) for key, b in summary.best.items()} if summary else {}),
         "diagnostics": [
             {
                 "id": f.id,

@@ -16,7 +16,7 @@ What changes mean is metricwatch.watch_tree's business (RunTree, which
 RunWatcher extends); how they are noticed is this module's.
 
 What is watched: one non-recursive watch per directory discovery searches
-(see metricwatch.discovery: the directories that can hold a run's file or a
+(see metricwatch.sources.discovery: the directories that can hold a run's file or a
 new run, links followed once), never a recursive watch on PATH, which
 would cost one watch per checkpoint directory of every run. A directory
 that appears is searched by the same rule and the watch set is renewed,
@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from metricwatch import inotify
-from metricwatch.discovery import dir_id, resolve_root
+from metricwatch.sources.discovery import dir_id, resolve_root
 from metricwatch.watch_tree import MetricsFilter, RunTree, RunUpdate, UpdateKind, _stamp
 
 #: Milliseconds watchfiles waits for more changes before handing a batch over.

@@ -23,7 +23,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from metricwatch.discovery import (
+from metricwatch.readers import FileFormat, may_be_run_file
+from metricwatch.sources.discovery import (
     DirId,
     Scan,
     claims_file,
@@ -33,7 +34,6 @@ from metricwatch.discovery import (
     run_dir_of,
     run_file_of,
 )
-from metricwatch.readers import FileFormat, may_be_run_file
 from metricwatch.timed_io import Blocked, TimedCalls
 
 Stamp = tuple[int, int, int]
@@ -207,7 +207,7 @@ class RunLayouts:
 
     def _runs_below(self, metrics_path: Path) -> list[RunUpdate]:
         """The known runs inside the run of metrics_path, which has just appeared, are gone:
-        a run directory's subdirectories are the run's own (metricwatch.discovery), so a
+        a run directory's subdirectories are the run's own (metricwatch.sources.discovery), so a
         search from scratch would not find them either. Each is said so once."""
         run_dir = self._run_dir(metrics_path)
         below = sorted(

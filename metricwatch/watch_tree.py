@@ -40,7 +40,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from metricwatch import timed_io
-from metricwatch.discovery import (
+from metricwatch.readers import FileFormat, may_be_run_file
+from metricwatch.safetext import printable
+from metricwatch.sources.discovery import (
     DirId,
     DiscoveryError,
     Scan,
@@ -54,8 +56,6 @@ from metricwatch.discovery import (
     run_name,
     scan,
 )
-from metricwatch.readers import FileFormat, may_be_run_file
-from metricwatch.safetext import printable
 from metricwatch.timed_io import WATCH_POOL, Blocked, TimedCalls
 from metricwatch.watch_runs import (
     RunLayouts,

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metricwatch.discovery import METRICS_FILENAME
 from metricwatch.metrics import canonical_key
 from metricwatch.readers import ParseResult, parse_metrics_json
+from metricwatch.sources.discovery import METRICS_FILENAME
 
 
 def atomic_write_text(path: Path, text: str) -> None:

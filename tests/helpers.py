@@ -13,8 +13,7 @@ def make_run(
     rows: list[dict[str, Any]], *, meta: dict[str, Any] | None = None, name: str = "run"
 ) -> Run:
     table = Table.from_rows(
-        (int(row["epoch"]), {k: float(v) for k, v in row.items() if k != "epoch"})
-        for row in rows
+        (int(row["epoch"]), {k: float(v) for k, v in row.items() if k != "epoch"}) for row in rows
     )
     return Run(name=name, path=Path(name) / "metrics.json", table=table, meta=meta or {})
 
@@ -27,9 +26,7 @@ class Rec(NamedTuple):
 def records(result: Any) -> list[Rec]:
     """A parse result's or run's table as (epoch, values) records, to compare with what was
     written row by row."""
-    return [
-        Rec(row.pop("epoch"), row) for row in result.table.rows()
-    ]
+    return [Rec(row.pop("epoch"), row) for row in result.table.rows()]
 
 
 def columns(**series: list[float]) -> list[dict[str, Any]]:

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metricwatch import loader as loader_module
-from metricwatch.loader import RunLoader
 from metricwatch.model import ProblemKind
 from metricwatch.readers import format_named, parse
 from metricwatch.readers.appended import GROWTH, AppendedLog, read_in_chunks
 from metricwatch.readers.base import ParseResult
+from metricwatch.sources import loader as loader_module
+from metricwatch.sources.loader import RunLoader
 
 CORPUS = Path(__file__).parent / "corpus"
 LOGS = sorted(

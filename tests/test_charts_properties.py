@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from test_tui_charts import state_of
 from textual_plotext.plot import Plot
 
-from metricwatch.downsample import reduce_minmax
+from metricwatch.analysis.downsample import reduce_minmax
 from metricwatch.tui.axes import linear_ticks, log_ticks, whole_ticks
 from metricwatch.tui.charts import ChartSpec, Line, charts_for, spans_decades
 from metricwatch.tui.plotting import draw, layout

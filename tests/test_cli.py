@@ -186,7 +186,7 @@ def test_several_runs_none_readable_is_exit_2(tmp_path, capsys):
 def test_demo_writes_two_live_runs_while_the_monitor_is_open(tmp_path, monkeypatch, capsys):
     import time
 
-    from metricwatch.loader import RunLoader
+    from metricwatch.sources.loader import RunLoader
 
     seen: dict[str, list[int]] = {"classifier-healthy": [], "classifier-overfits": []}
 
@@ -217,8 +217,8 @@ def test_demo_writes_two_live_runs_while_the_monitor_is_open(tmp_path, monkeypat
 @pytest.mark.parametrize("epochs", [12, 60])
 def test_demo_one_run_stays_healthy_the_other_overfits_on_the_way(tmp_path, epochs):
     from metricwatch.analysis.diagnostics import diagnose
-    from metricwatch.loader import RunLoader
     from metricwatch.simulate import run_demo_writer
+    from metricwatch.sources.loader import RunLoader
 
     healthy_path, bad_path = run_demo_writer(tmp_path, epochs=epochs, interval=0)
     loader = RunLoader()
@@ -235,8 +235,8 @@ def test_demo_one_run_stays_healthy_the_other_overfits_on_the_way(tmp_path, epoc
 def test_demo_overfitting_appears_partway_through(tmp_path):
     """Epoch by epoch, as the monitor sees it: nothing at first, the finding later."""
     from metricwatch.analysis.diagnostics import diagnose
-    from metricwatch.loader import RunLoader
     from metricwatch.simulate import DEMO_RUNS, simulate_epochs
+    from metricwatch.sources.loader import RunLoader
     from metricwatch.writer import MetricsDocument
 
     name, seed, onset = DEMO_RUNS[1]

@@ -11,9 +11,9 @@ import pytest
 from helpers import columns, make_run
 
 from metricwatch.analysis.diagnostics import diagnose, trailing_mean
+from metricwatch.analysis.summary import best_of, mean_epoch_s, summarize, training_time_s
 from metricwatch.model import ProblemKind, Series, Table
 from metricwatch.readers import parse_metrics_json
-from metricwatch.summary import best_of, mean_epoch_s, summarize, training_time_s
 
 
 def parse(document) -> Table:
@@ -207,7 +207,7 @@ def test_epoch_run_json_best_carries_step_and_epoch():
 
 
 def test_progress_reads_the_same_in_every_place():
-    from metricwatch.summary import _count
+    from metricwatch.analysis.summary import _count
 
     epoch_summary = summarize(make_run(columns(train_loss=[3.0, 2.0]), meta={"total_epochs": 50}))
     assert epoch_summary.progress() == "epoch 2 / 50"
@@ -223,7 +223,7 @@ def test_progress_reads_the_same_in_every_place():
 
 
 def test_a_step_run_without_epochs_is_not_empty():
-    from metricwatch.status import Status, run_status
+    from metricwatch.analysis.status import Status, run_status
 
     run = step_run()
     common = {"gone": False, "total_epochs": None, "mtime": 0.0, "mean_epoch_s": None, "now": 1e9}

@@ -18,7 +18,7 @@ from metricwatch.analysis.diagnostics import (
     stalled,
     worst_severity,
 )
-from metricwatch.summary import mean_epoch_s
+from metricwatch.analysis.summary import mean_epoch_s
 
 
 def ids(rows, **kwargs):

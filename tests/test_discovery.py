@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 from helpers import write_run
 
-from metricwatch.discovery import DiscoveryError, discover_runs, is_run_dir_candidate, run_name
+from metricwatch.sources.discovery import (
+    DiscoveryError,
+    discover_runs,
+    is_run_dir_candidate,
+    run_name,
+)
 
 ROW = [{"epoch": 1, "train_loss": 1.0}]
 
@@ -61,8 +66,9 @@ def test_a_file_no_reader_claims_is_refused_with_the_supported_formats(tmp_path)
 
 
 def test_a_directory_is_a_run_only_when_a_reader_claims_its_file(tmp_path, monkeypatch):
-    from metricwatch import discovery, readers
+    from metricwatch import readers
     from metricwatch.readers.base import FileFormat, ParseResult
+    from metricwatch.sources import discovery
 
     picky = FileFormat(
         "picky",
@@ -85,8 +91,8 @@ def test_a_directory_is_a_run_only_when_a_reader_claims_its_file(tmp_path, monke
 
 
 def test_a_fifo_named_metrics_json_is_reported_not_read(tmp_path):
-    from metricwatch.loader import RunLoader
     from metricwatch.model import ProblemKind
+    from metricwatch.sources.loader import RunLoader
 
     (tmp_path / "r").mkdir()
     fifo = tmp_path / "r" / "metrics.json"
@@ -132,7 +138,7 @@ def test_the_current_directory_is_named_after_itself(tmp_path, monkeypatch):
 
 
 def test_is_single_run_also_before_the_file_exists_and_never_raises(tmp_path, monkeypatch):
-    from metricwatch.discovery import is_single_run
+    from metricwatch.sources.discovery import is_single_run
 
     assert is_single_run(tmp_path / "x" / "metrics.json")  # not written yet
     assert not is_single_run(tmp_path / "runs")

@@ -1,4 +1,4 @@
-"""Discovery's one rule for links and run subdirectories (metricwatch.discovery docstring)."""
+"""Discovery's one rule for links and run subdirectories (the discovery docstring)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 from helpers import write_run
 
-from metricwatch.discovery import dir_id, discover_runs, scan
+from metricwatch.sources.discovery import dir_id, discover_runs, scan
 
 ROW = [{"epoch": 1, "train_loss": 1.0}]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metricwatch.downsample import reduce_minmax
+from metricwatch.analysis.downsample import reduce_minmax
 
 
 def test_one_epoch_spike_in_a_million_points_survives():

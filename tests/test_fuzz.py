@@ -51,12 +51,12 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from metricwatch.analysis.diagnostics import diagnose, worst_severity
+from metricwatch.analysis.downsample import reduce_minmax
+from metricwatch.analysis.summary import summarize
 from metricwatch.cli import main
-from metricwatch.downsample import reduce_minmax
-from metricwatch.loader import RunLoader
 from metricwatch.readers import ParseResult, parse_metrics_json
 from metricwatch.report import build_report, print_reports
-from metricwatch.summary import summarize
+from metricwatch.sources.loader import RunLoader
 from metricwatch.tui.charts import charts_for, visible
 from metricwatch.tui.plotting import draw, layout
 from metricwatch.tui.state import build_state

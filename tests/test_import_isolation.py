@@ -13,9 +13,9 @@ CORE_MODULES = [
     "metricwatch.model",
     "metricwatch.metrics",
     "metricwatch.readers",
-    "metricwatch.loader",
-    "metricwatch.discovery",
-    "metricwatch.summary",
+    "metricwatch.sources.loader",
+    "metricwatch.sources.discovery",
+    "metricwatch.analysis.summary",
     "metricwatch.analysis.diagnostics",
     "metricwatch.writer",
 ]

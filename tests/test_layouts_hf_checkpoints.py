@@ -16,8 +16,8 @@ import pytest
 from test_watch_resilience import Collector
 
 from metricwatch import watch_tree
-from metricwatch.discovery import discover_runs, is_single_run, scan
-from metricwatch.loader import RunLoader
+from metricwatch.sources.discovery import discover_runs, is_single_run, scan
+from metricwatch.sources.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 CORPUS = Path(__file__).parent / "corpus" / "hf_trainer"
@@ -185,7 +185,7 @@ def test_polling_follows_a_new_checkpoint_at_its_search(tmp_path):
 # --- a folder that becomes a run, with a run inside it ------------------------------------------
 #
 # `bert/eval` is a run first; then `bert/` gets checkpoint-10/ and is a run itself. A run
-# directory's subdirectories are the run's own (metricwatch.discovery), so from then on
+# directory's subdirectories are the run's own (metricwatch.sources.discovery), so from then on
 # `bert/eval` is no run: the start-up scan, the live watcher and polling all say `bert` alone,
 # and when `bert` stops being a run, `bert/eval` is one again.
 

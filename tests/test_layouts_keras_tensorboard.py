@@ -15,8 +15,8 @@ from pathlib import Path
 from test_reader_tfevents import event, file_of, ld, simple, tensor_value
 from test_watch_resilience import Collector
 
-from metricwatch.discovery import discover_runs, is_single_run, scan
-from metricwatch.loader import RunLoader
+from metricwatch.sources.discovery import discover_runs, is_single_run, scan
+from metricwatch.sources.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 CORPUS = Path(__file__).parent / "corpus" / "tfevents" / "generated"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from test_watch_resilience import Collector, wait_until
 
-from metricwatch.discovery import discover_runs, is_single_run, scan
-from metricwatch.loader import RunLoader
 from metricwatch.readers import claim
+from metricwatch.sources.discovery import discover_runs, is_single_run, scan
+from metricwatch.sources.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 CORPUS = Path(__file__).parent / "corpus" / "mlflow"

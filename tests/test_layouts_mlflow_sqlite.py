@@ -21,11 +21,11 @@ import pytest
 from test_watch_resilience import Collector
 
 from metricwatch.cli import main
-from metricwatch.discovery import claims_file, discover_runs, is_single_run, scan
-from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import ProblemKind
 from metricwatch.readers.mlflow_sqlite import SqliteStoreTail
 from metricwatch.run_parts import expand
+from metricwatch.sources.discovery import claims_file, discover_runs, is_single_run, scan
+from metricwatch.sources.loader import RunLoader, keep_last_good
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 CORPUS = Path(__file__).parent / "corpus" / "mlflow" / "generated"

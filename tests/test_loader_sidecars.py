@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from metricwatch.loader import RunLoader
+from metricwatch.sources.loader import RunLoader
 
 CORPUS = Path(__file__).parent / "corpus"
 

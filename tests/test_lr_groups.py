@@ -19,9 +19,9 @@ from helpers import make_run
 from rich.text import Text
 from tui_fixtures.support import fixed_app, wait_loaded
 
-from metricwatch.loader import RunLoader
+from metricwatch.analysis.summary import summarize
 from metricwatch.metrics import Direction, Kind, format_value, spec_for, task_metric_keys
-from metricwatch.summary import summarize
+from metricwatch.sources.loader import RunLoader
 from metricwatch.tui.charts import OTHER_STYLES, charts_for, lr_keys
 from metricwatch.tui.state import build_state
 from metricwatch.tui.widgets.chart import ChartWidget

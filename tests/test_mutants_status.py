@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metricwatch.analysis.diagnostics import Severity
+from metricwatch.analysis.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, StatusLook, run_status
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS, Status, StatusLook, run_status
 
 NOW = 1_000_000.0
 

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from helpers import columns, make_run
 
-from metricwatch.metrics import Task
-from metricwatch.model import STEP, Run, Series, Table
-from metricwatch.summary import (
+from metricwatch.analysis.summary import (
     Best,
     MetricLine,
     RunSummary,
@@ -23,6 +21,8 @@ from metricwatch.summary import (
     total_steps,
     training_time_s,
 )
+from metricwatch.metrics import Task
+from metricwatch.model import STEP, Run, Series, Table
 
 
 def summary(**kwargs) -> RunSummary:

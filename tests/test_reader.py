@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import ProblemKind
 from metricwatch.readers import parse_metrics_json
+from metricwatch.sources.loader import RunLoader, keep_last_good
 
 
 def kinds(result):
@@ -157,9 +157,7 @@ def test_nan_and_infinity_tokens_are_values():
 
 
 def test_nan_strings_are_accepted_too():
-    values = (
-        values_of(parse_metrics_json(b'[{"epoch": 1, "train_loss": "nan", "lr": "1e-3"}]'))[0]
-    )
+    values = values_of(parse_metrics_json(b'[{"epoch": 1, "train_loss": "nan", "lr": "1e-3"}]'))[0]
     assert math.isnan(values["train_loss"])
     assert values["lr"] == 0.001
 
@@ -176,9 +174,7 @@ def test_non_numeric_values_are_dropped_and_counted():
 
 
 def test_huge_integer_becomes_infinity_not_a_crash():
-    values = (
-        values_of(parse_metrics_json(b'[{"epoch": 1, "grad_norm": 1' + b"0" * 400 + b"}]"))[0]
-    )
+    values = values_of(parse_metrics_json(b'[{"epoch": 1, "grad_norm": 1' + b"0" * 400 + b"}]"))[0]
     assert values["grad_norm"] == math.inf
 
 
@@ -467,8 +463,8 @@ def test_garbage_with_nul_bytes_is_not_mistaken_for_utf16():
 
 
 def test_history_files_from_the_corpus_are_runs_of_their_own_format():
-    from metricwatch.discovery import discover_runs
-    from metricwatch.loader import RunLoader
+    from metricwatch.sources.discovery import discover_runs
+    from metricwatch.sources.loader import RunLoader
 
     corpus = Path(__file__).parent / "corpus" / "history_json"
     runs = {loc.name: RunLoader().load(loc.name, loc.metrics_path) for loc in discover_runs(corpus)}

@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 
 from metricwatch.cli import main
-from metricwatch.loader import RunLoader, keep_last_good
 from metricwatch.model import Problem, ProblemKind, Run, Table
 from metricwatch.readers.keras_csv import parse_keras_csv
 from metricwatch.run_parts import expand, keep_parts
+from metricwatch.sources.loader import RunLoader, keep_last_good
 
 KERAS = Path(__file__).parent / "corpus" / "keras_csv"
 APPENDED = KERAS / "generated" / "keras3_csvlogger" / "appended_training.log"

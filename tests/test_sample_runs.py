@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from metricwatch.analysis.diagnostics import diagnose
-from metricwatch.discovery import discover_runs
-from metricwatch.loader import RunLoader
+from metricwatch.analysis.summary import summarize
 from metricwatch.metrics import Task, infer_task
-from metricwatch.summary import summarize
+from metricwatch.sources.discovery import discover_runs
+from metricwatch.sources.loader import RunLoader
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_runs"
 EXPECTED = {

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from test_watch_resilience import Collector
 
-from metricwatch.discovery import discover_runs
-from metricwatch.loader import RunLoader
 from metricwatch.model import EPOCH, STEP, ProblemKind
 from metricwatch.readers import claim, parse
 from metricwatch.readers.appended import AppendedLog
 from metricwatch.readers.step_log import FORMAT, join_epochs, join_steps, parse_step_log
+from metricwatch.sources.discovery import discover_runs
+from metricwatch.sources.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 

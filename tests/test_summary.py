@@ -5,8 +5,8 @@ import math
 import pytest
 from helpers import columns, make_run
 
+from metricwatch.analysis.summary import summarize
 from metricwatch.metrics import Task, format_duration, format_value, infer_task
-from metricwatch.summary import summarize
 
 ROWS = columns(
     train_loss=[2.0, 1.0, 0.5, 0.4],

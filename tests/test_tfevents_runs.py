@@ -5,8 +5,8 @@ from __future__ import annotations
 from test_reader_tfevents import event, file_of, simple
 from test_watch_resilience import Collector
 
-from metricwatch.discovery import discover_runs
-from metricwatch.loader import RunLoader
+from metricwatch.sources.discovery import discover_runs
+from metricwatch.sources.loader import RunLoader
 from metricwatch.watch import RunWatcher, UpdateKind, WatchMode
 
 

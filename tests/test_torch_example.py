@@ -14,9 +14,9 @@ torch = pytest.importorskip("torch")
 
 from helpers import records  # noqa: E402
 
-from metricwatch.loader import RunLoader  # noqa: E402
 from metricwatch.model import STEP  # noqa: E402
 from metricwatch.readers import parse_metrics_json  # noqa: E402
+from metricwatch.sources.loader import RunLoader  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

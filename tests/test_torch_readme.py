@@ -13,8 +13,8 @@ pytest.importorskip("torch")
 
 from helpers import records
 
-from metricwatch.loader import RunLoader
 from metricwatch.readers import parse_metrics_json
+from metricwatch.sources.loader import RunLoader
 
 pytestmark = pytest.mark.torch
 

@@ -14,10 +14,10 @@ torch = pytest.importorskip("torch")
 
 from helpers import records  # noqa: E402
 
-from metricwatch.loader import RunLoader  # noqa: E402
 from metricwatch.model import STEP  # noqa: E402
 from metricwatch.readers import parse_metrics_json  # noqa: E402
 from metricwatch.readers.step_log import parse_step_log  # noqa: E402
+from metricwatch.sources.loader import RunLoader  # noqa: E402
 from metricwatch.torch import JSONMetricLogger  # noqa: E402
 from metricwatch.torch import distributed as mw_distributed  # noqa: E402
 from metricwatch.torch import step_log as step_log_module  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from metricwatch.loader import RunLoader
+from metricwatch.sources.loader import RunLoader
 
 pytestmark = pytest.mark.torch
 

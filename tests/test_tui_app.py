@@ -18,7 +18,7 @@ from tui_fixtures.support import (
     write_run,
 )
 
-from metricwatch.status import Status
+from metricwatch.analysis.status import Status
 from metricwatch.tui.app import create_app
 from metricwatch.tui.screens.help import HelpScreen, help_table
 

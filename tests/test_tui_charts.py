@@ -11,8 +11,8 @@ import pytest
 from textual_plotext.plot import Plot
 from tui_fixtures.support import epoch_record, write_run
 
+from metricwatch.analysis.status import Status
 from metricwatch.model import Problem, ProblemKind, Run, Table
-from metricwatch.status import Status
 from metricwatch.tui.charts import (
     charts_for,
     linear_ticks,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import make_run
 
-from metricwatch.loader import RunLoader
+from metricwatch.analysis.summary import ranking_key, summarize
 from metricwatch.metrics import (
     MAIN_METRIC,
     REGISTRY,
@@ -27,7 +27,7 @@ from metricwatch.metrics import (
     spec_for,
     task_metric_keys,
 )
-from metricwatch.summary import ranking_key, summarize
+from metricwatch.sources.loader import RunLoader
 from metricwatch.tui.charts import charts_for
 from metricwatch.tui.state import build_state
 

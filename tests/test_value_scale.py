@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from helpers import make_run
 
-from metricwatch.loader import RunLoader
+from metricwatch.analysis.summary import summarize
 from metricwatch.metrics import declared_scales, fraction_scale, value_scale
 from metricwatch.report import _best_text, build_report, run_json
-from metricwatch.summary import summarize
+from metricwatch.sources.loader import RunLoader
 from metricwatch.tui.charts import best_marker, charts_for
 from metricwatch.tui.plotting import layout
 from metricwatch.tui.state import build_state

@@ -260,7 +260,7 @@ def test_an_unreadable_root_raises_and_an_unreadable_subdirectory_is_reported(
 ):
     import os
 
-    from metricwatch.discovery import DiscoveryError
+    from metricwatch.sources.discovery import DiscoveryError
 
     real_stat = Path.stat
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from tui_fixtures.support import epoch_record, wait_for, wait_loaded, write_run
 
 from metricwatch import inotify, timed_io, watch
-from metricwatch import loader as loader_module
+from metricwatch.sources import loader as loader_module
 from metricwatch.tui import app as app_module
 from metricwatch.tui.app import create_app
 

@@ -10,10 +10,10 @@ import pytest
 from test_watch_resilience import APPEARED, CHANGED, Collector, append_epoch
 from tui_fixtures.support import epoch_record, write_run
 
-from metricwatch import loader as loader_module
 from metricwatch import timed_io, watch_tree
-from metricwatch.loader import RunLoader
 from metricwatch.model import ProblemKind
+from metricwatch.sources import loader as loader_module
+from metricwatch.sources.loader import RunLoader
 from metricwatch.timed_io import Blocked, TimedCalls
 from metricwatch.tui.ingest import Ingest
 from metricwatch.watch import RunWatcher, WatchMode

@@ -373,7 +373,7 @@ def test_an_unprivileged_watcher_keeps_events_when_a_run_directory_is_locked(tmp
             f"""
             import json, sys, threading, time
             from pathlib import Path
-            from metricwatch.loader import RunLoader
+            from metricwatch.sources.loader import RunLoader
             from metricwatch.watch import RunWatcher, WatchMode
             root = Path({str(root)!r})
             w = RunWatcher(root, WatchMode(False))

@@ -33,9 +33,9 @@ from metricwatch.analysis.levels import (
     weight_for,
     window_for,
 )
+from metricwatch.analysis.summary import best_of
 from metricwatch.analysis.thresholds import Thresholds
 from metricwatch.model import STEP, Run, Series
-from metricwatch.summary import best_of
 
 
 def _ema_words(points: int, limits: Thresholds) -> str:

@@ -12,10 +12,10 @@ import math
 import numpy as np
 
 from metricwatch.analysis.findings import Finding, Severity, at, fmt, make_finding, point
+from metricwatch.analysis.summary import best_of, mean_epoch_s, ranking_key
 from metricwatch.analysis.thresholds import Thresholds
 from metricwatch.metrics import MAIN_METRIC, Direction, Kind, format_duration, infer_task, spec_for
 from metricwatch.model import EPOCH, Run, Series
-from metricwatch.summary import best_of, mean_epoch_s, ranking_key
 
 
 def patience_for(evaluations: int, limits: Thresholds) -> int:

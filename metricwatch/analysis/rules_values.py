@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from metricwatch.analysis.findings import Finding, Severity, at, fmt, make_finding, point
+from metricwatch.analysis.summary import mean_epoch_s
 from metricwatch.analysis.thresholds import THRESHOLDS, Thresholds
 from metricwatch.metrics import GRADIENT_KEYS, format_duration
 from metricwatch.model import Run
-from metricwatch.summary import mean_epoch_s
 
 
 def non_finite(run: Run, limits: Thresholds) -> Finding | None:

@@ -169,9 +169,7 @@ class AppendedLog:
         complete, partial = new[:end], new[end:]
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
-        if grown.parts or any(
-            p.kind is not ProblemKind.TRUNCATED for p in grown.problems
-        ):
+        if grown.parts or any(p.kind is not ProblemKind.TRUNCATED for p in grown.problems):
             return None
         cut = [p for p in grown.problems if p.kind is ProblemKind.TRUNCATED]
         if partial and not cut:

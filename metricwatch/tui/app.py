@@ -33,10 +33,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from metricwatch.discovery import is_single_run
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
+from metricwatch.sources.discovery import is_single_run
 from metricwatch.tui.feed import FileRuns, RunFeed, describe_error
 from metricwatch.tui.follow import FOLLOW_BINDING, FollowAndRemember
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from metricwatch.analysis.summary import RunSummary
 from metricwatch.metrics import (
     GRADIENT_KEYS,
     LOSS_KEYS,
@@ -28,7 +29,6 @@ from metricwatch.metrics import (
     spec_for,
     task_metric_keys,
 )
-from metricwatch.summary import RunSummary
 from metricwatch.tui.axes import epoch_label, linear_ticks, log_ticks
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import AXIS_NAMES, ViewOptions, is_loss_chart

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.downsample import fraction_of, reduce_minmax
+from metricwatch.analysis.downsample import fraction_of, reduce_minmax
 from metricwatch.tui.axes import (
     decade,
     epoch_label,

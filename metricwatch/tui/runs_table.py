@@ -11,10 +11,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from metricwatch.analysis.status import STATUS_LOOKS
 from metricwatch.hparams import config_of, differing
 from metricwatch.metrics import format_value
 from metricwatch.safetext import printable
-from metricwatch.status import STATUS_LOOKS
 from metricwatch.tui.state import RunState
 
 #: The fixed columns, before the hyperparameters that differ between runs.

@@ -25,11 +25,11 @@ from metricwatch.analysis.diagnostics import (
     stall_check,
 )
 from metricwatch.analysis.smoothing import Smoothed, extend_ema
+from metricwatch.analysis.status import Status, run_status
+from metricwatch.analysis.summary import RunSummary, summarize
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
-from metricwatch.status import Status, run_status
-from metricwatch.summary import RunSummary, summarize
 
 #: The id of the stall finding (diagnostics.stalled).
 STALL_ID = "stalled"

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from metricwatch.analysis.diagnostics import Severity
-from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
+from metricwatch.analysis.status import SEVERITY_LOOKS, STATUS_LOOKS
 
 EXTRA_KEYS = (
     ("tab / shift+tab", "Move focus (runs, summary, findings)"),

@@ -10,9 +10,9 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from metricwatch.analysis.status import STATUS_LOOKS, Status
 from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable, shorten_middle
-from metricwatch.status import STATUS_LOOKS, Status
 from metricwatch.tui.state import RunState, format_ago
 
 #: Cells of the run name kept, shortened in the middle, before the ETA, the last write

@@ -17,10 +17,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from metricwatch.analysis.diagnostics import Finding, worst_severity
+from metricwatch.analysis.status import SEVERITY_LOOKS
+from metricwatch.analysis.summary import RunSummary
 from metricwatch.model import Problem
 from metricwatch.safetext import printable, shorten_middle
-from metricwatch.status import SEVERITY_LOOKS
-from metricwatch.summary import RunSummary
 
 #: Summary labels (unknown metric keys can be long) are shortened in the middle to this.
 LABEL_CELLS = 20

@@ -11,8 +11,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from metricwatch.analysis.diagnostics import worst_severity
+from metricwatch.analysis.status import SEVERITY_LOOKS, STATUS_LOOKS
 from metricwatch.safetext import pad_cells, printable, shorten_middle
-from metricwatch.status import SEVERITY_LOOKS, STATUS_LOOKS
 from metricwatch.tui.state import RunState
 
 

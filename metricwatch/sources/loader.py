@@ -13,7 +13,6 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from metricwatch.discovery import owned_dirs
 from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import (
@@ -27,6 +26,7 @@ from metricwatch.readers import (
     tail_format,
 )
 from metricwatch.readers.appended import CHUNK_BYTES, AppendedLog, read_in_chunks
+from metricwatch.sources.discovery import owned_dirs
 from metricwatch.timed_io import Blocked, TimedCalls
 
 #: How long a tail read (reading and parsing together) may take before it is reported as
