@@ -228,10 +228,13 @@ def test_a_big_log_read_in_chunks_is_its_whole_parse(path, chunk):
     data = path.read_bytes()
     whole = parse(path.name, data)
     fmt = format_named(whole.format)
-    read = read_in_chunks(fmt, data, chunk)
-    if read is None:  # a resume, a bad line, nothing to follow: parsed whole instead
-        assert str(path.relative_to(CORPUS)) in WHOLE_READS or path.parent.name == (
-            "testtube_no_metrics"
+    read = read_in_chunks(fmt, lambda offset, size: data[offset : offset + size], chunk)
+    if read is None:  # a resume, a bad line, a line longer than a chunk: parsed whole
+        longest = max(len(line) for line in data.splitlines(keepends=True))
+        assert (
+            str(path.relative_to(CORPUS)) in WHOLE_READS
+            or path.parent.name == "testtube_no_metrics"
+            or longest >= chunk
         )
         return
     result, log = read
@@ -271,3 +274,60 @@ def test_an_epoch_dated_by_the_next_line_is_filled_in_even_on_a_nan_value():
         same(grown, parse("metrics.csv", data))
     assert grown.table.series["lr"].epochs.tolist() == [0.0, 1.0]
     assert np.isnan(grown.table.series["lr"].values[0])
+
+
+def test_the_loader_reads_a_big_log_from_disk_a_chunk_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader_module, "CHUNK_BYTES", 128)
+    sizes: list[int] = []
+    real = loader_module._read_at
+    monkeypatch.setattr(
+        loader_module,
+        "_read_at",
+        lambda path, inode, offset, size: sizes.append(size) or real(path, inode, offset, size),
+    )
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 99))  # 2,000 bytes or so
+    run = RunLoader().load("run", path)
+    whole = parse("metrics.csv", path.read_bytes())
+    assert (
+        run.series("train_loss").values.tolist() == whole.table.series["train_loss"].values.tolist()
+    )
+    assert len(sizes) >= path.stat().st_size // 128 and set(sizes) == {128}
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_every_real_log_read_in_pieces_by_the_loader_is_its_whole_parse(
+    path, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(loader_module, "CHUNK_BYTES", 200)
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    run = RunLoader().load("run", copy)
+    whole = parse(path.name, path.read_bytes())
+    parts = whole.parts or {"": whole}
+    got = run.parts or {"": run}
+    assert list(got) == list(parts)
+    for name, expected in parts.items():
+        table = got[name].table
+        assert sorted(table.series) == sorted(expected.table.series)
+        for key, series in expected.table.series.items():
+            assert table.series[key].steps.tolist() == series.steps.tolist()
+            assert np.array_equal(table.series[key].values, series.values, equal_nan=True)
+
+
+def test_a_log_replaced_while_read_in_pieces_is_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader_module, "CHUNK_BYTES", 128)
+    path = tmp_path / "metrics.csv"
+    path.write_text(HEADER + lightning_rows(0, 99))
+    real = loader_module._read_at
+    calls = []
+
+    def replace_after_first(p, inode, offset, size):
+        calls.append(offset)
+        if len(calls) == 2:  # the writer replaces the file between two pieces
+            replace_file(p, HEADER + lightning_rows(0, 9))
+        return real(p, inode, offset, size)
+
+    monkeypatch.setattr(loader_module, "_read_at", replace_after_first)
+    run = RunLoader().load("run", path)
+    assert len(run.series("train_loss")) == 10  # the new file, read whole

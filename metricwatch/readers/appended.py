@@ -24,6 +24,7 @@ again, which is what it did for every change before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -259,30 +260,41 @@ class AppendedLog:
 
 
 def read_in_chunks(
-    fmt: FileFormat, data: bytes, chunk_bytes: int = CHUNK_BYTES
+    fmt: FileFormat, read: Callable[[int, int], bytes | None], chunk_bytes: int = CHUNK_BYTES
 ) -> tuple[ParseResult, AppendedLog] | None:
-    """A whole appended log read as its writer would have grown it, a chunk of lines at a
-    time, and the AppendedLog to follow it with; None when a chunk cannot simply follow
-    the ones before (a resume, a bad line): then the file is parsed whole."""
-    end = _line_end_after(data, chunk_bytes)
-    first = data[:end]
-    result = fmt.parse(first)
-    log = AppendedLog.start(fmt, first, result)
+    """A whole appended log read as its writer would have grown it, chunk_bytes at a time
+    (`read(offset, size)` gives the file's bytes there, or None when it cannot), and the
+    AppendedLog to follow it with. Only one chunk of the file is in memory at a time.
+    None when the file cannot be read so (a chunk cannot simply follow the ones before: a
+    resume, a bad line; a line longer than a chunk; the file gone): then read it whole."""
+    first = read(0, chunk_bytes)
+    if first is None:
+        return None
+    whole = len(first) < chunk_bytes
+    end = len(first) if whole else first.rfind(b"\n") + 1
+    if end == 0:
+        return None
+    head = first[:end]
+    result = fmt.parse(head)
+    log = AppendedLog.start(fmt, head, result)
     if log is None:
         return None
-    while end < len(data):
-        end = _line_end_after(data, end + chunk_bytes)
-        grown = log.update(data[log.offset : end])
-        if grown is None:
+    while not whole:
+        piece = read(log.offset, chunk_bytes)
+        if piece is None:
             return None
-        result = grown
+        whole = len(piece) < chunk_bytes
+        if not whole:
+            cut = piece.rfind(b"\n") + 1
+            if cut == 0:
+                return None
+            piece = piece[:cut]
+        if piece:
+            grown = log.update(piece)
+            if grown is None:
+                return None
+            result = grown
     return result, log
-
-
-def _line_end_after(data: bytes, position: int) -> int:
-    """The end of the line holding position (the end of data when no line end follows)."""
-    found = data.find(b"\n", position)
-    return len(data) if found < 0 or position >= len(data) else found + 1
 
 
 def _after_lines(data: bytes, start: int, count: int) -> int:

@@ -17,6 +17,7 @@ from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import (
     FORMATS,
+    HEAD_BYTES,
     FileFormat,
     ParseResult,
     claim,
@@ -125,6 +126,9 @@ class RunLoader:
             read = self._read_appended(path, log, cached[0])
             if read is not None:
                 return read
+        pieces = self._read_in_pieces(path, cached[0] if cached else None)
+        if pieces is not None:
+            return pieces
         try:
             stat, data, error = self._io.call(path, _fetch, path, cached[0] if cached else None)
         except Blocked as blocked:
@@ -157,17 +161,46 @@ class RunLoader:
                 stat.st_mtime,
             )
         data = data if data is not None else b""
-        fmt = claim(path.name, data)
-        chunked = None
-        if fmt is not None and fmt.appends is not None and len(data) > CHUNK_BYTES:
-            chunked = read_in_chunks(fmt, data)
-        if chunked is not None:
-            result, log = chunked
-            result.format = fmt.name
-            self._logs[path], self._inodes[path] = log, stamp.inode
-        else:
-            result = parse(path.name, data)
-            self._follow(path, stamp, data, result)
+        result = parse(path.name, data)
+        self._follow(path, stamp, data, result)
+        self.parses += 1
+        self._add_sidecars(path, result)
+        self._cache[path] = (stamp, result)
+        return result, stat.st_mtime
+
+    def _read_in_pieces(
+        self, path: Path, known: _Stamp | None
+    ) -> tuple[ParseResult, float | None] | None:
+        """A big appended log read from disk CHUNK_BYTES at a time: the file's bytes are never
+        all in memory, nor the Python objects of a parse of them. None: read it whole (not
+        such a log, unchanged, small, or it cannot be read so)."""
+        if not any(fmt.appends is not None and fmt.may_hold(path.name) for fmt in FORMATS):
+            return None
+        try:
+            stat, head = self._io.call(path, _head_of, path)
+        except Blocked:
+            return None  # the whole read meets the same deadline and says so
+        if stat is None or not S_ISREG(stat.st_mode) or _stamp_of(stat) == known:
+            return None
+        if not CHUNK_BYTES < stat.st_size <= MAX_FILE_BYTES:
+            return None
+        fmt = claim(path.name, head)
+        if fmt is None or fmt.appends is None:
+            return None
+        stamp = _stamp_of(stat)
+
+        def read(offset: int, size: int) -> bytes | None:
+            try:
+                return self._io.call(path, _read_at, path, stamp.inode, offset, size)
+            except Blocked:
+                return None
+
+        chunked = read_in_chunks(fmt, read, CHUNK_BYTES)
+        if chunked is None:
+            return None
+        result, log = chunked
+        result.format = fmt.name
+        self._logs[path], self._inodes[path] = log, stamp.inode
         self.parses += 1
         self._add_sidecars(path, result)
         self._cache[path] = (stamp, result)
@@ -307,6 +340,31 @@ def _fetch(
             return stat, handle.read(), None
     except OSError as error:
         return stat, None, error
+
+
+def _head_of(path: Path) -> tuple[os.stat_result | None, bytes]:
+    """stat, and the first bytes a format is told by (none for what is not a file)."""
+    try:
+        stat = path.stat()
+        if not S_ISREG(stat.st_mode):
+            return stat, b""
+        with open(path, "rb") as handle:
+            return stat, handle.read(HEAD_BYTES)
+    except OSError:
+        return None, b""
+
+
+def _read_at(path: Path, inode: int, offset: int, size: int) -> bytes | None:
+    """size bytes of the file from offset (fewer at its end); None when path is another
+    file now (replaced) or cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_ino != inode:
+                return None
+            handle.seek(offset)
+            return handle.read(size)
+    except OSError:
+        return None
 
 
 def _fetch_new(
