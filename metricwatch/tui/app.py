@@ -384,11 +384,18 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     # --- timers -------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        if self.selected is not None:
+        if self.selected is not None and self._widgets_mounted():
             self.view.tick(self.clock())
+
+    def _widgets_mounted(self) -> bool:
+        """Whether the main screen's widgets are there: a timer may fire while the app is
+        being torn down (on quit), when they are already gone."""
+        return bool(self.screen_stack) and bool(self.query("#view")) and bool(self.query("#runs"))
 
     def _check_status(self) -> None:
         """Live marks age into idle or stalled with time alone: re-check, no re-parse."""
+        if not self._widgets_mounted():
+            return
         now = self.clock()
         self.run_list.upsert(self.states.values(), now)
         if self.selected is not None:
