@@ -375,6 +375,8 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         # A stale event (a later highlight already superseded it, e.g. j pressed twice
         # quickly) must not re-select its run: that would set the highlight back, post
         # another event, and the two runs would select each other forever.
+        if not self._widgets_mounted():
+            return  # handled after quit took the list away
         if event.option_index != self.run_list.highlighted:
             return
         if event.option.id is not None and event.option.id != self.selected:
