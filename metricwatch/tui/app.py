@@ -128,6 +128,8 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         self._wanted: str | None = None
         self._columns_pending: tuple[str, int] | None = None  # (name, version) being built
         self.scan_done = threading.Event()
+        #: The first scan's runs are all in `states` (its last message handled on the UI).
+        self.scan_shown = False
         self.single_run = is_single_run(root)
         self._stop = threading.Event()
         self._watch_over = threading.Event()  # the watch thread ended, or the app stops
@@ -314,6 +316,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         self.on_runs_loaded(RunsLoaded([state]))
 
     def on_scan_finished(self, message: ScanFinished) -> None:
+        self.scan_shown = True  # every RunsLoaded of the scan came before this message
         self._update_placeholder()
         # Everything built so far (widgets, the runs read) lives as long as the app: moving
         # it out of the collector's sight keeps full collections short during live updates.

@@ -60,16 +60,15 @@ def take_snapshot(
 
     async def pilot_run(pilot) -> None:
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
-        while not (app.scan_done.is_set() and app.states):
-            if time.monotonic() > deadline or (app.scan_done.is_set() and not app.states):
-                if app.scan_done.is_set():
-                    await pilot.pause(0.2)
-                    if app.states:
-                        break
-                outcome.append(f"no runs under {path}")
-                app.exit(2)
-                return
+        # Every run of the first scan is in app.states once its last message is handled.
+        while not app.scan_shown:
+            if time.monotonic() > deadline:
+                break
             await pilot.pause(0.02)
+        if not app.states:
+            outcome.append(f"no runs under {path}")
+            app.exit(2)
+            return
         if run is not None:
             if run not in app.states:
                 names = ", ".join(sorted(app.states)[:10])
