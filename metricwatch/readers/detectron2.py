@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 from collections import Counter
 from typing import Any
 
@@ -48,6 +47,7 @@ from metricwatch.readers.json_text import (
     non_numeric_problem,
     quote_key,
     to_number,
+    whole_number,
 )
 
 NAME = "metrics.json"
@@ -151,13 +151,7 @@ def decode_text(data: bytes, problems: list[Problem]) -> str:
 
 
 def _iteration(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_ITERATION:
-        return value
-    return None
+    return whole_number(value, MAX_ITERATION)
 
 
 def _values(row: dict[str, Any], runs: _Runs, meta: dict[str, Any]) -> dict[str, float]:

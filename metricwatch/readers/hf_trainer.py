@@ -50,6 +50,7 @@ from metricwatch.readers.json_text import (
     salvage,
     skip,
     to_number,
+    whole_number,
 )
 
 NAME = "trainer_state.json"
@@ -302,13 +303,7 @@ def canonical_key(raw: str) -> str:
 
 
 def _step(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_STEP:
-        return value
-    return None
+    return whole_number(value, MAX_STEP)
 
 
 def _is_summary(entry: dict[str, Any]) -> bool:

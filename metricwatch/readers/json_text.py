@@ -182,6 +182,18 @@ def to_number(value: Any) -> float | None:
     return None
 
 
+def whole_number(value: Any, limit: int) -> int | None:
+    """A JSON value as a count from 0 to limit (an epoch, step or iteration): an int, or a
+    float that is one (`12.0`); never a bool, a fraction or a value past limit."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value <= limit:
+        return value
+    return None
+
+
 def non_numeric_problem(counts: Counter[str]) -> Problem | None:
     """`ignored 3 non-numeric values ('acc' ×2, 'note' ×1)`, or None when there were none."""
     if not counts:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 import re
 from collections import Counter
 from typing import Any
@@ -37,6 +36,7 @@ from metricwatch.readers.json_text import (
     salvage,
     skip,
     to_number,
+    whole_number,
 )
 
 #: Larger epoch numbers are garbage, not a very long training.
@@ -451,11 +451,7 @@ def _epoch(value: Any) -> int | None:
     if isinstance(value, str):
         text = value.strip()
         value = int(text) if text.isascii() and text.isdecimal() and len(text) <= 10 else None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_EPOCH:
-        return value
-    return None
+    return whole_number(value, MAX_EPOCH)
 
 
 def _sniff(head: bytes) -> bool:

@@ -41,6 +41,7 @@ from metricwatch.readers.json_text import (
     non_numeric_problem,
     quote_key,
     to_number,
+    whole_number,
 )
 
 NAME = "metrics.jsonl"
@@ -183,13 +184,7 @@ class _Columns:
 
 
 def _step(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and 0 <= value <= MAX_STEP:
-        return value
-    return None
+    return whole_number(value, MAX_STEP)
 
 
 def _float(value: Any) -> float:
