@@ -49,25 +49,26 @@ def _connect(db: Path) -> sqlite3.Connection:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def _has_mlflow_tables(db: Path) -> bool:
+    """Whether db is an SQLite file with MLflow's tables; raises what opening it raises."""
+    with open(db, "rb") as handle:
+        if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            return False
+    connection = _connect(db)
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        tables = {name for (name,) in rows.fetchall()}
+    finally:
+        connection.close()
+    return {"experiments", "runs", "metrics"} <= tables
+
+
 def is_sqlite_store(db: Path) -> bool:
     """Whether a file is an MLflow SQLite store: an SQLite file with MLflow's tables."""
     try:
-        with open(db, "rb") as handle:
-            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-                return False
-        connection = _connect(db)
-        try:
-            tables = {
-                name
-                for (name,) in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                ).fetchall()
-            }
-        finally:
-            connection.close()
+        return _has_mlflow_tables(db)
     except (OSError, sqlite3.Error):
         return False
-    return {"experiments", "runs", "metrics"} <= tables
 
 
 def list_sqlite_runs(db: Path) -> list[tuple[str, str, str]]:
@@ -219,24 +220,11 @@ def claims_store(db: Path) -> bool:
     """A file named like a store whose head is SQLite's: is it MLflow's? A store locked by a
     writer right now is taken as one (the read will say it is locked and retry)."""
     try:
-        with open(db, "rb") as handle:
-            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-                return False
-        connection = _connect(db)
-        try:
-            tables = {
-                name
-                for (name,) in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                ).fetchall()
-            }
-        finally:
-            connection.close()
+        return _has_mlflow_tables(db)
     except sqlite3.OperationalError as error:
         return "locked" in str(error) or "busy" in str(error)
     except (OSError, sqlite3.Error):
         return False
-    return {"experiments", "runs", "metrics"} <= tables
 
 
 class SqliteStoreTail:
