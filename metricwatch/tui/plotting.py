@@ -200,8 +200,11 @@ def layout(spec: ChartSpec, width: int, height: int, *, no_color: bool = False) 
 
 
 def inner_range(values: np.ndarray) -> np.ndarray:
-    """The 1st and 99th percentile of values: the y range when outliers are left out."""
-    lo, hi = np.percentile(values, [OUTLIER_PERCENT, 100 - OUTLIER_PERCENT])
+    """The 1st and 99th percentile of values: the y range when outliers are left out.
+    Points of the data, not interpolated between them: between -1.7e308 and 1.7e308 an
+    interpolation overflows."""
+    bounds = [OUTLIER_PERCENT, 100 - OUTLIER_PERCENT]
+    lo, hi = np.percentile(values, bounds, method="closest_observation")
     return np.array([lo, hi], dtype=np.float64)
 
 
