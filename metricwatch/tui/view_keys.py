@@ -170,6 +170,7 @@ class ViewKeys:
         """Save the screen as SVG, named after the run and the time; a toast gives the path."""
         name = export_name(self.selected, self.clock())  # type: ignore[attr-defined]
         folder = self.export_dir or Path.cwd()
+        self.view.flush_charts()  # type: ignore[attr-defined]  # charts waiting on live data
         try:
             saved = self.save_screenshot(filename=name, path=str(folder))  # type: ignore[attr-defined]
         except OSError as error:

@@ -11,6 +11,8 @@ note in its own frame (DrawFailure, logged), and the other charts go on.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -62,6 +64,8 @@ class ChartWidget(PlotextPlot):
         #: What the last build drew (plot units, ticks) or why it could not: for tests.
         self.drawn_layout: Layout | None = None
         self.failure: DrawFailure | None = None
+        #: Told the seconds each build took (the view paces live redraws by it).
+        self.cost_sink: Callable[[float], None] | None = None
 
     @property
     def spec(self) -> ChartSpec | None:
@@ -133,8 +137,11 @@ class ChartWidget(PlotextPlot):
         theme = self._get_plotext_theme_name(self.app.theme)
         key = (id(spec), width, plot_height, theme, self.no_color, self.dark)
         if key != self._drawn:
+            started = time.monotonic()
             self._body = self._build(spec, width, plot_height, theme)
             self._drawn = key
+            if self.cost_sink is not None:
+                self.cost_sink(time.monotonic() - started)
         if not footer:
             return self._body
         return Text("\n").join([self._body, *footer])

@@ -13,13 +13,17 @@ notices live in the findings panel, so nothing above the charts changes height.
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Container, Grid, Vertical
 from textual.events import Resize
+from textual.timer import Timer
 from textual.widgets import Static
 
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
+from metricwatch.tui.pacing import ChartPacer
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.chart import ChartWidget
@@ -27,6 +31,8 @@ from metricwatch.tui.widgets.header import RunHeader
 from metricwatch.tui.widgets.panels import FindingsPanel, SummaryPanel, notice_text
 
 MAX_CHARTS = 4
+#: ((run name, version, colour), ...) and the view options: what the charts are drawn from.
+ChartsKey = tuple[tuple[tuple[str, "int | None", object], ...], ViewOptions]
 #: Below this height (the view's: the terminal's minus the footer) the charts go in one row.
 SHORT_BELOW = 31
 #: Below this width one row of charts holds two charts, not three.
@@ -45,6 +51,17 @@ def bottom_layout(width: int) -> tuple[bool, int]:
     if width < STACK_BELOW:
         return True, width
     return False, max(SUMMARY_MIN, min(SUMMARY_MAX, width - FINDINGS_SHARE))
+
+
+def _only_newer(key: ChartsKey, drawn: ChartsKey | None) -> bool:
+    """Whether the charts drawn differ from `key` only by newer data of the same runs (live
+    data), not by another run, a mark, a colour or an option (the user asked: draw now)."""
+    if drawn is None or key[1] != drawn[1] or len(key[0]) != len(drawn[0]):
+        return False
+    return all(
+        (name, colour) == (old_name, old_colour) and version is not None
+        for (name, version, colour), (old_name, _, old_colour) in zip(key[0], drawn[0])
+    )
 
 
 def chart_layout(width: int, height: int) -> tuple[int, int]:
@@ -70,7 +87,12 @@ class RunView(Vertical):
         self.chart_offset = 0
         self._state: RunState | None = None
         self._charts: list[ChartSpec] = []
-        self._charts_version: tuple[int, str, ViewOptions] | None = None
+        self._charts_version: ChartsKey | None = None
+        #: Live data redraws the charts within a share of a core (see metricwatch.tui.pacing).
+        self.pacer = ChartPacer()
+        self._redraw_timer: Timer | None = None
+        for slot in self.slots:
+            slot.cost_sink = self.pacer.add
         #: The keys' choices (smoothing, log y, outliers, zoom, x axis); set by the app.
         self.options = ViewOptions()
         #: The runs overlaid (two or more marked), in marking order; None: the one run.
@@ -135,21 +157,56 @@ class RunView(Vertical):
         )
         self.summary.show(state.summary)
         self.findings.show(state.all_findings(now))
-        key = (state.version, state.name, self.options)
+        key = self._charts_key(state)
+        if key != self._charts_version and _only_newer(key, self._charts_version):
+            wait = self.pacer.wait(time.monotonic())
+            if wait > 0:  # live data: the charts follow when their last redraw is paid for
+                if self._redraw_timer is None:
+                    self._redraw_timer = self.set_timer(wait, self._redraw_due)
+                return
+        self._update_charts(state, key)
+
+    def flush_charts(self) -> None:
+        """Draw the charts of the data shown now, if live data left them waiting (export)."""
+        if self._state is not None:
+            self._update_charts(self._state, self._charts_key(self._state))
+
+    def _charts_key(self, state: RunState) -> ChartsKey:
+        """What the charts are drawn from: the runs (name, version, colour) and the options."""
         if self.compared:
-            versions = tuple((s.name, s.version, self.marks.color(s.name)) for s in self.compared)
-            compare_key = (versions, self.options)
-            if compare_key != self._charts_version:
+            runs = tuple((s.name, s.version, self.marks.color(s.name)) for s in self.compared)
+        elif state.has_columns:
+            runs = ((state.name, state.version, None),)
+        else:
+            runs = ((state.name, None, None),)  # its columns are being built: no charts yet
+        return runs, self.options
+
+    def _redraw_due(self) -> None:
+        self._redraw_timer = None
+        if self._state is not None and self.is_attached:
+            with self.app.batch_update():
+                self._update_charts(self._state, self._charts_key(self._state))
+
+    def _update_charts(self, state: RunState, key: ChartsKey) -> None:
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        if key != self._charts_version:
+            started = time.monotonic()
+            built = True
+            if self.compared:
                 self._charts = compare_charts(self.compared, self.marks, self.options)
-                self._charts_version = compare_key  # type: ignore[assignment]
-        elif key != self._charts_version:
-            if state.has_columns:
+            elif state.has_columns:
                 self._charts = charts_for(state, self.options)
+            else:
+                built = False  # its columns are on their way (ColumnsReady)
+                if self._charts_version is None or self._charts_version[0][0][0] != state.name:
+                    self._charts = []  # another run's: no charts of the old one meanwhile
+                    self._charts_version = None
+            if built:
                 self._charts_version = key
-            elif self._charts_version is None or self._charts_version[1] != state.name:
-                # Another run whose columns a worker is building: no charts of the old one.
-                self._charts = []
-                self._charts_version = None
+                # The charts plotext builds for these specs add their cost (cost_sink).
+                self.pacer.begin(started, time.monotonic() - started)
         self._place_charts()
 
     def tick(self, now: float) -> None:

@@ -1,0 +1,162 @@
+"""Live data redraws the charts within a share of a core (metricwatch.tui.pacing): the
+header follows every write, the charts once their last redraw is paid for, and anything
+the user asks for is drawn at once."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import pytest
+from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
+
+from metricwatch.tui.messages import RunsLoaded
+from metricwatch.tui.pacing import CHART_SHARE, LONGEST_WAIT_S, ChartPacer
+from metricwatch.tui.view_options import ViewOptions
+from metricwatch.tui.widgets.run_view import _only_newer
+
+WIDE = (120, 40)
+
+
+def test_defaults_are_three_percent_of_a_core_and_five_seconds_at_most():
+    assert (CHART_SHARE, LONGEST_WAIT_S) == (0.03, 5.0)
+    assert ChartPacer().wait(0.0) == 0.0  # nothing drawn yet: draw
+
+
+def test_the_wait_is_the_cost_over_the_share_since_the_redraw_began():
+    pacer = ChartPacer(share=0.04, longest=5.0)
+    pacer.begin(10.0, 0.01)  # specs: 10 ms -> 0.25 s
+    assert pacer.wait(10.1) == pytest.approx(0.15)
+    pacer.add(0.03)  # a chart built: 40 ms -> 1 s
+    assert pacer.wait(10.1) == pytest.approx(0.9)
+    assert pacer.wait(11.0) == 0.0  # exactly paid for
+    assert pacer.wait(11.5) == 0.0
+
+
+def test_the_wait_never_exceeds_longest():
+    pacer = ChartPacer(share=0.03, longest=2.5)
+    pacer.begin(100.0, 0.3)  # 10 s at 3 %: capped
+    assert pacer.wait(100.0) == 2.5
+    assert pacer.wait(101.0) == 1.5
+    pacer.begin(100.0, 0.075)  # exactly 2.5 s
+    assert pacer.wait(100.5) == pytest.approx(2.0)
+    pacer.begin(100.0, 0.06)  # 2 s: under the cap
+    assert pacer.wait(100.5) == pytest.approx(1.5)
+
+
+def test_a_new_redraw_starts_a_new_count():
+    pacer = ChartPacer(share=0.1, longest=60.0)
+    pacer.begin(0.0, 1.0)
+    pacer.add(1.0)
+    assert pacer.wait(0.0) == 20.0
+    pacer.begin(3.0, 0.2)
+    assert pacer.cost == 0.2
+    assert pacer.wait(3.0) == pytest.approx(2.0)
+
+
+def test_only_newer_data_of_the_same_runs_is_live_data():
+    options = ViewOptions()
+    drawn = ((("a", 3, None),), options)
+    assert _only_newer(((("a", 4, None),), options), drawn)
+    assert not _only_newer(((("b", 4, None),), options), drawn)  # another run
+    assert not _only_newer(((("a", 4, None),), replace(options, log_y=True)), drawn)
+    assert not _only_newer(((("a", None, None),), options), drawn)  # columns on their way
+    assert not _only_newer(((("a", 4, None),), options), None)  # nothing drawn yet
+    pair = ((("a", 3, (1, "x")), ("b", 7, (2, "o"))), options)
+    assert _only_newer(((("a", 3, (1, "x")), ("b", 8, (2, "o"))), options), pair)
+    assert not _only_newer(((("a", 3, (2, "x")), ("b", 8, (2, "o"))), options), pair)  # colour
+    assert not _only_newer(((("a", 3, (1, "x")),), options), pair)  # a run unmarked
+    assert not _only_newer(((("b", 8, (2, "o")), ("a", 3, (1, "x"))), options), pair)
+
+
+def _newer(app):
+    current = app.states["resnet-healthy"]
+    return replace(current, version=current.version + 1)
+
+
+async def _shown(pilot, state) -> None:
+    """The view shows `state` (its header, summary and findings are from it)."""
+    await wait_for(pilot, lambda: pilot.app.view.state is state)
+
+
+async def test_live_data_updates_the_header_at_once_and_the_charts_when_paid_for(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        pacer = app.view.pacer
+        assert pacer.cost > 0  # the specs and the charts plotext built were counted
+        assert not math.isinf(pacer.started)
+        pacer.share, pacer.longest = 1e-9, 0.6  # every redraw "costs" the longest wait
+        pacer.begin(time.monotonic(), 1.0)
+        drawn = app.view.shown_charts
+        first = _newer(app)
+        app.post_message(RunsLoaded([first]))
+        await _shown(pilot, first)
+        assert all(a is b for a, b in zip(app.view.shown_charts, drawn))  # still the old ones
+        timer = app.view._redraw_timer
+        assert timer is not None
+        second = replace(first, version=first.version + 1)
+        app.post_message(RunsLoaded([second]))  # a second write: still one redraw waiting
+        await _shown(pilot, second)
+        assert app.view._redraw_timer is timer
+        assert app.view.shown_charts[0] is drawn[0]
+        await wait_for(pilot, lambda: app.view.shown_charts[0] is not drawn[0], timeout=3.0)
+        # drawn from the latest data
+        assert app.view._charts_version[0] == (("resnet-healthy", second.version, None),)
+
+
+async def test_after_a_quiet_spell_live_data_is_drawn_at_once(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        pacer = app.view.pacer
+        pacer.share, pacer.longest = 1e-9, 30.0
+        pacer.begin(time.monotonic() - 31.0, 1.0)  # the last redraw was paid for long ago
+        drawn = app.view.shown_charts[0]
+        newer = _newer(app)
+        app.post_message(RunsLoaded([newer]))
+        await _shown(pilot, newer)
+        assert app.view.shown_charts[0] is not drawn
+        assert app.view._redraw_timer is None
+
+
+async def test_a_key_pressed_while_charts_wait_draws_them_at_once(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        pacer = app.view.pacer
+        pacer.share, pacer.longest = 1e-9, 30.0
+        pacer.begin(time.monotonic(), 1.0)
+        app.post_message(RunsLoaded([_newer(app)]))
+        await wait_for(pilot, lambda: app.view._redraw_timer is not None)
+        await pilot.press("y")  # log scale: the user asked, whatever the last redraw cost
+        await wait_for(pilot, lambda: app.view.shown_charts[0].log_y)
+        assert app.view._redraw_timer is None  # the waiting redraw was done with it
+        version = app.states["resnet-healthy"].version
+        assert app.view._charts_version[0] == (("resnet-healthy", version, None),)
+
+
+async def test_export_draws_the_waiting_charts_first(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    app.export_dir = tmp_path
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        pacer = app.view.pacer
+        pacer.share, pacer.longest = 1e-9, 30.0
+        pacer.begin(time.monotonic(), 1.0)
+        drawn = app.view.shown_charts[0]
+        app.post_message(RunsLoaded([_newer(app)]))
+        await wait_for(pilot, lambda: app.view._redraw_timer is not None)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any(tmp_path.glob("*.svg")))
+        assert app.view.shown_charts[0] is not drawn
+        assert app.view._redraw_timer is None
