@@ -1,4 +1,5 @@
-"""Command line: `metricwatch PATH`, `metricwatch summary PATH`, `metricwatch demo`.
+"""Command line: `metricwatch PATH`, `metricwatch summary PATH`, `metricwatch demo`,
+`metricwatch snapshot PATH`, `metricwatch serve PATH` (metricwatch.serve.command).
 
 Exit codes: 0 fine; 2 the path (or the arguments) cannot be used, or the
 output cannot be written (a full disk: one line on stderr); 3 a finding at
@@ -22,10 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from metricwatch import __version__
 from metricwatch.analysis.diagnostics import Severity
+from metricwatch.json_out import json_safe
 from metricwatch.model import Run
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.run_parts import expand
@@ -97,6 +97,10 @@ def _dispatch(args: list[str]) -> int:
         return _demo_command(_demo_parser().parse_args(args[1:]))
     if args and args[0] == "snapshot":
         return _snapshot_command(_snapshot_parser().parse_args(args[1:]))
+    if args and args[0] == "serve":
+        from metricwatch.serve.command import serve_command
+
+        return serve_command(_serve_parser().parse_args(args[1:]))
     return _monitor_command(_monitor_parser().parse_args(args))
 
 
@@ -156,11 +160,18 @@ def _monitor_parser() -> argparse.ArgumentParser:
         prog="metricwatch",
         description="Watch ML training runs live: loss curves, metrics, LR schedule and "
         "diagnostics. Other commands: `metricwatch summary PATH` (headless), "
-        "`metricwatch demo [DIR]` (simulated live runs, one going wrong).",
+        "`metricwatch demo [DIR]` (simulated live runs, one going wrong), "
+        "`metricwatch serve PATH` (an HTTP API and event stream).",
         epilog=MONITOR_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_path_argument(parser)
+    _add_poll_argument(parser)
+    parser.add_argument("--version", action="version", version=f"metricwatch {__version__}")
+    return parser
+
+
+def _add_poll_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll",
         nargs="?",
@@ -171,8 +182,6 @@ def _monitor_parser() -> argparse.ArgumentParser:
         help="poll the files every SECONDS (default 2) instead of reacting to "
         "file-system events; chosen automatically on network filesystems",
     )
-    parser.add_argument("--version", action="version", version=f"metricwatch {__version__}")
-    return parser
 
 
 def _add_path_argument(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +262,21 @@ def _snapshot_parser() -> argparse.ArgumentParser:
         "--size", default="120x40", metavar="COLSxROWS", help="the terminal size (default 120x40)"
     )
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.svg")
+    return parser
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    from metricwatch.serve.command import EPILOG, add_arguments
+
+    parser = _Parser(
+        prog="metricwatch serve",
+        description="Serve the runs under PATH as a read-only HTTP JSON API with live "
+        "Server-Sent Events (needs the `serve` extra: aiohttp).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    _add_poll_argument(parser)
     return parser
 
 
@@ -366,7 +390,7 @@ def _summary_command(args: argparse.Namespace) -> int:
     try:
         if args.json:
             payload = {"runs": [run_json(report) for report in reports]}
-            sys.stdout.write(json.dumps(_json_safe(payload), indent=2, allow_nan=False) + "\n")
+            sys.stdout.write(json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
         else:
             print_reports(reports, _stdout_console(), detail=args.detail)
         sys.stdout.flush()
@@ -422,16 +446,3 @@ def _fail_on(reports: Sequence[Any], threshold: Severity) -> int:
 
 def _damaged(run: Run) -> bool:
     return any(p.kind in DAMAGE_KINDS for p in run.problems)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and Inf are not JSON: they come out as null; numpy scalars as Python numbers."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value

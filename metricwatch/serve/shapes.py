@@ -1,0 +1,88 @@
+"""The JSON the API answers with, built from runs; and the encoding (NaN/Inf as null).
+
+The metrics shape is the seed's (`{"epochs": [{"epoch": 1, "train_loss": ..}]}`),
+`{"steps": [{"step": .., ..}]}` for a run logged per step. Records are built
+from the run's columns for the steps asked for only (`records_after`): an
+event for one new epoch of a 100,000-step run costs one row, not the table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from metricwatch.analysis.diagnostics import Severity
+from metricwatch.json_out import json_safe
+from metricwatch.model import EPOCH, STEP, Run, Table
+from metricwatch.report import RunReport, run_json
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, NaN and Inf as null (JSON has neither)."""
+    text = json.dumps(json_safe(value), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def records_key(run: Run) -> str:
+    """`epochs` or `steps`: the key the records go under, after the run's x axis."""
+    return "steps" if run.x == STEP else "epochs"
+
+
+def record_kind(run: Run) -> str:
+    """The event name of one new record: `epoch` or `step`."""
+    return STEP if run.x == STEP else EPOCH
+
+
+def records_after(table: Table, after: int | None) -> list[dict[str, Any]]:
+    """The table's records whose x is above `after` (every record for None), in x order,
+    as `{x: n, key: value, ...}` (values may be NaN/Inf: `dumps` makes them null)."""
+    steps = table.steps
+    start = 0 if after is None else int(np.searchsorted(steps, after, side="right"))
+    out: dict[int, dict[str, Any]] = {step: {table.x: step} for step in steps[start:].tolist()}
+    for key, series in table.series.items():
+        first = 0 if after is None else int(np.searchsorted(series.steps, after, side="right"))
+        if first >= len(series):
+            continue
+        for step, value in zip(series.steps[first:].tolist(), series.values[first:].tolist()):
+            out.setdefault(step, {table.x: step})[key] = value
+    return [out[step] for step in sorted(out)]
+
+
+def findings_count(report: RunReport) -> dict[str, int]:
+    """How many findings of each severity (every severity present, 0 where none)."""
+    counts = Counter(f.severity.value for f in report.findings)
+    return {severity.value: counts.get(severity.value, 0) for severity in Severity}
+
+
+def run_listing(run_id: str, report: RunReport, status: str) -> dict[str, Any]:
+    """One entry of `GET /api/runs`."""
+    run = report.run
+    return {
+        "id": run_id,
+        "name": run.name,
+        "format": run.format or None,
+        "x": run.x,
+        "status": status,
+        "epochs": run.epochs_done,
+        "steps": run.last_step if run.x == STEP else None,
+        "total": run.total_epochs,
+        "updated": run.mtime,
+        "findings": findings_count(report),
+    }
+
+
+def summary_json(run_id: str, report: RunReport, status: str) -> dict[str, Any]:
+    """`GET /api/training/{id}/summary`: the run's entry of `summary --json`, with its id,
+    its current status and the seed's summary table as rows of [label, value]."""
+    body = {"id": run_id, **run_json(report)}
+    body["status"] = status
+    body["rows"] = [list(row) for row in report.summary.rows()] if report.summary else []
+    return body
+
+
+def findings_by_id(report: RunReport) -> dict[str, dict[str, Any]]:
+    """The run's findings as `summary --json` writes them, by finding id."""
+    return {finding["id"]: finding for finding in run_json(report)["diagnostics"]}

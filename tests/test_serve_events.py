@@ -1,0 +1,190 @@
+"""The event streams on real files: a record written to disk reaches a client; resuming
+with Last-Event-ID loses and repeats nothing; runs appearing and going, findings,
+statuses and heartbeats. Every wait is on a condition, with a generous timeout."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from serve_helpers import SseReader, served, until_async, write_epochs
+
+
+def epochs(first: int, last: int) -> list[dict]:
+    return [
+        {"epoch": n, "train_loss": 1.0 / n, "val_loss": 2.0 / n} for n in range(first, last + 1)
+    ]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    write_epochs(root / "a", epochs(1, 2), {"total_epochs": 50})
+    write_epochs(root / "b", epochs(1, 1), {"total_epochs": 50})
+    return root
+
+
+async def test_an_epoch_written_to_disk_reaches_the_runs_stream(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        assert response.status == 200
+        assert response.content_type == "text/event-stream"
+        assert response.headers["Cache-Control"] == "no-cache"
+        reader = SseReader(response)
+        write_epochs(root / "a", [{"epoch": 3, "train_loss": 0.25, "val_loss": float("nan")}])
+        event = await reader.next_of({"epoch"})
+        assert event.data == {"epoch": 3, "train_loss": 0.25, "val_loss": None}
+        assert event.id is not None and event.id.startswith(server.registry.boot + "-")
+        assert reader.retry == 2000
+        write_epochs(root / "b", epochs(2, 2))  # another run's epoch is not on this stream
+        write_epochs(root / "a", epochs(4, 4))
+        event = await reader.next_of({"epoch"})
+        assert event.data["epoch"] == 4
+        response.close()
+
+
+async def test_every_run_stream_names_the_run(root):
+    async with served(root) as server:
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        write_epochs(root / "b", epochs(2, 3))
+        first = await reader.next_of({"epoch"})
+        second = await reader.next_of({"epoch"})
+        assert first.data == {"run": server.run_id("b"), "data": epochs(2, 2)[0]}
+        assert second.data == {"run": server.run_id("b"), "data": epochs(3, 3)[0]}
+        assert int(second.id.rpartition("-")[2]) == int(first.id.rpartition("-")[2]) + 1
+        response.close()
+
+
+async def test_resuming_with_last_event_id_loses_and_repeats_nothing(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        write_epochs(root / "a", epochs(3, 3))
+        seen = await reader.next_of({"epoch"})
+        assert seen.data["epoch"] == 3
+        response.close()
+        # Disconnected: three epochs written (in two writes), and another run's.
+        write_epochs(root / "a", epochs(4, 5))
+        write_epochs(root / "b", epochs(2, 2))
+        write_epochs(root / "a", epochs(6, 6))
+
+        async def has_epoch_6() -> bool:
+            body = await server.json(f"/api/training/{rid}/metrics", params={"since": "5"})
+            return bool(body["epochs"])
+
+        await until_async(has_epoch_6)
+        response = await server.client.get(
+            f"/api/training/{rid}/events", headers={"Last-Event-ID": seen.id}
+        )
+        reader = SseReader(response)
+        got = [(await reader.next_of({"epoch"})).data for _ in range(3)]
+        assert got == epochs(4, 6)
+        write_epochs(root / "a", epochs(7, 7))
+        assert (await reader.next_of({"epoch", "reset"})).data == epochs(7, 7)[0]
+        response.close()
+
+
+async def test_metrics_then_events_from_its_last_event_give_every_record_once(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        write_epochs(root / "a", epochs(3, 4))
+        await until_async(lambda: _epoch_count(server, rid, 4))
+        body = await server.json(f"/api/training/{rid}/metrics")
+        assert [r["epoch"] for r in body["epochs"]] == [1, 2, 3, 4]
+        response = await server.client.get(
+            f"/api/training/{rid}/events", headers={"Last-Event-ID": body["last_event"]}
+        )
+        reader = SseReader(response)
+        write_epochs(root / "a", epochs(5, 5))
+        assert (await reader.next_of({"epoch", "reset"})).data["epoch"] == 5
+        response.close()
+
+
+async def test_an_id_of_another_server_gets_a_reset(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(
+            f"/api/training/{rid}/events", headers={"Last-Event-ID": "0123abcd-7"}
+        )
+        event = await SseReader(response).next()
+        assert event.event == "reset"
+        assert event.data == {"reason": "resume"}
+        assert event.id == server.registry.event_id(server.registry.last_event)
+        response.close()
+
+
+async def test_a_run_appearing_and_going_gives_run_events(root):
+    async with served(root) as server:
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        write_epochs(root / "c", epochs(1, 1))
+        event = await reader.next_of({"run"})
+        assert event.data["data"]["change"] == "appeared"
+        listing = event.data["data"]["run"]
+        assert listing["name"] == "c" and listing["epochs"] == 1 and listing["status"] == "live"
+        rid = event.data["run"]
+        assert listing["id"] == rid
+        shutil.rmtree(root / "c")
+        status = await reader.next_of({"status"})
+        assert status.data == {"run": rid, "data": {"status": "gone", "was": "live"}}
+        gone = await reader.next_of({"run"})
+        assert gone.data["data"]["change"] == "gone" and gone.data["run"] == rid
+        runs = (await server.json("/api/runs"))["runs"]
+        assert [r["status"] for r in runs if r["id"] == rid] == ["gone"]
+        write_epochs(root / "c", epochs(1, 2))
+        back = await reader.next_of({"run"})
+        assert back.data["data"]["change"] == "appeared" and back.data["run"] == rid
+        response.close()
+
+
+async def test_a_finding_appearing_and_a_status_change_are_events(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        write_epochs(root / "a", [{"epoch": 3, "train_loss": float("nan"), "val_loss": 0.5}])
+        finding = await reader.next_of({"finding"})
+        assert finding.data["change"] == "appeared"
+        assert finding.data["finding"]["id"] == "non_finite"
+        assert finding.data["finding"]["severity"] == "critical"
+        write_epochs(root / "a", epochs(4, 50))  # its total: finished
+        status = await reader.next_of({"status"})
+        assert status.data == {"status": "finished", "was": "live"}
+        response.close()
+
+
+async def test_a_rewritten_run_gets_a_reset_not_old_epochs_again(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        (root / "a" / "metrics.json").unlink()
+        write_epochs(root / "a", epochs(1, 1))  # a new run in the same place, from epoch 1
+        event = await reader.next_of({"reset", "epoch"})
+        assert event.event == "reset" and event.data == {"reason": "rewritten"}
+        response.close()
+
+
+async def test_a_quiet_stream_gets_heartbeats(root):
+    async with served(root, heartbeat_s=0.2) as server:
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        await until_async(lambda: _read_comment(reader))
+        assert reader.comments[0] == "heartbeat"
+        response.close()
+
+
+async def _read_comment(reader: SseReader) -> bool:
+    line = await reader.response.content.readline()
+    if line.startswith(b":"):
+        reader.comments.append(line[1:].decode().strip())
+    return bool(reader.comments)
+
+
+async def _epoch_count(server, rid: str, count: int) -> bool:
+    body = await server.json(f"/api/training/{rid}/metrics")
+    return len(body["epochs"]) == count
