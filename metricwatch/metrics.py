@@ -293,8 +293,15 @@ def fraction_scale(values: Sequence[float] | np.ndarray) -> float:
     here. Where the format declares its scale, value_scale uses that instead.
     """
     values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    return 100.0 if len(finite) and float(np.max(np.abs(finite))) > 1.5 else 1.0
+    if not len(values):
+        return 1.0
+    # Two reductions, no copy: NaN and infinities carry through, so a finite result
+    # means every value is finite.
+    top = max(float(values.max()), -float(values.min()))
+    if not math.isfinite(top):
+        finite = values[np.isfinite(values)]
+        top = float(np.max(np.abs(finite))) if len(finite) else 0.0
+    return 100.0 if top > 1.5 else 1.0
 
 
 def declared_scales(meta: Mapping[str, object]) -> dict[str, float]:

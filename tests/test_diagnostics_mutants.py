@@ -362,6 +362,17 @@ def test_non_finite_orders_keys_by_step_and_names_four():
     )
 
 
+def test_non_finite_sees_an_infinity_however_placed_and_not_huge_finite_values():
+    from metricwatch.analysis.rules_values import non_finite
+
+    huge = [{"epoch": e, "a": v} for e, v in enumerate([1.7e308, -1.7e308, 0.0], start=1)]
+    assert non_finite(make_run(huge), THRESHOLDS) is None
+    rows = [{"epoch": 1, "a": 0.5, "b": -1e308}, {"epoch": 2, "a": 0.4, "b": -float("inf")}]
+    finding = non_finite(make_run(rows), THRESHOLDS)
+    assert finding is not None
+    assert finding.evidence == "first at epoch 2: b = -Inf at epoch 2"
+
+
 def test_a_stall_at_exactly_its_limit_is_a_stall():
     from metricwatch.analysis.rules_values import stall_check
 

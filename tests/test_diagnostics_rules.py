@@ -498,3 +498,32 @@ def test_info_never_makes_a_run_fail():
 @pytest.mark.parametrize("severity", list(Severity))
 def test_severity_ranks_order_findings(severity):
     assert severity.alarm == (severity is not Severity.INFO)
+
+
+def _median_before(values: np.ndarray, window: int) -> np.ndarray:
+    """The definition trailing_median implements, one np.median per point."""
+    out = np.empty(len(values))
+    for i in range(len(values)):
+        out[i] = np.median(values[max(0, i - window + 1) : i + 1])
+    return out
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_trailing_median_equals_a_median_per_point_with_nan_inf_and_huge_values():
+    rng = np.random.default_rng(7)
+    specials = [np.nan, np.inf, -np.inf, 1e308, -1e308]
+    for _ in range(3000):
+        n, window = int(rng.integers(0, 30)), int(rng.integers(1, 12))
+        values = rng.normal(size=n)
+        if n and rng.random() < 0.6:
+            where = rng.integers(0, n, size=int(rng.integers(1, 4)))
+            values[where] = rng.choice(specials, size=len(where))
+        expected = _median_before(values, window)
+        assert np.array_equal(trailing_median(values, window), expected, equal_nan=True)
+    # the head (fewer points before): 1e308 twice is inf through the mean of the two middle
+    # values, as np.median's; one value is itself
+    huge = trailing_median(np.array([1e308, 1e308, 1.0]), 5).tolist()
+    assert huge == [1e308, math.inf, 1e308]
+    # a NaN makes every median whose points include it NaN, in the head and after
+    got = trailing_median(np.array([2.0, np.nan, 1.0, 5.0, 7.0]), 3)
+    assert got[0] == 2.0 and np.isnan(got[1:4]).all() and got[4] == 5.0

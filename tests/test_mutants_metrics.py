@@ -290,6 +290,9 @@ def test_infer_task_counts_hits_then_completeness_then_enum_order():
         ([math.nan, math.inf, -math.inf, 0.5], 1.0),
         ([math.nan], 1.0),
         ([math.inf, 45.0], 100.0),
+        ([-1.7e308, 0.1], 100.0),  # finite, however large: no infinity from the sign flip
+        ([0.3, math.nan, 1.2], 1.0),  # a NaN after the values
+        ([-math.inf, -0.5], 1.0),
     ],
 )
 def test_fraction_scale(values, scale):

@@ -243,6 +243,15 @@ def test_best_of_a_higher_series_with_infinities():
     assert best_of(s) == Best(0.9, 5, 1.5)
 
 
+def test_best_of_takes_the_one_pass_answer_only_when_it_is_finite():
+    s = Series("val_loss", np.array([1, 2, 3]), np.array([1.7e308, -1.7e308, 0.0]))
+    assert best_of(s) == Best(-1.7e308, 2, None)
+    s = Series("val_loss", np.array([1, 2, 3]), np.array([0.5, 0.2, math.nan]))  # NaN last
+    assert best_of(s) == Best(0.2, 2, None)
+    s = Series("val_accuracy", np.array([1, 2, 3]), np.array([0.5, -math.inf, math.nan]))
+    assert best_of(s) == Best(0.5, 1, None)
+
+
 def test_best_of_without_a_finite_value_is_none():
     assert best_of(Series("val_loss")) is None
     assert best_of(Series("val_loss", np.array([1, 2]), np.array([math.nan, math.inf]))) is None

@@ -59,8 +59,19 @@ def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
     n = len(values)
     out = np.empty(n, dtype=np.float64)
     head = min(window - 1, n)
-    for i in range(head):
-        out[i] = np.median(values[: i + 1])
+    if head > 0:
+        # The first points have fewer before them. Row i holds the first i + 1 values
+        # padded with NaN, which sorts last; its median is picked by position, as np.median
+        # does (one middle value, or the mean of two). A NaN of the data makes every median
+        # after it NaN, as np.median of that prefix is.
+        padded = np.concatenate([np.full(head, np.nan), values[:head]])
+        rows = np.sort(sliding_window_view(padded, head)[1:], axis=1)
+        counts = np.arange(1, head + 1)
+        low = rows[counts - 1, (counts - 1) // 2]
+        high = rows[counts - 1, counts // 2]
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 1e308 + 1e308
+            out[:head] = np.where(counts % 2 == 1, low, (low + high) / 2)
+        out[:head][np.maximum.accumulate(np.isnan(values[:head]))] = np.nan
     if n >= window:
         view = sliding_window_view(values, window)
         for start in range(0, len(view), _CHUNK):

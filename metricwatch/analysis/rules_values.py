@@ -18,7 +18,10 @@ def non_finite(run: Run, limits: Thresholds) -> Finding | None:
         if key in GRADIENT_KEYS:
             continue
         series = run.series(key)
-        bad = np.flatnonzero(~np.isfinite(series.values))
+        values = series.values
+        if not len(values) or (np.isfinite(values.min()) and np.isfinite(values.max())):
+            continue  # NaN and infinities carry through min and max: none here (no copy)
+        bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
             first[key] = (int(series.steps[bad[0]]), int(bad[0]), float(series.values[bad[0]]))
     if not first:

@@ -9,6 +9,7 @@ a value of 1e308 gives an infinite sum, shown as "—", never an exception.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,12 +170,18 @@ def total_steps(run: Run) -> int | None:
 def best_of(series: Series) -> Best | None:
     """The best finite value of a series by its key's direction; earliest wins ties."""
     values = series.values
-    finite = np.isfinite(values)
-    if not finite.any():
+    if not len(values):
         return None
     higher = spec_for(series.key).direction is Direction.HIGHER
-    masked = np.where(finite, values, -np.inf if higher else np.inf)
-    index = int(np.argmax(masked) if higher else np.argmin(masked))  # first of ties
+    # argmin/argmax stop at the first NaN and pick an infinity first: a finite answer means
+    # the series has neither, and it is the best (the first of ties). One pass, no copy.
+    index = int(np.argmax(values) if higher else np.argmin(values))
+    if not math.isfinite(values[index]):
+        finite = np.isfinite(values)
+        if not finite.any():
+            return None
+        masked = np.where(finite, values, -np.inf if higher else np.inf)
+        index = int(np.argmax(masked) if higher else np.argmin(masked))  # first of ties
     return Best(float(values[index]), int(series.steps[index]), series.epoch_at(index))
 
 
