@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
 
+from metricwatch.analysis.findings import Finding, Severity
 from metricwatch.tui.messages import RunsLoaded
 from metricwatch.tui.pacing import CHART_SHARE, LONGEST_WAIT_S, ChartPacer
 from metricwatch.tui.view_options import ViewOptions
@@ -160,3 +161,61 @@ async def test_export_draws_the_waiting_charts_first(tmp_path):
         await wait_for(pilot, lambda: any(tmp_path.glob("*.svg")))
         assert app.view.shown_charts[0] is not drawn
         assert app.view._redraw_timer is None
+
+
+def _slow_pacer(app) -> None:
+    pacer = app.view.pacer
+    pacer.share, pacer.longest = 1e-9, 30.0
+    pacer.begin(time.monotonic(), 1.0)
+
+
+async def test_the_summary_and_findings_wait_with_the_charts(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        first = app.states["resnet-healthy"]
+        note = Finding("loss_spike", Severity.INFO, "Loss spike", "at epoch 3", "c", "a", 3)
+        current = replace(first, version=first.version + 1, findings=[note])
+        app.post_message(RunsLoaded([current]))  # a new finding: shown at once
+        await wait_for(pilot, lambda: app.view.findings.findings == [note])
+        _slow_pacer(app)
+        summary = replace(current.summary, last={**current.summary.last, "train_loss": 9.875})
+        findings = [replace(note, evidence="moved on")]
+        newer = replace(current, version=current.version + 1, summary=summary, findings=findings)
+        before = app.view.summary.plain
+        app.post_message(RunsLoaded([newer]))
+        await _shown(pilot, newer)
+        assert app.view.summary.plain == before  # the same kinds of findings: it waits
+        assert "9.875" not in app.view.summary.plain
+        assert app.view.findings.findings == [note]
+        app.view.flush_charts()
+        await pilot.pause()
+        assert "9.875" in app.view.summary.plain
+        assert app.view.findings.findings == findings
+
+
+async def test_a_new_finding_is_drawn_at_once_with_the_rest(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        _slow_pacer(app)
+        current = app.states["resnet-healthy"]
+        alarm = Finding("non_finite", Severity.CRITICAL, "NaN", "val_loss = NaN", "c", "a", 31)
+        newer = replace(current, version=current.version + 1, findings=[*current.findings, alarm])
+        drawn = app.view.shown_charts[0]
+        app.post_message(RunsLoaded([newer]))
+        await _shown(pilot, newer)
+        assert alarm in app.view.findings.findings
+        assert app.view.shown_charts[0] is not drawn  # the charts came with it
+        assert app.view._redraw_timer is None
+        # the same finding at another severity is news too
+        calmer = replace(alarm, severity=Severity.WARNING)
+        newest = replace(newer, version=newer.version + 1, findings=[*current.findings, calmer])
+        _slow_pacer(app)
+        app.post_message(RunsLoaded([newest]))
+        await _shown(pilot, newest)
+        assert calmer in app.view.findings.findings

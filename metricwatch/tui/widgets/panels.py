@@ -130,6 +130,11 @@ class FindingsPanel(VerticalScroll):
         self.notice.update(notice)
         self.notice.display = bool(notice)
 
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings shown."""
+        return self._findings
+
     def show(self, findings: list[Finding]) -> None:
         if self._shown and findings == self._findings:
             return  # the 5 s status check must not repaint an unchanged panel

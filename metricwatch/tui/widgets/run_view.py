@@ -21,6 +21,7 @@ from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import Static
 
+from metricwatch.analysis.findings import Finding, Severity
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
 from metricwatch.tui.pacing import ChartPacer
@@ -64,6 +65,11 @@ def _only_newer(key: ChartsKey, drawn: ChartsKey | None) -> bool:
     )
 
 
+def _kinds(findings: list[Finding]) -> set[tuple[str, Severity]]:
+    """What findings there are, without their evidence (which moves with every write)."""
+    return {(finding.id, finding.severity) for finding in findings}
+
+
 def chart_layout(width: int, height: int) -> tuple[int, int]:
     """(charts shown, columns) for a view of this size: one row of charts when short,
     two otherwise; no chart narrower than CHART_MIN_WIDTH."""
@@ -86,6 +92,7 @@ class RunView(Vertical):
         self.columns = 2
         self.chart_offset = 0
         self._state: RunState | None = None
+        self._now = 0.0  # the clock at the last show (the app's: a fixed one in tests)
         self._charts: list[ChartSpec] = []
         self._charts_version: ChartsKey | None = None
         #: Live data redraws the charts within a share of a core (see metricwatch.tui.pacing).
@@ -145,6 +152,7 @@ class RunView(Vertical):
         mode_alert: bool = False,
     ) -> None:
         self._state = state
+        self._now = now
         words = [*self.status_words, *self.options.labels(state.summary.x)]
         if self.compared:
             words = [f"comparing {len(self.compared)} runs", *words]
@@ -155,21 +163,29 @@ class RunView(Vertical):
                 state.problems, gone=state.gone, epochs=state.epochs_done, damaged=state.damaged
             )
         )
-        self.summary.show(state.summary)
-        self.findings.show(state.all_findings(now))
+        findings = state.all_findings(now)
         key = self._charts_key(state)
         if key != self._charts_version and _only_newer(key, self._charts_version):
             wait = self.pacer.wait(time.monotonic())
-            if wait > 0:  # live data: the charts follow when their last redraw is paid for
+            if wait > 0 and _kinds(findings) == _kinds(self.findings.findings):
+                # Live data: the header has it; the charts, the summary and the findings
+                # follow when the last redraw is paid for (a finding that appears or goes
+                # away, or changes severity, is news: drawn at once with the rest).
                 if self._redraw_timer is None:
                     self._redraw_timer = self.set_timer(wait, self._redraw_due)
                 return
+        self._show_details(state, findings)
         self._update_charts(state, key)
 
+    def _show_details(self, state: RunState, findings: list[Finding]) -> None:
+        self.summary.show(state.summary)
+        self.findings.show(findings)
+
     def flush_charts(self) -> None:
-        """Draw the charts of the data shown now, if live data left them waiting (export)."""
-        if self._state is not None:
-            self._update_charts(self._state, self._charts_key(self._state))
+        """Draw the charts (and the summary and findings) of the data shown now, if live data
+        left them waiting (export)."""
+        if self._redraw_timer is not None:
+            self._redraw_due()
 
     def _charts_key(self, state: RunState) -> ChartsKey:
         """What the charts are drawn from: the runs (name, version, colour) and the options."""
@@ -183,9 +199,11 @@ class RunView(Vertical):
 
     def _redraw_due(self) -> None:
         self._redraw_timer = None
-        if self._state is not None and self.is_attached:
+        state = self._state
+        if state is not None and self.is_attached:
             with self.app.batch_update():
-                self._update_charts(self._state, self._charts_key(self._state))
+                self._show_details(state, state.all_findings(self._now))
+                self._update_charts(state, self._charts_key(state))
 
     def _update_charts(self, state: RunState, key: ChartsKey) -> None:
         if self._redraw_timer is not None:
