@@ -188,3 +188,16 @@ async def _read_comment(reader: SseReader) -> bool:
 async def _epoch_count(server, rid: str, count: int) -> bool:
     body = await server.json(f"/api/training/{rid}/metrics")
     return len(body["epochs"]) == count
+
+
+async def test_a_burst_of_records_is_one_reset_not_a_flood(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        write_epochs(root / "a", epochs(3, 300))  # 298 new records in one write
+        event = await reader.next_of({"reset", "epoch"})
+        assert event.event == "reset" and event.data == {"reason": "many", "records": 298}
+        write_epochs(root / "a", epochs(301, 301))  # then one by one again
+        assert (await reader.next_of({"reset", "epoch"})).data["epoch"] == 301
+        response.close()

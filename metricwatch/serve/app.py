@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,10 @@ from metricwatch.serve.shapes import dumps, records_after, records_key, summary_
 HEARTBEAT_S = 15.0
 #: What an EventSource waits before reconnecting, in milliseconds (sent once per stream).
 RETRY_MS = 2000
+#: The kernel's send buffer of an event stream, in bytes. Left to autotuning it grows to
+#: megabytes, so a client that stopped reading would take minutes to fill it (and its
+#: queue, then be dropped) and hold that much kernel memory meanwhile.
+SEND_BUFFER = 128 * 1024
 
 REGISTRY = web.AppKey("registry", RunRegistry)
 HUB = web.AppKey("hub", EventHub)
@@ -109,6 +114,9 @@ class Routes:
         )
         await response.prepare(request)
         transport = request.transport
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
         def abort() -> None:
             if transport is not None:

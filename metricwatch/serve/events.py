@@ -26,10 +26,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-#: Events kept for clients that resume with Last-Event-ID (at 100 events/s: 100 s).
-HISTORY = 10_000
-#: Frames waiting for one client before it is dropped as not reading.
-QUEUE_LIMIT = 2_000
+#: Events kept for clients that resume with Last-Event-ID (about 2 MB; at 100 events/s, the
+#: last 40 s; at a run writing an epoch a minute, days).
+HISTORY = 4_000
+#: Frames waiting for one client before it is dropped as not reading (at 100 events/s, 10 s
+#: once the socket's buffers are full; a burst is one reset, see registry.MAX_RECORD_EVENTS).
+QUEUE_LIMIT = 1_000
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ ids agree (`last_event` is the number of the last event its state includes).
 - `epoch` / `step`: a record whose x is above the last one sent (the record's JSON);
 - `finding`: a finding appeared, changed severity or cleared;
 - `status`: the run's status changed;
-- `reset` (of one run): its records went back (the file rewritten from scratch):
-  fetch its metrics again;
+- `reset` (of one run): its records went back (the file rewritten from scratch), or
+  more than MAX_RECORD_EVENTS came at once (a log copied in, a writer's buffer
+  flushed late): fetch its metrics again, rather than every client's queue filled
+  with thousands of records at once;
 - `run` (stream of every run only): a run appeared, is gone (its file deleted: kept,
   status gone) or removed (a part its file no longer holds).
 
@@ -34,6 +36,7 @@ from metricwatch.report import RunReport, status_of
 from metricwatch.serve.events import Event, frame
 from metricwatch.serve.ids import run_id
 from metricwatch.serve.shapes import (
+    count_after,
     dumps,
     findings_by_id,
     record_kind,
@@ -42,6 +45,9 @@ from metricwatch.serve.shapes import (
 )
 
 Emit = Callable[[Event], None]
+
+#: More new records than this in one read of a run: one `reset` instead of an event each.
+MAX_RECORD_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -165,9 +171,13 @@ class RunRegistry:
         if entry.sent is not None and (last is None or last < entry.sent):
             self._publish(entry, "reset", {"reason": "rewritten"})
         else:
-            kind = record_kind(run)
-            for record in records_after(run.table, entry.sent):
-                self._publish(entry, kind, record)
+            new = count_after(run.table, entry.sent)
+            if new > MAX_RECORD_EVENTS:
+                self._publish(entry, "reset", {"reason": "many", "records": new})
+            elif new:
+                kind = record_kind(run)
+                for record in records_after(run.table, entry.sent):
+                    self._publish(entry, kind, record)
         entry.sent = last
         findings = findings_by_id(report)
         for fid, finding in findings.items():

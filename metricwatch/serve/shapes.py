@@ -51,6 +51,13 @@ def records_after(table: Table, after: int | None) -> list[dict[str, Any]]:
     return [out[step] for step in sorted(out)]
 
 
+def count_after(table: Table, after: int | None) -> int:
+    """How many of the table's records have their x above `after` (all for None)."""
+    if after is None:
+        return len(table)
+    return len(table) - int(np.searchsorted(table.steps, after, side="right"))
+
+
 def findings_count(report: RunReport) -> dict[str, int]:
     """How many findings of each severity (every severity present, 0 where none)."""
     counts = Counter(f.severity.value for f in report.findings)
