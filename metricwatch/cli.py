@@ -40,6 +40,8 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `cat big | head -1`
 
 MONITOR_EPILOG = """PATH may not exist yet: the monitor waits for it and shows runs as they appear.
+A server (http://HOST:PORT, running `metricwatch serve`) shows its runs as HOST:PORT/RUN,
+live; one that goes away keeps its runs on screen and is tried again.
 
 exit codes:
   0    quit with q
@@ -98,9 +100,9 @@ def _dispatch(args: list[str]) -> int:
     if args and args[0] == "snapshot":
         return _snapshot_command(_snapshot_parser().parse_args(args[1:]))
     if args and args[0] == "serve":
-        from metricwatch.serve.command import serve_command
+        from metricwatch.serve.command import serve_command, serve_parser
 
-        return serve_command(_serve_parser().parse_args(args[1:]))
+        return serve_command(serve_parser(_Parser, _add_poll_argument).parse_args(args[1:]))
     return _monitor_command(_monitor_parser().parse_args(args))
 
 
@@ -165,8 +167,17 @@ def _monitor_parser() -> argparse.ArgumentParser:
         epilog=MONITOR_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_path_argument(parser)
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="PATH",
+        help="a metrics.json, a run directory, or a directory of runs; or a server, "
+        "http://HOST:PORT (`metricwatch serve`): one PATH and any number of servers",
+    )
     _add_poll_argument(parser)
+    parser.add_argument(
+        "--token", default=None, help="the servers' token (default: $METRICWATCH_TOKEN)"
+    )
     parser.add_argument("--version", action="version", version=f"metricwatch {__version__}")
     return parser
 
@@ -265,21 +276,6 @@ def _snapshot_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve_parser() -> argparse.ArgumentParser:
-    from metricwatch.serve.command import EPILOG, add_arguments
-
-    parser = _Parser(
-        prog="metricwatch serve",
-        description="Serve the runs under PATH as a read-only HTTP JSON API with live "
-        "Server-Sent Events (needs the `serve` extra: aiohttp).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    _add_poll_argument(parser)
-    return parser
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -304,10 +300,19 @@ def _positive_seconds(text: str) -> float:
 
 
 def _monitor_command(args: argparse.Namespace) -> int:
-    resolve_root(args.path)
+    from metricwatch.sources.remote import split_sources
+
+    token = args.token if args.token is not None else os.environ.get("METRICWATCH_TOKEN")
+    try:
+        path, remotes = split_sources(args.sources, token)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if path is not None:
+        resolve_root(path)
     from metricwatch.tui.app import run_monitor  # textual loads only when the TUI is wanted
 
-    return run_monitor(args.path, poll_interval=args.poll)
+    root = path or Path(remotes[0].label)  # servers only: the root just names the view
+    return run_monitor(root, poll_interval=args.poll, remotes=remotes, local=path is not None)
 
 
 def _demo_command(args: argparse.Namespace) -> int:

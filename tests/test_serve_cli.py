@@ -163,7 +163,8 @@ def _imported(module: str) -> set[str]:
 
 
 def test_only_the_server_imports_aiohttp_and_it_imports_neither_textual_nor_torch():
-    for module in ("metricwatch", "metricwatch.cli", "metricwatch.tui.app", "metricwatch.serve"):
+    modules = ("metricwatch", "metricwatch.cli", "metricwatch.tui.app", "metricwatch.serve")
+    for module in (*modules, "metricwatch.sources.remote"):
         assert "aiohttp" not in _imported(module), module
     assert _imported("metricwatch.serve.server") == {"aiohttp"}
     assert _imported("metricwatch.serve.command") == set()

@@ -1,7 +1,7 @@
 """`metricwatch serve PATH`: its arguments and checks, before any server starts.
 
-Kept apart from metricwatch.cli (which makes the parser and dispatches here) so
-cli.py stays small. aiohttp is imported only once the arguments are
+Kept apart from metricwatch.cli (which dispatches here, handing over its parser
+class and its --poll option) so cli.py stays small. aiohttp is imported only once the arguments are
 good and it is known to be installed: without it, one line says how to get it.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from metricwatch.safetext import printable
@@ -19,6 +20,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 INSTALL_HINT = "metricwatch serve needs aiohttp: pip install 'metricwatch[serve]'"
 
+DESCRIPTION = (
+    "Serve the runs under PATH as a read-only HTTP JSON API with live Server-Sent Events "
+    "(needs the `serve` extra: aiohttp)."
+)
 EPILOG = f"""Endpoints (JSON; NaN and Inf as null):
   GET /api/runs                          every run: id, status, epochs, findings...
   GET /api/training/RUN_ID/metrics       {{"epochs": [...]}} or {{"steps": [...]}}; ?since=N
@@ -34,6 +39,23 @@ exit codes:
   2    bad arguments, PATH unusable, the address or port cannot be used, no
        token for a non-loopback host, or aiohttp missing: one line on stderr
   130  stopped with Ctrl+C"""
+
+
+def serve_parser(
+    parser_class: type[argparse.ArgumentParser],
+    add_poll: Callable[[argparse.ArgumentParser], None],
+) -> argparse.ArgumentParser:
+    """The parser, of the CLI's parser class (its --help write errors are reported), with
+    the CLI's --poll option (the monitor's)."""
+    parser = parser_class(
+        prog="metricwatch serve",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    add_poll(parser)
+    return parser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

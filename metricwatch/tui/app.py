@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -37,6 +37,7 @@ from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import FORMATS
 from metricwatch.safetext import printable
 from metricwatch.sources.discovery import is_single_run
+from metricwatch.sources.remote import RemoteSpec
 from metricwatch.tui.feed import FileRuns, RunFeed, describe_error
 from metricwatch.tui.follow import FOLLOW_BINDING, FollowAndRemember
 from metricwatch.tui.ingest import DAMAGE_GRACE_S, Ingest
@@ -109,10 +110,14 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         watch: bool = True,
         ingest: Ingest | None = None,
         remember: Path | None = None,
+        remotes: Sequence[RemoteSpec] = (),
+        local: bool = True,
     ) -> None:
         super().__init__()
         self.remember_in = remember  # the state file of remembered views (None: none)
         self.root = root
+        self.local = local  # False: servers only, root only names the view (tui/feed.py)
+        self.remotes = list(remotes)
         self.mode = mode
         self.clock = clock
         self.watching = watch
@@ -185,6 +190,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         self.set_interval(STATUS_EVERY, self._check_status)
         self.restore_view()
         self._watch_runs()
+        self._watch_remotes()
 
     def on_resize(self, event: Resize) -> None:
         self._apply_size(event.size.width, event.size.height)
@@ -529,14 +535,27 @@ def create_app(
     clock: Clock = time.time,
     watch: bool = True,
     remember: Path | None = None,
+    remotes: Sequence[RemoteSpec] = (),
+    local: bool = True,
 ) -> MetricwatchApp:
-    """The app for PATH: watch mode chosen here (events, or polling on network file systems)."""
+    """The app for PATH: watch mode chosen here (events, or polling on network file systems);
+    `remotes`: servers whose runs are shown too (`local` False: only theirs)."""
     mode = choose_mode(path, poll_interval)
-    return MetricwatchApp(path, mode=mode, clock=clock, watch=watch, remember=remember)
+    return MetricwatchApp(
+        path, mode=mode, clock=clock, watch=watch, remember=remember, remotes=remotes, local=local
+    )
 
 
-def run_monitor(path: Path, *, poll_interval: float | None = None) -> int:
+def run_monitor(
+    path: Path,
+    *,
+    poll_interval: float | None = None,
+    remotes: Sequence[RemoteSpec] = (),
+    local: bool = True,
+) -> int:
     """Run the monitor until the user quits; the exit code for the CLI."""
-    app = create_app(path, poll_interval=poll_interval, remember=state_file())
+    app = create_app(
+        path, poll_interval=poll_interval, remember=state_file(), remotes=remotes, local=local
+    )
     app.run()
     return app.return_code or 0

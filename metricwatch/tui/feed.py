@@ -13,21 +13,38 @@ runs last shown for it. A file gone marks every one of them gone; a run the
 file no longer holds (an MLflow run deleted) is removed from the list; a new
 one appears.
 
-A mixin of MetricwatchApp: it uses the app's root, mode, ingest, states,
-stop events, `_wants_columns` and `file_runs`, and posts messages through the app.
+Runs on servers (`metricwatch http://gpu1:8765`, metricwatch.sources.remote) come
+from one daemon thread per server, a RemoteClient whose runs are built into
+RunStates here, exactly as local ones, and posted with the same messages. With
+no local PATH (`local` False) there is nothing to discover: the scan is over at
+once. `r` fetches a server's runs again instead of reading files.
+
+A mixin of MetricwatchApp: it uses the app's root, local, remotes, mode, ingest,
+states, stop events, `_wants_columns` and `file_runs`, and posts messages
+through the app.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import replace
+from itertools import count
 from pathlib import Path
 
 from textual import work
 from textual.worker import Worker, get_current_worker
 
+from metricwatch.sources.remote import (
+    Gone,
+    Loaded,
+    RemoteClient,
+    RemoteEvent,
+    RemoteSpec,
+    Removed,
+    Unreachable,
+)
 from metricwatch.tui.messages import (
     ColumnsReady,
     RunFailed,
@@ -38,7 +55,7 @@ from metricwatch.tui.messages import (
     WatchError,
     WatchModeChanged,
 )
-from metricwatch.tui.state import RunState
+from metricwatch.tui.state import RunState, build_state
 from metricwatch.watch import RunUpdate, RunWatcher, UpdateKind
 
 #: Initial load: post loaded runs in batches of this size (the first run alone, at once).
@@ -90,6 +107,10 @@ class RunFeed:
     """The worker side of MetricwatchApp (see the module docstring)."""
 
     file_runs: FileRuns
+    local: bool
+    remotes: list[RemoteSpec]
+    _remote_clients: list[RemoteClient]
+    _remote_names: set[str]
 
     @work(thread=True, exit_on_error=False, name="watch", group="watch")
     def _watch_runs(self) -> None:
@@ -102,6 +123,10 @@ class RunFeed:
         worker = get_current_worker()
         over = self._watch_over
         errors: list[BaseException] = []
+        if not self.local:  # servers only: no PATH to search
+            self.post_message(ScanFinished())
+            self.scan_done.set()
+            return
 
         def run() -> None:
             try:
@@ -187,8 +212,42 @@ class RunFeed:
         names = [state.name for state in states]
         return states, self.file_runs.shown(update.metrics_path, update.name, names)
 
+    def _watch_remotes(self) -> None:
+        """One daemon thread per server, for the app's life (quitting does not wait for a
+        request to a server that does not answer)."""
+        self._remote_clients = []
+        self._remote_names = set()
+        versions = count(1)
+        for spec in self.remotes:
+            client = RemoteClient(spec, lambda event: self._remote_event(event, versions))
+            self._remote_clients.append(client)
+            name = f"metricwatch-remote-{spec.label}"
+            threading.Thread(target=client.run, args=(self._stop,), name=name, daemon=True).start()
+
+    def _remote_event(self, event: RemoteEvent, versions: Iterator[int]) -> None:
+        """What a server's client says, as the messages local runs make (its thread)."""
+        if isinstance(event, Loaded):
+            states = []
+            for run in event.runs:
+                state = build_state(run, version=next(versions))
+                self._remote_names.add(state.name)
+                states.append(state.with_columns() if self._wants_columns(state.name) else state)
+            if states:
+                self.post_message(RunsLoaded(states))
+        elif isinstance(event, Gone):
+            self.post_message(RunGone(event.name))
+        elif isinstance(event, Removed):
+            self._remote_names.difference_update(event.names)
+            self.post_message(RunsRemoved(event.names))
+        elif isinstance(event, Unreachable):
+            self.post_message(WatchError(f"{event.message}; retrying"))
+
     @work(thread=True, exit_on_error=False, exclusive=True, name="reload", group="reload")
     def _reload_runs(self, targets: list[tuple[str, Path]]) -> None:
+        for client in getattr(self, "_remote_clients", []):
+            client.request_resync()  # a server's runs are fetched again, not read from files
+        remote = getattr(self, "_remote_names", set())
+        targets = [(name, path) for name, path in targets if name not in remote]
         worker = get_current_worker()
         files = {path: self.file_runs.file_name(path, name) for name, path in targets}
         for metrics_path, name in files.items():  # a file of several runs is read once

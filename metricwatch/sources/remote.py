@@ -1,0 +1,402 @@
+"""Runs served by `metricwatch serve` on another machine, as Runs: the client side.
+
+`metricwatch http://gpu1:8765` shows a server's runs as the monitor shows local
+ones: the API's records become the same Run model (named `gpu1:8765/<run>`), so
+the charts, summaries and findings are computed here by the same functions.
+
+One RemoteClient per server, in one thread: it fetches the runs
+(`GET /api/runs`, then each run's metrics), then follows `GET /api/events`,
+appending each new record to its run. A record at or before the run's last x
+is one it has (the event stream resumes from the listing's `last_event`, and a
+run's metrics may already hold a few records the stream then brings again), so
+nothing shows twice. A `reset` fetches again. When the server cannot be reached
+(refused, timed out, an error status), every run of it keeps its last data and
+carries a notice that the server is unreachable, and the client tries again
+after 1 s, 2 s, 4 s... up to BACKOFF_MAX_S; once back, it fetches what it
+missed (`?since=` the last x it has) and follows again.
+
+The standard library only (http.client): the monitor never imports the
+server's HTTP library.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Run, Table
+
+#: Retry delays after a failure: doubling from the first to the last, in seconds.
+BACKOFF_MIN_S = 1.0
+BACKOFF_MAX_S = 30.0
+#: A stream silent this long is dead (the server sends a heartbeat every 15 s).
+STREAM_TIMEOUT_S = 40.0
+#: A request (the runs, one run's metrics) that takes longer has failed.
+REQUEST_TIMEOUT_S = 30.0
+DEFAULT_PORT = 8765
+UNREACHABLE = "unreachable: "
+
+
+class RemoteError(Exception):
+    """The server answered, but not as the API says (an error status, not JSON...)."""
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A server to watch: where (`http://host:port`), its short name, and the token."""
+
+    url: str
+    label: str
+    token: str | None = None
+
+    @property
+    def https(self) -> bool:
+        return self.url.startswith("https://")
+
+
+def is_remote(text: str) -> bool:
+    """Whether a monitor argument names a server rather than a path."""
+    return text.startswith(("http://", "https://"))
+
+
+def parse_remote(text: str, token: str | None = None) -> RemoteSpec:
+    """`http://gpu1:8765[/]` as a RemoteSpec (port 8765 when none is given). Raises
+    ValueError for anything else (a path, a query, no host)."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text}: not a server address (http://HOST:PORT)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{text}: give the server's address only (http://HOST:PORT)")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise ValueError(f"{text}: not a valid port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return RemoteSpec(f"{parts.scheme}://{host}:{port}", f"{host}:{port}", token)
+
+
+def split_sources(texts: list[str], token: str | None) -> tuple[Path | None, list[RemoteSpec]]:
+    """The monitor's arguments: its one local PATH (or None) and its servers. Raises
+    ValueError for a second PATH or a server address that is not one."""
+    paths = [Path(text) for text in texts if not is_remote(text)]
+    if len(paths) > 1:
+        raise ValueError("one PATH at a time (it may hold many runs); servers as many as needed")
+    return (paths[0] if paths else None), [parse_remote(t, token) for t in texts if is_remote(t)]
+
+
+# --- what the client tells its owner ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """These runs are new or changed (their latest data)."""
+
+    runs: list[Run]
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The run's file is gone on the server (it keeps its data, marked gone)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Removed:
+    """The server no longer has these runs (a part its file no longer holds)."""
+
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """The server cannot be reached; `retry_s` until the next try."""
+
+    message: str
+    retry_s: float
+
+
+RemoteEvent = Loaded | Gone | Removed | Unreachable
+Sink = Callable[[RemoteEvent], None]
+
+
+@dataclass
+class _RemoteRun:
+    """One run of the server as the client holds it: its listing and its records."""
+
+    id: str
+    name: str
+    x: str
+    format: str
+    total: int | None
+    updated: float | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    gone: bool = False
+
+    @property
+    def last(self) -> int | None:
+        return int(self.rows[-1][self.x]) if self.rows else None
+
+    def add(self, records: list[dict[str, Any]]) -> bool:
+        """Append the records after the last x held; whether any was new."""
+        last = self.last
+        fresh = [
+            r
+            for r in records
+            if isinstance(r.get(self.x), int) and (last is None or r[self.x] > last)
+        ]
+        self.rows.extend(fresh)
+        return bool(fresh)
+
+
+class RemoteClient:
+    """Follows one server's runs into a sink, until stop (see the module docstring)."""
+
+    def __init__(self, spec: RemoteSpec, sink: Sink) -> None:
+        self.spec = spec
+        self.sink = sink
+        self._runs: dict[str, _RemoteRun] = {}  # by the server's run id
+        self._resync = threading.Event()
+        self._last_event: str | None = None
+        self._down = False  # the server could not be reached at the last try
+
+    def request_resync(self) -> None:
+        """Fetch every run again (the monitor's `r`)."""
+        self._resync.set()
+
+    def run(self, stop: threading.Event) -> None:
+        delay = BACKOFF_MIN_S
+        while not stop.is_set():
+            try:
+                self._sync()
+                delay = BACKOFF_MIN_S
+                self._down = False
+                self._follow(stop)
+            except (OSError, http.client.HTTPException, RemoteError, ValueError) as error:
+                if stop.is_set():
+                    return
+                self._unreachable(_describe(error), delay)
+                stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+
+    # --- fetching ----------------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """The runs list, then each run's records: all of them for a run not held (or all
+        again after a reset), those after its last x otherwise."""
+        full = self._resync.is_set()
+        self._resync.clear()
+        body = self._get("/api/runs")
+        self._last_event = body.get("last_event")
+        listed: dict[str, _RemoteRun] = {}
+        changed = []
+        for entry in body.get("runs", []):
+            rid = str(entry["id"])
+            held = None if full else self._runs.get(rid)
+            run = _RemoteRun(
+                rid,
+                str(entry["name"]),
+                STEP if entry.get("x") == STEP else EPOCH,
+                str(entry.get("format") or ""),
+                _whole(entry.get("total")),
+                _number(entry.get("updated")),
+                list(held.rows) if held is not None and held.x == entry.get("x") else [],
+            )
+            self._fetch_records(run)
+            listed[rid] = run
+            changed.append(run)
+        removed = [self._name(run) for rid, run in self._runs.items() if rid not in listed]
+        self._runs = listed
+        if removed:
+            self.sink(Removed(removed))
+        self.sink(Loaded([self._as_run(run) for run in changed]))
+        for entry in body.get("runs", []):
+            if entry.get("status") == "gone":
+                listed[str(entry["id"])].gone = True
+                self.sink(Gone(self._name(listed[str(entry["id"])])))
+
+    def _fetch_records(self, run: _RemoteRun) -> None:
+        path = f"/api/training/{urllib.parse.quote(run.id, safe='')}/metrics"
+        if run.last is not None:
+            path += f"?since={run.last}"
+        body = self._get(path)
+        records = body.get("steps" if run.x == STEP else "epochs", [])
+        run.add([r for r in records if isinstance(r, dict)])
+
+    def _get(self, path: str) -> dict[str, Any]:
+        connection = self._connect(REQUEST_TIMEOUT_S)
+        try:
+            connection.request("GET", path, headers=self._headers())
+            response = connection.getresponse()
+            data = response.read()
+            if response.status != 200:
+                raise RemoteError(f"{path}: HTTP {response.status} {_error_text(data)}")
+            body = json.loads(data)
+            if not isinstance(body, dict):
+                raise RemoteError(f"{path}: not the API's JSON")
+            return body
+        finally:
+            connection.close()
+
+    # --- following ---------------------------------------------------------------------------
+
+    def _follow(self, stop: threading.Event) -> None:
+        connection = self._connect(STREAM_TIMEOUT_S)
+        try:
+            headers = self._headers()
+            if self._last_event:
+                headers["Last-Event-ID"] = self._last_event
+            connection.request("GET", "/api/events", headers=headers)
+            response = connection.getresponse()
+            if response.status != 200:
+                raise RemoteError(f"/api/events: HTTP {response.status}")
+            for kind, event_id, data in _frames(response):
+                if stop.is_set():
+                    return
+                if event_id:
+                    self._last_event = event_id
+                if kind == "reset" or self._resync.is_set():
+                    if kind == "reset" and "run" not in data:
+                        self._resync.set()  # the stream cannot resume: every run again
+                    return  # _sync again (a run's reset: its records from its last x)
+                if not self._handle(kind, data):
+                    return  # a run appeared: _sync again, which brings it
+            raise RemoteError("the event stream ended")
+        finally:
+            connection.close()
+
+    def _handle(self, kind: str, data: dict[str, Any]) -> bool:
+        """One event taken in; False when the runs must be fetched again."""
+        rid = str(data.get("run", ""))
+        inner = data.get("data")
+        if not isinstance(inner, dict):
+            return True
+        if kind in (EPOCH, STEP):
+            run = self._runs.get(rid)
+            if run is not None and run.add([inner]):
+                run.updated = time.time()  # when it arrived: the server's clock may differ
+                self.sink(Loaded([self._as_run(run)]))
+        elif kind == "run":
+            change = inner.get("change")
+            if change == "appeared":
+                return False
+            name = self._name(self._runs[rid]) if rid in self._runs else None
+            if name is not None and change == "gone":
+                self._runs[rid].gone = True
+                self.sink(Gone(name))
+            elif name is not None and change == "removed":
+                del self._runs[rid]
+                self.sink(Removed([name]))
+        return True
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _unreachable(self, message: str, retry_s: float) -> None:
+        """Said once per outage: each run (not gone) keeps its data with a notice."""
+        if self._down:
+            return
+        self._down = True
+        problem = Problem(
+            ProblemKind.UNREADABLE,
+            f"{self.spec.label} {UNREACHABLE}{message}; the last data stays, retrying",
+        )
+        shown = [self._as_run(run, problem) for run in self._runs.values() if not run.gone]
+        if shown:
+            self.sink(Loaded(shown))
+        self.sink(Unreachable(f"{self.spec.label} {UNREACHABLE}{message}", retry_s))
+
+    def _name(self, run: _RemoteRun) -> str:
+        return f"{self.spec.label}/{run.name}"
+
+    def _as_run(self, run: _RemoteRun, problem: Problem | None = None) -> Run:
+        rows = [(int(r[run.x]), _values(r, run.x)) for r in run.rows]
+        return Run(
+            name=self._name(run),
+            path=Path(self.spec.label) / run.name,
+            table=Table.from_rows(rows, run.x),
+            meta={} if run.total is None else {"total_epochs": run.total},
+            problems=[] if problem is None else [problem],
+            mtime=run.updated,
+            format=run.format,
+        )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json, text/event-stream"}
+        if self.spec.token is not None:
+            headers["Authorization"] = f"Bearer {self.spec.token}"
+        return headers
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        netloc = urllib.parse.urlsplit(self.spec.url)
+        host, port = netloc.hostname or "", netloc.port or DEFAULT_PORT
+        if self.spec.https:
+            return http.client.HTTPSConnection(host, port, timeout=timeout)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def _frames(response: http.client.HTTPResponse) -> Iterator[tuple[str, str | None, dict]]:
+    """(event, id, data) of each SSE frame; comments (heartbeats) and retry lines skipped."""
+    fields: dict[str, str] = {}
+    while True:
+        raw = response.readline()
+        if not raw:
+            return
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            if "data" in fields:
+                data = json.loads(fields["data"])
+                yield (
+                    fields.get("event", "message"),
+                    fields.get("id"),
+                    data if isinstance(data, dict) else {},
+                )
+            fields = {}
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value[1:] if value.startswith(" ") else value
+
+
+def _values(record: dict[str, Any], x: str) -> dict[str, float]:
+    """A record's values as floats; null (NaN or Inf on the server) as NaN."""
+    out = {}
+    for key, value in record.items():
+        if key == x or isinstance(value, bool):
+            continue
+        if value is None:
+            out[key] = math.nan
+        elif isinstance(value, (int, float)):
+            out[key] = float(value)
+    return out
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _error_text(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return str(error) or type(error).__name__
