@@ -202,3 +202,17 @@ async def test_a_chart_plotext_cannot_build_is_a_note_in_its_frame(tmp_path, mon
         others = [w for w in app.query(ChartWidget) if w.display and w is not loss]
         assert others and all(w.failure is None for w in others)
         assert app.is_running
+
+
+def test_the_decade_of_a_long_series_is_read_from_every_nth_value():
+    from metricwatch.tui.charts import MAGNITUDE_SAMPLE, _magnitude
+
+    assert MAGNITUDE_SAMPLE == 4096
+    exact = np.concatenate([np.full(2048, 0.01), np.full(2048, 1000.0)])
+    assert _magnitude(exact) == pytest.approx(0.5)  # 4096 values: all read, median of -2 and 3
+    long = 10 ** np.linspace(-3.0, 1.0, 1_000_001)
+    step = -(-len(long) // MAGNITUDE_SAMPLE)  # 245: 4,082 values read
+    assert step == 245
+    assert _magnitude(long) == float(np.median(np.log10(long[::step])))
+    mixed = np.tile([0.0, np.nan, 0.5, 2e3], 300_000)  # zeros and NaN never count
+    assert _magnitude(mixed) == pytest.approx(float(np.median(np.log10([0.5, 2e3]))))

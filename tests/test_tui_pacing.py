@@ -13,7 +13,7 @@ from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
 
 from metricwatch.analysis.findings import Finding, Severity
 from metricwatch.tui.messages import RunsLoaded
-from metricwatch.tui.pacing import CHART_SHARE, LONGEST_WAIT_S, ChartPacer
+from metricwatch.tui.pacing import CHART_SHARE, LONGEST_WAIT_S, Pacer
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.run_view import _only_newer
 
@@ -22,11 +22,11 @@ WIDE = (120, 40)
 
 def test_defaults_are_three_percent_of_a_core_and_five_seconds_at_most():
     assert (CHART_SHARE, LONGEST_WAIT_S) == (0.03, 5.0)
-    assert ChartPacer().wait(0.0) == 0.0  # nothing drawn yet: draw
+    assert Pacer().wait(0.0) == 0.0  # nothing drawn yet: draw
 
 
 def test_the_wait_is_the_cost_over_the_share_since_the_redraw_began():
-    pacer = ChartPacer(share=0.04, longest=5.0)
+    pacer = Pacer(share=0.04, longest=5.0)
     pacer.begin(10.0, 0.01)  # specs: 10 ms -> 0.25 s
     assert pacer.wait(10.1) == pytest.approx(0.15)
     pacer.add(0.03)  # a chart built: 40 ms -> 1 s
@@ -36,7 +36,7 @@ def test_the_wait_is_the_cost_over_the_share_since_the_redraw_began():
 
 
 def test_the_wait_never_exceeds_longest():
-    pacer = ChartPacer(share=0.03, longest=2.5)
+    pacer = Pacer(share=0.03, longest=2.5)
     pacer.begin(100.0, 0.3)  # 10 s at 3 %: capped
     assert pacer.wait(100.0) == 2.5
     assert pacer.wait(101.0) == 1.5
@@ -47,7 +47,7 @@ def test_the_wait_never_exceeds_longest():
 
 
 def test_a_new_redraw_starts_a_new_count():
-    pacer = ChartPacer(share=0.1, longest=60.0)
+    pacer = Pacer(share=0.1, longest=60.0)
     pacer.begin(0.0, 1.0)
     pacer.add(1.0)
     assert pacer.wait(0.0) == 20.0

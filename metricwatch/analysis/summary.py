@@ -10,7 +10,7 @@ a value of 1e308 gives an infinite sum, shown as "—", never an exception.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -265,6 +265,30 @@ def summarize(run: Run) -> RunSummary:
         x=run.x,
         steps=len(run.table),
         best_epoch_of_step=top.epoch if top else None,
+        last_step=run.last_step,
+        total_steps=total_steps(run),
+    )
+
+
+def with_progress(summary: RunSummary, run: Run) -> RunSummary:
+    """`summary` of an earlier read of `run`, brought up to its progress and last values.
+
+    For a run that only grew since: the best values and the figures over the whole run
+    stay as they were (the next whole summarize brings them), what the header and the
+    last-value cells show is now. No pass over the data: a few lookups per key.
+    """
+    keys = run.keys
+    metrics = []
+    for line in summary.metrics:
+        series = run.series(line.key)
+        metrics.append(replace(line, last=series.last, last_step=series.last_step))
+    return replace(
+        summary,
+        epochs=run.epochs_done,
+        total_epochs=run.total_epochs,
+        last={key: run.series(key).last for key in keys},
+        metrics=metrics,
+        steps=len(run.table),
         last_step=run.last_step,
         total_steps=total_steps(run),
     )

@@ -47,7 +47,8 @@ from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.run_parts import expand
 from metricwatch.sources.discovery import claims_file
 from metricwatch.sources.loader import RunLoader, keep_last_good
-from metricwatch.tui.state import RunState, build_state
+from metricwatch.tui.pacing import Pacer
+from metricwatch.tui.state import RunState, build_state, grown_state
 
 #: Files at least this big are parsed in the child process.
 BIG_FILE_BYTES = 8 * 2**20
@@ -56,6 +57,11 @@ BIG_FILE_BYTES = 8 * 2**20
 DAMAGE_GRACE_S = 2.0
 #: Damage a rewrite in progress shows (what the grace applies to).
 REWRITE_KINDS = DAMAGE_KINDS - {ProblemKind.UNREADABLE, ProblemKind.MISSING}
+
+#: The share of a core the summaries and rules of a run written many times a second may
+#: take, and the longest its findings and best values may lag its progress.
+ANALYSIS_SHARE = 0.01
+ANALYSIS_LONGEST_S = 2.0
 
 #: on_recheck(name, metrics_path, delay_s): read this run again in delay_s seconds (name: the
 #: run shown, a part's name for a file of several runs).
@@ -84,6 +90,9 @@ class Ingest:
         # (file, part shown) -> (its table, its read's stamp, its state): parts unchanged
         self._parts: dict[tuple[Path, str], tuple[Any, tuple, RunState]] = {}
         self._child_parts: dict[tuple[Path, str], RunState] = {}  # ... as the child sent them
+        # file -> its last analysed state and the pacing of its analyses (see _state)
+        self._analysed: dict[Path, tuple[RunState, Pacer]] = {}
+        self._analysis_due: set[Path] = set()  # files with a re-read asked for, to analyse
         self._lock = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
@@ -155,8 +164,36 @@ class Ingest:
         if run.parts:
             states = self._part_states(metrics_path, expand(run), version)
         else:
-            states = [build_state(run, version=version)]
+            states = [self._state(name, metrics_path, run, version)]
         return [state.with_columns() for state in states] if columns else states
+
+    def _state(self, name: str, metrics_path: Path, run: Run, version: int) -> RunState:
+        """The run's state: analysed (summary and rules over the whole run) when the last
+        analysis is paid for (ANALYSIS_SHARE of a core), else the last analysis grown to
+        this read (grown_state), with a re-read asked for when the analysis is due: a
+        million-point run written ten times a second is not analysed ten times a second,
+        and its last write is always analysed."""
+        now = self._clock()
+        with self._lock:
+            analysed, pacer = self._analysed.get(metrics_path, (None, None))
+        if analysed is not None and pacer is not None and self.on_recheck is not None:
+            wait = pacer.wait(now)
+            grown = grown_state(analysed, run, version=version) if wait > 0 else None
+            if grown is not None:
+                with self._lock:
+                    ask = metrics_path not in self._analysis_due
+                    self._analysis_due.add(metrics_path)
+                if ask:
+                    self.on_recheck(name, metrics_path, wait)
+                return grown
+        started = time.perf_counter()
+        state = build_state(run, version=version)
+        pacer = pacer or Pacer(share=ANALYSIS_SHARE, longest=ANALYSIS_LONGEST_S)
+        pacer.begin(now, time.perf_counter() - started)
+        with self._lock:
+            self._analysed[metrics_path] = (state, pacer)
+            self._analysis_due.discard(metrics_path)
+        return state
 
     def _part_states(self, metrics_path: Path, parts: list[Run], version: int) -> list[RunState]:
         """The parts' states, each built again only when its read changed."""
@@ -207,6 +244,7 @@ class Ingest:
         """Drop the cached parse, so the next load reads the file again (the `r` key)."""
         with self._lock:
             self._loader.forget(metrics_path)
+            self._analysed.pop(metrics_path, None)  # and analysed again, at once
             child = self._child if metrics_path in self._in_child else None
         if child is not None and child.alive:
             child.forget(metrics_path)
@@ -216,6 +254,8 @@ class Ingest:
         with self._lock:
             self._loader.forget(metrics_path)
             self._previous.pop(metrics_path, None)
+            self._analysed.pop(metrics_path, None)
+            self._analysis_due.discard(metrics_path)
             self._path_locks.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
             for key in [k for k in self._damaged_since if k[0] == metrics_path]:

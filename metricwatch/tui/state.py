@@ -26,7 +26,7 @@ from metricwatch.analysis.diagnostics import (
 )
 from metricwatch.analysis.smoothing import Smoothed, extend_ema
 from metricwatch.analysis.status import Status, run_status
-from metricwatch.analysis.summary import RunSummary, summarize
+from metricwatch.analysis.summary import RunSummary, summarize, with_progress
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
@@ -229,6 +229,36 @@ def build_state(run: Run, *, version: int = 0) -> RunState:
         version=version,
         format=run.format,
         _run=run,
+    )
+
+
+def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | None:
+    """The state of `run` from the state of an earlier read of it, without a new analysis:
+    its progress, last values, time and problems now, its findings and best values as
+    analysed. None when `run` is not simply the earlier read grown (other keys, problems,
+    format or meta, fewer points): that needs build_state."""
+    earlier = analysed._run
+    if (
+        earlier is None
+        or run.keys != analysed.keys
+        or run.problems != analysed.problems
+        or run.format != analysed.format
+        or run.x != analysed.summary.x
+        or run.meta != analysed.meta
+        or len(run.table) < len(earlier.table)
+    ):
+        return None
+    return replace(
+        analysed,
+        mtime=run.mtime,
+        epochs_done=run.epochs_done,
+        total_epochs=run.total_epochs,
+        summary=with_progress(analysed.summary, run),
+        version=version,
+        _run=run,
+        _columns=None,
+        _axes=None,
+        _smoothed={},
     )
 
 

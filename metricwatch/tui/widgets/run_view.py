@@ -24,7 +24,7 @@ from textual.widgets import Static
 from metricwatch.analysis.findings import Finding, Severity
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
-from metricwatch.tui.pacing import ChartPacer
+from metricwatch.tui.pacing import Pacer
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.chart import ChartWidget
@@ -96,7 +96,7 @@ class RunView(Vertical):
         self._charts: list[ChartSpec] = []
         self._charts_version: ChartsKey | None = None
         #: Live data redraws the charts within a share of a core (see metricwatch.tui.pacing).
-        self.pacer = ChartPacer()
+        self.pacer = Pacer()
         self._redraw_timer: Timer | None = None
         for slot in self.slots:
             slot.cost_sink = self.pacer.add

@@ -1,0 +1,165 @@
+"""A run written many times a second is analysed (summary and rules over the whole run)
+within a share of a core: between analyses its state is the last one grown to the read
+(progress, last values, time), and a re-read is asked for when the analysis is due."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from metricwatch.analysis.summary import summarize, with_progress
+from metricwatch.model import Problem, ProblemKind
+from metricwatch.sources.loader import RunLoader
+from metricwatch.tui.ingest import ANALYSIS_LONGEST_S, ANALYSIS_SHARE, Ingest
+from metricwatch.tui.state import build_state, grown_state
+
+HEADER = "epoch,step,train_loss,val_loss,val_acc\n"
+
+
+def rows(first: int, last: int, *, nan_at: int | None = None) -> str:
+    out = []
+    for e in range(first, last + 1):
+        loss = math.nan if e == nan_at else 1 / (e + 1)
+        out.append(f"{e},{e * 10},{loss:.6f},{1.5 / (e + 1):.6f},{e / (last + 10):.4f}\n")
+    return "".join(out)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _write(path, text: str, mode: str = "a") -> None:
+    with open(path, mode) as handle:
+        handle.write(text)
+
+
+def test_the_defaults():
+    assert (ANALYSIS_SHARE, ANALYSIS_LONGEST_S) == (0.01, 2.0)
+
+
+def test_with_progress_brings_progress_and_last_values_and_keeps_the_best(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    loader = RunLoader()
+    early = loader.load("run", path)
+    analysed = summarize(early)
+    _write(path, rows(40, 59))
+    grown = loader.load("run", path)
+    now = summarize(grown)
+    got = with_progress(analysed, grown)
+    assert (got.epochs, got.steps, got.last_step) == (now.epochs, now.steps, now.last_step)
+    assert (got.total_epochs, got.total_steps) == (now.total_epochs, now.total_steps)
+    assert got.last == now.last
+    assert [(m.key, m.last, m.last_step) for m in got.metrics] == [
+        (m.key, m.last, m.last_step) for m in now.metrics
+    ]
+    assert got.best == analysed.best != now.best  # as analysed: the next summarize brings it
+    assert got.best_step == analysed.best_step
+
+
+def test_grown_state_only_for_a_read_that_simply_grew(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    loader = RunLoader()
+    analysed = build_state(loader.load("run", path), version=1)
+    _write(path, rows(40, 41))
+    run = loader.load("run", path)
+    grown = grown_state(analysed, run, version=2)
+    assert grown is not None
+    assert grown.version == 2 and grown.findings is analysed.findings
+    assert grown.summary.last_step == 410 and grown.epochs_done == run.epochs_done
+    assert not grown.has_columns  # built again for the new read, not the old one's
+    np.testing.assert_array_equal(grown.column("train_loss")[0], np.arange(0, 420, 10))
+    assert grown_state(analysed, replace(run, format="other"), version=2) is None
+    assert grown_state(analysed, replace(run, meta={"x": 1}), version=2) is None
+    problem = Problem(ProblemKind.TRUNCATED, "cut")
+    assert grown_state(analysed, replace(run, problems=[problem]), version=2) is None
+    path.write_text(HEADER + rows(0, 9))
+    shorter = loader.load("run", path)
+    assert grown_state(analysed, shorter, version=2) is None
+    _write(path, HEADER.replace("val_acc", "val_f1") + rows(0, 39), "w")
+    other_keys = loader.load("run", path)
+    assert other_keys.keys != analysed.keys
+    assert grown_state(analysed, other_keys, version=2) is None
+    assert grown_state(replace(analysed, _run=None), run, version=2) is None
+
+
+def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_for(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    clock = Clock()
+    asked: list[tuple[str, str, float]] = []
+    ingest = Ingest(clock=clock, on_recheck=lambda n, p, d: asked.append((n, p.name, d)))
+    try:
+        first = ingest.load("run", path)
+        analysed, pacer = ingest._analysed[path]
+        assert analysed is first and pacer.cost > 0
+        assert (pacer.share, pacer.longest) == (ANALYSIS_SHARE, ANALYSIS_LONGEST_S)
+        wait = min(ANALYSIS_LONGEST_S, pacer.cost / ANALYSIS_SHARE)
+        _write(path, rows(40, 41, nan_at=41))  # a NaN: the rules would say so
+        second = ingest.load("run", path)
+        assert second.summary.last_step == 410 and second.findings is first.findings
+        assert second.version > first.version
+        assert asked == [("run", "metrics.csv", wait)]  # the analysis is due then
+        clock.now += wait / 2
+        _write(path, rows(42, 42))
+        third = ingest.load("run", path)
+        assert third.summary.last_step == 420 and third.findings is first.findings
+        assert len(asked) == 1  # asked once for the spell
+        clock.now += wait / 2  # due: the re-read is analysed
+        fourth = ingest.load("run", path)
+        assert fourth.findings is not first.findings
+        assert any(f.id == "non_finite" for f in fourth.findings)
+        assert ingest._analysed[path][0] is fourth and not ingest._analysis_due
+    finally:
+        ingest.close()
+
+
+def test_a_run_read_again_on_request_is_analysed_at_once(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    ingest = Ingest(clock=Clock(), on_recheck=lambda *args: None)
+    try:
+        first = ingest.load("run", path)
+        _write(path, rows(40, 41, nan_at=41))
+        assert ingest.load("run", path).findings is first.findings
+        ingest.forget(path)  # the `r` key
+        assert any(f.id == "non_finite" for f in ingest.load("run", path).findings)
+        ingest.drop(path)
+        assert path not in ingest._analysed
+    finally:
+        ingest.close()
+
+
+def test_without_a_way_to_read_again_every_read_is_analysed(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    ingest = Ingest(clock=Clock())  # nobody to ask for the due analysis: never grow
+    try:
+        first = ingest.load("run", path)
+        _write(path, rows(40, 41, nan_at=41))
+        assert any(f.id == "non_finite" for f in ingest.load("run", path).findings)
+        assert first.findings == []
+    finally:
+        ingest.close()
+
+
+def test_a_changed_read_is_analysed_at_once(tmp_path):
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    ingest = Ingest(clock=Clock(), on_recheck=lambda *args: None)
+    try:
+        ingest.load("run", path)
+        path.write_text(HEADER + rows(0, 9))  # rewritten, shorter: not a run that grew
+        state = ingest.load("run", path)
+        assert ingest._analysed[path][0] is state
+        assert state.summary.last_step == 90
+        assert math.isclose(state.summary.best["train_loss"].value, 0.1)
+    finally:
+        ingest.close()
