@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from serve_helpers import SseReader, served, until_async, write_epochs
 
+from metricwatch.serve.app import HUB
+
 
 def epochs(first: int, last: int) -> list[dict]:
     return [
@@ -201,3 +203,12 @@ async def test_a_burst_of_records_is_one_reset_not_a_flood(root):
         write_epochs(root / "a", epochs(301, 301))  # then one by one again
         assert (await reader.next_of({"reset", "epoch"})).data["epoch"] == 301
         response.close()
+
+
+async def test_head_of_a_stream_gives_its_headers_and_ends(root):
+    async with served(root) as server:
+        response = await server.client.head("/api/events")
+        assert response.status == 200
+        assert response.content_type == "text/event-stream"
+        assert await response.read() == b""
+        assert server.client.app[HUB].clients == 0

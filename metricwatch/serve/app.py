@@ -113,6 +113,8 @@ class Routes:
             }
         )
         await response.prepare(request)
+        if request.method == "HEAD":
+            return response  # the headers only: no stream to keep open
         transport = request.transport
         sock = None if transport is None else transport.get_extra_info("socket")
         if sock is not None:
