@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from metricwatch.analysis.summary import summarize, with_progress
+from metricwatch.analysis.summary import ANALYSED_META, summarize, with_progress
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.sources.loader import RunLoader
 from metricwatch.tui.ingest import ANALYSIS_LONGEST_S, ANALYSIS_SHARE, Ingest
@@ -77,7 +77,11 @@ def test_grown_state_only_for_a_read_that_simply_grew(tmp_path):
     assert not grown.has_columns  # built again for the new read, not the old one's
     np.testing.assert_array_equal(grown.column("train_loss")[0], np.arange(0, 420, 10))
     assert grown_state(analysed, replace(run, format="other"), version=2) is None
-    assert grown_state(analysed, replace(run, meta={"x": 1}), version=2) is None
+    for key in ANALYSED_META:  # what the summary and the rules read
+        assert grown_state(analysed, replace(run, meta={**run.meta, key: 7}), version=2) is None
+    eta = grown_state(analysed, replace(run, meta={**run.meta, "eta_seconds": 5.0}), version=2)
+    assert eta is not None and eta.meta["eta_seconds"] == 5.0  # the rest is news, not analysis
+    assert ANALYSED_META == ("task", "total_epochs", "total_steps", "value_scale")
     problem = Problem(ProblemKind.TRUNCATED, "cut")
     assert grown_state(analysed, replace(run, problems=[problem]), version=2) is None
     path.write_text(HEADER + rows(0, 9))

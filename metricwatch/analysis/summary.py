@@ -270,6 +270,11 @@ def summarize(run: Run) -> RunSummary:
     )
 
 
+#: The entries of a run's meta that summarize and the rules read: a run whose other meta
+#: changed (detectron2's `eta_seconds` on every line) is analysed the same.
+ANALYSED_META = ("task", "total_epochs", "total_steps", "value_scale")
+
+
 def with_progress(summary: RunSummary, run: Run) -> RunSummary:
     """`summary` of an earlier read of `run`, brought up to its progress and last values.
 

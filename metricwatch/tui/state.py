@@ -26,7 +26,7 @@ from metricwatch.analysis.diagnostics import (
 )
 from metricwatch.analysis.smoothing import Smoothed, extend_ema
 from metricwatch.analysis.status import Status, run_status
-from metricwatch.analysis.summary import RunSummary, summarize, with_progress
+from metricwatch.analysis.summary import ANALYSED_META, RunSummary, summarize, with_progress
 from metricwatch.metrics import format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
@@ -234,9 +234,9 @@ def build_state(run: Run, *, version: int = 0) -> RunState:
 
 def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | None:
     """The state of `run` from the state of an earlier read of it, without a new analysis:
-    its progress, last values, time and problems now, its findings and best values as
+    its progress, last values, time and meta now, its findings and best values as
     analysed. None when `run` is not simply the earlier read grown (other keys, problems,
-    format or meta, fewer points): that needs build_state."""
+    format or meta the analysis reads, fewer points): that needs build_state."""
     earlier = analysed._run
     if (
         earlier is None
@@ -244,13 +244,14 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
         or run.problems != analysed.problems
         or run.format != analysed.format
         or run.x != analysed.summary.x
-        or run.meta != analysed.meta
+        or any(run.meta.get(key) != analysed.meta.get(key) for key in ANALYSED_META)
         or len(run.table) < len(earlier.table)
     ):
         return None
     return replace(
         analysed,
         mtime=run.mtime,
+        meta=dict(run.meta),
         epochs_done=run.epochs_done,
         total_epochs=run.total_epochs,
         summary=with_progress(analysed.summary, run),
