@@ -28,6 +28,7 @@ from metricwatch.sources.remote import (
     split_sources,
 )
 from metricwatch.tui.app import create_app
+from metricwatch.writer import MetricsDocument
 
 
 def epochs(first: int, last: int) -> list[dict]:
@@ -148,6 +149,11 @@ def test_the_client_follows_records_runs_and_a_server_that_goes_away(root, monke
         write_epochs(root / "a", epochs(6, 6))
         sink.wait(lambda: sink.runs[name].epochs_done == 6, "live again")
         assert list(sink.runs[name].table.steps) == [1, 2, 3, 4, 5, 6]
+        fresh = MetricsDocument(root / "a")  # the run started again from scratch, in place
+        fresh.put({"epoch": 1, "train_loss": 9.0})
+        fresh.write()
+        sink.wait(lambda: sink.runs[name].epochs_done == 1, "the rewritten run")
+        assert list(sink.runs[name].series("train_loss").values) == [9.0]
     finally:
         stop.set()
         server.stop()

@@ -9,7 +9,9 @@ One RemoteClient per server, in one thread: it fetches the runs
 appending each new record to its run. A record at or before the run's last x
 is one it has (the event stream resumes from the listing's `last_event`, and a
 run's metrics may already hold a few records the stream then brings again), so
-nothing shows twice. A `reset` fetches again. When the server cannot be reached
+nothing shows twice. A run that appears, or a run's `reset` (its file rewritten,
+or too many records at once), fetches that run's records; a `reset` of the
+stream (it cannot resume) fetches every run again. When the server cannot be reached
 (refused, timed out, an error status), every run of it keeps its last data and
 carries a notice that the server is unreachable, and the client tries again
 after 1 s, 2 s, 4 s... up to BACKOFF_MAX_S; once back, it fetches what it
@@ -195,21 +197,17 @@ class RemoteClient:
         full = self._resync.is_set()
         self._resync.clear()
         body = self._get("/api/runs")
+        if _boot(body.get("last_event")) != _boot(self._last_event):
+            full = True  # another server (restarted): what it holds may have been rewritten
         self._last_event = body.get("last_event")
         listed: dict[str, _RemoteRun] = {}
         changed = []
         for entry in body.get("runs", []):
             rid = str(entry["id"])
             held = None if full else self._runs.get(rid)
-            run = _RemoteRun(
-                rid,
-                str(entry["name"]),
-                STEP if entry.get("x") == STEP else EPOCH,
-                str(entry.get("format") or ""),
-                _whole(entry.get("total")),
-                _number(entry.get("updated")),
-                list(held.rows) if held is not None and held.x == entry.get("x") else [],
-            )
+            run = _listed(entry)
+            if held is not None and held.x == run.x:
+                run.rows = list(held.rows)
             self._fetch_records(run)
             listed[rid] = run
             changed.append(run)
@@ -263,39 +261,41 @@ class RemoteClient:
                     return
                 if event_id:
                     self._last_event = event_id
-                if kind == "reset" or self._resync.is_set():
-                    if kind == "reset" and "run" not in data:
-                        self._resync.set()  # the stream cannot resume: every run again
-                    return  # _sync again (a run's reset: its records from its last x)
-                if not self._handle(kind, data):
-                    return  # a run appeared: _sync again, which brings it
+                if (kind == "reset" and "run" not in data) or self._resync.is_set():
+                    self._resync.set()  # the stream cannot resume: every run again
+                    return
+                self._handle(kind, data)
             raise RemoteError("the event stream ended")
         finally:
             connection.close()
 
-    def _handle(self, kind: str, data: dict[str, Any]) -> bool:
-        """One event taken in; False when the runs must be fetched again."""
+    def _handle(self, kind: str, data: dict[str, Any]) -> None:
+        """One event of the stream of every run, taken in."""
         rid = str(data.get("run", ""))
         inner = data.get("data")
         if not isinstance(inner, dict):
-            return True
+            return
+        run = self._runs.get(rid)
         if kind in (EPOCH, STEP):
-            run = self._runs.get(rid)
             if run is not None and run.add([inner]):
                 run.updated = time.time()  # when it arrived: the server's clock may differ
                 self.sink(Loaded([self._as_run(run)]))
-        elif kind == "run":
-            change = inner.get("change")
-            if change == "appeared":
-                return False
-            name = self._name(self._runs[rid]) if rid in self._runs else None
-            if name is not None and change == "gone":
-                self._runs[rid].gone = True
-                self.sink(Gone(name))
-            elif name is not None and change == "removed":
-                del self._runs[rid]
-                self.sink(Removed([name]))
-        return True
+        elif kind == "reset" and run is not None:  # its records went back: all of them again
+            run.rows = []
+            self._fetch_records(run)
+            self.sink(Loaded([self._as_run(run)]))
+        elif kind == "run" and inner.get("change") == "appeared":
+            listing = inner.get("run")
+            if isinstance(listing, dict):  # new, or back (maybe rewritten): all its records
+                run = self._runs[rid] = _listed(listing)
+                self._fetch_records(run)
+                self.sink(Loaded([self._as_run(run)]))
+        elif kind == "run" and run is not None and inner.get("change") == "gone":
+            run.gone = True
+            self.sink(Gone(self._name(run)))
+        elif kind == "run" and run is not None and inner.get("change") == "removed":
+            del self._runs[rid]
+            self.sink(Removed([self._name(run)]))
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -364,6 +364,23 @@ def _frames(response: http.client.HTTPResponse) -> Iterator[tuple[str, str | Non
             continue
         name, _, value = line.partition(":")
         fields[name] = value[1:] if value.startswith(" ") else value
+
+
+def _boot(event_id: Any) -> str | None:
+    """The server's start in an event id (`<boot>-<number>`): a new one, a new server."""
+    return event_id.rpartition("-")[0] if isinstance(event_id, str) else None
+
+
+def _listed(entry: dict[str, Any]) -> _RemoteRun:
+    """A run of `GET /api/runs` (or of a `run` event), without its records yet."""
+    return _RemoteRun(
+        str(entry["id"]),
+        str(entry["name"]),
+        STEP if entry.get("x") == STEP else EPOCH,
+        str(entry.get("format") or ""),
+        _whole(entry.get("total")),
+        _number(entry.get("updated")),
+    )
 
 
 def _values(record: dict[str, Any], x: str) -> dict[str, float]:
