@@ -4,6 +4,8 @@ statuses and heartbeats. Every wait is on a condition, with a generous timeout."
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -212,3 +214,34 @@ async def test_head_of_a_stream_gives_its_headers_and_ends(root):
         assert response.content_type == "text/event-stream"
         assert await response.read() == b""
         assert server.client.app[HUB].clients == 0
+
+
+def _hf_checkpoint(out: Path, step: int) -> None:
+    """A Hugging Face checkpoint as Trainer saves it: its trainer_state.json logs every 10
+    steps up to `step`; written in tmp-checkpoint-N, then renamed."""
+    history = [
+        {"epoch": s / 100, "loss": 1.0 / s, "learning_rate": 1e-4, "step": s}
+        for s in range(10, step + 1, 10)
+    ]
+    state = {"global_step": step, "log_history": history, "max_steps": 100}
+    folder = out / f"tmp-checkpoint-{step}"
+    folder.mkdir(parents=True)
+    (folder / "trainer_state.json").write_text(json.dumps(state))
+    os.rename(folder, out / f"checkpoint-{step}")
+
+
+async def test_a_run_whose_file_moves_to_a_new_checkpoint_keeps_its_id(tmp_path):
+    root = tmp_path / "hf"
+    _hf_checkpoint(root / "bert", 20)
+    async with served(root) as server:
+        before = (await server.json("/api/runs"))["runs"]
+        assert [(r["name"], r["x"], r["steps"]) for r in before] == [("bert", "step", 20)]
+        rid = before[0]["id"]
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        _hf_checkpoint(root / "bert", 40)
+        got = [(await reader.next_of({"step", "reset"})).data for _ in range(2)]
+        assert [record["step"] for record in got] == [30, 40]
+        after = (await server.json("/api/runs"))["runs"]
+        assert [(r["id"], r["steps"], r["status"]) for r in after] == [(rid, 40, "live")]
+        response.close()

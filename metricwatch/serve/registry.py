@@ -83,6 +83,7 @@ class RunRegistry:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._files: dict[Path, list[str]] = {}  # run file -> the ids of its runs shown
+        self._file_of: dict[str, Path] = {}  # run id -> the file it was last read from
         self._number = 0
         self._emit: Emit = _nowhere
 
@@ -123,8 +124,13 @@ class RunRegistry:
         with self._lock:
             ids = []
             for report in reports:
-                rid = run_id(report.run.name, metrics_path)
+                rid = run_id(report.run.name)
                 ids.append(rid)
+                moved_from = self._file_of.get(rid, metrics_path)
+                if moved_from != metrics_path:  # the run's file moved (a newer checkpoint)
+                    others = self._files.get(moved_from, [])
+                    self._files[moved_from] = [other for other in others if other != rid]
+                self._file_of[rid] = metrics_path
                 entry = self._entries.get(rid)
                 if entry is None or entry.gone:
                     self._appeared(rid, report, entry)
@@ -139,7 +145,7 @@ class RunRegistry:
     def file_gone(self, metrics_path: Path, name: str) -> None:
         """The file is gone (deleted, moved away): its runs stay, with status gone."""
         with self._lock:
-            for rid in self._files.pop(metrics_path, [run_id(name, metrics_path)]):
+            for rid in self._files.pop(metrics_path, [run_id(name)]):
                 entry = self._entries.get(rid)
                 if entry is None or entry.gone:
                     continue
