@@ -212,3 +212,53 @@ async def test_the_monitor_on_a_server_alone(root):
             await wait_for(pilot, lambda: f"127.0.0.1:{server.port}/c" in app.states, TIMEOUT_S)
     finally:
         server.stop()
+
+
+def test_frames_of_a_stream():
+    from metricwatch.sources.sse import frames
+
+    lines = [
+        b"retry: 2000\n",
+        b"\n",
+        b": heartbeat\n",
+        b"\n",
+        b"id: b-1\n",
+        b"event: epoch\n",
+        b'data: {"epoch":1}\n',
+        b"\n",
+        b'data:{"x":2}\r\n',
+        b"\r\n",
+        b"event: odd\n",
+        b"data: [1]\n",
+        b"\n",
+    ]
+    assert list(frames(lines)) == [
+        ("epoch", "b-1", {"epoch": 1}),
+        ("message", None, {"x": 2}),
+        ("odd", None, {}),
+    ]
+
+
+def test_a_reader_gives_the_frames_in_order_then_the_end():
+    from metricwatch.sources.sse import FrameReader, StreamEnded
+
+    lines = iter([b"event: a\n", b"data: {}\n", b"\n", b"event: b\n", b"data: {}\n", b"\n"])
+    arrived = threading.Event()
+
+    def readline() -> bytes:
+        line = next(lines, b"")
+        if not line:
+            arrived.wait(TIMEOUT_S)  # the end only once both frames are taken
+        return line
+
+    reader = FrameReader(readline)
+    deadline = time.monotonic() + TIMEOUT_S
+    got: list = []
+    while len(got) < 2 and time.monotonic() < deadline:
+        got.extend(reader.batch(0.05))
+    assert [kind for kind, _, _ in got] == ["a", "b"]
+    assert reader.batch(0.05) == []
+    arrived.set()
+    with pytest.raises(StreamEnded):
+        while time.monotonic() < deadline:
+            reader.batch(0.05)

@@ -29,18 +29,21 @@ import math
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Run, Table
+from metricwatch.sources.sse import Frame, FrameReader, StreamEnded
 
 #: Retry delays after a failure: doubling from the first to the last, in seconds.
 BACKOFF_MIN_S = 1.0
 BACKOFF_MAX_S = 30.0
 #: A stream silent this long is dead (the server sends a heartbeat every 15 s).
 STREAM_TIMEOUT_S = 40.0
+#: How often the client looks at its stop and resync flags while the stream is quiet.
+WAKE_S = 0.25
 #: A request (the runs, one run's metrics) that takes longer has failed.
 REQUEST_TIMEOUT_S = 30.0
 DEFAULT_PORT = 8765
@@ -49,6 +52,10 @@ UNREACHABLE = "unreachable: "
 
 class RemoteError(Exception):
     """The server answered, but not as the API says (an error status, not JSON...)."""
+
+
+#: What makes a server unreachable for now (tried again after a while).
+FAILURES = (OSError, http.client.HTTPException, RemoteError, StreamEnded, ValueError)
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,13 @@ class RemoteClient:
                 delay = BACKOFF_MIN_S
                 self._down = False
                 self._follow(stop)
-            except (OSError, http.client.HTTPException, RemoteError, ValueError) as error:
+            except (
+                OSError,
+                http.client.HTTPException,
+                RemoteError,
+                StreamEnded,
+                ValueError,
+            ) as error:
                 if stop.is_set():
                     return
                 self._unreachable(_describe(error), delay)
@@ -256,31 +269,45 @@ class RemoteClient:
             response = connection.getresponse()
             if response.status != 200:
                 raise RemoteError(f"/api/events: HTTP {response.status}")
-            for kind, event_id, data in _frames(response):
-                if stop.is_set():
-                    return
-                if event_id:
-                    self._last_event = event_id
-                if (kind == "reset" and "run" not in data) or self._resync.is_set():
-                    self._resync.set()  # the stream cannot resume: every run again
-                    return
-                self._handle(kind, data)
-            raise RemoteError("the event stream ended")
+            reader = FrameReader(response.readline)
+            while not stop.is_set() and not self._resync.is_set():
+                self._take(reader.batch(WAKE_S))
         finally:
             connection.close()
 
-    def _handle(self, kind: str, data: dict[str, Any]) -> None:
-        """One event of the stream of every run, taken in."""
-        rid = str(data.get("run", ""))
-        inner = data.get("data")
-        if not isinstance(inner, dict):
-            return
+    def _take(self, batch: list[Frame]) -> None:
+        """A batch of frames: records gathered into one update per run, sent before any
+        other event (a run's records, then it is gone) and at the end."""
+        grown: dict[str, _RemoteRun] = {}
+
+        def flush() -> None:
+            if grown:
+                self.sink(Loaded([self._as_run(run) for run in grown.values()]))
+                grown.clear()
+
+        for kind, event_id, data in batch:
+            if event_id:
+                self._last_event = event_id
+            rid = str(data.get("run", ""))
+            inner = data.get("data")
+            run = self._runs.get(rid)
+            if kind in (EPOCH, STEP):
+                if run is not None and isinstance(inner, dict) and run.add([inner]):
+                    run.updated = time.time()  # when it arrived: the server's clock may differ
+                    grown[rid] = run
+                continue
+            flush()
+            if kind == "reset" and "run" not in data:
+                self._resync.set()  # the stream cannot resume: every run again
+                return
+            if isinstance(inner, dict):
+                self._handle(kind, rid, inner)
+        flush()
+
+    def _handle(self, kind: str, rid: str, inner: dict[str, Any]) -> None:
+        """One event other than a record, taken in."""
         run = self._runs.get(rid)
-        if kind in (EPOCH, STEP):
-            if run is not None and run.add([inner]):
-                run.updated = time.time()  # when it arrived: the server's clock may differ
-                self.sink(Loaded([self._as_run(run)]))
-        elif kind == "reset" and run is not None:  # its records went back: all of them again
+        if kind == "reset" and run is not None:  # its records went back: all of them again
             run.rows = []
             self._fetch_records(run)
             self.sink(Loaded([self._as_run(run)]))
@@ -340,30 +367,6 @@ class RemoteClient:
         if self.spec.https:
             return http.client.HTTPSConnection(host, port, timeout=timeout)
         return http.client.HTTPConnection(host, port, timeout=timeout)
-
-
-def _frames(response: http.client.HTTPResponse) -> Iterator[tuple[str, str | None, dict]]:
-    """(event, id, data) of each SSE frame; comments (heartbeats) and retry lines skipped."""
-    fields: dict[str, str] = {}
-    while True:
-        raw = response.readline()
-        if not raw:
-            return
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not line:
-            if "data" in fields:
-                data = json.loads(fields["data"])
-                yield (
-                    fields.get("event", "message"),
-                    fields.get("id"),
-                    data if isinstance(data, dict) else {},
-                )
-            fields = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        fields[name] = value[1:] if value.startswith(" ") else value
 
 
 def _boot(event_id: Any) -> str | None:
