@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -262,3 +263,28 @@ def test_a_reader_gives_the_frames_in_order_then_the_end():
     with pytest.raises(StreamEnded):
         while time.monotonic() < deadline:
             reader.batch(0.05)
+
+
+async def test_a_server_not_there_yet_is_waited_for_and_said(root, monkeypatch):
+    monkeypatch.setattr(remote_module, "BACKOFF_MIN_S", 0.1)
+    with socket.socket() as probe:  # a port nothing listens on (until the server takes it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = parse_remote(f"http://127.0.0.1:{port}")
+    app = create_app(Path(spec.label), remotes=[spec], local=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        waiting = app.query_one("#waiting")
+        await wait_for(pilot, lambda: waiting.display, TIMEOUT_S)
+        assert str(waiting.render()).startswith(f"waiting for runs from 127.0.0.1:{port}")
+        await wait_for(pilot, lambda: _said(app, "connection refused; retrying"), TIMEOUT_S)
+        server = Server(root, port=port)
+        try:
+            await wait_for(pilot, lambda: f"127.0.0.1:{port}/a" in app.states, TIMEOUT_S)
+            assert app.view.display and not waiting.display
+        finally:
+            server.stop()
+
+
+def _said(app, text: str) -> bool:
+    """Whether a notification of the app holds text."""
+    return any(text in str(note.message) for note in app._notifications)

@@ -170,6 +170,11 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
             text = Text(f"waiting for {self.mode.waiting_for} to appear", style="bold")
             text.append("\n\nit does not exist (yet, or any more); its runs show once it does.")
             return text
+        if not self.local:  # servers only (tui/feed.py)
+            text = Text("waiting for runs from ", style="bold")
+            text.append(", ".join(printable(spec.label) for spec in self.remotes))
+            text.append("\n\nthey show once a server answers; one that does not is tried again.")
+            return text
         text = Text("waiting for runs: ", style="bold")
         text.append(f"no run files under {printable(self.root)} yet")
         names = ", ".join(pattern for fmt in FORMATS for pattern in fmt.patterns)
