@@ -42,3 +42,31 @@ def test_a_big_json_document_is_still_parsed_in_the_child(tmp_path):
         assert ingest._loader.parses == 0
     finally:
         ingest.close()
+
+
+def test_a_big_log_is_sniffed_once_not_at_every_write(tmp_path, monkeypatch):
+    from metricwatch.tui import ingest as ingest_module
+
+    path = tmp_path / "run" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_text(HEADER + rows(0, 99))
+    sniffed: list[str] = []
+    original = ingest_module._read_in_pieces
+
+    def counting(metrics_path):
+        sniffed.append(metrics_path.name)
+        return original(metrics_path)
+
+    monkeypatch.setattr(ingest_module, "_read_in_pieces", counting)
+    ingest = Ingest(big_file_bytes=1)
+    try:
+        for last in (100, 101, 102):
+            with open(path, "a") as handle:
+                handle.write(rows(last, last))
+            assert ingest.load("run", path).summary.last_step == last * 10
+        assert sniffed == ["metrics.csv"]
+        ingest.drop(path)  # gone: a file there later is sniffed again
+        ingest.load("run", path)
+        assert sniffed == ["metrics.csv", "metrics.csv"]
+    finally:
+        ingest.close()

@@ -33,3 +33,44 @@ def test_a_broken_or_huge_side_file_only_loses_the_config(tmp_path):
     (tmp_path / "args.yaml").write_bytes(b"epochs: 5\n" + b"#" * (2 << 20))
     run = RunLoader().load("car", tmp_path / "results.csv")
     assert run.record_count == 10 and run.total_epochs is None  # over 1 MiB: not read
+
+
+def test_a_side_file_is_parsed_again_only_when_it_changed(tmp_path, monkeypatch):
+    import os
+
+    from metricwatch.sources import loader as loader_module
+
+    source = CORPUS / "lightning_csv/camels_lr_adam_hparams"
+    shutil.copy(source / "metrics.csv", tmp_path / "metrics.csv")
+    hparams = tmp_path / "hparams.yaml"
+    hparams.write_text("hidden_size: 85\n")
+    parsed: list[bytes] = []
+    original = loader_module.sidecars
+
+    def counting_sidecars(format_name: str):
+        def wrap(read):
+            def counting(data: bytes):
+                parsed.append(data)
+                return read(data)
+
+            return counting
+
+        return tuple((name, wrap(read)) for name, read in original(format_name))
+
+    monkeypatch.setattr(loader_module, "sidecars", counting_sidecars)
+    loader = RunLoader()
+    run = loader.load("camels", tmp_path / "metrics.csv")
+    assert run.meta["config"] == {"hidden_size": 85}
+    last = (tmp_path / "metrics.csv").read_text().splitlines()[-1]
+    with open(tmp_path / "metrics.csv", "a") as handle:
+        handle.write(last + "\n")
+    assert loader.load("camels", tmp_path / "metrics.csv").meta["config"] == {"hidden_size": 85}
+    assert len(parsed) == 1  # the log changed, its side file did not
+    hparams.write_text("hidden_size: 128\n")
+    os.utime(hparams, ns=(1, 1))  # another stamp, whatever the clock's resolution
+    loader.forget(tmp_path / "metrics.csv")
+    assert loader.load("camels", tmp_path / "metrics.csv").meta["config"] == {"hidden_size": 128}
+    assert len(parsed) == 2
+    hparams.unlink()
+    loader.forget(tmp_path / "metrics.csv")
+    assert "config" not in loader.load("camels", tmp_path / "metrics.csv").meta

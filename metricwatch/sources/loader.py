@@ -57,6 +57,8 @@ class RunLoader:
         self.appended = 0  # how many reads parsed only a log's new lines
         #: runs joined from two files: (the file's result, the companion's, the run)
         self._joined: dict[Path, tuple[ParseResult, ParseResult, ParseResult]] = {}
+        #: side files (hparams.yaml, args.yaml): the stamp they were read at, their entries
+        self._sidecars: dict[Path, tuple[_Stamp | None, dict[str, Any]]] = {}
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
         # A tail parses as it reads (TensorBoard records, MLflow rows): the first read of a
@@ -265,16 +267,24 @@ class RunLoader:
         their entries join the meta where the log itself said nothing."""
         for name, read in sidecars(result.format):
             sidecar = path.parent / name
+            known = self._sidecars.get(sidecar)
             try:
-                data = self._io.call(sidecar, _read_small, sidecar)
+                stamp, data = self._io.call(
+                    sidecar, _read_small, sidecar, known[0] if known else None
+                )
             except Blocked:
                 continue
-            if data is None:
+            if stamp is not None and known is not None and stamp == known[0]:
+                entries = known[1]  # unchanged since the last read: not read nor parsed again
+            elif data is None:
+                self._sidecars.pop(sidecar, None)
                 continue
-            try:
-                entries = read(data)
-            except Exception:  # noqa: BLE001 - a reader's helper failing on a side file
-                continue  # the log is what matters: a bad side file only loses the config
+            else:
+                try:
+                    entries = read(data)
+                except Exception:  # noqa: BLE001 - a reader's helper failing on a side file
+                    continue  # the log is what matters: a bad side file only loses the config
+                self._sidecars[sidecar] = (stamp, entries)
             for key, value in entries.items():
                 result.meta.setdefault(key, value)
 
@@ -395,16 +405,20 @@ def _fetch_new(
 MAX_SIDECAR_BYTES = 1 << 20
 
 
-def _read_small(path: Path) -> bytes | None:
-    """A small regular file's bytes, or None (absent, not regular, too big, unreadable)."""
+def _read_small(path: Path, known: _Stamp | None = None) -> tuple[_Stamp | None, bytes | None]:
+    """A small regular file's stamp and bytes; no bytes when its stamp is `known` (read
+    before, unchanged) or it cannot be used (absent, not regular, too big, unreadable)."""
     try:
         stat = path.stat()
         if not S_ISREG(stat.st_mode) or stat.st_size > MAX_SIDECAR_BYTES:
-            return None
+            return None, None
+        stamp = _stamp_of(stat)
+        if stamp == known:
+            return stamp, None
         with open(path, "rb") as handle:
-            return handle.read(MAX_SIDECAR_BYTES)
+            return stamp, handle.read(MAX_SIDECAR_BYTES)
     except OSError:
-        return None
+        return None, None
 
 
 def _tail_read(

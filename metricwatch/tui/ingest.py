@@ -93,6 +93,7 @@ class Ingest:
         # file -> its last analysed state and the pacing of its analyses (see _state)
         self._analysed: dict[Path, tuple[RunState, Pacer]] = {}
         self._analysis_due: set[Path] = set()  # files with a re-read asked for, to analyse
+        self._pieces: dict[Path, bool] = {}  # big appended logs, read in pieces here
         self._lock = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
@@ -143,7 +144,7 @@ class Ingest:
         big file. A damaged small read after a big good one (the 50 MB file truncated to
         nothing mid-write) is therefore merged by the child, which holds that data.
         """
-        if self._loader.size(metrics_path) >= self.big_file_bytes and not _read_in_pieces(
+        if self._loader.size(metrics_path) >= self.big_file_bytes and not self._in_pieces(
             metrics_path
         ):
             state = self._load_in_child(name, metrics_path)
@@ -195,6 +196,19 @@ class Ingest:
             self._analysis_due.discard(metrics_path)
         return state
 
+    def _in_pieces(self, metrics_path: Path) -> bool:
+        """_read_in_pieces, which reads the file's head to tell its format: once for a big
+        appended log, not again at every write (a whole-file read costs far more than the
+        sniff: those are asked again, so a file that becomes an appended log is seen)."""
+        with self._lock:
+            if self._pieces.get(metrics_path):
+                return True
+        known = _read_in_pieces(metrics_path)
+        if known:
+            with self._lock:
+                self._pieces[metrics_path] = True
+        return known
+
     def _part_states(self, metrics_path: Path, parts: list[Run], version: int) -> list[RunState]:
         """The parts' states, each built again only when its read changed."""
         states = []
@@ -245,6 +259,7 @@ class Ingest:
         with self._lock:
             self._loader.forget(metrics_path)
             self._analysed.pop(metrics_path, None)  # and analysed again, at once
+            self._pieces.pop(metrics_path, None)
             child = self._child if metrics_path in self._in_child else None
         if child is not None and child.alive:
             child.forget(metrics_path)
@@ -256,6 +271,7 @@ class Ingest:
             self._previous.pop(metrics_path, None)
             self._analysed.pop(metrics_path, None)
             self._analysis_due.discard(metrics_path)
+            self._pieces.pop(metrics_path, None)
             self._path_locks.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
             for key in [k for k in self._damaged_since if k[0] == metrics_path]:
