@@ -84,6 +84,8 @@ def test_grown_state_only_for_a_read_that_simply_grew(tmp_path):
     assert ANALYSED_META == ("task", "total_epochs", "total_steps", "value_scale")
     problem = Problem(ProblemKind.TRUNCATED, "cut")
     assert grown_state(analysed, replace(run, problems=[problem]), version=2) is None
+    cut = replace(analysed, problems=[problem])  # damaged before and now: still analysed
+    assert grown_state(cut, replace(run, problems=[problem]), version=2) is None
     path.write_text(HEADER + rows(0, 9))
     shorter = loader.load("run", path)
     assert grown_state(analysed, shorter, version=2) is None

@@ -236,10 +236,12 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
     """The state of `run` from the state of an earlier read of it, without a new analysis:
     its progress, last values, time and meta now, its findings and best values as
     analysed. None when `run` is not simply the earlier read grown (other keys, problems,
-    format or meta the analysis reads, fewer points): that needs build_state."""
+    format or meta the analysis reads, fewer points) or is damaged (a cut file, kept as its
+    last good data: news the damage grace decides on): that needs build_state."""
     earlier = analysed._run
     if (
         earlier is None
+        or any(p.kind in DAMAGE_KINDS for p in run.problems)
         or run.keys != analysed.keys
         or run.problems != analysed.problems
         or run.format != analysed.format
