@@ -96,3 +96,45 @@ async def test_compare_on_relative_time_says_which_run_lacks_it(tmp_path):
         assert train.title == "Train Loss by relative time"
         assert [line.label for line in train.lines] == ["timed"]
         assert "no relative time for untimed" in train.notes
+
+
+async def test_the_best_point_is_marked_on_every_axis_at_its_own_epoch_and_time(tmp_path):
+    directory = tmp_path / "steps"
+    directory.mkdir()
+    rows = []
+    for s in range(1, 301):
+        row = {"step": s, "epoch": s / 100, "time": T0 + s * 3.0, "train_loss": 2.0 / s}
+        if s % 50 == 0:
+            row["val_loss"] = 1.0 + abs(s - 150) / 100  # best at step 150
+        rows.append(row)
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = fixed_app(directory)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 1)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        assert (loss(app).marker_x, loss(app).marker_label) == (150.0, "best 150 (1)")
+        await pilot.press("x")  # epoch
+        assert (loss(app).marker_x, loss(app).marker_label) == (1.5, "best step 150 (1)")
+        await pilot.press("x")  # relative time: 3 s a step from step 1
+        assert (loss(app).marker_x, loss(app).marker_label) == (447.0, "best step 150 (1)")
+        layout = app.view.slots[0].drawn_layout
+        assert layout.best_x == 447.0 / 897.0 and layout.best_label.strip() == "best step 150 (1)"
+        await pilot.press("x")  # wall clock
+        assert loss(app).marker_x == T0 + 450.0
+
+
+async def test_no_marker_where_the_best_point_has_no_such_x(tmp_path):
+    directory = tmp_path / "steps"
+    directory.mkdir()
+    rows = [{"step": s, "epoch": s / 10, "train_loss": 2.0 / s} for s in range(1, 40)]
+    rows[-1]["time"] = T0  # one time: the axis exists, the best point has none
+    rows += [{"step": 40, "val_loss": 0.5}]  # no epoch for the best point
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = fixed_app(directory)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 1)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        assert loss(app).marker_x == 40.0
+        await pilot.press("x")
+        assert loss(app).title == "Loss by epoch"
+        assert (loss(app).marker_x, loss(app).marker_label) == (None, "")

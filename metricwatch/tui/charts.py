@@ -175,11 +175,11 @@ def with_view(chart: ChartSpec, state: RunState, view: ViewOptions) -> ChartSpec
     log_y = chart.log_y
     notes = list(zip(chart.notes, chart.short_notes or chart.notes))
     axis = view.axis_for(x)
-    marker_x = chart.marker_x
+    marker_x, marker_label = chart.marker_x, chart.marker_label
     title = chart.title
     if axis != x:
         lines, missing = _on_axis(lines, state, axis)
-        marker_x = None  # the best epoch is a step number: not placed on another axis
+        marker_x, marker_label = _marker_on_axis(state, chart, axis)
         title = f"{title.split(' by ')[0]} by {AXIS_NAMES[axis]}"
         if missing:
             names = ", ".join(missing)
@@ -195,9 +195,27 @@ def with_view(chart: ChartSpec, state: RunState, view: ViewOptions) -> ChartSpec
         clip_outliers=view.outliers_for(x),
         zoom=view.zoom_fraction,
         marker_x=marker_x,
+        marker_label=marker_label,
         x_kind=axis if axis in ("relative", "wall") else "",
         **_notes(notes),
     )
+
+
+def _marker_on_axis(state: RunState, chart: ChartSpec, axis: str) -> tuple[float | None, str]:
+    """The best point's marker on another x axis: placed at that point's epoch or time, its
+    label naming the point in the run's own terms (`best step 1200 (0.31)`). None where
+    that point has no such x (a time the file does not give)."""
+    best_x, key = chart.marker_x, state.summary.best_by
+    if best_x is None or key is None or key not in state.keys:
+        return None, ""
+    steps = state.column(key)[0]
+    at = np.flatnonzero(steps == best_x)
+    placed = state.x_values(key, axis)
+    if not len(at) or placed is None or not math.isfinite(placed[at[0]]):
+        return None, ""
+    # `best 1200 (0.31)` names a point of the run's own axis: say which
+    label = chart.marker_label.replace("best ", f"best {state.summary.x} ", 1)
+    return float(placed[at[0]]), label
 
 
 def _on_axis(
