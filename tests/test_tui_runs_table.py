@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from tui_fixtures.support import fixed_app, wait_for, wait_loaded
 
+from metricwatch.tui.app import MetricwatchApp
 from metricwatch.tui.screens.runs_table import RunsTableScreen
+from metricwatch.watch import choose_mode
 from metricwatch.writer import MetricsDocument
 
 WIDE = (120, 40)
@@ -100,3 +102,34 @@ async def test_space_marks_runs_for_comparison_from_the_table(tmp_path):
         await wait_for(pilot, lambda: not isinstance(app.screen, RunsTableScreen))
         assert app.view.compared is not None
         assert "comparing 2 runs" in app.view.header.plain
+
+
+async def test_the_open_table_follows_the_runs_keeping_the_cursor_on_its_run(tmp_path):
+    from tui_fixtures.support import epoch_record
+
+    from metricwatch.tui.screens.runs_table import REFRESH_S
+
+    assert REFRESH_S == 1.0
+    root = config_runs(tmp_path)
+    app = MetricwatchApp(root, mode=choose_mode(root, None))  # watching, a real clock
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 3)
+        screen = await open_table(pilot)
+        await pilot.press("down")  # the cursor on the second row
+        cursor = screen._cursor_name()
+        assert cursor is not None
+        doc = MetricsDocument(root / "beta", {"total_epochs": 50, "config": {"lr": 0.01}})
+        for epoch in range(1, 32):
+            doc.put(epoch_record(epoch))
+        doc.write()  # beta logs its 31st epoch while the table is open
+        doc = MetricsDocument(root / "delta", {"total_epochs": 50, "config": {"lr": 0.5}})
+        doc.put(epoch_record(1))
+        doc.write()  # and a run appears
+
+        def updated() -> bool:
+            rows = {row[1]: row for row in table_rows(screen)}
+            return rows.get("beta", [""] * 4)[3] == "31/50" and "delta" in rows
+
+        await wait_for(pilot, updated, timeout=10.0)
+        assert screen._cursor_name() == cursor
+        assert app.screen is screen

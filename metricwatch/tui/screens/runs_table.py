@@ -20,6 +20,9 @@ from textual.widgets import DataTable, Input
 
 from metricwatch.tui.runs_table import Table
 
+#: How often the open table is built again from the runs (live runs move on).
+REFRESH_S = 1.0
+
 
 class RunsTableScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[Binding]] = [
@@ -65,6 +68,15 @@ class RunsTableScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.fill()
         self.data_table.focus()
+        self.set_interval(REFRESH_S, self.refresh_rows)
+
+    def refresh_rows(self) -> None:
+        """Runs move on while the table is open (live ones log, new ones appear): it is built
+        again and shown again when it changed, the cursor on the same run, the scroll kept."""
+        table = self._build()
+        if table != self.table:
+            self.table = table
+            self.fill()
 
     def shown(self) -> Table:
         table = self.table.filtered(self.filter_text)
@@ -81,6 +93,7 @@ class RunsTableScreen(ModalScreen[str | None]):
         data = self.data_table
         keep = self._cursor_name()
         column = data.cursor_column
+        scroll = (data.scroll_x, data.scroll_y)
         data.clear(columns=True)
         for index, title in enumerate(self.table.columns):
             arrow = ""
@@ -94,6 +107,7 @@ class RunsTableScreen(ModalScreen[str | None]):
             if swatch is not None:
                 texts[0] = Text.assemble(texts[0], ("▌", f"bold color({swatch[0]})"))
             data.add_row(*texts, key=name)
+        data.scroll_to(*scroll, animate=False, immediate=True)
         names = self.names
         if names:
             row = names.index(keep) if keep in names else 0
