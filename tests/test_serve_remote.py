@@ -288,3 +288,29 @@ async def test_a_server_not_there_yet_is_waited_for_and_said(root, monkeypatch):
 def _said(app, text: str) -> bool:
     """Whether a notification of the app holds text."""
     return any(text in str(note.message) for note in app._notifications)
+
+
+def test_a_bug_in_the_client_is_said_and_it_tries_again(root, monkeypatch):
+    monkeypatch.setattr(remote_module, "BACKOFF_MIN_S", 0.05)
+    server = Server(root)
+    sink = Collect()
+    stop = threading.Event()
+    client = RemoteClient(parse_remote(server.url), sink)
+    real_sync = client._sync
+    calls: list[int] = []
+
+    def sync_failing_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a bug")
+        real_sync()
+
+    client._sync = sync_failing_once
+    threading.Thread(target=client.run, args=(stop,), daemon=True).start()
+    try:
+        sink.wait(lambda: sink.runs, "the runs after the retry")
+        assert isinstance(sink.events[0], Unreachable)
+        assert sink.events[0].message.endswith("unreachable: internal error: TypeError: a bug")
+    finally:
+        stop.set()
+        server.stop()

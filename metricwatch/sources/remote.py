@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Run, Table
+from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Run
+from metricwatch.sources.remote_runs import RemoteRun, boot, run_of_listing
 from metricwatch.sources.sse import Frame, FrameReader, StreamEnded
 
 #: Retry delays after a failure: doubling from the first to the last, in seconds.
@@ -137,42 +137,13 @@ RemoteEvent = Loaded | Gone | Removed | Unreachable
 Sink = Callable[[RemoteEvent], None]
 
 
-@dataclass
-class _RemoteRun:
-    """One run of the server as the client holds it: its listing and its records."""
-
-    id: str
-    name: str
-    x: str
-    format: str
-    total: int | None
-    updated: float | None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    gone: bool = False
-
-    @property
-    def last(self) -> int | None:
-        return int(self.rows[-1][self.x]) if self.rows else None
-
-    def add(self, records: list[dict[str, Any]]) -> bool:
-        """Append the records after the last x held; whether any was new."""
-        last = self.last
-        fresh = [
-            r
-            for r in records
-            if isinstance(r.get(self.x), int) and (last is None or r[self.x] > last)
-        ]
-        self.rows.extend(fresh)
-        return bool(fresh)
-
-
 class RemoteClient:
     """Follows one server's runs into a sink, until stop (see the module docstring)."""
 
     def __init__(self, spec: RemoteSpec, sink: Sink) -> None:
         self.spec = spec
         self.sink = sink
-        self._runs: dict[str, _RemoteRun] = {}  # by the server's run id
+        self._runs: dict[str, RemoteRun] = {}  # by the server's run id
         self._resync = threading.Event()
         self._last_event: str | None = None
         self._down = False  # the server could not be reached at the last try
@@ -189,16 +160,14 @@ class RemoteClient:
                 delay = BACKOFF_MIN_S
                 self._down = False
                 self._follow(stop)
-            except (
-                OSError,
-                http.client.HTTPException,
-                RemoteError,
-                StreamEnded,
-                ValueError,
-            ) as error:
+            except FAILURES as error:
                 if stop.is_set():
                     return
                 self._unreachable(_describe(error), delay)
+                stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+            except Exception as error:  # noqa: BLE001 - a bug here: said on the runs, tried again
+                self._unreachable(f"internal error: {type(error).__name__}: {error}", delay)
                 stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)
 
@@ -210,17 +179,17 @@ class RemoteClient:
         full = self._resync.is_set()
         self._resync.clear()
         body = self._get("/api/runs")
-        if _boot(body.get("last_event")) != _boot(self._last_event):
+        if boot(body.get("last_event")) != boot(self._last_event):
             full = True  # another server (restarted): what it holds may have been rewritten
         self._last_event = body.get("last_event")
-        listed: dict[str, _RemoteRun] = {}
+        listed: dict[str, RemoteRun] = {}
         changed = []
         for entry in body.get("runs", []):
             rid = str(entry["id"])
             held = None if full else self._runs.get(rid)
-            run = _listed(entry)
+            run = run_of_listing(entry)
             if held is not None and held.x == run.x:
-                run.rows = list(held.rows)
+                run.steps, run.columns = held.steps, held.columns  # held is dropped
             self._fetch_records(run)
             listed[rid] = run
             changed.append(run)
@@ -234,7 +203,7 @@ class RemoteClient:
                 listed[str(entry["id"])].gone = True
                 self.sink(Gone(self._name(listed[str(entry["id"])])))
 
-    def _fetch_records(self, run: _RemoteRun) -> None:
+    def _fetch_records(self, run: RemoteRun) -> None:
         path = f"/api/training/{urllib.parse.quote(run.id, safe='')}/metrics"
         if run.last is not None:
             path += f"?since={run.last}"
@@ -278,7 +247,7 @@ class RemoteClient:
     def _take(self, batch: list[Frame]) -> None:
         """A batch of frames: records gathered into one update per run, sent before any
         other event (a run's records, then it is gone) and at the end."""
-        grown: dict[str, _RemoteRun] = {}
+        grown: dict[str, RemoteRun] = {}
 
         def flush() -> None:
             if grown:
@@ -308,13 +277,13 @@ class RemoteClient:
         """One event other than a record, taken in."""
         run = self._runs.get(rid)
         if kind == "reset" and run is not None:  # its records went back: all of them again
-            run.rows = []
+            run.clear()
             self._fetch_records(run)
             self.sink(Loaded([self._as_run(run)]))
         elif kind == "run" and inner.get("change") == "appeared":
             listing = inner.get("run")
             if isinstance(listing, dict):  # new, or back (maybe rewritten): all its records
-                run = self._runs[rid] = _listed(listing)
+                run = self._runs[rid] = run_of_listing(listing)
                 self._fetch_records(run)
                 self.sink(Loaded([self._as_run(run)]))
         elif kind == "run" and run is not None and inner.get("change") == "gone":
@@ -340,15 +309,14 @@ class RemoteClient:
             self.sink(Loaded(shown))
         self.sink(Unreachable(f"{self.spec.label} {UNREACHABLE}{message}", retry_s))
 
-    def _name(self, run: _RemoteRun) -> str:
+    def _name(self, run: RemoteRun) -> str:
         return f"{self.spec.label}/{run.name}"
 
-    def _as_run(self, run: _RemoteRun, problem: Problem | None = None) -> Run:
-        rows = [(int(r[run.x]), _values(r, run.x)) for r in run.rows]
+    def _as_run(self, run: RemoteRun, problem: Problem | None = None) -> Run:
         return Run(
             name=self._name(run),
             path=Path(self.spec.label) / run.name,
-            table=Table.from_rows(rows, run.x),
+            table=run.table(),
             meta={} if run.total is None else {"total_epochs": run.total},
             problems=[] if problem is None else [problem],
             mtime=run.updated,
@@ -367,44 +335,6 @@ class RemoteClient:
         if self.spec.https:
             return http.client.HTTPSConnection(host, port, timeout=timeout)
         return http.client.HTTPConnection(host, port, timeout=timeout)
-
-
-def _boot(event_id: Any) -> str | None:
-    """The server's start in an event id (`<boot>-<number>`): a new one, a new server."""
-    return event_id.rpartition("-")[0] if isinstance(event_id, str) else None
-
-
-def _listed(entry: dict[str, Any]) -> _RemoteRun:
-    """A run of `GET /api/runs` (or of a `run` event), without its records yet."""
-    return _RemoteRun(
-        str(entry["id"]),
-        str(entry["name"]),
-        STEP if entry.get("x") == STEP else EPOCH,
-        str(entry.get("format") or ""),
-        _whole(entry.get("total")),
-        _number(entry.get("updated")),
-    )
-
-
-def _values(record: dict[str, Any], x: str) -> dict[str, float]:
-    """A record's values as floats; null (NaN or Inf on the server) as NaN."""
-    out = {}
-    for key, value in record.items():
-        if key == x or isinstance(value, bool):
-            continue
-        if value is None:
-            out[key] = math.nan
-        elif isinstance(value, (int, float)):
-            out[key] = float(value)
-    return out
-
-
-def _whole(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _error_text(data: bytes) -> str:
