@@ -245,3 +245,24 @@ async def test_a_run_whose_file_moves_to_a_new_checkpoint_keeps_its_id(tmp_path)
         after = (await server.json("/api/runs"))["runs"]
         assert [(r["id"], r["steps"], r["status"]) for r in after] == [(rid, 40, "live")]
         response.close()
+
+
+async def test_an_eventsource_resumes_with_the_last_event_id_parameter(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        write_epochs(root / "a", epochs(3, 3))
+        seen = await reader.next_of({"epoch"})
+        response.close()
+        write_epochs(root / "a", epochs(4, 4))
+
+        async def has_epoch_4() -> bool:
+            body = await server.json(f"/api/training/{rid}/metrics", params={"since": "3"})
+            return bool(body["epochs"])
+
+        await until_async(has_epoch_4)
+        response = await server.client.get(f"/api/events?last_event_id={seen.id}")
+        event = await SseReader(response).next_of({"epoch", "reset"})
+        assert event.data == {"run": rid, "data": epochs(4, 4)[0]}
+        response.close()
