@@ -15,6 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -359,3 +360,63 @@ def test_metric_lines_as_mlflow_writes_them(rows):
     assert repr(values.tolist()) == repr([value for _, value, _ in rows])
     assert times.tolist() == [ts / 1000 for ts, _, _ in rows]
     assert (bad, cut) == (0, False)
+
+
+def _reference_points(steps, values, times):
+    """build_result's ordering of one metric as written before its shortcuts."""
+    if len(steps) > 1 and bool(np.all(steps == steps[0])):
+        steps = np.arange(len(steps), dtype=np.int64)
+    order = np.argsort(steps, kind="stable")
+    steps, values, times = steps[order], values[order], times[order]
+    if len(steps) > 1:
+        last = np.append(steps[1:] != steps[:-1], True)
+        steps, values, times = steps[last], values[last], times[last]
+    return steps, values, times
+
+
+def test_metric_points_are_ordered_and_deduplicated_as_the_plain_sort_does():
+    from metricwatch.readers.mlflow_run import build_result
+
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        n = int(rng.integers(0, 12))
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            steps = np.sort(rng.integers(0, 6, n))  # in order, with repeats
+        elif kind == 1:
+            steps = rng.integers(0, 6, n)  # any order
+        elif kind == 2:
+            steps = np.full(n, 7)  # logged without a step
+        else:
+            steps = np.arange(n) * 3  # a live run: in order, one value a step
+        steps = steps.astype(np.int64)
+        values = rng.normal(size=n)
+        times = np.arange(n, dtype=np.float64) + 1e12
+        result = build_result({"loss": (steps, values, times)}, {}, [])
+        if n == 0:
+            continue
+        expected = _reference_points(steps, values, times)
+        series = result.table.series["train_loss"]
+        np.testing.assert_array_equal(series.steps, expected[0])
+        np.testing.assert_array_equal(series.values, expected[1])
+        np.testing.assert_array_equal(series.times, expected[2])
+
+
+def test_a_metric_logged_at_the_epochs_steps_takes_them_as_the_search_would():
+    from metricwatch.model import Series
+    from metricwatch.readers.base import with_epochs
+    from metricwatch.readers.mlflow_run import _dated
+
+    epoch_steps = np.array([0, 10, 20, 30], dtype=np.int64)
+    epochs = np.array([0.0, 0.5, 1.0, 1.5])
+    same = Series("loss", epoch_steps.copy(), np.array([4.0, 3.0, 2.0, 1.0]))
+    assert _dated(same, epoch_steps, epochs).epochs.tolist() == [0.0, 0.5, 1.0, 1.5]
+    np.testing.assert_array_equal(
+        _dated(same, epoch_steps, epochs).epochs, with_epochs(same, epoch_steps, epochs).epochs
+    )
+    other = Series("val_loss", np.array([5, 25, 40], dtype=np.int64), np.array([3.0, 2.0, 1.0]))
+    assert _dated(other, epoch_steps, epochs).epochs.tolist() == [0.0, 1.0, 1.5]
+    shifted = Series("lr", np.array([1, 10, 20, 30], dtype=np.int64), np.ones(4))  # same length
+    assert _dated(shifted, epoch_steps, epochs).epochs.tolist() == [0.0, 0.5, 1.0, 1.5]
+    early = Series("lr", np.array([-5, 10], dtype=np.int64), np.ones(2))
+    assert np.isnan(_dated(early, epoch_steps, epochs).epochs[0])

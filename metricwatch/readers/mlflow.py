@@ -297,11 +297,13 @@ class FileStoreRunTail:
         for key in [k for k in self.tails if k not in keys]:
             del self.tails[key]
             self.columns.pop(key, None)
-        columns = {
-            key: tuple(np.concatenate(parts) for parts in self.columns[key])
-            for key, _ in present
-            if key in self.columns
-        }
+        columns = {}
+        for key, _ in present:
+            if key in self.columns:
+                joined = tuple(np.concatenate(parts) for parts in self.columns[key])
+                # kept as one piece each: the next read joins two pieces, not one per read
+                self.columns[key] = tuple([part] for part in joined)  # type: ignore[assignment]
+                columns[key] = joined
         cut = [key for key, tail in self.tails.items() if tail.cut]
         bad = {key: tail.bad for key, tail in self.tails.items() if tail.bad}
         _file_problems(cut, bad, problems)

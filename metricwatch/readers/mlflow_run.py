@@ -60,6 +60,14 @@ def canonical_key(key: str) -> str:
     return key
 
 
+def _dated(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
+    """with_epochs; a series logged at exactly the epoch's steps (Lightning and Keras log
+    the epoch with every value) takes the epochs as they are, without a search."""
+    if len(series.steps) == len(epoch_steps) and np.array_equal(series.steps, epoch_steps):
+        return Series(series.key, series.steps, series.values, epochs, series.times)
+    return with_epochs(series, epoch_steps, epochs)
+
+
 def build_result(
     columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     meta: dict[str, Any],
@@ -73,14 +81,18 @@ def build_result(
     # Canonical spellings first, so an alias never takes the place of the real key.
     for key in sorted(columns, key=lambda k: canonical_key(k) != k):
         steps, values, times = columns[key]
-        if len(steps) > 1 and bool(np.all(steps == steps[0])):
+        # (Each step below skips its copies when there is nothing to do: a live run's
+        # metrics come in order, one value a step, and are read again at every write.)
+        if len(steps) > 1 and steps[0] == steps[-1] and bool(np.all(steps == steps[0])):
             unstepped.append(key)  # logged without a step: number the points in order
             steps = np.arange(len(steps), dtype=np.int64)
-        order = np.argsort(steps, kind="stable")
-        steps, values, times = steps[order], values[order], times[order]
+        if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
+            order = np.argsort(steps, kind="stable")
+            steps, values, times = steps[order], values[order], times[order]
         if len(steps) > 1:  # a step logged twice: the later value wins
             last = np.append(steps[1:] != steps[:-1], True)
-            steps, values, times = steps[last], values[last], times[last]
+            if not last.all():
+                steps, values, times = steps[last], values[last], times[last]
         if key in _EPOCH_KEYS:
             epoch_axis = (steps, values)
             continue
@@ -91,7 +103,7 @@ def build_result(
         sources[name] = key
         series[name] = Series(name, steps, values, None, times)
     if epoch_axis is not None:
-        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
+        series = {k: _dated(s, *epoch_axis) for k, s in series.items()}
     if unstepped:
         problems.append(
             Problem(
