@@ -70,3 +70,21 @@ def test_a_big_log_is_sniffed_once_not_at_every_write(tmp_path, monkeypatch):
         assert sniffed == ["metrics.csv", "metrics.csv"]
     finally:
         ingest.close()
+
+
+def test_a_big_event_file_is_read_here_and_then_by_its_new_records(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    source = Path(__file__).parent / "corpus/tfevents/generated/torch_summarywriter/run_a"
+    run = tmp_path / "run_a"
+    shutil.copytree(source, run)
+    event = sorted(p for p in run.iterdir() if p.name.startswith("events.out"))[0]
+    ingest = Ingest(big_file_bytes=1)  # every file counts as big
+    try:
+        state = ingest.load("run_a", event)
+        assert state.summary.steps > 0 and state.format == "tfevents"
+        assert not ingest._in_child  # read here, by its tail: nothing shipped back
+        assert ingest._child is None  # no parser process started at all
+    finally:
+        ingest.close()

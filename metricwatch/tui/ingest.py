@@ -6,10 +6,10 @@ for about a second, which would freeze the UI however the thread is
 scheduled. The child keeps its own loader and last good runs (it lives as
 long as the app) and ships back a RunState whose series are numpy arrays,
 cheap to unpickle, instead of a million Record objects. Appended logs (CSV,
-JSON lines) stay here however big: their reads hold the GIL for a chunk at
-most, and after the first read an update parses only the new lines, where
-the child would ship the whole run back (27 MB for a million points) at
-every write.
+JSON lines) and tails (TensorBoard event files) stay here however big: their
+reads hold the GIL for a chunk at most, and after the first read an update
+parses only the new lines or records, where the child would ship the whole
+run back (27 MB for a million points) at every write.
 
 A cut file seen for a moment is a normal rewrite (a writer that truncates
 and rewrites metrics.json in place is cut on every epoch), not news: with a
@@ -470,9 +470,10 @@ def _changed(
 
 
 def _read_in_pieces(metrics_path: Path) -> bool:
-    """Whether the file is an appended log, read 4 MiB of lines at a time and then by its
-    new lines: its reads never hold the GIL for long, so they stay here, and an update
-    does not ship the whole run back from the child. (A tail's first read of a big event
-    file is one long parse: it stays in the child.)"""
+    """Whether the file is read in pieces: an appended log (4 MiB of lines at a time, then
+    by its new lines) or a tail's (TensorBoard records, MLflow rows: by its new bytes).
+    Such reads never hold the GIL for long (the first read of a 54 MB event file, 3 s of
+    parsing, left the UI thread waiting 0.1 s at worst), so they stay here, and an update
+    does not ship the whole run back from the child at every write."""
     fmt = claims_file(metrics_path)
-    return fmt is not None and fmt.appends is not None
+    return fmt is not None and (fmt.appends is not None or fmt.tail is not None)
