@@ -405,18 +405,25 @@ def test_metric_points_are_ordered_and_deduplicated_as_the_plain_sort_does():
 def test_a_metric_logged_at_the_epochs_steps_takes_them_as_the_search_would():
     from metricwatch.model import Series
     from metricwatch.readers.base import with_epochs
-    from metricwatch.readers.mlflow_run import _dated
+
+    def searched(series, epoch_steps, epochs):
+        where = np.searchsorted(epoch_steps, series.steps, side="right") - 1
+        return np.where(where >= 0, epochs[np.clip(where, 0, None)], np.nan)
 
     epoch_steps = np.array([0, 10, 20, 30], dtype=np.int64)
     epochs = np.array([0.0, 0.5, 1.0, 1.5])
     same = Series("loss", epoch_steps.copy(), np.array([4.0, 3.0, 2.0, 1.0]))
-    assert _dated(same, epoch_steps, epochs).epochs.tolist() == [0.0, 0.5, 1.0, 1.5]
-    np.testing.assert_array_equal(
-        _dated(same, epoch_steps, epochs).epochs, with_epochs(same, epoch_steps, epochs).epochs
-    )
+    assert with_epochs(same, epoch_steps, epochs).epochs is epochs  # taken as they are
     other = Series("val_loss", np.array([5, 25, 40], dtype=np.int64), np.array([3.0, 2.0, 1.0]))
-    assert _dated(other, epoch_steps, epochs).epochs.tolist() == [0.0, 1.0, 1.5]
-    shifted = Series("lr", np.array([1, 10, 20, 30], dtype=np.int64), np.ones(4))  # same length
-    assert _dated(shifted, epoch_steps, epochs).epochs.tolist() == [0.0, 0.5, 1.0, 1.5]
+    assert with_epochs(other, epoch_steps, epochs).epochs.tolist() == [0.0, 1.0, 1.5]
+    shifted = Series("lr", np.array([1, 10, 20, 30], dtype=np.int64), np.ones(4))
+    assert with_epochs(shifted, epoch_steps, epochs).epochs.tolist() == [0.0, 0.5, 1.0, 1.5]
     early = Series("lr", np.array([-5, 10], dtype=np.int64), np.ones(2))
-    assert np.isnan(_dated(early, epoch_steps, epochs).epochs[0])
+    assert np.isnan(with_epochs(early, epoch_steps, epochs).epochs[0])
+    # an epoch logged twice at a step: the later one, as the search takes it
+    twice_steps = np.array([0, 10, 10, 20], dtype=np.int64)
+    twice = np.array([0.0, 0.4, 0.5, 1.0])
+    series = Series("loss", twice_steps.copy(), np.ones(4))
+    got = with_epochs(series, twice_steps, twice).epochs
+    np.testing.assert_array_equal(got, searched(series, twice_steps, twice))
+    assert got.tolist() == [0.0, 0.5, 0.5, 1.0]

@@ -60,14 +60,6 @@ def canonical_key(key: str) -> str:
     return key
 
 
-def _dated(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
-    """with_epochs; a series logged at exactly the epoch's steps (Lightning and Keras log
-    the epoch with every value) takes the epochs as they are, without a search."""
-    if len(series.steps) == len(epoch_steps) and np.array_equal(series.steps, epoch_steps):
-        return Series(series.key, series.steps, series.values, epochs, series.times)
-    return with_epochs(series, epoch_steps, epochs)
-
-
 def build_result(
     columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     meta: dict[str, Any],
@@ -103,7 +95,7 @@ def build_result(
         sources[name] = key
         series[name] = Series(name, steps, values, None, times)
     if epoch_axis is not None:
-        series = {k: _dated(s, *epoch_axis) for k, s in series.items()}
+        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
     if unstepped:
         problems.append(
             Problem(
