@@ -9,6 +9,10 @@ A directory of event files is one run: its files are read in the order of
 the timestamp in their names, and Keras' `train/` and `validation/`
 subdirectories are one run too. Tags map onto the registry's keys through
 `_TAG_KEYS` below; the original tag is kept in meta["source_keys"].
+
+The run's arguments, when a file starts with them as text (Hugging Face's
+TrainingArguments, see tfevents_args), are its config: meta["config"], from the
+newest file that holds them.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult, quote_key, union_steps, with_epochs
+from metricwatch.readers.tfevents_args import ARGS_WINDOW, args_in_file, args_in_head
 from metricwatch.readers.tfevents_records import (
     Chunk,
     EventFileTail,
@@ -143,9 +149,15 @@ def event_files(directory: Path) -> list[tuple[str, Path]]:
         except OSError:
             continue
         names = [name for name in names if name.startswith("events.out.tfevents.")]
-        names.sort(key=lambda n: (int(m.group(1)) if (m := _STAMP.match(n)) else 0, n))
+        names.sort(key=file_order)
         found.extend((role, folder / name) for name in names)
     return found
+
+
+def file_order(name: str) -> tuple[int, str]:
+    """An event file's place among a run's: the timestamp in its name, then the name."""
+    match = _STAMP.match(name)
+    return (int(match.group(1)) if match else 0, name)
 
 
 class EventDirTail:
@@ -156,6 +168,9 @@ class EventDirTail:
         self.tails: dict[Path, tuple[str, EventFileTail]] = {}
         #: per file, per tag: lists of steps, times, values (in file order)
         self.columns: dict[Path, dict[str, tuple[list[int], list[float], list[float]]]] = {}
+        #: per file: (its identity, its arguments, whether that is final, the tail's offset
+        #: when searched)
+        self.args: dict[Path, tuple[tuple[int, int] | None, dict[str, Any] | None, bool, int]] = {}
 
     def read(self) -> ParseResult:
         files = event_files(self.directory)
@@ -173,7 +188,11 @@ class EventDirTail:
         for path in [p for p in self.tails if p not in present]:
             del self.tails[path]
             self.columns.pop(path, None)
+            self.args.pop(path, None)
         result = _build([(role, self.columns[path]) for role, path in files], problems)
+        config = self._config([path for _, path in files])
+        if config is not None:
+            result.meta.setdefault("config", config)
         if not files:
             result.problems.append(
                 Problem(
@@ -184,6 +203,32 @@ class EventDirTail:
             result.problems.append(Problem(ProblemKind.EMPTY, "the event files are empty"))
         result.format = "tfevents"
         return result
+
+    def _config(self, paths: list[Path]) -> dict[str, Any] | None:
+        """The arguments of the newest file that starts with them (a resumed run's files
+        hold the same ones; a run started again in the same folder, its new ones)."""
+        found = None
+        for path in paths:
+            args = self._args_of(path, self.tails[path][1])
+            found = args if args is not None else found
+        return found
+
+    def _args_of(self, path: Path, tail: EventFileTail) -> dict[str, Any] | None:
+        """A file's arguments, searched for again only when more whole records came while
+        its first ones were still being written (they come first: once found, or past
+        them, the answer is final)."""
+        known = self.args.get(path)
+        if (
+            known is not None
+            and known[0] == tail.identity
+            and (known[2] or known[3] == tail.offset)
+        ):
+            return known[1]
+        if not tail.offset:
+            return None  # nothing whole in it yet
+        args, final = args_in_file(path)
+        self.args[path] = (tail.identity, args, final, tail.offset)
+        return args
 
 
 def read_event_dir(directory: Path) -> ParseResult:
@@ -323,6 +368,9 @@ def parse_event_file(data: bytes) -> ParseResult:
     if not data:
         problems.append(Problem(ProblemKind.EMPTY, "the event file is empty"))
     result = _build([("", columns)], problems)
+    config = args_in_head(data[:ARGS_WINDOW])
+    if config is not None:
+        result.meta["config"] = config
     result.format = "tfevents"
     return result
 

@@ -11,13 +11,21 @@ tf.summary.scalar, so Keras). Every other value (histograms, images, audio,
 text, hparams, tensors of other plugins or ranks) is counted and skipped.
 No protobuf library: the few fields are a page of code, and tensorboard's
 ~180 MB are not needed to read scalars.
+
+One kind of text is read, apart from the scalars (decode_args): the JSON object
+of a run's arguments that Hugging Face's TensorBoardCallback writes once at the
+start, `add_text("args", args.to_json_string())` (tag `args/text_summary`; TF2's
+tf.summary.text keeps the plain tag `args`). It is a `text` plugin value whose
+tensor is DT_STRING (TensorProto field 1 = 7) with the text in string_val (field 8).
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Malformed(Exception):
@@ -188,3 +196,71 @@ def _decode_summary(buf: bytes, event: ScalarEvent) -> None:
         else:
             event.values.append((tag, scalar))
             event.simple_at = -2 if len(event.values) > 1 or not simple else -1
+
+
+# --- the run's arguments, written as text ---------------------------------------------------
+
+#: Tags whose text is the JSON object of the run's arguments (HF TrainingArguments).
+ARGS_TAGS = frozenset({"args/text_summary", "args"})
+#: Text longer than this is not a config (TrainingArguments are ~4 KB): not decoded.
+MAX_TEXT_BYTES = 1 << 20
+_DT_STRING = 7
+
+
+def decode_args(buf: bytes) -> dict[str, Any] | None:
+    """The JSON object an Event's `args` text holds, or None: no such text, text that is
+    not a JSON object, too long, or bytes that are not an Event. Never raises, so one odd
+    record costs only the config, never the run's scalars."""
+    try:
+        for number, wire, value in _fields(buf):
+            if number == 5 and wire == 2:
+                found = _summary_args(value)
+                if found is not None:
+                    return found
+    except Malformed:
+        return None
+    return None
+
+
+def _summary_args(buf: bytes) -> dict[str, Any] | None:
+    for number, wire, value in _fields(buf):
+        if number != 1 or wire != 2:
+            continue
+        tag, tensor, plugin = "", b"", ""
+        for inner, inner_wire, item in _fields(value):
+            if inner == 1 and inner_wire == 2:
+                tag = item.decode("utf-8", "replace")
+            elif inner == 8 and inner_wire == 2:
+                tensor = item
+            elif inner == 9 and inner_wire == 2:
+                plugin = _plugin_name(item)
+        if tag in ARGS_TAGS and plugin == "text":
+            text = tensor_text(tensor)
+            if text is not None:
+                return json_object(text)
+    return None
+
+
+def tensor_text(buf: bytes) -> str | None:
+    """The first string of a DT_STRING tensor (a text summary holds one), as UTF-8 with
+    bad bytes replaced; None for another dtype, no string or one over MAX_TEXT_BYTES."""
+    dtype, text = 0, None
+    for number, wire, value in _fields(buf):
+        if number == 1 and wire == 0:
+            dtype = value
+        elif number == 8 and wire == 2 and text is None:
+            text = value
+    if dtype != _DT_STRING or text is None or len(text) > MAX_TEXT_BYTES:
+        return None
+    return text.decode("utf-8", "replace")
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object the text is, or None (not JSON, not an object, nested too deep)."""
+    if len(text) > MAX_TEXT_BYTES:
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
