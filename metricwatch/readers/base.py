@@ -89,6 +89,12 @@ class FileFormat:
     sidecars: files beside the log that describe the run (Lightning's hparams.yaml,
         Ultralytics' args.yaml): (file name, bytes -> meta entries); the loader reads the
         ones present and adds their entries to the run's meta, never raising.
+    described: for a format whose run is described by a file with no fixed name beside
+        the log (Hugging Face Trainer: the TrainingArguments its TensorBoard callback
+        writes at the start of the newest `runs/*/events.out.tfevents.*` of the output
+        folder): given the log's path, meta entries as a sidecar's. It finds and reads
+        the file itself (blocking I/O: the loader calls it in its timed calls, after the
+        sidecars, whenever it reads the log) and must not raise.
     nested: for a format whose run directory may keep its log only in a subdirectory
         (Hugging Face's `checkpoint-N/trainer_state.json` during training, Keras'
         `train/` and `validation/` event files): given a directory that holds no run
@@ -121,6 +127,7 @@ class FileFormat:
     sniff: Callable[[bytes], bool]
     parse: Callable[[bytes], ParseResult]
     sidecars: tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...] = ()
+    described: Callable[[Path], dict[str, Any]] | None = None
     tail: Callable[[Path], Any] | None = None
     nested: Callable[[Path, list[str]], Path | None] | None = None
     owned: Callable[[Path], list[Path]] | None = None

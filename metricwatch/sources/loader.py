@@ -287,6 +287,20 @@ class RunLoader:
                 self._sidecars[sidecar] = (stamp, entries)
             for key, value in entries.items():
                 result.meta.setdefault(key, value)
+        self._add_described(path, result)
+
+    def _add_described(self, path: Path, result: ParseResult) -> None:
+        """The entries a format finds for the run elsewhere in its folder (see
+        FileFormat.described), where the log and its sidecars said nothing."""
+        fmt = format_named(result.format)
+        if fmt is None or fmt.described is None:
+            return
+        try:
+            entries = self._io.call(("described", path), fmt.described, path)
+        except Exception:  # noqa: BLE001 - Blocked, or a failing helper: only the config is lost
+            return
+        for key, value in entries.items():
+            result.meta.setdefault(key, value)
 
 
 def keep_last_good(previous: Run | None, current: Run) -> Run:
