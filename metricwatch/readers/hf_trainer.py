@@ -23,6 +23,12 @@ end. Its `log_history` is a list of entries, each with the optimiser
 
 `newest_checkpoint_state` helps discovery read one run from the newest of
 its `checkpoint-N/` copies.
+
+The state holds no hyperparameters; Trainer saves them as `training_args.bin`,
+a pickle, which is never loaded (unpickling runs code). With
+`report_to=["tensorboard"]` they are also written as JSON text at the start of
+the event file under `<output_dir>/runs/<date>_<host>/` (logging_dir's
+default): `_tensorboard_args` takes the run's config from there.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from metricwatch.readers.json_text import (
     to_number,
     whole_number,
 )
+from metricwatch.readers.tfevents import event_files, file_order
+from metricwatch.readers.tfevents_args import args_in_file
 
 NAME = "trainer_state.json"
 
@@ -465,6 +473,36 @@ def _newest_checkpoint_dir(run_dir: Path) -> list[Path]:
     return [run_dir / newest] if newest is not None else []
 
 
+def _tensorboard_args(path: Path) -> dict[str, Any]:
+    """{"config": the TrainingArguments} from the newest event file in the output folder's
+    `runs/*/` (the run's own `runs/` when it was run again in the same folder), or {}.
+
+    `path` is the trainer_state.json read: in the output folder or in one of its
+    `checkpoint-N/`. Only the first ARGS_WINDOW bytes of the event file are read (the
+    callback writes the arguments before any scalar). A logging_dir set elsewhere, or a
+    hyperparameter search's `runs/<date>/<trial>/`, is not looked for. Never raises.
+    """
+    output = path.parent
+    if _CHECKPOINT.fullmatch(output.name):
+        output = output.parent
+    newest = _newest_event_file(output / "runs")
+    if newest is None:
+        return {}
+    args, _ = args_in_file(newest)
+    return {"config": args} if args is not None else {}
+
+
+def _newest_event_file(runs: Path) -> Path | None:
+    """The event file of `runs/*/` with the newest timestamp in its name (the TensorBoard
+    reader's order); None when there is none or `runs/` cannot be listed."""
+    try:
+        folders = [Path(entry.path) for entry in os.scandir(runs) if entry.is_dir()]
+    except OSError:
+        return None
+    files = [file for folder in folders for role, file in event_files(folder) if not role]
+    return max(files, key=lambda file: file_order(file.name), default=None)
+
+
 FORMAT = FileFormat(
     name="hf_trainer_state",
     label="Hugging Face Trainer trainer_state.json",
@@ -473,4 +511,5 @@ FORMAT = FileFormat(
     parse=parse_trainer_state,
     nested=_checkpoint_state,
     owned=_newest_checkpoint_dir,
+    described=_tensorboard_args,
 )
