@@ -4,7 +4,8 @@ A run's config is what its files saved (`meta["config"]`: the native meta's
 config, Lightning's hparams.yaml, Ultralytics' args.yaml, MLflow params).
 Nested sections are flattened to dotted keys (`optimizer.lr`), values are
 compared as the text they print as, and a key some runs lack differs from a
-key they all share.
+key they all share. Keys that say where a run's files and reports go rather
+than how it trains are left out (see NOISE_KEYS).
 """
 
 from __future__ import annotations
@@ -14,6 +15,22 @@ from typing import Any
 
 #: Nested configs are flattened this deep at most; deeper sections print as text.
 MAX_DEPTH = 4
+
+#: Keys left out of the comparison, matched on a key's last dotted part. A config such as
+#: Hugging Face's TrainingArguments (~110 keys) holds settings that differ between runs
+#: by construction, or only say where files and reports go, and would crowd the table
+#: with columns that tell nothing of the training. The rule:
+#: - where files go: any key ending in `_dir` (HF output_dir and logging_dir, Ultralytics
+#:   save_dir) and resume_from_checkpoint (a checkpoint's path);
+#: - what the run is called and where it is reported: run_name, report_to, project (HF's
+#:   trackio project, Ultralytics' runs folder) and trackio_*;
+#: - uploading: hub_* (hub_model_id, hub_token, ...) and push_to_hub*;
+#: - the process, not the run: local_rank.
+#: Kept: seed and data_seed (a sweep over seeds is a real difference between runs), and
+#: every other setting: one that is the same in every run is no column anyway.
+NOISE_KEYS = frozenset({"resume_from_checkpoint", "run_name", "report_to", "project", "local_rank"})
+NOISE_PREFIXES = ("hub_", "push_to_hub", "trackio_")
+NOISE_SUFFIXES = ("_dir",)
 
 
 def flatten(config: Any, prefix: str = "", depth: int = 0) -> dict[str, str]:
@@ -40,8 +57,15 @@ def value_text(value: Any) -> str:
 
 
 def config_of(meta: Mapping[str, Any]) -> dict[str, str]:
-    """A run's flattened config from its meta (empty when it saved none)."""
-    return flatten(meta.get("config"))
+    """A run's flattened config from its meta, noise keys left out (empty when it saved
+    none): what the runs table compares and shows."""
+    return {k: v for k, v in flatten(meta.get("config")).items() if not is_noise(k)}
+
+
+def is_noise(key: str) -> bool:
+    """Whether a flattened key is one NOISE_KEYS' rule leaves out (`trainer.output_dir` too)."""
+    last = key.rsplit(".", 1)[-1]
+    return last in NOISE_KEYS or last.startswith(NOISE_PREFIXES) or last.endswith(NOISE_SUFFIXES)
 
 
 def differing(configs: Mapping[str, Mapping[str, str]]) -> list[str]:
