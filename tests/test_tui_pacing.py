@@ -1,4 +1,4 @@
-"""Live data redraws the charts within a share of a core (metricwatch.tui.pacing): the
+"""Live data redraws the charts within a share of a core (metricwatch.pacing): the
 header follows every write, the charts once their last redraw is paid for, and anything
 the user asks for is drawn at once."""
 
@@ -12,8 +12,8 @@ import pytest
 from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
 
 from metricwatch.analysis.findings import Finding, Severity
+from metricwatch.pacing import CHART_SHARE, LONGEST_WAIT_S, Pacer
 from metricwatch.tui.messages import RunsLoaded
-from metricwatch.tui.pacing import CHART_SHARE, LONGEST_WAIT_S, Pacer
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.run_view import _only_newer
 

@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from metricwatch.model import ProblemKind, Run
+from metricwatch.pacing import Pacer
 from metricwatch.readers import DAMAGE_KINDS
 from metricwatch.run_parts import expand
 from metricwatch.sources.discovery import claims_file
 from metricwatch.sources.loader import RunLoader, keep_last_good
-from metricwatch.tui.pacing import Pacer
 from metricwatch.tui.state import RunState, build_state, grown_state
 
 #: Files at least this big are parsed in the child process.

@@ -22,9 +22,9 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from metricwatch.analysis.findings import Finding, Severity
+from metricwatch.pacing import Pacer
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
-from metricwatch.tui.pacing import Pacer
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.chart import ChartWidget
@@ -95,7 +95,7 @@ class RunView(Vertical):
         self._now = 0.0  # the clock at the last show (the app's: a fixed one in tests)
         self._charts: list[ChartSpec] = []
         self._charts_version: ChartsKey | None = None
-        #: Live data redraws the charts within a share of a core (see metricwatch.tui.pacing).
+        #: Live data redraws the charts within a share of a core (see metricwatch.pacing).
         self.pacer = Pacer()
         self._redraw_timer: Timer | None = None
         for slot in self.slots:
