@@ -43,7 +43,7 @@ class Pacer:
         pause = min(self.longest, self.cost / self.share)
         return max(0.0, self.started + pause - now)
 
-    def begin(self, now: float, cost: float = 0.0) -> None:
+    def begin(self, now: float, cost: float) -> None:
         """The work starts again at `now`; `cost`: what it took so far."""
         self.started = now
         self.cost = cost

@@ -527,3 +527,13 @@ def test_trailing_median_equals_a_median_per_point_with_nan_inf_and_huge_values(
     # a NaN makes every median whose points include it NaN, in the head and after
     got = trailing_median(np.array([2.0, np.nan, 1.0, 5.0, 7.0]), 3)
     assert got[0] == 2.0 and np.isnan(got[1:4]).all() and got[4] == 5.0
+
+
+def test_trailing_median_over_more_points_than_one_chunk_of_windows():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    values = np.random.default_rng(11).normal(size=70_000)  # two chunks of 65,536 windows
+    got = trailing_median(values, 5)
+    body = np.median(sliding_window_view(values, 5), axis=1)
+    np.testing.assert_array_equal(got[4:], body)
+    assert got[:4].tolist() == _median_before(values[:4], 5).tolist()
