@@ -168,6 +168,7 @@ async def test_a_rewritten_run_gets_a_reset_not_old_epochs_again(root):
         reader = SseReader(response)
         (root / "a" / "metrics.json").unlink()
         write_epochs(root / "a", epochs(1, 1))  # a new run in the same place, from epoch 1
+        # One read of the new file, or the file gone then back: a reset either way.
         event = await reader.next_of({"reset", "epoch"})
         assert event.event == "reset" and event.data == {"reason": "rewritten"}
         response.close()
@@ -265,4 +266,61 @@ async def test_an_eventsource_resumes_with_the_last_event_id_parameter(root):
         response = await server.client.get(f"/api/events?last_event_id={seen.id}")
         event = await SseReader(response).next_of({"epoch", "reset"})
         assert event.data == {"run": rid, "data": epochs(4, 4)[0]}
+        response.close()
+
+
+def _append_steps(run_dir: Path, first: int, last: int) -> None:
+    with open(run_dir / "metrics.jsonl", "a") as out:
+        for step in range(first, last + 1):
+            out.write(json.dumps({"step": step, "epoch": step / 20, "train_loss": 1 / step}) + "\n")
+
+
+async def test_a_value_added_at_a_step_already_sent_is_a_reset_from_that_step(tmp_path):
+    root = tmp_path / "steps"
+    (root / "run").mkdir(parents=True)
+    _append_steps(root / "run", 1, 20)
+    async with served(root) as server:
+        rid = server.run_id("run")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        _append_steps(root / "run", 21, 40)
+        while (await reader.next_of({"step", "reset"})).data.get("step") != 40:
+            pass
+        # The epoch ends: metrics.json places its validation at the epoch's last step.
+        (root / "run" / "metrics.json").write_text(
+            json.dumps({"epochs": [{"epoch": 2, "step": 40, "val_loss": 0.3}]})
+        )
+        event = await reader.next_of({"step", "reset"})
+        assert event.event == "reset" and event.data == {"reason": "rewritten", "from": 40}
+        body = await server.json(f"/api/training/{rid}/metrics", params={"since": "39"})
+        assert [(r["step"], r.get("val_loss")) for r in body["steps"]] == [(40, 0.3)]
+        response.close()
+
+
+async def test_a_run_rewritten_with_more_records_is_a_reset_from_its_first(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        document = epochs(1, 5)
+        for record in document:
+            record["train_loss"] = 9.0
+        (root / "a" / "metrics.json").write_text(json.dumps({"epochs": document}))
+        event = await reader.next_of({"reset", "epoch"})
+        assert event.event == "reset" and event.data == {"reason": "rewritten", "from": 1}
+        response.close()
+
+
+async def test_a_run_back_from_gone_is_a_reset_on_its_own_stream(root):
+    async with served(root) as server:
+        rid = server.run_id("a")
+        response = await server.client.get(f"/api/training/{rid}/events")
+        reader = SseReader(response)
+        (root / "a" / "metrics.json").unlink()
+        assert (await reader.next_of({"status"})).data["status"] == "gone"
+        write_epochs(root / "a", epochs(1, 6))
+        event = await reader.next_of({"reset", "epoch"})
+        assert event.event == "reset" and event.data == {"reason": "rewritten"}
+        body = await server.json(f"/api/training/{rid}/metrics")
+        assert [record["epoch"] for record in body["epochs"]] == [1, 2, 3, 4, 5, 6]
         response.close()

@@ -37,12 +37,13 @@ QUEUE_LIMIT = 1_000
 @dataclass(frozen=True)
 class Event:
     """One event as it goes on the wire: `one` for the run's own stream (None: only the
-    stream of every run has it, a `run` event), `every` for `GET /api/events`."""
+    stream of every run has it, a `run` event), `every` for `GET /api/events` (None: only
+    the run's own stream has it)."""
 
     number: int
     run_id: str | None
     one: bytes | None
-    every: bytes
+    every: bytes | None
 
 
 def frame(event_id: str, kind: str, data: bytes) -> bytes:

@@ -10,10 +10,14 @@ ids agree (`last_event` is the number of the last event its state includes).
 - `epoch` / `step`: a record whose x is above the last one sent (the record's JSON);
 - `finding`: a finding appeared, changed severity or cleared;
 - `status`: the run's status changed;
-- `reset` (of one run): its records went back (the file rewritten from scratch), or
-  more than MAX_RECORD_EVENTS came at once (a log copied in, a writer's buffer
-  flushed late): fetch its metrics again, rather than every client's queue filled
-  with thousands of records at once;
+- `reset` (of one run): its records went back (the file rewritten from scratch:
+  `{"reason": "rewritten"}`), records already sent changed (`"from": x`: a value
+  added at an x already sent, as metrics.json placing the epoch's validation at the
+  epoch's last step, or a file rewritten with more records than before: fetch them
+  from x on), or more than MAX_RECORD_EVENTS came at once (a log copied in, a
+  writer's buffer flushed late): fetch its metrics again, rather than every client's
+  queue filled with thousands of records at once. On the run's own stream only: the
+  run is back from gone (`rewritten`), or removed (`removed`: nothing more will come);
 - `run` (stream of every run only): a run appeared, is gone (its file deleted: kept,
   status gone) or removed (a part its file no longer holds).
 
@@ -39,6 +43,7 @@ from metricwatch.serve.shapes import (
     count_after,
     dumps,
     findings_by_id,
+    first_changed,
     record_kind,
     records_after,
     run_listing,
@@ -139,6 +144,7 @@ class RunRegistry:
             for rid in self._files.get(metrics_path, []):
                 if rid not in ids and rid in self._entries:
                     entry = self._entries.pop(rid)
+                    self._publish(entry, "reset", {"reason": "removed"}, every=False)
                     self._run_event(entry, "removed")
             self._files[metrics_path] = ids
 
@@ -166,16 +172,23 @@ class RunRegistry:
         status = report.status or Status.EMPTY
         entry = _Entry(rid, report, status, findings_by_id(report), report.run.last_step)
         self._entries[rid] = entry  # (a run back from gone keeps its place in the order)
-        if was is not None and was.status is not status:
-            self._publish(entry, "status", {"status": status.value, "was": was.status.value})
+        if was is not None:
+            if was.status is not status:
+                data = {"status": status.value, "was": was.status.value}
+                self._publish(entry, "status", data)
+            # Back from gone, maybe rewritten: its own stream is told to fetch it again.
+            self._publish(entry, "reset", {"reason": "rewritten"}, every=False)
         self._run_event(entry, "appeared")
 
     def _changed(self, entry: _Entry, report: RunReport) -> None:
         run = report.run
-        entry.report = report
+        old, entry.report = entry.report.run.table, report
         last = run.last_step
+        changed = first_changed(old, run.table, entry.sent)
         if entry.sent is not None and (last is None or last < entry.sent):
             self._publish(entry, "reset", {"reason": "rewritten"})
+        elif changed is not None:  # records already sent changed: from that x, again
+            self._publish(entry, "reset", {"reason": "rewritten", "from": changed})
         else:
             new = count_after(run.table, entry.sent)
             if new > MAX_RECORD_EVENTS:
@@ -210,13 +223,22 @@ class RunRegistry:
         event_id = self.event_id(self._number)
         self._emit(Event(self._number, entry.id, None, frame(event_id, "run", dumps(data))))
 
-    def _publish(self, entry: _Entry, kind: str, data: dict[str, Any]) -> None:
+    def _publish(
+        self, entry: _Entry, kind: str, data: dict[str, Any], *, every: bool = True
+    ) -> None:
+        """An event of one run, on its own stream and (unless not `every`: what the `run`
+        events already say there) on the stream of every run."""
         self._number += 1
         event_id = self.event_id(self._number)
         one = dumps(data)
-        every = b'{"run":%s,"data":%s}' % (dumps(entry.id), one)
+        both = b'{"run":%s,"data":%s}' % (dumps(entry.id), one) if every else None
         self._emit(
-            Event(self._number, entry.id, frame(event_id, kind, one), frame(event_id, kind, every))
+            Event(
+                self._number,
+                entry.id,
+                frame(event_id, kind, one),
+                None if both is None else frame(event_id, kind, both),
+            )
         )
 
 

@@ -58,6 +58,61 @@ def count_after(table: Table, after: int | None) -> int:
     return len(table) - int(np.searchsorted(table.steps, after, side="right"))
 
 
+def first_changed(old: Table, new: Table, upto: int | None) -> int | None:
+    """The smallest x at or before `upto` whose record differs between old and new (a key
+    added, dropped or changed there: metrics.json placing an epoch's validation at the
+    step already sent, a file rewritten in place); None when that prefix is the same.
+
+    Every column is compared (vectorised): a new value at an x already sent must never be
+    missed, and the cost is a few microseconds per thousand points.
+    """
+    if upto is None or old is new:
+        return None
+    found = _first_difference(old.steps, None, new.steps, None, upto)
+    for key in old.series.keys() | new.series.keys():
+        before, after = old.series.get(key), new.series.get(key)
+        if before is after:
+            continue
+        x = _first_difference(
+            _EMPTY if before is None else before.steps,
+            _NO_VALUES if before is None else before.values,
+            _EMPTY if after is None else after.steps,
+            _NO_VALUES if after is None else after.values,
+            upto,
+        )
+        if x is not None and (found is None or x < found):
+            found = x
+    return found
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0, dtype=np.float64)
+
+
+def _first_difference(
+    steps_a: np.ndarray,
+    values_a: np.ndarray | None,
+    steps_b: np.ndarray,
+    values_b: np.ndarray | None,
+    upto: int,
+) -> int | None:
+    """The first x (at or before upto) where two columns differ; NaN equals NaN."""
+    a_end = int(np.searchsorted(steps_a, upto, side="right"))
+    b_end = int(np.searchsorted(steps_b, upto, side="right"))
+    common = min(a_end, b_end)
+    differ = steps_a[:common] != steps_b[:common]
+    if values_a is not None and values_b is not None:
+        va, vb = values_a[:common], values_b[:common]
+        differ |= ~((va == vb) | (np.isnan(va) & np.isnan(vb)))
+    if differ.any():
+        i = int(np.argmax(differ))
+        return int(min(steps_a[i], steps_b[i]))
+    if a_end != b_end:
+        longer = steps_a if a_end > b_end else steps_b
+        return int(longer[common])
+    return None
+
+
 def findings_count(report: RunReport) -> dict[str, int]:
     """How many findings of each severity (every severity present, 0 where none)."""
     counts = Counter(f.severity.value for f in report.findings)

@@ -10,12 +10,15 @@ appending each new record to its run. A record at or before the run's last x
 is one it has (the event stream resumes from the listing's `last_event`, and a
 run's metrics may already hold a few records the stream then brings again), so
 nothing shows twice. A run that appears, or a run's `reset` (its file rewritten,
-or too many records at once), fetches that run's records; a `reset` of the
-stream (it cannot resume) fetches every run again. When the server cannot be reached
+or too many records at once), fetches that run's records (from the reset's
+`from` x on when it says one: a value added at an x already held); a `reset` of
+the stream (it cannot resume) fetches every run again. When the server cannot be reached
 (refused, timed out, an error status), every run of it keeps its last data and
 carries a notice that the server is unreachable, and the client tries again
 after 1 s, 2 s, 4 s... up to BACKOFF_MAX_S; once back, it fetches what it
-missed (`?since=` the last x it has) and follows again.
+missed (`?since=` the last x it has; all of a run whose last x went back) and
+follows the stream again from the last event it saw before the outage, so that
+the resets it missed are replayed.
 
 The standard library only (http.client): the monitor never imports the
 server's HTTP library.
@@ -23,8 +26,11 @@ server's HTTP library.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import http.client
 import json
+import socket
 import threading
 import time
 import urllib.parse
@@ -34,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Run
-from metricwatch.sources.remote_runs import RemoteRun, boot, run_of_listing
-from metricwatch.sources.sse import Frame, FrameReader, StreamEnded
+from metricwatch.sources.remote_runs import RemoteRun, boot, listed_last, run_of_listing
+from metricwatch.sources.sse import MAX_LINE, Frame, FrameReader, StreamEnded
 
 #: Retry delays after a failure: doubling from the first to the last, in seconds.
 BACKOFF_MIN_S = 1.0
@@ -46,6 +52,9 @@ STREAM_TIMEOUT_S = 40.0
 WAKE_S = 0.25
 #: A request (the runs, one run's metrics) that takes longer has failed.
 REQUEST_TIMEOUT_S = 30.0
+#: The biggest response body taken (a million-point run is about 100 MB of JSON): a server
+#: that sends more is not the API, and must not fill the monitor's memory.
+MAX_BODY = 2**30
 DEFAULT_PORT = 8765
 UNREACHABLE = "unreachable: "
 
@@ -181,13 +190,20 @@ class RemoteClient:
         body = self._get("/api/runs")
         if boot(body.get("last_event")) != boot(self._last_event):
             full = True  # another server (restarted): what it holds may have been rewritten
-        self._last_event = body.get("last_event")
+        if full or self._last_event is None:
+            self._last_event = body.get("last_event")
+        # Else the stream resumes from the last event seen before the outage: the server
+        # replays what was missed (a run's reset among it), or says it cannot (a reset of
+        # the stream: every run again).
         listed: dict[str, RemoteRun] = {}
         changed = []
         for entry in body.get("runs", []):
             rid = str(entry["id"])
             held = None if full else self._runs.get(rid)
             run = run_of_listing(entry)
+            last = listed_last(entry)
+            if held is not None and held.last is not None and last is not None and last < held.last:
+                held = None  # it went back while away (rewritten): all of it again
             if held is not None and held.x == run.x:
                 run.steps, run.columns = held.steps, held.columns  # held is dropped
             self._fetch_records(run)
@@ -216,7 +232,9 @@ class RemoteClient:
         try:
             connection.request("GET", path, headers=self._headers())
             response = connection.getresponse()
-            data = response.read()
+            data = response.read(MAX_BODY + 1)
+            if len(data) > MAX_BODY:
+                raise RemoteError(f"{path}: more than {MAX_BODY} bytes")
             if response.status != 200:
                 raise RemoteError(f"{path}: HTTP {response.status} {_error_text(data)}")
             body = json.loads(data)
@@ -230,18 +248,25 @@ class RemoteClient:
 
     def _follow(self, stop: threading.Event) -> None:
         connection = self._connect(STREAM_TIMEOUT_S)
+        sock: socket.socket | None = None
         try:
             headers = self._headers()
             if self._last_event:
                 headers["Last-Event-ID"] = self._last_event
             connection.request("GET", "/api/events", headers=headers)
+            sock = connection.sock
             response = connection.getresponse()
             if response.status != 200:
                 raise RemoteError(f"/api/events: HTTP {response.status}")
-            reader = FrameReader(response.readline)
+            reader = FrameReader(functools.partial(response.readline, MAX_LINE + 1))
             while not stop.is_set() and not self._resync.is_set():
                 self._take(reader.batch(WAKE_S))
         finally:
+            # The reader's thread waits in readline, holding the response's lock, until the
+            # next heartbeat: shut the socket first, so that close() does not wait for it.
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already closed by the server
+                    sock.shutdown(socket.SHUT_RDWR)
             connection.close()
 
     def _take(self, batch: list[Frame]) -> None:
@@ -276,8 +301,12 @@ class RemoteClient:
     def _handle(self, kind: str, rid: str, inner: dict[str, Any]) -> None:
         """One event other than a record, taken in."""
         run = self._runs.get(rid)
-        if kind == "reset" and run is not None:  # its records went back: all of them again
-            run.clear()
+        if kind == "reset" and run is not None:  # its records changed: fetched again
+            start = inner.get("from")
+            if isinstance(start, int) and not isinstance(start, bool):
+                run.truncate(start)  # from that x on (a value added at an x held)
+            else:
+                run.clear()
             self._fetch_records(run)
             self.sink(Loaded([self._as_run(run)]))
         elif kind == "run" and inner.get("change") == "appeared":

@@ -8,6 +8,7 @@ arrays, not a Python loop over every record.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Series, Table
+
+#: The x a record may have: what the Table's int64 steps hold (a bigger one is refused).
+X_MAX = 2**63 - 1
 
 
 @dataclass
@@ -44,6 +48,7 @@ class RemoteRun:
             if (
                 not isinstance(x, int)
                 or isinstance(x, bool)
+                or not -X_MAX <= x <= X_MAX
                 or (self.steps and x <= self.steps[-1])
             ):
                 continue
@@ -58,6 +63,15 @@ class RemoteRun:
     def clear(self) -> None:
         self.steps, self.columns = [], {}
 
+    def truncate(self, start: int) -> None:
+        """Forget the records at x `start` and after (the server says they changed)."""
+        del self.steps[bisect.bisect_left(self.steps, start) :]
+        for key, (steps, values) in list(self.columns.items()):
+            cut = bisect.bisect_left(steps, start)
+            del steps[cut:], values[cut:]
+            if not steps:
+                del self.columns[key]
+
     def table(self) -> Table:
         series = {
             key: Series(key, np.asarray(steps, dtype=np.int64), np.asarray(values))
@@ -69,6 +83,11 @@ class RemoteRun:
 def boot(event_id: Any) -> str | None:
     """The server's start in an event id (`<boot>-<number>`): a new one, a new server."""
     return event_id.rpartition("-")[0] if isinstance(event_id, str) else None
+
+
+def listed_last(entry: dict[str, Any]) -> int | None:
+    """The last x a run of `GET /api/runs` says it has (steps, or epochs done)."""
+    return _whole(entry.get("steps" if entry.get("x") == STEP else "epochs"))
 
 
 def run_of_listing(entry: dict[str, Any]) -> RemoteRun:

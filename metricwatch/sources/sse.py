@@ -17,6 +17,11 @@ from typing import Any
 
 Frame = tuple[str, "str | None", dict[str, Any]]
 
+#: The longest line taken from a stream (a record of thousands of keys is a few hundred
+#: KB): a server that sends a longer one is not the API. Read lines with
+#: `readline(MAX_LINE + 1)` so that such a line is caught without holding all of it.
+MAX_LINE = 16 * 2**20
+
 
 class StreamEnded(Exception):
     """The server closed the stream."""
@@ -24,9 +29,12 @@ class StreamEnded(Exception):
 
 def frames(lines: Iterable[bytes]) -> Iterator[Frame]:
     """(event, id, data) of each frame whose data is a JSON object; comments (heartbeats)
-    and `retry:` lines skipped. Raises ValueError for data that is not JSON."""
+    and `retry:` lines skipped. Raises ValueError for data that is not JSON, or a line
+    longer than MAX_LINE."""
     fields: dict[str, str] = {}
     for raw in lines:
+        if len(raw) > MAX_LINE:
+            raise ValueError(f"a line of the event stream is longer than {MAX_LINE} bytes")
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if "data" in fields:

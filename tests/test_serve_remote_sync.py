@@ -1,0 +1,204 @@
+"""The monitor's client of a server keeps what the server holds: a value added at an x it
+already has, a run rewritten while the network was down, `r` at once, and a server that
+sends what the API never does. Against the real server in a subprocess; every wait is on
+a condition."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from serve_helpers import TIMEOUT_S, write_epochs
+from test_serve_remote import Collect, Server, epochs
+
+from metricwatch.sources import remote as remote_module
+from metricwatch.sources.remote import RemoteClient, Unreachable, parse_remote
+from metricwatch.sources.remote_runs import RemoteRun
+from metricwatch.sources.sse import MAX_LINE, frames
+
+
+class Proxy:
+    """A TCP relay to a port that can be cut (a network blip: its connections closed, new
+    ones closed at once) and restored, while the server behind it goes on."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = threading.Event()
+        self.up.set()
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.sockets += [conn, upstream]
+            threading.Thread(target=self._pump, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, conn), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            self.sockets.clear()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def _follow(url: str, sink: Collect) -> tuple[RemoteClient, threading.Event]:
+    stop = threading.Event()
+    client = RemoteClient(parse_remote(url), sink)
+    threading.Thread(target=client.run, args=(stop,), daemon=True).start()
+    return client, stop
+
+
+def _append_steps(run_dir: Path, first: int, last: int) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "metrics.jsonl", "a") as out:
+        for step in range(first, last + 1):
+            out.write(json.dumps({"step": step, "epoch": step / 20, "train_loss": 1 / step}) + "\n")
+
+
+def _values(run, key: str) -> dict[int, float]:
+    if key not in run.table.series:
+        return {}
+    series = run.series(key)
+    return dict(zip(series.steps.tolist(), series.values.tolist()))
+
+
+def test_a_remote_step_run_gets_the_validation_placed_at_a_step_it_has(tmp_path):
+    root = tmp_path / "runs"
+    _append_steps(root / "s", 1, 20)
+    server = Server(root)
+    sink = Collect()
+    _, stop = _follow(server.url, sink)
+    name = f"127.0.0.1:{server.port}/s"
+    try:
+        sink.wait(lambda: name in sink.runs, "the run listed")
+        _append_steps(root / "s", 21, 40)
+        sink.wait(lambda: sink.runs[name].table.steps[-1] == 40, "step 40")
+        (root / "s" / "metrics.json").write_text(
+            json.dumps({"epochs": [{"epoch": 2, "step": 40, "val_loss": 0.3}]})
+        )
+        sink.wait(lambda: _values(sink.runs[name], "val_loss") == {40: 0.3}, "val_loss at 40")
+        run = sink.runs[name]
+        assert list(run.table.steps) == list(range(1, 41))
+        assert _values(run, "train_loss")[40] == pytest.approx(1 / 40)
+    finally:
+        stop.set()
+        server.stop()
+
+
+def _server_epochs(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/api/runs", timeout=TIMEOUT_S) as response:
+        return json.load(response)["runs"][0]["epochs"]
+
+
+def test_a_run_rewritten_during_a_network_blip_is_fetched_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(remote_module, "BACKOFF_MIN_S", 0.1)
+    root = tmp_path / "runs"
+    write_epochs(root / "a", epochs(1, 2), {"total_epochs": 20})
+    server = Server(root)
+    proxy = Proxy(server.port)
+    sink = Collect()
+    _, stop = _follow(f"http://127.0.0.1:{proxy.port}", sink)
+    name = f"127.0.0.1:{proxy.port}/a"
+    try:
+        sink.wait(lambda: name in sink.runs, "the run listed")
+        write_epochs(root / "a", epochs(3, 3))
+        sink.wait(lambda: sink.runs[name].epochs_done == 3, "epoch 3 from the stream")
+        proxy.cut()
+        sink.wait(lambda: any(isinstance(e, Unreachable) for e in sink.events), "unreachable")
+        rewritten = [dict(record, train_loss=9.0) for record in epochs(1, 5)]
+        (root / "a" / "metrics.json").write_text(json.dumps({"epochs": rewritten}))
+        deadline = time.monotonic() + TIMEOUT_S
+        while _server_epochs(server.url) != 5:  # the server has read it (the same server)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proxy.up.set()
+        sink.wait(
+            lambda: _values(sink.runs[name], "train_loss") == dict.fromkeys(range(1, 6), 9.0),
+            "the rewritten run whole",
+        )
+    finally:
+        stop.set()
+        proxy.close()
+        server.stop()
+
+
+def test_r_fetches_the_runs_again_at_once_not_at_the_next_heartbeat(tmp_path):
+    root = tmp_path / "runs"
+    write_epochs(root / "a", epochs(1, 2))
+    server = Server(root)
+    sink = Collect()
+    client, stop = _follow(server.url, sink)
+    asked: list[float] = []
+    real_get = client._get
+
+    def get(path: str):
+        if path == "/api/runs":
+            asked.append(time.monotonic())
+        return real_get(path)
+
+    client._get = get
+    name = f"127.0.0.1:{server.port}/a"
+    try:
+        sink.wait(lambda: name in sink.runs, "the run listed")
+        write_epochs(root / "a", epochs(3, 3))
+        sink.wait(lambda: sink.runs[name].epochs_done == 3, "following the stream")
+        before = len(asked)
+        pressed = time.monotonic()
+        client.request_resync()
+        sink.wait(lambda: len(asked) > before, "the runs asked for again")
+        assert asked[before] - pressed < 5.0  # the heartbeat, which it waited for, is 15 s
+    finally:
+        stop.set()
+        server.stop()
+
+
+def test_a_record_whose_x_a_table_cannot_hold_is_refused():
+    run = RemoteRun("id", "run", "step", "", None, None)
+    assert not run.add([{"step": 10**30, "loss": 1.0}, {"step": -(10**30), "loss": 1.0}])
+    assert run.add([{"step": 5, "loss": 1.0}])
+    assert list(run.table().steps) == [5]
+
+
+def test_a_stream_line_longer_than_any_record_is_refused():
+    with pytest.raises(ValueError, match="longer than"):
+        list(frames([b"data: " + b"x" * MAX_LINE + b"\n"]))
+
+
+def test_forgetting_the_records_from_an_x_on():
+    run = RemoteRun("id", "run", "step", "", None, None)
+    run.add([{"step": 1, "a": 1.0}, {"step": 2, "a": 2.0, "b": 5.0}, {"step": 3, "a": 3.0}])
+    run.truncate(2)
+    assert run.steps == [1] and run.columns == {"a": ([1], [1.0])}
