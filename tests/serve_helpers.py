@@ -45,12 +45,17 @@ class Served:
 
 @asynccontextmanager
 async def served(
-    root: Path, *, token: str | None = None, cors: str | None = None, heartbeat_s: float = 15.0
+    root: Path,
+    *,
+    token: str | None = None,
+    cors: str | None = None,
+    heartbeat_s: float = 15.0,
+    poll_s: float | None = None,
 ) -> AsyncIterator[Served]:
     registry = RunRegistry()
     app = make_app(registry, token=token, cors=cors, heartbeat_s=heartbeat_s)
     messages: list[str] = []
-    feed = ServeFeed(root, registry, choose_mode(root), say=messages.append)
+    feed = ServeFeed(root, registry, choose_mode(root, poll_s), say=messages.append)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         feed.start()
         try:

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
+import threading
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from serve_helpers import served, strict_loads, write_epochs
+from serve_helpers import TIMEOUT_S, SseReader, served, strict_loads, write_epochs
 
 from metricwatch.cli import main
 from metricwatch.report import build_report
 from metricwatch.run_parts import expand
-from metricwatch.serve.shapes import findings_count
+from metricwatch.serve.feed import ServeFeed
+from metricwatch.serve.registry import RunRegistry
+from metricwatch.serve.shapes import dumps, findings_count
 from metricwatch.sources.discovery import scan
 from metricwatch.sources.loader import RunLoader
+from metricwatch.watch import choose_mode
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_runs"
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
@@ -251,3 +257,55 @@ async def test_cors_allows_the_one_origin_given(small):
         assert preflight.status == 204  # a preflight carries no token
         assert preflight.headers["Access-Control-Allow-Methods"] == "GET"
         assert preflight.headers["Access-Control-Allow-Headers"] == "Authorization, Last-Event-ID"
+
+
+async def test_a_run_named_with_bytes_that_are_not_utf8_is_served_not_fatal(tmp_path):
+    root = tmp_path / "runs"
+    odd = os.fsdecode(b"run-\xff")  # a directory name that is not UTF-8
+    write_epochs(root / odd, [{"epoch": 1, "train_loss": 1.0}])
+    # Polled: watchfiles stops at a path that is not UTF-8 (a limit of the watcher).
+    async with served(root, poll_s=0.1) as server:
+        listing = (await server.json("/api/runs"))["runs"]
+        assert [run["name"] for run in listing] == ["run-\ufffd"]
+        rid = listing[0]["id"]
+        summary = await server.json(f"/api/training/{rid}/summary")
+        assert summary["name"] == "run-\ufffd"
+        body = await server.json(f"/api/training/{rid}/metrics")
+        assert body["name"] == "run-\ufffd" and body["epochs"] == [{"epoch": 1, "train_loss": 1.0}]
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        write_epochs(root / odd, [{"epoch": 2, "train_loss": 0.5}])
+        event = await reader.next_of({"epoch"})
+        assert event.data == {"run": rid, "data": {"epoch": 2, "train_loss": 0.5}}
+        write_epochs(root / "later", [{"epoch": 1, "train_loss": 1.0}])  # the watch goes on
+        event = await reader.next_of({"run"})
+        assert event.data["data"]["run"]["name"] == "later"
+        response.close()
+
+
+def test_event_payloads_show_a_lone_surrogate_as_a_replacement_character():
+    assert dumps({"run": "run-\udcff", "k\udcfe": 1}) == '{"run":"run-\ufffd","k\ufffd":1}'.encode()
+
+
+def test_a_failing_status_tick_is_said_and_the_ticks_go_on(tmp_path):
+    registry = RunRegistry()
+    messages: list[str] = []
+    feed = ServeFeed(
+        tmp_path, registry, choose_mode(tmp_path), say=messages.append, status_every_s=0.01
+    )
+    ticks: list[float] = []
+
+    def tick(now: float) -> None:
+        ticks.append(now)
+        if len(ticks) == 1:
+            raise RuntimeError("a bug")
+
+    registry.tick = tick
+    thread = threading.Thread(target=feed._tick, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(ticks) < 3:
+        assert time.monotonic() < deadline, "the ticks stopped"
+        time.sleep(0.01)
+    feed.stop()
+    assert messages[0].startswith("statuses: RuntimeError: a bug")

@@ -98,8 +98,13 @@ class ServeFeed:
             self.on_ready()
 
     def _tick(self) -> None:
+        """Statuses again every status_every_s; a failure is said and the ticks go on (a
+        thread that ended here would leave every run live for ever, silently)."""
         while not self._stop.wait(self.status_every_s):
-            self.registry.tick(time.time())
+            try:
+                self.registry.tick(time.time())
+            except Exception as error:  # noqa: BLE001 - said, and tried at the next tick
+                self.say(f"statuses: {describe_error(error)}")
 
     def apply(self, update: RunUpdate) -> None:
         """One watcher update into the registry. A run that cannot be read is said, once
@@ -121,10 +126,9 @@ class ServeFeed:
             parts = expand(run)
             reports = [self._report(path, part) for part in parts]
             self._keep_reports(path, {part.name for part in parts})
+            self.registry.file_loaded(path, reports)
         except Exception as error:  # noqa: BLE001 - one bad run is said, never fatal
             self.say(f"{update.name}: cannot be read: {describe_error(error)}")
-            return
-        self.registry.file_loaded(path, reports)
 
     def _report(self, path: Path, run: Run) -> RunReport:
         """build_report, unless this run's read did not change (a store's other parts)."""

@@ -9,6 +9,7 @@ event for one new epoch of a 100,000-step run costs one row, not the table.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -21,9 +22,17 @@ from metricwatch.report import RunReport, run_json
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, NaN and Inf as null (JSON has neither)."""
+    """Compact UTF-8 JSON, NaN and Inf as null (JSON has neither). A lone surrogate (a run
+    named after a directory whose name is not UTF-8, a key read from such a file) cannot
+    be UTF-8: it is shown as U+FFFD rather than failing the answer or the event."""
     text = json.dumps(json_safe(value), allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def records_key(run: Run) -> str:
