@@ -119,10 +119,15 @@ async def test_since_returns_only_the_records_after_it(small, since, epochs):
     assert [record["epoch"] for record in body["epochs"]] == epochs
 
 
-async def test_since_that_is_not_a_whole_number_is_a_400(small):
+@pytest.mark.parametrize(
+    "since",
+    ["2.5", "1_0", " 5 ", "\u0665", "5" * 5000],
+    ids=["fraction", "underscore", "spaces", "arabic-indic", "long"],
+)
+async def test_since_that_is_not_a_whole_number_is_a_400(small, since):
     async with served(small) as server:
         rid = server.run_id("exp1")
-        response = await server.client.get(f"/api/training/{rid}/metrics?since=2.5")
+        response = await server.client.get(f"/api/training/{rid}/metrics", params={"since": since})
         assert response.status == 400
         assert await response.json() == {"error": "since must be a whole number"}
 
@@ -309,3 +314,23 @@ def test_a_failing_status_tick_is_said_and_the_ticks_go_on(tmp_path):
         time.sleep(0.01)
     feed.stop()
     assert messages[0].startswith("statuses: RuntimeError: a bug")
+
+
+def test_a_first_search_that_fails_is_fatal_before_the_server_is_ready(tmp_path, monkeypatch):
+    from metricwatch.serve import feed as feed_module
+
+    def broken(*args, **kwargs):
+        raise OSError("no such mount")
+
+    monkeypatch.setattr(feed_module, "RunWatcher", broken)
+    said: list[str] = []
+    feed = ServeFeed(
+        tmp_path,
+        RunRegistry(),
+        choose_mode(tmp_path),
+        say=said.append,
+        on_fatal=lambda message: said.append("fatal"),
+        on_ready=lambda: said.append("ready"),
+    )
+    feed._watch()
+    assert said == ["fatal", "ready"]

@@ -324,3 +324,16 @@ async def test_a_run_back_from_gone_is_a_reset_on_its_own_stream(root):
         body = await server.json(f"/api/training/{rid}/metrics")
         assert [record["epoch"] for record in body["epochs"]] == [1, 2, 3, 4, 5, 6]
         response.close()
+
+
+@pytest.mark.parametrize(
+    "number", ["\u00b2", "5" * 5000, "+1", " 1"], ids=["superscript", "long", "plus", "space"]
+)
+async def test_a_malformed_last_event_id_is_a_reset_not_an_error(root, number):
+    async with served(root) as server:
+        last = f"{server.registry.boot}-{number}"
+        response = await server.client.get("/api/events", headers={"Last-Event-ID": last})
+        assert response.status == 200
+        event = await SseReader(response).next_of({"reset", "epoch"})
+        assert event.event == "reset" and event.data == {"reason": "resume"}
+        response.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -133,10 +134,10 @@ class Routes:
                 if client.dropped:
                     break
                 await response.write(data or b": heartbeat\n\n")
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the client went away (or the server is stopping): nothing to say to it
+        except ConnectionError:
+            pass  # the client went away: nothing to say to it
         finally:
-            self.hub.unsubscribe(client)
+            self.hub.unsubscribe(client)  # (cancelled too: the server is stopping)
         return response
 
     def _view(self, request: web.Request) -> RunView:
@@ -153,10 +154,13 @@ def _since(request: web.Request) -> int | None:
     text = request.query.get("since")
     if text is None:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise web.HTTPBadRequest(reason="since must be a whole number") from None
+    # ASCII digits only: int() also takes "1_0", " 5 " and other scripts' digits.
+    if not _WHOLE.fullmatch(text):
+        raise web.HTTPBadRequest(reason="since must be a whole number")
+    return int(text)
+
+
+_WHOLE = re.compile("-?[0-9]{1,18}")
 
 
 async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:

@@ -22,6 +22,7 @@ publishing never waits for a client, so one slow reader slows no other.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,9 +58,14 @@ def parse_event_id(text: str | None, boot: str) -> int | None:
     if text is None or not text.strip():
         return -1
     prefix, _, number = text.strip().rpartition("-")
-    if prefix != boot or not number.isdigit():
+    # ASCII digits only, and few of them: str.isdigit() takes "²" (which int() refuses)
+    # and int() of thousands of digits is slow; either is an id that is not ours.
+    if prefix != boot or not _NUMBER.fullmatch(number):
         return None
     return int(number)
+
+
+_NUMBER = re.compile("[0-9]{1,18}")
 
 
 @dataclass(eq=False)

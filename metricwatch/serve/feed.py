@@ -87,9 +87,11 @@ class ServeFeed:
                 for update in updates:
                     self.apply(update)
         except Exception as error:  # noqa: BLE001 - the server says so and stops
-            self._ready()
+            # Fatal first: the server, told it is ready, must already know it is stopping
+            # (not say "serving N runs" after a first search that failed).
             if self.on_fatal is not None:
                 self.on_fatal(f"the watch stopped: {describe_error(error)}")
+            self._ready()
 
     def _ready(self) -> None:
         """The first search's runs are all in (or the watch failed before)."""
