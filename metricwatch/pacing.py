@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 #: The share of one core live chart redraws may take (the default).
-CHART_SHARE = 0.02
+CHART_SHARE = 0.05
 #: The longest live data waits for its charts, however costly they are.
 LONGEST_WAIT_S = 5.0
 

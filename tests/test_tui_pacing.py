@@ -20,8 +20,8 @@ from metricwatch.tui.widgets.run_view import _only_newer
 WIDE = (120, 40)
 
 
-def test_defaults_are_two_percent_of_a_core_and_five_seconds_at_most():
-    assert (CHART_SHARE, LONGEST_WAIT_S) == (0.02, 5.0)
+def test_defaults_are_five_percent_of_a_core_and_five_seconds_at_most():
+    assert (CHART_SHARE, LONGEST_WAIT_S) == (0.05, 5.0)
     assert Pacer().wait(0.0) == 0.0  # nothing drawn yet: draw
 
 

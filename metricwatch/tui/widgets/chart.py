@@ -68,6 +68,7 @@ class ChartWidget(PlotextPlot):
         self.failure: DrawFailure | None = None
         #: Told the seconds each build took (the view paces live redraws by it).
         self.cost_sink: Callable[[float], None] | None = None
+        self._built = False  # whether the render being timed built the plot again
 
     @property
     def spec(self) -> ChartSpec | None:
@@ -141,16 +142,20 @@ class ChartWidget(PlotextPlot):
         if key != self._drawn:
             self._body = self._build(spec, width, plot_height, theme)
             self._drawn = key
+            self._built = True
         if not footer:
             return self._body
         return Text("\n").join([self._body, *footer])
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        """Textual's, timed: the plot built (when it changed) and turned into lines is what a
-        redraw of this chart costs (told to cost_sink; the view paces live redraws by it)."""
+        """Textual's, timed when the plot was built again: that build and its turning into
+        lines is what a redraw of this chart costs (told to cost_sink; the view paces live
+        redraws by it). Lines drawn again from the same plot (another widget's update near
+        it) cost no build and are not counted: the pace is the redraws'."""
         started = time.perf_counter()
+        self._built = False
         lines = super().render_lines(crop)
-        if self.cost_sink is not None:
+        if self._built and self.cost_sink is not None:
             self.cost_sink(time.perf_counter() - started)
         return lines
 
