@@ -219,3 +219,22 @@ async def test_a_new_finding_is_drawn_at_once_with_the_rest(tmp_path):
         app.post_message(RunsLoaded([newest]))
         await _shown(pilot, newest)
         assert calmer in app.view.findings.findings
+
+
+async def test_only_a_plot_built_again_counts_as_a_redraws_cost(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        await pilot.pause(0.2)
+        pacer = app.view.pacer
+        before = pacer.cost
+        for slot in app.view.slots:
+            slot.refresh()  # lines drawn again from the same plot
+        await pilot.pause(0.2)
+        assert pacer.cost == before
+        slot = app.view.slots[0]
+        slot._drawn = None  # the plot must be built again
+        slot.refresh()
+        await wait_for(pilot, lambda: pacer.cost > before)
