@@ -53,7 +53,7 @@ async def served(
     poll_s: float | None = None,
 ) -> AsyncIterator[Served]:
     registry = RunRegistry()
-    app = make_app(registry, token=token, cors=cors, heartbeat_s=heartbeat_s)
+    app = make_app(registry, root=root, token=token, cors=cors, heartbeat_s=heartbeat_s)
     messages: list[str] = []
     feed = ServeFeed(root, registry, choose_mode(root, poll_s), say=messages.append)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:

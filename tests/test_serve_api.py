@@ -159,6 +159,9 @@ async def test_summary_is_what_summary_json_says_of_the_run(samples):
             assert body.pop("last_event")
             rows = body.pop("rows")
             assert rows and rows[0][0] == "Train Loss"
+            # The run's path relative to the served PATH, never where it is on the server.
+            full = Path(entry.pop("path"))
+            assert body.pop("path") == str(full.relative_to(samples / "diagnostics"))
             assert body == entry
     assert any(entry["diagnostics"] for entry in expected.values())
 
@@ -224,12 +227,14 @@ async def test_a_token_is_needed_on_every_request(small):
             assert response.status == 401
         ok = await server.client.get("/api/runs", headers={"Authorization": "Bearer s3cret"})
         assert ok.status == 200
-        ok = await server.client.get(f"/api/training/{rid}/metrics", params={"token": "s3cret"})
-        assert ok.status == 200
-        stream = await server.client.get("/api/events", params={"token": "s3cret"})
-        assert stream.status == 200
-        assert stream.content_type == "text/event-stream"
-        stream.close()
+        for path in ("/api/runs", f"/api/training/{rid}/metrics", f"/api/training/{rid}/summary"):
+            refused = await server.client.get(path, params={"token": "s3cret"})
+            assert refused.status == 401, path  # a token in the URL: event streams only
+        for path in ("/api/events", f"/api/training/{rid}/events"):
+            stream = await server.client.get(path, params={"token": "s3cret"})
+            assert stream.status == 200
+            assert stream.content_type == "text/event-stream"
+            stream.close()
 
 
 async def test_no_cors_headers_unless_asked(small):

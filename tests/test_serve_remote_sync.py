@@ -202,3 +202,17 @@ def test_forgetting_the_records_from_an_x_on():
     run.add([{"step": 1, "a": 1.0}, {"step": 2, "a": 2.0, "b": 5.0}, {"step": 3, "a": 3.0}])
     run.truncate(2)
     assert run.steps == [1] and run.columns == {"a": ([1], [1.0])}
+
+
+def test_a_token_given_with_spaces_around_it_is_the_token_without_them(tmp_path):
+    root = tmp_path / "runs"
+    write_epochs(root / "a", epochs(1, 1))
+    server = Server(root, "--token", " tk\n")
+    try:
+        request = urllib.request.Request(
+            f"{server.url}/api/runs", headers={"Authorization": "Bearer tk"}
+        )
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            assert response.status == 200
+    finally:
+        server.stop()

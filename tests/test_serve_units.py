@@ -167,10 +167,12 @@ def test_a_non_loopback_host_needs_a_token():
 def test_the_token_is_read_from_the_header_or_the_query_and_compared_whole():
     assert token_of({"Authorization": "Bearer abc"}, {}) == "abc"
     assert token_of({"Authorization": "bearer  abc "}, {"token": "q"}) == "abc"
-    assert token_of({"Authorization": "Basic abc"}, {"token": "q"}) == "q"
+    assert token_of({"Authorization": "Basic abc"}, {"token": "q"}, query_allowed=True) == "q"
+    assert token_of({"Authorization": "Basic abc"}, {"token": "q"}) is None  # not a stream
     assert token_of({}, {}) is None
     assert token_matches("abc", "abc")
     assert not token_matches("ab", "abc")
     assert not token_matches("abcd", "abc")
     assert not token_matches(None, "abc")
     assert not token_matches("\udcff", "abc")  # a token that is not UTF-8 is no error
+    assert token_matches("\udcff", "\udcff")  # nor an expected one (from the environment)

@@ -19,6 +19,7 @@ import contextlib
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -46,6 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def make_app(
     registry: RunRegistry,
     *,
+    root: Path | None = None,
     token: str | None = None,
     cors: str | None = None,
     heartbeat_s: float = HEARTBEAT_S,
@@ -55,7 +57,7 @@ def make_app(
     app = web.Application(middlewares=[_errors_as_json, _auth(token)])
     app[REGISTRY] = registry
     app[HUB] = EventHub(registry.boot)
-    routes = Routes(registry, app[HUB], heartbeat_s)
+    routes = Routes(registry, app[HUB], heartbeat_s, root)
     app.router.add_get("/api/runs", routes.runs)
     app.router.add_get("/api/training/{run_id}/metrics", routes.metrics)
     app.router.add_get("/api/training/{run_id}/summary", routes.summary)
@@ -72,10 +74,13 @@ def make_app(
 class Routes:
     """The handlers (see the module docstring)."""
 
-    def __init__(self, registry: RunRegistry, hub: EventHub, heartbeat_s: float) -> None:
+    def __init__(
+        self, registry: RunRegistry, hub: EventHub, heartbeat_s: float, root: Path | None = None
+    ) -> None:
         self.registry = registry
         self.hub = hub
         self.heartbeat_s = heartbeat_s
+        self.root = root
 
     async def runs(self, request: web.Request) -> web.Response:
         views, last = self.registry.views()
@@ -99,6 +104,7 @@ class Routes:
     async def summary(self, request: web.Request) -> web.Response:
         view = self._view(request)
         body = summary_json(view.id, view.report, view.status.value)
+        body["path"] = _shown_path(view.report.run.path, self.root)
         body["last_event"] = self._id(view.last_event)
         return _json(body)
 
@@ -163,6 +169,17 @@ def _since(request: web.Request) -> int | None:
 _WHOLE = re.compile("-?[0-9]{1,18}")
 
 
+def _shown_path(path: Path, root: Path | None) -> str:
+    """A run's path relative to the served PATH: where the server's files live on its
+    machine is none of a client's business."""
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return path.name
+
+
 async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     """A big run's records (a million points) are built and encoded off the event loop,
     so the event streams keep flowing meanwhile."""
@@ -195,7 +212,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 def _auth(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        given = token_of(request.headers, request.query)
+        given = token_of(request.headers, request.query, query_allowed=_is_stream(request))
         if token is not None and request.method != "OPTIONS" and not token_matches(given, token):
             raise web.HTTPUnauthorized(
                 reason="missing or wrong token", headers={"WWW-Authenticate": "Bearer"}
@@ -203,6 +220,15 @@ def _auth(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.S
         return await handler(request)
 
     return check
+
+
+def _is_stream(request: web.Request) -> bool:
+    """Whether the request is for an event stream (the only routes a query token opens)."""
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical in EVENT_ROUTES
+
+
+EVENT_ROUTES = frozenset({"/api/training/{run_id}/events", "/api/events"})
 
 
 def _cors_headers(origin: str) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:

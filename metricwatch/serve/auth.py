@@ -3,8 +3,9 @@
 The server binds to 127.0.0.1 unless told otherwise. Any other address
 reaches other machines, so it needs a token (--token or METRICWATCH_TOKEN),
 and without one the server refuses to start. With a token, every request
-carries it, as `Authorization: Bearer TOKEN` or `?token=TOKEN` (what an
-EventSource in a browser can send), compared in constant time.
+carries it, as `Authorization: Bearer TOKEN`, or `?token=TOKEN` on the event
+streams only (what an EventSource in a browser can send), compared in constant
+time.
 """
 
 from __future__ import annotations
@@ -47,17 +48,26 @@ def check_bind(host: str, token: str | None) -> None:
         )
 
 
-def token_of(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The token a request carries: its bearer token, else its `token` query parameter."""
+def token_of(
+    headers: Mapping[str, str], query: Mapping[str, str], *, query_allowed: bool = False
+) -> str | None:
+    """The token a request carries: its bearer token, else (where `query_allowed`: the
+    event streams, which a browser's EventSource opens without headers) its `token`
+    query parameter. Elsewhere a token in the URL is not taken: URLs end up in logs,
+    histories and Referer headers."""
     header = headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return query.get("token")
+    return query.get("token") if query_allowed else None
 
 
 def token_matches(given: str | None, expected: str) -> bool:
     """Constant-time comparison (the time taken says nothing of how much matched)."""
     if given is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+    # surrogateescape both: a token from the environment that is not UTF-8 compares as its
+    # bytes instead of raising at every request.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )

@@ -32,7 +32,8 @@ EPILOG = f"""Endpoints (JSON; NaN and Inf as null):
   GET /api/events                        Server-Sent Events of every run
 
 Any --host other than a loopback address needs a token (--token or {TOKEN_ENV}),
-sent as `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+sent as `Authorization: Bearer TOKEN` (or `?token=TOKEN` on the event streams);
+prefer {TOKEN_ENV} to --token, which `ps` shows to every user.
 
 exit codes:
   0    stopped by SIGTERM
@@ -98,8 +99,12 @@ def serve_command(args: argparse.Namespace) -> int:
     from metricwatch.cli import CliError
 
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV)
-    if token is not None and not token.strip():
-        raise CliError(f"the token is empty (--token or ${TOKEN_ENV})")
+    if token is not None:
+        # A request's token is read without the spaces around it: so is this one, or a
+        # token pasted with a newline could never match.
+        token = token.strip()
+        if not token:
+            raise CliError(f"the token is empty (--token or ${TOKEN_ENV})")
     try:
         check_bind(args.host, token)
     except AddressError as error:

@@ -66,7 +66,7 @@ async def _serve(options: ServeOptions) -> int:
         loop.call_soon_threadsafe(stop, EXIT_UNUSABLE)
 
     registry = RunRegistry()
-    app = make_app(registry, token=options.token, cors=options.cors)
+    app = make_app(registry, root=options.root, token=options.token, cors=options.cors)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     ready = asyncio.Event()
