@@ -5,7 +5,10 @@ RunWatcher finds the runs and follows them, RunLoader reads a file only when
 it changed (appended logs from where they ended), keep_last_good keeps the
 last good data of a file caught mid-write, run_parts.expand gives one run
 per part of a file of several runs, and build_report summarises and
-diagnoses each run exactly as `metricwatch summary` does. A second thread
+diagnoses each run exactly as `metricwatch summary` does, paced (see
+metricwatch.serve.analyses: a run written many times a second is analysed a
+few times a second at most, its records still sent at every write, and read
+again when its analysis is due, from a timer thread). A second thread
 asks for the statuses again every STATUS_EVERY_S seconds (a run turns
 stalled or idle with no write): it wakes a few times a minute, so the idle
 server costs nothing.
@@ -24,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from metricwatch.model import Run
-from metricwatch.report import RunReport, build_report, describe_error, status_of
+from metricwatch.report import RunReport, describe_error, status_of
 from metricwatch.run_parts import expand
+from metricwatch.serve.analyses import Analyses
 from metricwatch.serve.registry import RunRegistry
 from metricwatch.sources.loader import RunLoader, keep_last_good
 from metricwatch.watch import RunUpdate, RunWatcher, UpdateKind, WatchMode
@@ -60,8 +64,12 @@ class ServeFeed:
         self._stop = threading.Event()
         self._loader = RunLoader()
         self._previous: dict[Path, Run] = {}  # each file's last good read (not a merge)
-        # (file, run) -> (its table, what else its report depends on, the report)
-        self._reports: dict[tuple[Path, str], tuple[Any, tuple[Any, ...], RunReport]] = {}
+        # (file, run) -> (its table, what else its report depends on, the report, whether
+        # the report is an analysis of that read rather than an earlier one grown to it)
+        self._reports: dict[tuple[Path, str], tuple[Any, tuple[Any, ...], RunReport, bool]] = {}
+        self._analyses = Analyses()
+        self._due: dict[Path, str] = {}  # files to read again when their analysis is due
+        self._lock = threading.Lock()  # one update at a time: the watch's, or a due one
 
     def start(self) -> None:
         threading.Thread(target=self._watch, name="serve-watch", daemon=True).start()
@@ -108,11 +116,16 @@ class ServeFeed:
             except Exception as error:  # noqa: BLE001 - said, and tried at the next tick
                 self.say(f"statuses: {describe_error(error)}")
 
-    def apply(self, update: RunUpdate) -> None:
+    def apply(self, update: RunUpdate, *, analyse: bool = False) -> None:
         """One watcher update into the registry. A run that cannot be read is said, once
-        per update, and the others go on."""
+        per update, and the others go on. `analyse`: the paced analysis that was due."""
+        with self._lock:
+            self._apply(update, analyse)
+
+    def _apply(self, update: RunUpdate, analyse: bool) -> None:
         path = update.metrics_path
         if update.kind is UpdateKind.GONE:
+            self._due.pop(path, None)
             self._previous.pop(path, None)
             self._loader.forget(path)
             self._keep_reports(path, set())
@@ -126,24 +139,47 @@ class ServeFeed:
             if run is current or previous is None:
                 self._previous[path] = current
             parts = expand(run)
-            reports = [self._report(path, part) for part in parts]
+            reports = [self._report(path, part, update.name, analyse) for part in parts]
             self._keep_reports(path, {part.name for part in parts})
             self.registry.file_loaded(path, reports)
         except Exception as error:  # noqa: BLE001 - one bad run is said, never fatal
             self.say(f"{update.name}: cannot be read: {describe_error(error)}")
 
-    def _report(self, path: Path, run: Run) -> RunReport:
-        """build_report, unless this run's read did not change (a store's other parts)."""
+    def _report(self, path: Path, run: Run, name: str, analyse: bool) -> RunReport:
+        """The run's report: the last one if this read did not change (a store's other
+        parts), else a paced analysis (see analyses), with a re-read asked for when it is
+        due."""
         key = (path, run.name)
         stamp = (run.mtime, run.format, tuple(run.problems), run.meta)
         found = self._reports.get(key)
-        if found is not None and found[0] is run.table and found[1] == stamp:
+        if (
+            found is not None
+            and found[0] is run.table
+            and found[1] == stamp
+            and (found[3] or not analyse)
+        ):
             return replace(found[2], status=status_of(found[2].run, time.time()))
-        report = build_report(run)
-        self._reports[key] = (run.table, stamp, report)
+        report, wait = self._analyses.report(key, run, force=analyse)
+        self._reports[key] = (run.table, stamp, report, wait == 0)
+        if wait > 0 and path not in self._due:
+            self._due[path] = name
+            timer = threading.Timer(wait, self._analyse_due, args=(path,))
+            timer.daemon = True
+            timer.start()
         return report
+
+    def _analyse_due(self, path: Path) -> None:
+        """A file's analysis is due: read it again (unchanged: the read is cached) and
+        analyse what was only grown."""
+        with self._lock:
+            name = self._due.pop(path, None)
+        if name is None or self._stop.is_set():
+            return
+        self.apply(RunUpdate(UpdateKind.CHANGED, name, path), analyse=True)
 
     def _keep_reports(self, path: Path, names: set[str]) -> None:
         """Forget the reports of the file's runs that are not among names."""
-        for key in [k for k in self._reports if k[0] == path and k[1] not in names]:
+        gone = [k for k in self._reports if k[0] == path and k[1] not in names]
+        for key in gone:
             del self._reports[key]
+        self._analyses.forget(gone)
