@@ -337,3 +337,36 @@ async def test_a_malformed_last_event_id_is_a_reset_not_an_error(root, number):
         event = await SseReader(response).next_of({"reset", "epoch"})
         assert event.event == "reset" and event.data == {"reason": "resume"}
         response.close()
+
+
+async def test_the_stream_of_a_removed_run_is_told_and_ends():
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from metricwatch.model import Run, Table
+    from metricwatch.report import build_report
+    from metricwatch.serve.app import make_app
+    from metricwatch.serve.ids import run_id
+    from metricwatch.serve.registry import RunRegistry
+
+    def report(name: str):
+        table = Table.from_rows([(1, {"train_loss": 1.0})])
+        return build_report(Run(name=name, path=Path("store") / name, table=table))
+
+    registry = RunRegistry()
+    store = Path("store/meta.yaml")
+    kept, removed = report("store/1"), report("store/2")
+    registry.file_loaded(store, [kept, removed])
+    async with TestClient(TestServer(make_app(registry), host="127.0.0.1")) as client:
+        response = await client.get(f"/api/training/{run_id('store/2')}/events")
+        every = await client.get("/api/events")
+        reader = SseReader(response)
+        registry.file_loaded(store, [kept])  # the store no longer holds store/2
+        event = await reader.next_of({"reset"})
+        assert event.data == {"reason": "removed"}
+        with pytest.raises(EOFError):
+            await reader.next()
+        # The stream of every run says it with its run event, and goes on.
+        event = await SseReader(every).next()
+        assert event.event == "run" and event.data["data"]["change"] == "removed"
+        assert not every.content.at_eof()
+        every.close()

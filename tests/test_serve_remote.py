@@ -166,10 +166,17 @@ def test_a_wrong_token_is_an_unreachable_server_said_once(root, monkeypatch):
     sink = Collect()
     stop = threading.Event()
     client = RemoteClient(parse_remote(server.url, "wrong"), sink)
+    tries: list[str] = []
+    real_get = client._get
+
+    def get(path: str):
+        tries.append(path)
+        return real_get(path)
+
+    client._get = get
     threading.Thread(target=client.run, args=(stop,), daemon=True).start()
     try:
-        sink.wait(lambda: sink.events, "an event")
-        time.sleep(0.5)  # several retries: still said once
+        sink.wait(lambda: len(tries) >= 4, "several tries")  # still said once
         assert [type(e) for e in sink.events] == [Unreachable]
         assert "HTTP 401 missing or wrong token" in sink.events[0].message
     finally:
@@ -177,7 +184,15 @@ def test_a_wrong_token_is_an_unreachable_server_said_once(root, monkeypatch):
         server.stop()
 
 
-async def test_the_monitor_shows_a_servers_runs_live_beside_local_ones(root, tmp_path):
+async def test_the_monitor_shows_a_servers_runs_live_beside_local_ones(root, tmp_path, monkeypatch):
+    synced: list[float] = []
+    real_sync = RemoteClient._sync
+
+    def sync(client: RemoteClient) -> None:
+        synced.append(time.monotonic())
+        real_sync(client)
+
+    monkeypatch.setattr(RemoteClient, "_sync", sync)
     server = Server(root)
     local = tmp_path / "local"
     write_epochs(local / "mine", epochs(1, 4))
@@ -192,8 +207,10 @@ async def test_the_monitor_shows_a_servers_runs_live_beside_local_ones(root, tmp
             await wait_for(pilot, lambda: app.states[name].epochs_done == 3, TIMEOUT_S)
             app.select(name)
             await wait_for(pilot, lambda: "3 / 20" in app.view.header.plain, TIMEOUT_S)
+            syncs = len(synced)
             await pilot.press("r")  # fetched again from the server, not read as a file
-            write_epochs(root / "a", epochs(4, 4))
+            await wait_for(pilot, lambda: len(synced) > syncs, TIMEOUT_S)
+            write_epochs(root / "a", epochs(4, 4))  # and followed again
             await wait_for(pilot, lambda: app.states[name].epochs_done == 4, TIMEOUT_S)
             assert not app.states[name].problems
     finally:

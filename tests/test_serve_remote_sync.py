@@ -216,3 +216,10 @@ def test_a_token_given_with_spaces_around_it_is_the_token_without_them(tmp_path)
             assert response.status == 200
     finally:
         server.stop()
+
+
+def test_a_server_given_twice_is_followed_once():
+    from metricwatch.sources.remote import split_sources
+
+    _, servers = split_sources(["http://gpu1", "http://gpu1:8765/", "http://gpu2:1"], None)
+    assert [spec.label for spec in servers] == ["gpu1:8765", "gpu2:1"]

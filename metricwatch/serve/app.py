@@ -135,7 +135,7 @@ class Routes:
         client, backlog = self.hub.subscribe(rid, last, self.registry.last_event, abort)
         try:
             await response.write(b"retry: %d\n\n" % RETRY_MS + backlog)
-            while True:
+            while not client.ended:  # (a run's own stream ends after the run is removed)
                 data = await client.next(self.heartbeat_s)
                 if client.dropped:
                     break

@@ -45,6 +45,8 @@ class Event:
     run_id: str | None
     one: bytes | None
     every: bytes | None
+    #: The run's last event (it is removed): its own streams end after it.
+    final: bool = False
 
 
 def frame(event_id: str, kind: str, data: bytes) -> bytes:
@@ -79,13 +81,17 @@ class Client:
     pending: deque[bytes] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
+    ended: bool = False  # its run's last event is among the frames: end after them
 
     def wants(self, event: Event) -> bytes | None:
         if event.number <= self.after:
             return None  # already sent (replayed), or part of the state it was given
         if self.run_id is None:
             return event.every
-        return event.one if event.run_id == self.run_id else None
+        if event.run_id != self.run_id:
+            return None
+        self.ended = self.ended or event.final
+        return event.one
 
     async def next(self, timeout: float) -> bytes:
         """The frames waiting (b"" after `timeout` seconds of nothing, or once dropped)."""

@@ -144,7 +144,8 @@ class RunRegistry:
             for rid in self._files.get(metrics_path, []):
                 if rid not in ids and rid in self._entries:
                     entry = self._entries.pop(rid)
-                    self._publish(entry, "reset", {"reason": "removed"}, every=False)
+                    data = {"reason": "removed"}
+                    self._publish(entry, "reset", data, every=False, final=True)
                     self._run_event(entry, "removed")
             self._files[metrics_path] = ids
 
@@ -224,7 +225,13 @@ class RunRegistry:
         self._emit(Event(self._number, entry.id, None, frame(event_id, "run", dumps(data))))
 
     def _publish(
-        self, entry: _Entry, kind: str, data: dict[str, Any], *, every: bool = True
+        self,
+        entry: _Entry,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        every: bool = True,
+        final: bool = False,
     ) -> None:
         """An event of one run, on its own stream and (unless not `every`: what the `run`
         events already say there) on the stream of every run."""
@@ -238,6 +245,7 @@ class RunRegistry:
                 entry.id,
                 frame(event_id, kind, one),
                 None if both is None else frame(event_id, kind, both),
+                final,
             )
         )
 

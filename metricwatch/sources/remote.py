@@ -102,12 +102,15 @@ def parse_remote(text: str, token: str | None = None) -> RemoteSpec:
 
 
 def split_sources(texts: list[str], token: str | None) -> tuple[Path | None, list[RemoteSpec]]:
-    """The monitor's arguments: its one local PATH (or None) and its servers. Raises
-    ValueError for a second PATH or a server address that is not one."""
+    """The monitor's arguments: its one local PATH (or None) and its servers, each once
+    (`http://gpu1` and `http://gpu1:8765/` are one server: two clients would show its
+    runs twice under one name). Raises ValueError for a second PATH or a server address
+    that is not one."""
     paths = [Path(text) for text in texts if not is_remote(text)]
     if len(paths) > 1:
         raise ValueError("one PATH at a time (it may hold many runs); servers as many as needed")
-    return (paths[0] if paths else None), [parse_remote(t, token) for t in texts if is_remote(t)]
+    servers = {spec.url: spec for spec in (parse_remote(t, token) for t in texts if is_remote(t))}
+    return (paths[0] if paths else None), list(servers.values())
 
 
 # --- what the client tells its owner ----------------------------------------------------------
