@@ -223,3 +223,114 @@ def test_a_server_given_twice_is_followed_once():
 
     _, servers = split_sources(["http://gpu1", "http://gpu1:8765/", "http://gpu2:1"], None)
     assert [spec.label for spec in servers] == ["gpu1:8765", "gpu2:1"]
+
+
+class Hostile:
+    """An HTTP server that answers as the API does, until told to answer garbage."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.runs: bytes = json.dumps(
+            {
+                "runs": [{"id": "r1", "name": "run", "x": "epoch", "status": "live"}],
+                "last_event": "b-1",
+            }
+        ).encode()
+        self.metrics = json.dumps({"epochs": [{"epoch": 1, "loss": 1.0}]}).encode()
+        self.stream: list[bytes] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path == "/api/events":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for line in owner.stream:
+                        self.wfile.write(line)
+                    self.wfile.flush()
+                    return
+                body = owner.runs if self.path == "/api/runs" else owner.metrics
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_that_answers_garbage_is_said_and_tried_again_never_a_crash(monkeypatch):
+    monkeypatch.setattr(remote_module, "BACKOFF_MIN_S", 0.05)
+    monkeypatch.setattr(remote_module, "BACKOFF_MAX_S", 0.05)
+    hostile = Hostile()
+    hostile.stream = [
+        b'event: epoch\ndata: {"run":"r1","data":{"epoch":2,"loss":0.5}}\n\n',
+        b'event: epoch\ndata: {"run":"r1","data":{"epoch":' + b"9" * 30 + b',"loss":0}}\n\n',
+        b'event: epoch\ndata: {"run":"r1","data":{"epoch":3,"loss":"x","other":[1]}}\n\n',
+        b'event: run\ndata: {"run":"r9","data":{"change":"appeared","run":[]}}\n\n',
+        b"event: epoch\ndata: {not json\n\n",
+    ]
+    sink = Collect()
+    _, stop = _follow(hostile.url, sink)
+    label = hostile.url.removeprefix("http://")
+    name = f"{label}/run"
+    try:
+        sink.wait(lambda: name in sink.runs and len(sink.runs[name].table) == 3, "the records")
+        assert list(sink.runs[name].table.steps) == [1, 2, 3]  # the huge x refused
+        sink.wait(lambda: any(isinstance(e, Unreachable) for e in sink.events), "said")
+        said = [e.message for e in sink.events if isinstance(e, Unreachable)]
+        assert "internal error" not in said[0]
+        stop.set()
+        hostile.runs = b'{"runs": "everything", "last_event": "b-2"}'
+        other = Collect()
+        _, stop = _follow(hostile.url, other)
+        other.wait(lambda: _said(other), "said")
+        assert _said(other) == [f"{label} unreachable: /api/runs: not the API's list of runs"]
+    finally:
+        stop.set()
+        hostile.close()
+
+
+def _said(sink: Collect) -> list[str]:
+    with sink.lock:
+        return [e.message for e in sink.events if isinstance(e, Unreachable)]
+
+
+async def test_the_monitor_shows_a_remote_step_runs_validation_once_its_epoch_ends(tmp_path):
+    from tui_fixtures.support import wait_for
+
+    from metricwatch.tui.app import create_app
+
+    root = tmp_path / "runs"
+    _append_steps(root / "s", 1, 20)
+    server = Server(root)
+    spec = parse_remote(server.url)
+    app = create_app(Path(spec.label), remotes=[spec], local=False)
+    name = f"{spec.label}/s"
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: name in app.states, TIMEOUT_S)
+            _append_steps(root / "s", 21, 40)
+            await wait_for(pilot, lambda: _last_step(app.states[name]) == 40, TIMEOUT_S)
+            (root / "s" / "metrics.json").write_text(
+                json.dumps({"epochs": [{"epoch": 2, "step": 40, "val_loss": 0.3}]})
+            )
+            await wait_for(pilot, lambda: "val_loss" in app.states[name].keys, TIMEOUT_S)
+    finally:
+        server.stop()
+
+
+def _last_step(state) -> int:
+    steps, _ = state.column("train_loss")
+    return int(steps[-1])

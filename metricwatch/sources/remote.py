@@ -198,9 +198,10 @@ class RemoteClient:
         # Else the stream resumes from the last event seen before the outage: the server
         # replays what was missed (a run's reset among it), or says it cannot (a reset of
         # the stream: every run again).
+        entries = _listing(body)
         listed: dict[str, RemoteRun] = {}
         changed = []
-        for entry in body.get("runs", []):
+        for entry in entries:
             rid = str(entry["id"])
             held = None if full else self._runs.get(rid)
             run = run_of_listing(entry)
@@ -217,7 +218,7 @@ class RemoteClient:
         if removed:
             self.sink(Removed(removed))
         self.sink(Loaded([self._as_run(run) for run in changed]))
-        for entry in body.get("runs", []):
+        for entry in entries:
             if entry.get("status") == "gone":
                 listed[str(entry["id"])].gone = True
                 self.sink(Gone(self._name(listed[str(entry["id"])])))
@@ -314,7 +315,7 @@ class RemoteClient:
             self.sink(Loaded([self._as_run(run)]))
         elif kind == "run" and inner.get("change") == "appeared":
             listing = inner.get("run")
-            if isinstance(listing, dict):  # new, or back (maybe rewritten): all its records
+            if isinstance(listing, dict) and "id" in listing and "name" in listing:  # new, or back
                 run = self._runs[rid] = run_of_listing(listing)
                 self._fetch_records(run)
                 self.sink(Loaded([self._as_run(run)]))
@@ -367,6 +368,16 @@ class RemoteClient:
         if self.spec.https:
             return http.client.HTTPSConnection(host, port, timeout=timeout)
         return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def _listing(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of `GET /api/runs`. Raises RemoteError when they are not the API's."""
+    runs = body.get("runs")
+    if not isinstance(runs, list) or not all(
+        isinstance(entry, dict) and "id" in entry and "name" in entry for entry in runs
+    ):
+        raise RemoteError("/api/runs: not the API's list of runs")
+    return runs
 
 
 def _error_text(data: bytes) -> str:
