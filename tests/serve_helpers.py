@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -55,11 +56,14 @@ async def served(
     registry = RunRegistry()
     app = make_app(registry, root=root, token=token, cors=cors, heartbeat_s=heartbeat_s)
     messages: list[str] = []
-    feed = ServeFeed(root, registry, choose_mode(root, poll_s), say=messages.append)
+    ready = threading.Event()
+    feed = ServeFeed(
+        root, registry, choose_mode(root, poll_s), say=messages.append, on_ready=ready.set
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         feed.start()
         try:
-            await until(registry.ready.is_set)
+            await until(ready.is_set)
             yield Served(client, registry, feed, messages)
         finally:
             feed.stop()

@@ -370,3 +370,43 @@ async def test_the_stream_of_a_removed_run_is_told_and_ends():
         assert event.event == "run" and event.data["data"]["change"] == "removed"
         assert not every.content.at_eof()
         every.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiving(root):
+    import asyncio
+    import socket
+
+    from serve_helpers import until
+
+    from metricwatch.serve.events import Event, frame
+
+    async with served(root) as server:
+        hub = server.client.app[HUB]
+        hub.queue_limit = 5
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", server.client.port))
+        stalled.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+        response = await server.client.get("/api/events")
+        reader = SseReader(response)
+        await until(lambda: hub.clients == 2)
+        base = server.registry.last_event
+        pad = "x" * 65536
+        count = 40  # 2.5 MB: more than the stalled socket's buffers and its queue hold
+        received: list[int] = []
+
+        async def read_all() -> None:
+            while len(received) < count:
+                event = await reader.next_of({"big"})
+                received.append(event.data["data"]["n"])
+
+        reading = asyncio.ensure_future(read_all())
+        for n in range(1, count + 1):
+            data = b'{"run":"x","data":{"n":%d,"pad":"%s"}}' % (n, pad.encode())
+            hub.publish(Event(base + n, "x", None, frame(f"{hub.boot}-{base + n}", "big", data)))
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(reading, 30)
+        assert received == list(range(1, count + 1))
+        assert hub.dropped == 1 and hub.clients == 1
+        stalled.close()
+        response.close()

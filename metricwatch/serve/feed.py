@@ -103,7 +103,6 @@ class ServeFeed:
 
     def _ready(self) -> None:
         """The first search's runs are all in (or the watch failed before)."""
-        self.registry.ready.set()
         if self.on_ready is not None:
             self.on_ready()
 

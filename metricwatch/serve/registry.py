@@ -84,7 +84,6 @@ class RunRegistry:
 
     def __init__(self, boot: str | None = None) -> None:
         self.boot = boot or secrets.token_hex(4)
-        self.ready = threading.Event()  # the first search's runs are all in
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._files: dict[Path, list[str]] = {}  # run file -> the ids of its runs shown
