@@ -200,8 +200,23 @@ def test_a_stream_line_longer_than_any_record_is_refused():
 def test_forgetting_the_records_from_an_x_on():
     run = RemoteRun("id", "run", "step", "", None, None)
     run.add([{"step": 1, "a": 1.0}, {"step": 2, "a": 2.0, "b": 5.0}, {"step": 3, "a": 3.0}])
+    before = run.table()
     run.truncate(2)
-    assert run.steps == [1] and run.columns == {"a": ([1], [1.0])}
+    table = run.table()
+    assert list(table.steps) == [1] and list(table.series) == ["a"]
+    assert list(table.series["a"].values) == [1.0]
+    run.add([{"step": 2, "a": 9.0}])
+    assert list(before.series["a"].values) == [1.0, 2.0, 3.0]  # a table given out is kept
+    assert list(run.table().series["a"].values) == [1.0, 9.0]
+
+
+def test_a_table_given_out_is_not_changed_by_records_added_after():
+    run = RemoteRun("id", "run", "step", "", None, None)
+    run.add([{"step": n, "a": float(n)} for n in range(1, 40)])
+    before = run.table()
+    run.add([{"step": n, "a": float(n)} for n in range(40, 100)])
+    assert list(before.steps) == list(range(1, 40))
+    assert list(run.table().series["a"].values) == [float(n) for n in range(1, 100)]
 
 
 def test_a_token_given_with_spaces_around_it_is_the_token_without_them(tmp_path):

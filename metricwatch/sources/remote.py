@@ -209,7 +209,7 @@ class RemoteClient:
             if held is not None and held.last is not None and last is not None and last < held.last:
                 held = None  # it went back while away (rewritten): all of it again
             if held is not None and held.x == run.x:
-                run.steps, run.columns = held.steps, held.columns  # held is dropped
+                run.take_records(held)  # held is dropped
             self._fetch_records(run)
             listed[rid] = run
             changed.append(run)

@@ -1,14 +1,13 @@
 """A server's runs as the monitor's client holds them (metricwatch.sources.remote).
 
 Each run is its listing (`GET /api/runs`) and its records by column, appended as
-they come, made into the run model's Table in C (numpy) rather than record by
-record: a step run of 100,000 points updated 20 times a second costs the
-arrays, not a Python loop over every record.
+they come to numpy buffers that grow in place, and given to the run model's
+Table as views of them: a step run of 100,000 points updated 20 times a second
+costs the new records, not a copy of every column at every update.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +20,39 @@ from metricwatch.model import EPOCH, STEP, Series, Table
 X_MAX = 2**63 - 1
 
 
+class _Buffer:
+    """A column grown in place (its capacity doubling), given out as views of its filled
+    part. A view given out is never written again: appends go past its end, and a cut
+    starts a new array, so a Table made earlier (the monitor may still draw it) keeps
+    its data."""
+
+    def __init__(self, dtype: type, data: np.ndarray | None = None) -> None:
+        self.size = 0 if data is None else len(data)
+        self.data = np.empty(max(16, 2 * self.size), dtype=dtype)
+        if data is not None:
+            self.data[: self.size] = data
+
+    def append(self, value: float) -> None:
+        if self.size == len(self.data):
+            grown = np.empty(2 * len(self.data), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size] = value
+        self.size += 1
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+    def cut_at(self, start: int) -> _Buffer:
+        """A new buffer of the values below `start` (this one, an x column, is sorted)."""
+        keep = int(np.searchsorted(self.view(), start, side="left"))
+        return _Buffer(self.data.dtype.type, self.data[:keep])
+
+
 @dataclass
 class RemoteRun:
     """One run of the server as the client holds it: its listing and its records, by
-    column (appended as they come; a Table is made of them in C, not record by record)."""
+    column, in numpy buffers grown as records come (see the module docstring)."""
 
     id: str
     name: str
@@ -32,52 +60,62 @@ class RemoteRun:
     format: str
     total: int | None
     updated: float | None
-    steps: list[int] = field(default_factory=list)
-    columns: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    _steps: _Buffer = field(default_factory=lambda: _Buffer(np.int64))
+    #: key -> (its x, its values)
+    _columns: dict[str, tuple[_Buffer, _Buffer]] = field(default_factory=dict)
     gone: bool = False
 
     @property
     def last(self) -> int | None:
-        return self.steps[-1] if self.steps else None
+        return int(self._steps.data[self._steps.size - 1]) if self._steps.size else None
 
     def add(self, records: list[dict[str, Any]]) -> bool:
         """Append the records after the last x held; whether any was new."""
         added = False
+        last = self.last
         for record in records:
             x = record.get(self.x)
             if (
                 not isinstance(x, int)
                 or isinstance(x, bool)
                 or not -X_MAX <= x <= X_MAX
-                or (self.steps and x <= self.steps[-1])
+                or (last is not None and x <= last)
             ):
                 continue
-            self.steps.append(x)
+            self._steps.append(x)
             for key, value in _values(record, self.x).items():
-                steps, values = self.columns.setdefault(key, ([], []))
-                steps.append(x)
-                values.append(value)
+                column = self._columns.get(key)
+                if column is None:
+                    column = self._columns[key] = (_Buffer(np.int64), _Buffer(np.float64))
+                column[0].append(x)
+                column[1].append(value)
+            last = x
             added = True
         return added
 
+    def take_records(self, held: RemoteRun) -> None:
+        """Hold the records of `held` (the same run, listed again)."""
+        self._steps, self._columns = held._steps, held._columns
+
     def clear(self) -> None:
-        self.steps, self.columns = [], {}
+        self._steps, self._columns = _Buffer(np.int64), {}
 
     def truncate(self, start: int) -> None:
         """Forget the records at x `start` and after (the server says they changed)."""
-        del self.steps[bisect.bisect_left(self.steps, start) :]
-        for key, (steps, values) in list(self.columns.items()):
-            cut = bisect.bisect_left(steps, start)
-            del steps[cut:], values[cut:]
-            if not steps:
-                del self.columns[key]
+        self._steps = self._steps.cut_at(start)
+        columns = {}
+        for key, (steps, values) in self._columns.items():
+            kept = steps.cut_at(start)
+            if kept.size:
+                columns[key] = (kept, _Buffer(np.float64, values.data[: kept.size]))
+        self._columns = columns
 
     def table(self) -> Table:
         series = {
-            key: Series(key, np.asarray(steps, dtype=np.int64), np.asarray(values))
-            for key, (steps, values) in self.columns.items()
+            key: Series(key, steps.view(), values.view())
+            for key, (steps, values) in self._columns.items()
         }
-        return Table(np.asarray(self.steps, dtype=np.int64), series, self.x)
+        return Table(self._steps.view(), series, self.x)
 
 
 def boot(event_id: Any) -> str | None:
