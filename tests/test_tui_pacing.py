@@ -238,3 +238,25 @@ async def test_only_a_plot_built_again_counts_as_a_redraws_cost(tmp_path):
         slot._drawn = None  # the plot must be built again
         slot.refresh()
         await wait_for(pilot, lambda: pacer.cost > before)
+
+
+async def test_a_live_redraw_shows_its_charts_one_a_frame(tmp_path):
+    root = copy_fixtures(tmp_path)
+    app = fixed_app(root)
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        await wait_for(pilot, lambda: len(app.view.shown_charts) == 3)  # loss, metrics, lr
+        _slow_pacer(app)
+        drawn = list(app.view.shown_charts)
+        newer = _newer(app)
+        app.post_message(RunsLoaded([newer]))
+        await _shown(pilot, newer)
+        app.view._redraw_due()  # what the pacer's timer calls
+        fresh = [a is not b for a, b in zip(app.view.shown_charts, drawn)]
+        assert fresh == [True, False, False]  # the first now, the others to follow
+        await wait_for(pilot, lambda: all(a is not b for a, b in zip(app.view.shown_charts, drawn)))
+        app.post_message(RunsLoaded([replace(newer, version=newer.version + 1)]))
+        await pilot.pause()
+        drawn = list(app.view.shown_charts)
+        app.view.flush_charts()  # export: every chart at once
+        assert all(a is not b for a, b in zip(app.view.shown_charts, drawn))

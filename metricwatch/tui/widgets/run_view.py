@@ -108,6 +108,8 @@ class RunView(Vertical):
         #: Words the header shows before the view's (`following`); set by the app.
         self.status_words: list[str] = []
         self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
+        self._grid = (0, 0)  # the charts grid's (columns, rows) as last placed
+        self._stage = 0  # counts placements: a staggered one checks it is still the last
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -185,7 +187,8 @@ class RunView(Vertical):
         """Draw the charts (and the summary and findings) of the data shown now, if live data
         left them waiting (export)."""
         if self._redraw_timer is not None:
-            self._redraw_due()
+            self._redraw_due(stagger=False)
+        self._place_charts()  # and any chart a staggered redraw has not shown yet
 
     def _charts_key(self, state: RunState) -> ChartsKey:
         """What the charts are drawn from: the runs (name, version, colour) and the options."""
@@ -197,15 +200,18 @@ class RunView(Vertical):
             runs = ((state.name, None, None),)  # its columns are being built: no charts yet
         return runs, self.options
 
-    def _redraw_due(self) -> None:
+    def _redraw_due(self, stagger: bool = True) -> None:
+        """The live redraw the pacer let wait. Its charts are shown one a frame (stagger):
+        a frame that builds four costly charts at once would hold the header's next
+        update for all four."""
         self._redraw_timer = None
         state = self._state
         if state is not None and self.is_attached:
             with self.app.batch_update():
                 self._show_details(state, state.all_findings(self._now))
-                self._update_charts(state, self._charts_key(state))
+                self._update_charts(state, self._charts_key(state), stagger=stagger)
 
-    def _update_charts(self, state: RunState, key: ChartsKey) -> None:
+    def _update_charts(self, state: RunState, key: ChartsKey, *, stagger: bool = False) -> None:
         if self._redraw_timer is not None:
             self._redraw_timer.stop()
             self._redraw_timer = None
@@ -225,7 +231,7 @@ class RunView(Vertical):
                 self._charts_version = key
                 # The charts plotext builds for these specs add their cost (cost_sink).
                 self.pacer.begin(started, time.monotonic() - started)
-        self._place_charts()
+        self._place_charts(stagger=stagger)
 
     def tick(self, now: float) -> None:
         self.header.tick(now)
@@ -247,7 +253,10 @@ class RunView(Vertical):
         self._place_charts()
         return True
 
-    def _place_charts(self) -> None:
+    def _place_charts(self, *, stagger: bool = False) -> None:
+        """Each shown chart in its slot. With `stagger` (a live redraw, the same layout as
+        before), the first changed chart now and the others one a frame after it."""
+        self._stage += 1  # a staggered placement still under way is superseded
         shown = visible(self._charts, self.capacity, self.chart_offset)
         hidden = len(self._charts) - len(shown)
         hint = f"m: {hidden} more chart{'s' if hidden > 1 else ''}" if hidden else ""
@@ -255,18 +264,39 @@ class RunView(Vertical):
         grid = self.query_one("#charts", Grid)
         columns = min(self.columns, count) or 1
         rows = -(-count // columns) if count else 1
+        stagger = stagger and (columns, rows) == self._grid
+        self._grid = (columns, rows)
         grid.styles.grid_size_columns = columns
         grid.styles.grid_size_rows = rows
+        later: list[tuple[int, ChartSpec, str]] = []
+        changed = 0  # charts given a new spec so far
         for index, slot in enumerate(self.slots):
             if index < count:
                 spec = shown[index]
                 slot_hint = hint if index == count - 1 else ""
                 # The hint changes with the capacity too (a resize, the runs list shown).
                 if slot.spec is not spec or self._hints[index] != slot_hint:
-                    slot.show(spec, hint=slot_hint)
-                    self._hints[index] = slot_hint
+                    if stagger and changed:
+                        later.append((index, spec, slot_hint))
+                    else:
+                        slot.show(spec, hint=slot_hint)
+                        self._hints[index] = slot_hint
+                    changed += 1
                 slot.display = True
                 # Three charts in a 2x2 grid: the loss chart takes the whole first row.
                 slot.styles.column_span = 2 if (index == 0 and count == 3 and columns == 2) else 1
             else:
                 slot.display = False
+        if later:
+            stage = self._stage
+            self.call_after_refresh(lambda: self._show_staged(stage, later))
+
+    def _show_staged(self, stage: int, later: list[tuple[int, ChartSpec, str]]) -> None:
+        """The next chart of a staggered placement, then the rest a frame later."""
+        if stage != self._stage or not self.is_attached:
+            return  # placed again meanwhile: that placement has them
+        index, spec, hint = later[0]
+        self.slots[index].show(spec, hint=hint)
+        self._hints[index] = hint
+        if later[1:]:
+            self.call_after_refresh(lambda: self._show_staged(stage, later[1:]))
