@@ -427,3 +427,35 @@ def test_a_metric_logged_at_the_epochs_steps_takes_them_as_the_search_would():
     got = with_epochs(series, twice_steps, twice).epochs
     np.testing.assert_array_equal(got, searched(series, twice_steps, twice))
     assert got.tolist() == [0.0, 0.5, 0.5, 1.0]
+
+
+def test_union_steps_of_keys_logged_at_the_same_steps_is_those_steps():
+    from metricwatch.readers.base import union_steps
+
+    steps = np.array([1, 2, 5, 9], dtype=np.int64)
+    assert union_steps([steps, steps.copy(), steps.copy()]) is steps  # no sort
+    assert union_steps([steps.copy(), np.array([2, 9]), steps]).tolist() == [1, 2, 5, 9]
+    assert union_steps([np.array([2, 9]), steps]) is steps  # the longest holds them all
+    assert union_steps([steps, np.array([2, 3])]).tolist() == [1, 2, 3, 5, 9]
+    assert union_steps([steps, np.array([0, 1])]).tolist() == [0, 1, 2, 5, 9]
+    assert union_steps([steps, np.array([9, 10])]).tolist() == [1, 2, 5, 9, 10]
+    assert union_steps([steps, np.array([], dtype=np.int64)]) is steps
+    twice = np.array([1, 2, 2, 5], dtype=np.int64)  # a step twice: sorted out
+    assert union_steps([twice, twice.copy()]).tolist() == [1, 2, 5]
+    assert union_steps([twice]) is twice  # one array: as it is, as before
+    assert union_steps([]).tolist() == []
+
+
+def test_union_steps_equals_the_sorted_union_on_random_arrays():
+    from metricwatch.readers.base import union_steps
+
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        arrays = [
+            np.unique(rng.integers(0, 30, int(rng.integers(0, 12)))).astype(np.int64)
+            for _ in range(int(rng.integers(1, 5)))
+        ]
+        if rng.random() < 0.3:  # the common case: one holds the others
+            arrays.append(np.unique(np.concatenate(arrays)))
+        expected = np.unique(np.concatenate(arrays)) if arrays else []
+        assert union_steps(arrays).tolist() == expected.tolist()
