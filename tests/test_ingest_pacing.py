@@ -5,6 +5,7 @@ within a share of a core: between analyses its state is the last one grown to th
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -37,6 +38,19 @@ class Clock:
 def _write(path, text: str, mode: str = "a") -> None:
     with open(path, mode) as handle:
         handle.write(text)
+
+
+@contextmanager
+def _ingest_of(tmp_path, **kwargs):
+    """An Ingest (a fixed clock, unless given) and a 40-row Lightning log: (ingest, path)."""
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    kwargs.setdefault("clock", Clock())
+    ingest = Ingest(**kwargs)
+    try:
+        yield ingest, path
+    finally:
+        ingest.close()
 
 
 def test_the_defaults():
@@ -128,10 +142,7 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
 
 
 def test_a_run_read_again_on_request_is_analysed_at_once(tmp_path):
-    path = tmp_path / "metrics.csv"
-    _write(path, HEADER + rows(0, 39), "w")
-    ingest = Ingest(clock=Clock(), on_recheck=lambda *args: None)
-    try:
+    with _ingest_of(tmp_path, on_recheck=lambda *args: None) as (ingest, path):
         first = ingest.load("run", path)
         _write(path, rows(40, 41, nan_at=41))
         assert ingest.load("run", path).findings is first.findings
@@ -139,33 +150,21 @@ def test_a_run_read_again_on_request_is_analysed_at_once(tmp_path):
         assert any(f.id == "non_finite" for f in ingest.load("run", path).findings)
         ingest.drop(path)
         assert path not in ingest._analysed
-    finally:
-        ingest.close()
 
 
 def test_without_a_way_to_read_again_every_read_is_analysed(tmp_path):
-    path = tmp_path / "metrics.csv"
-    _write(path, HEADER + rows(0, 39), "w")
-    ingest = Ingest(clock=Clock())  # nobody to ask for the due analysis: never grow
-    try:
+    with _ingest_of(tmp_path) as (ingest, path):
         first = ingest.load("run", path)
         _write(path, rows(40, 41, nan_at=41))
         assert any(f.id == "non_finite" for f in ingest.load("run", path).findings)
         assert first.findings == []
-    finally:
-        ingest.close()
 
 
 def test_a_changed_read_is_analysed_at_once(tmp_path):
-    path = tmp_path / "metrics.csv"
-    _write(path, HEADER + rows(0, 39), "w")
-    ingest = Ingest(clock=Clock(), on_recheck=lambda *args: None)
-    try:
+    with _ingest_of(tmp_path, on_recheck=lambda *args: None) as (ingest, path):
         ingest.load("run", path)
         path.write_text(HEADER + rows(0, 9))  # rewritten, shorter: not a run that grew
         state = ingest.load("run", path)
         assert ingest._analysed[path][0] is state
         assert state.summary.last_step == 90
         assert math.isclose(state.summary.best["train_loss"].value, 0.1)
-    finally:
-        ingest.close()

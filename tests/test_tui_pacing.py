@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
@@ -81,12 +82,28 @@ async def _shown(pilot, state) -> None:
     await wait_for(pilot, lambda: pilot.app.view.state is state)
 
 
-async def test_live_data_updates_the_header_at_once_and_the_charts_when_paid_for(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
+@asynccontextmanager
+async def _monitor(tmp_path, charts: int | None = None):
+    """The monitor on the sample runs, its first charts drawn: (app, pilot)."""
+    app = fixed_app(copy_fixtures(tmp_path))
     async with app.run_test(size=WIDE) as pilot:
         await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        if charts is None:
+            await wait_for(pilot, lambda: bool(app.view.shown_charts))
+        else:
+            await wait_for(pilot, lambda: len(app.view.shown_charts) == charts)
+        yield app, pilot
+
+
+def _slow_pacer(app, *, paid_ago: float = 0.0) -> None:
+    """Every redraw "costs" the longest wait (30 s), the last one began paid_ago seconds ago."""
+    pacer = app.view.pacer
+    pacer.share, pacer.longest = 1e-9, 30.0
+    pacer.begin(time.monotonic() - paid_ago, 1.0)
+
+
+async def test_live_data_updates_the_header_at_once_and_the_charts_when_paid_for(tmp_path):
+    async with _monitor(tmp_path) as (app, pilot):
         pacer = app.view.pacer
         assert pacer.cost > 0  # the specs and the charts plotext built were counted
         assert not math.isinf(pacer.started)
@@ -110,14 +127,8 @@ async def test_live_data_updates_the_header_at_once_and_the_charts_when_paid_for
 
 
 async def test_after_a_quiet_spell_live_data_is_drawn_at_once(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
-        pacer = app.view.pacer
-        pacer.share, pacer.longest = 1e-9, 30.0
-        pacer.begin(time.monotonic() - 31.0, 1.0)  # the last redraw was paid for long ago
+    async with _monitor(tmp_path) as (app, pilot):
+        _slow_pacer(app, paid_ago=31.0)  # the last redraw was paid for long ago
         drawn = app.view.shown_charts[0]
         newer = _newer(app)
         app.post_message(RunsLoaded([newer]))
@@ -127,14 +138,8 @@ async def test_after_a_quiet_spell_live_data_is_drawn_at_once(tmp_path):
 
 
 async def test_a_key_pressed_while_charts_wait_draws_them_at_once(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
-        pacer = app.view.pacer
-        pacer.share, pacer.longest = 1e-9, 30.0
-        pacer.begin(time.monotonic(), 1.0)
+    async with _monitor(tmp_path) as (app, pilot):
+        _slow_pacer(app)
         app.post_message(RunsLoaded([_newer(app)]))
         await wait_for(pilot, lambda: app.view._redraw_timer is not None)
         await pilot.press("y")  # log scale: the user asked, whatever the last redraw cost
@@ -145,15 +150,9 @@ async def test_a_key_pressed_while_charts_wait_draws_them_at_once(tmp_path):
 
 
 async def test_export_draws_the_waiting_charts_first(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    app.export_dir = tmp_path
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
-        pacer = app.view.pacer
-        pacer.share, pacer.longest = 1e-9, 30.0
-        pacer.begin(time.monotonic(), 1.0)
+    async with _monitor(tmp_path) as (app, pilot):
+        app.export_dir = tmp_path
+        _slow_pacer(app)
         drawn = app.view.shown_charts[0]
         app.post_message(RunsLoaded([_newer(app)]))
         await wait_for(pilot, lambda: app.view._redraw_timer is not None)
@@ -163,18 +162,8 @@ async def test_export_draws_the_waiting_charts_first(tmp_path):
         assert app.view._redraw_timer is None
 
 
-def _slow_pacer(app) -> None:
-    pacer = app.view.pacer
-    pacer.share, pacer.longest = 1e-9, 30.0
-    pacer.begin(time.monotonic(), 1.0)
-
-
 async def test_the_summary_and_findings_wait_with_the_charts(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+    async with _monitor(tmp_path) as (app, pilot):
         first = app.states["resnet-healthy"]
         note = Finding("loss_spike", Severity.INFO, "Loss spike", "at epoch 3", "c", "a", 3)
         current = replace(first, version=first.version + 1, findings=[note])
@@ -197,11 +186,7 @@ async def test_the_summary_and_findings_wait_with_the_charts(tmp_path):
 
 
 async def test_a_new_finding_is_drawn_at_once_with_the_rest(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+    async with _monitor(tmp_path) as (app, pilot):
         _slow_pacer(app)
         current = app.states["resnet-healthy"]
         alarm = Finding("non_finite", Severity.CRITICAL, "NaN", "val_loss = NaN", "c", "a", 31)
@@ -222,11 +207,7 @@ async def test_a_new_finding_is_drawn_at_once_with_the_rest(tmp_path):
 
 
 async def test_only_a_plot_built_again_counts_as_a_redraws_cost(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: bool(app.view.shown_charts))
+    async with _monitor(tmp_path) as (app, pilot):
         await pilot.pause(0.2)
         pacer = app.view.pacer
         before = pacer.cost
@@ -241,11 +222,7 @@ async def test_only_a_plot_built_again_counts_as_a_redraws_cost(tmp_path):
 
 
 async def test_a_live_redraw_shows_its_charts_one_a_frame(tmp_path):
-    root = copy_fixtures(tmp_path)
-    app = fixed_app(root)
-    async with app.run_test(size=WIDE) as pilot:
-        await wait_loaded(pilot, 2)
-        await wait_for(pilot, lambda: len(app.view.shown_charts) == 3)  # loss, metrics, lr
+    async with _monitor(tmp_path, charts=3) as (app, pilot):
         _slow_pacer(app)
         drawn = list(app.view.shown_charts)
         newer = _newer(app)
