@@ -312,28 +312,34 @@ class RunWatcher(RunTree):
             paths = dict(self.dirs)
             if self._single_file:
                 paths = {p: i for p, i in paths.items() if p == self.watch_dir}
+        # watchfiles takes paths as UTF-8 text: a directory whose name is not (bytes that
+        # are no UTF-8, kept by Python as surrogates) cannot be given to it, and would stop
+        # the whole watch. Such directories are polled, as those the kernel refuses.
+        odd = {p for p in paths if not _utf8(str(p))}
         cls = _notify_class()
         with _OPEN_LOCK:
             before = inotify.inotify_fds()
-            notify = cls([str(p) for p in paths], False, False, 0, False, True)
+            notify = cls([str(p) for p in paths if p not in odd], False, False, 0, False, True)
             after = inotify.inotify_fds()
-        refused: set[Path] = set()
+        refused: set[Path] = set(odd)
         if before is not None and after is not None and len(after - before) == 1:
             watched = inotify.watched_ids(next(iter(after - before)))
             if watched is not None:
                 # Refused: still there, yet not watched. (Gone meanwhile: the catch-up sees it.)
-                refused = {
+                refused |= {
                     p for p, ident in paths.items() if ident not in watched and dir_id(p) == ident
                 }
         self._watched, self._unwatched = paths, refused
-        self._set_mode(self._event_mode(refused, len(paths)))
+        self._set_mode(self._event_mode(refused, len(paths), odd))
         return notify
 
-    def _event_mode(self, refused: set[Path], total: int) -> WatchMode:
+    def _event_mode(self, refused: set[Path], total: int, odd: set[Path]) -> WatchMode:
         if not refused:
             return WatchMode(False)
-        readable = [p for p in refused if os.access(p, os.R_OK | os.X_OK)]
-        if readable:
+        readable = [p for p in refused - odd if os.access(p, os.R_OK | os.X_OK)]
+        if odd and not readable:
+            cause, note = "their names are not valid UTF-8", "odd names"
+        elif readable:
             limit = inotify.max_user_watches()
             cause = f"the inotify watch limit ({inotify.MAX_WATCHES_SYSCTL} = {limit}) is reached"
             note = "watch limit"
@@ -445,6 +451,15 @@ class RunWatcher(RunTree):
                 self._set_waiting(gone=self._root_seen)
             elif self.mode.waiting_for is not None:
                 self._set_mode(self._requested)
+
+
+def _utf8(text: str) -> bool:
+    """Whether the text can be UTF-8 (a file name of bytes that are not holds surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _existing_ancestor(path: Path) -> Path:

@@ -506,3 +506,26 @@ def test_no_inotify_instance_left_means_polling_said_so(tmp_path, monkeypatch):
         assert w.mode.reason.startswith("file events failed (OSError: [Errno 24] Too many")
         append_epoch(doc, 3)
         events.until(CHANGED, "a")
+
+
+def test_a_directory_whose_name_is_not_utf8_never_stops_the_watch(tmp_path, monkeypatch):
+    """watchfiles takes paths as UTF-8 text: given such a name, it raised and the watch
+    stopped for every run (`events (stopped: r to restart)`)."""
+    monkeypatch.setattr(watch, "NETWORK_POLL_S", 0.05)
+    good = write_run(tmp_path / "good", 2)
+    odd_dir = Path(os.fsdecode(b"odd\xff name"))
+    odd = write_run(tmp_path / odd_dir, 2)
+    modes: list[str] = []
+    w = RunWatcher(tmp_path, WatchMode(False), on_mode=lambda m, why: modes.append(why))
+    assert {u.name for u in w.initial()} == {"good", str(odd_dir)}
+    with Collector(w) as events:
+        assert modes[0] == (
+            "1 of 3 directories could not be watched (their names are not valid UTF-8): "
+            "they are polled every 0.05s"
+        )
+        append_epoch(odd, 3)  # polled
+        events.until(CHANGED, str(odd_dir), timeout=10.0)
+        append_epoch(good, 3)  # events, or polling once events gave up on the odd name
+        events.until(CHANGED, "good", timeout=10.0)
+        append_epoch(good, 4)
+        events.until(CHANGED, "good", timeout=10.0)
