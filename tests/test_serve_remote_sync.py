@@ -342,6 +342,13 @@ async def test_the_monitor_shows_a_remote_step_runs_validation_once_its_epoch_en
                 json.dumps({"epochs": [{"epoch": 2, "step": 40, "val_loss": 0.3}]})
             )
             await wait_for(pilot, lambda: "val_loss" in app.states[name].keys, TIMEOUT_S)
+            # the server gives each step's epoch: the `x` key offers it, as for a local run
+            state = app.states[name]
+            assert state.axes()[:2] == ["step", "epoch"]
+            epochs = state.x_values("train_loss", "epoch")
+            assert epochs is not None and epochs[:3].tolist() == [0.05, 0.1, 0.15]
+            await pilot.press("x")
+            await wait_for(pilot, lambda: "x: epoch" in app.view.header.plain, TIMEOUT_S)
     finally:
         server.stop()
 

@@ -65,6 +65,50 @@ def test_records_after_keeps_sparse_keys_and_only_later_records():
     assert records_after(steps, 0) == [{"step": 100, "loss": 1.0}]
 
 
+def test_a_step_runs_records_say_their_epoch_and_time_where_known():
+    nan = math.nan
+    loss = Series("loss", [10, 20, 30], [1.0, 0.5, 0.25], [nan, 0.5, 0.75], [nan, nan, 1e9 + 30])
+    val = Series("val_loss", [20], [0.7], [0.5], [1e9 + 20])  # the time only this key has
+    steps = Table(steps=[10, 20, 30], series={"loss": loss, "val_loss": val}, x=STEP)
+    assert records_after(steps, None) == [
+        {"step": 10, "loss": 1.0},
+        {"step": 20, "loss": 0.5, "epoch": 0.5, "val_loss": 0.7, "time": 1e9 + 20},
+        {"step": 30, "loss": 0.25, "epoch": 0.75, "time": 1e9 + 30},
+    ]
+    assert records_after(steps, 20) == [{"step": 30, "loss": 0.25, "epoch": 0.75, "time": 1e9 + 30}]
+    # a metric of that name is the metric, never overwritten by an axis
+    timed = Series("time", [10], [3.5], [0.1], [1e9])
+    both = Table(steps=[10], series={"loss": loss, "time": timed}, x=STEP)
+    assert records_after(both, None)[0] == {"step": 10, "loss": 1.0, "time": 3.5}
+    # an epoch run's records are the seed's: the epoch is their x, no time added
+    epochs = Table(steps=[1], series={"loss": Series("loss", [1], [2.0], None, [1e9])})
+    assert records_after(epochs, None) == [{"epoch": 1, "loss": 2.0}]
+
+
+def test_a_remote_step_run_holds_the_epoch_and_time_of_its_records():
+    from metricwatch.sources.remote_runs import RemoteRun
+
+    run = RemoteRun("id", "s", STEP, "metricwatch_steps", None, None)
+    run.add(
+        [
+            {"step": 1, "loss": 2.0},
+            {"step": 2, "loss": 1.0, "epoch": 0.5, "time": 1e9 + 2, "val_loss": 3.0},
+            {"step": 3, "loss": 0.5, "epoch": True, "time": "late"},  # not numbers: unknown
+        ]
+    )
+    table = run.table()
+    assert set(table.series) == {"loss", "val_loss"}  # epoch and time are not metrics
+    loss = table.series["loss"]
+    assert loss.epochs.tolist()[1] == 0.5 and math.isnan(loss.epochs[0])
+    assert math.isnan(loss.epochs[2]) and loss.times.tolist()[1] == 1e9 + 2
+    assert table.series["val_loss"].epochs.tolist() == [0.5]
+    run.truncate(2)
+    assert run.table().series["loss"].epochs is None  # none known below step 2
+    epoch_run = RemoteRun("id", "e", "epoch", "metricwatch", None, None)
+    epoch_run.add([{"epoch": 1, "loss": 1.0, "time": 12.5}])  # YOLO's `time` is a metric
+    assert epoch_run.table().series["time"].values.tolist() == [12.5]
+
+
 def test_event_ids_of_another_server_or_not_ours_are_not_taken():
     assert parse_event_id("abc123-17", "abc123") == 17
     assert parse_event_id(None, "abc123") == -1

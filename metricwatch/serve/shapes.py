@@ -9,6 +9,7 @@ event for one new epoch of a 100,000-step run costs one row, not the table.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -47,17 +48,33 @@ def record_kind(run: Run) -> str:
 
 def records_after(table: Table, after: int | None) -> list[dict[str, Any]]:
     """The table's records whose x is above `after` (every record for None), in x order,
-    as `{x: n, key: value, ...}` (values may be NaN/Inf: `dumps` makes them null)."""
+    as `{x: n, key: value, ...}` (values may be NaN/Inf: `dumps` makes them null).
+
+    A step run's record also says its `epoch` (fractional) and `time` (Unix seconds)
+    where the file gives them: a client draws the run against those axes too (the `x`
+    key). Not when the run has metrics of those names: they are the metrics."""
     steps = table.steps
     start = 0 if after is None else int(np.searchsorted(steps, after, side="right"))
     out: dict[int, dict[str, Any]] = {step: {table.x: step} for step in steps[start:].tolist()}
+    axes = table.x == STEP and not (set(AXES) & set(table.series))
     for key, series in table.series.items():
         first = 0 if after is None else int(np.searchsorted(series.steps, after, side="right"))
         if first >= len(series):
             continue
-        for step, value in zip(series.steps[first:].tolist(), series.values[first:].tolist()):
+        at = series.steps[first:].tolist()
+        for step, value in zip(at, series.values[first:].tolist()):
             out.setdefault(step, {table.x: step})[key] = value
+        if axes:
+            for name, column in zip(AXES, (series.epochs, series.times)):
+                if column is not None:
+                    for step, known in zip(at, column[first:].tolist()):
+                        if math.isfinite(known):
+                            out[step].setdefault(name, known)
     return [out[step] for step in sorted(out)]
+
+
+#: What a step run's records say beside their metrics: the other x axes.
+AXES = ("epoch", "time")
 
 
 def count_after(table: Table, after: int | None) -> int:

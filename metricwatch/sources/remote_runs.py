@@ -61,8 +61,8 @@ class RemoteRun:
     total: int | None
     updated: float | None
     _steps: _Buffer = field(default_factory=lambda: _Buffer(np.int64))
-    #: key -> (its x, its values)
-    _columns: dict[str, tuple[_Buffer, _Buffer]] = field(default_factory=dict)
+    #: key -> (its x, its values, and a step run's epochs and times: NaN where unknown)
+    _columns: dict[str, tuple[_Buffer, ...]] = field(default_factory=dict)
     gone: bool = False
 
     @property
@@ -83,12 +83,17 @@ class RemoteRun:
             ):
                 continue
             self._steps.append(x)
-            for key, value in _values(record, self.x).items():
+            axes = self.x == STEP
+            epoch, time = (_axis(record, name) for name in AXES) if axes else (math.nan,) * 2
+            for key, value in _values(record, self.x, AXES if axes else ()).items():
                 column = self._columns.get(key)
                 if column is None:
-                    column = self._columns[key] = (_Buffer(np.int64), _Buffer(np.float64))
+                    buffers = [_Buffer(np.int64), *(_Buffer(np.float64) for _ in range(3))]
+                    column = self._columns[key] = tuple(buffers)
                 column[0].append(x)
                 column[1].append(value)
+                column[2].append(epoch)
+                column[3].append(time)
             last = x
             added = True
         return added
@@ -104,17 +109,18 @@ class RemoteRun:
         """Forget the records at x `start` and after (the server says they changed)."""
         self._steps = self._steps.cut_at(start)
         columns = {}
-        for key, (steps, values) in self._columns.items():
+        for key, (steps, *rest) in self._columns.items():
             kept = steps.cut_at(start)
             if kept.size:
-                columns[key] = (kept, _Buffer(np.float64, values.data[: kept.size]))
+                columns[key] = (kept, *(_Buffer(np.float64, b.data[: kept.size]) for b in rest))
         self._columns = columns
 
     def table(self) -> Table:
-        series = {
-            key: Series(key, steps.view(), values.view())
-            for key, (steps, values) in self._columns.items()
-        }
+        series = {}
+        for key, (steps, values, epochs, times) in self._columns.items():
+            # the other axes only where the server gave them (a step run's records)
+            known = [b.view() if np.isfinite(b.view()).any() else None for b in (epochs, times)]
+            series[key] = Series(key, steps.view(), values.view(), *known)
         return Table(self._steps.view(), series, self.x)
 
 
@@ -140,11 +146,25 @@ def run_of_listing(entry: dict[str, Any]) -> RemoteRun:
     )
 
 
-def _values(record: dict[str, Any], x: str) -> dict[str, float]:
+#: What a step run's records say beside their metrics (serve.shapes.AXES).
+AXES = ("epoch", "time")
+
+
+def _axis(record: dict[str, Any], name: str) -> float:
+    """A record's epoch or time; NaN when it has none (or not a number)."""
+    value = record.get(name)
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else math.nan
+    )
+
+
+def _values(record: dict[str, Any], x: str, axes: tuple[str, ...] = ()) -> dict[str, float]:
     """A record's values as floats; null (NaN or Inf on the server) as NaN."""
     out = {}
     for key, value in record.items():
-        if key == x or isinstance(value, bool):
+        if key == x or key in axes or isinstance(value, bool):
             continue
         if value is None:
             out[key] = math.nan
