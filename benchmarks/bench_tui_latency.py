@@ -62,8 +62,8 @@ class TimedApp(MetricwatchApp):
         super().on_mount()
         update = self.view._update_charts
 
-        def stamped(state, key) -> None:
-            update(state, key)
+        def stamped(state, key, **options) -> None:
+            update(state, key, **options)
             charts = self.view.shown_charts
             if charts and charts[0].lines and len(charts[0].lines[0].x):
                 last = int(charts[0].lines[0].x[-1])

@@ -228,6 +228,7 @@ async def test_a_live_redraw_shows_its_charts_one_a_frame(tmp_path):
         newer = _newer(app)
         app.post_message(RunsLoaded([newer]))
         await _shown(pilot, newer)
+        _slow_pacer(app, paid_ago=31.0)  # now due
         app.view._redraw_due()  # what the pacer's timer calls
         fresh = [a is not b for a, b in zip(app.view.shown_charts, drawn)]
         assert fresh == [True, False, False]  # the first now, the others to follow
@@ -237,3 +238,36 @@ async def test_a_live_redraw_shows_its_charts_one_a_frame(tmp_path):
         drawn = list(app.view.shown_charts)
         app.view.flush_charts()  # export: every chart at once
         assert all(a is not b for a, b in zip(app.view.shown_charts, drawn))
+
+
+async def test_a_redraw_costs_what_the_ui_thread_spent_until_its_last_chart_is_shown(
+    tmp_path, monkeypatch
+):
+    async with _monitor(tmp_path, charts=3) as (app, pilot):
+        _slow_pacer(app)
+        drawn = list(app.view.shown_charts)
+        newer = _newer(app)
+        app.post_message(RunsLoaded([newer]))
+        await _shown(pilot, newer)
+        clock = iter([100.0])  # the CPU clock at the start, then 0.75 s of work later
+        monkeypatch.setattr(time, "thread_time", lambda: next(clock, 100.75))
+        _slow_pacer(app, paid_ago=31.0)  # now due
+        app.view._redraw_due()  # staggered: the last chart shows frames later
+        await wait_for(pilot, lambda: all(a is not b for a, b in zip(app.view.shown_charts, drawn)))
+        await wait_for(pilot, lambda: app.view.pacer.cost == 0.75)
+        assert not app.view._drawn_callbacks
+
+
+async def test_a_redraw_due_waits_more_when_the_last_one_cost_more_than_first_counted(tmp_path):
+    """The wait is set when live data comes, while the last redraw's charts may still be
+    building: their cost counts when the timer fires."""
+    async with _monitor(tmp_path) as (app, _pilot):
+        _slow_pacer(app)  # the last redraw began now and cost the longest wait (30 s)
+        drawn = app.view.shown_charts[0]
+        app.view._redraw_due()  # fired early (set when the cost was still small)
+        timer = app.view._redraw_timer
+        assert timer is not None  # set again, for the rest of the wait
+        assert app.view.shown_charts[0] is drawn
+        _slow_pacer(app, paid_ago=31.0)
+        app.view.flush_charts()  # export draws whatever the pacer says
+        assert app.view._redraw_timer is None

@@ -14,6 +14,7 @@ notices live in the findings panel, so nothing above the charts changes height.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Container, Grid, Vertical
@@ -110,6 +111,9 @@ class RunView(Vertical):
         self._hints = [""] * MAX_CHARTS  # the `m: n more` hint each slot was shown with
         self._grid = (0, 0)  # the charts grid's (columns, rows) as last placed
         self._stage = 0  # counts placements: a staggered one checks it is still the last
+        self._staging = False  # a staggered placement has charts still to show
+        self._drawn_callbacks: list[tuple[int, Callable[[int], None]]] = []
+        self._redraw_cpu = 0.0  # the UI thread's CPU clock when the last redraw began
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -207,6 +211,10 @@ class RunView(Vertical):
         self._redraw_timer = None
         state = self._state
         if state is not None and self.is_attached:
+            wait = self.pacer.wait(time.monotonic()) if stagger else 0.0
+            if wait > 0:  # the last redraw cost more than when this one was set: wait more
+                self._redraw_timer = self.set_timer(wait, self._redraw_due)
+                return
             with self.app.batch_update():
                 self._show_details(state, state.all_findings(self._now))
                 self._update_charts(state, self._charts_key(state), stagger=stagger)
@@ -215,8 +223,9 @@ class RunView(Vertical):
         if self._redraw_timer is not None:
             self._redraw_timer.stop()
             self._redraw_timer = None
+        built = False
         if key != self._charts_version:
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             built = True
             if self.compared:
                 self._charts = compare_charts(self.compared, self.marks, self.options)
@@ -232,6 +241,29 @@ class RunView(Vertical):
                 # The charts plotext builds for these specs add their cost (cost_sink).
                 self.pacer.begin(started, time.monotonic() - started)
         self._place_charts(stagger=stagger)
+        if built:
+            self._redraw_cpu = cpu
+            self._when_drawn(self._stage, self._count_redraw)
+
+    def _when_drawn(self, stage: int, then: Callable[[int], None]) -> None:
+        """`then(stage)` once the charts of placement `stage` are all on screen (a staggered
+        placement shows its last chart some frames later)."""
+        self._drawn_callbacks.append((stage, then))
+        if not self._staging:
+            self.call_after_refresh(self._drawn)
+
+    def _drawn(self) -> None:
+        callbacks, self._drawn_callbacks = self._drawn_callbacks, []
+        for stage, then in callbacks:
+            then(stage)
+
+    def _count_redraw(self, stage: int) -> None:
+        """What the UI thread spent from the specs to the last chart on screen, frames and
+        compositor included (CPU time: waiting for a frame costs nothing), if more than
+        the builds counted: the pace is a share of a core, of all of it."""
+        if stage == self._stage:
+            spent = time.thread_time() - self._redraw_cpu
+            self.pacer.cost = max(self.pacer.cost, spent)
 
     def tick(self, now: float) -> None:
         self.header.tick(now)
@@ -287,6 +319,7 @@ class RunView(Vertical):
                 slot.styles.column_span = 2 if (index == 0 and count == 3 and columns == 2) else 1
             else:
                 slot.display = False
+        self._staging = bool(later)
         if later:
             stage = self._stage
             self.call_after_refresh(lambda: self._show_staged(stage, later))
@@ -300,3 +333,6 @@ class RunView(Vertical):
         self._hints[index] = hint
         if later[1:]:
             self.call_after_refresh(lambda: self._show_staged(stage, later[1:]))
+        else:
+            self._staging = False
+            self.call_after_refresh(self._drawn)
