@@ -93,7 +93,7 @@ class Ingest:
         # file -> its last analysed state and the pacing of its analyses (see _state)
         self._analysed: dict[Path, tuple[RunState, Pacer]] = {}
         self._analysis_due: set[Path] = set()  # files with a re-read asked for, to analyse
-        self._pieces: dict[Path, bool] = {}  # big appended logs, read in pieces here
+        self._pieces: set[Path] = set()  # big logs known to be read in pieces, here
         self._lock = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
@@ -201,12 +201,12 @@ class Ingest:
         appended log, not again at every write (a whole-file read costs far more than the
         sniff: those are asked again, so a file that becomes an appended log is seen)."""
         with self._lock:
-            if self._pieces.get(metrics_path):
+            if metrics_path in self._pieces:
                 return True
         known = _read_in_pieces(metrics_path)
         if known:
             with self._lock:
-                self._pieces[metrics_path] = True
+                self._pieces.add(metrics_path)
         return known
 
     def _part_states(self, metrics_path: Path, parts: list[Run], version: int) -> list[RunState]:
@@ -259,7 +259,7 @@ class Ingest:
         with self._lock:
             self._loader.forget(metrics_path)
             self._analysed.pop(metrics_path, None)  # and analysed again, at once
-            self._pieces.pop(metrics_path, None)
+            self._pieces.discard(metrics_path)
             child = self._child if metrics_path in self._in_child else None
         if child is not None and child.alive:
             child.forget(metrics_path)
@@ -271,7 +271,7 @@ class Ingest:
             self._previous.pop(metrics_path, None)
             self._analysed.pop(metrics_path, None)
             self._analysis_due.discard(metrics_path)
-            self._pieces.pop(metrics_path, None)
+            self._pieces.discard(metrics_path)
             self._path_locks.pop(metrics_path, None)
             self._in_child.discard(metrics_path)
             for key in [k for k in self._damaged_since if k[0] == metrics_path]:
