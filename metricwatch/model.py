@@ -59,6 +59,8 @@ for _array in (_NO_STEPS, _NO_VALUES):
 #: The two natural x axes: a run logged once per epoch, or every N optimiser steps.
 EPOCH = "epoch"
 STEP = "step"
+#: What a step run's points may also say: the other x axes (epoch, Unix time).
+STEP_AXES = ("epoch", "time")
 
 
 def _frozen(array: np.ndarray, dtype: type) -> np.ndarray:

@@ -255,7 +255,7 @@ async def test_a_redraw_costs_what_the_ui_thread_spent_until_its_last_chart_is_s
         app.view._redraw_due()  # staggered: the last chart shows frames later
         await wait_for(pilot, lambda: all(a is not b for a, b in zip(app.view.shown_charts, drawn)))
         await wait_for(pilot, lambda: app.view.pacer.cost == 0.75)
-        assert not app.view._drawn_callbacks
+        assert app.view._counting is None  # nothing left to count
 
 
 async def test_a_redraw_due_waits_more_when_the_last_one_cost_more_than_first_counted(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 
 from metricwatch.analysis.diagnostics import Severity
 from metricwatch.json_out import json_safe
-from metricwatch.model import EPOCH, STEP, Run, Table
+from metricwatch.model import EPOCH, STEP, STEP_AXES, Run, Table
 from metricwatch.report import RunReport, run_json
 
 
@@ -56,7 +56,7 @@ def records_after(table: Table, after: int | None) -> list[dict[str, Any]]:
     steps = table.steps
     start = 0 if after is None else int(np.searchsorted(steps, after, side="right"))
     out: dict[int, dict[str, Any]] = {step: {table.x: step} for step in steps[start:].tolist()}
-    axes = table.x == STEP and not (set(AXES) & set(table.series))
+    axes = table.x == STEP and not (set(STEP_AXES) & set(table.series))
     for key, series in table.series.items():
         first = 0 if after is None else int(np.searchsorted(series.steps, after, side="right"))
         if first >= len(series):
@@ -65,16 +65,12 @@ def records_after(table: Table, after: int | None) -> list[dict[str, Any]]:
         for step, value in zip(at, series.values[first:].tolist()):
             out.setdefault(step, {table.x: step})[key] = value
         if axes:
-            for name, column in zip(AXES, (series.epochs, series.times)):
+            for name, column in zip(STEP_AXES, (series.epochs, series.times)):
                 if column is not None:
                     for step, known in zip(at, column[first:].tolist()):
                         if math.isfinite(known):
                             out[step].setdefault(name, known)
     return [out[step] for step in sorted(out)]
-
-
-#: What a step run's records say beside their metrics: the other x axes.
-AXES = ("epoch", "time")
 
 
 def count_after(table: Table, after: int | None) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.model import EPOCH, STEP, Series, Table
+from metricwatch.model import EPOCH, STEP, STEP_AXES, Series, Table
 
 #: The x a record may have: what the Table's int64 steps hold (a bigger one is refused).
 X_MAX = 2**63 - 1
@@ -84,8 +84,8 @@ class RemoteRun:
                 continue
             self._steps.append(x)
             axes = self.x == STEP
-            epoch, time = (_axis(record, name) for name in AXES) if axes else (math.nan,) * 2
-            for key, value in _values(record, self.x, AXES if axes else ()).items():
+            epoch, time = (_axis(record, name) for name in STEP_AXES) if axes else (math.nan,) * 2
+            for key, value in _values(record, self.x, STEP_AXES if axes else ()).items():
                 column = self._columns.get(key)
                 if column is None:
                     buffers = [_Buffer(np.int64), *(_Buffer(np.float64) for _ in range(3))]
@@ -144,10 +144,6 @@ def run_of_listing(entry: dict[str, Any]) -> RemoteRun:
         _whole(entry.get("total")),
         _number(entry.get("updated")),
     )
-
-
-#: What a step run's records say beside their metrics (serve.shapes.AXES).
-AXES = ("epoch", "time")
 
 
 def _axis(record: dict[str, Any], name: str) -> float:

@@ -14,7 +14,6 @@ notices live in the findings panel, so nothing above the charts changes height.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Container, Grid, Vertical
@@ -112,7 +111,7 @@ class RunView(Vertical):
         self._grid = (0, 0)  # the charts grid's (columns, rows) as last placed
         self._stage = 0  # counts placements: a staggered one checks it is still the last
         self._staging = False  # a staggered placement has charts still to show
-        self._drawn_callbacks: list[tuple[int, Callable[[int], None]]] = []
+        self._counting: int | None = None  # the placement whose redraw _drawn counts
         self._redraw_cpu = 0.0  # the UI thread's CPU clock when the last redraw began
 
     def compose(self) -> ComposeResult:
@@ -242,28 +241,19 @@ class RunView(Vertical):
                 self.pacer.begin(started, time.monotonic() - started)
         self._place_charts(stagger=stagger)
         if built:
-            self._redraw_cpu = cpu
-            self._when_drawn(self._stage, self._count_redraw)
-
-    def _when_drawn(self, stage: int, then: Callable[[int], None]) -> None:
-        """`then(stage)` once the charts of placement `stage` are all on screen (a staggered
-        placement shows its last chart some frames later)."""
-        self._drawn_callbacks.append((stage, then))
-        if not self._staging:
-            self.call_after_refresh(self._drawn)
+            self._redraw_cpu, self._counting = cpu, self._stage
+            if not self._staging:  # else the last staggered chart calls _drawn
+                self.call_after_refresh(self._drawn)
 
     def _drawn(self) -> None:
-        callbacks, self._drawn_callbacks = self._drawn_callbacks, []
-        for stage, then in callbacks:
-            then(stage)
-
-    def _count_redraw(self, stage: int) -> None:
-        """What the UI thread spent from the specs to the last chart on screen, frames and
-        compositor included (CPU time: waiting for a frame costs nothing), if more than
-        the builds counted: the pace is a share of a core, of all of it."""
-        if stage == self._stage:
+        """The charts of a redraw are all on screen: what the UI thread spent from its specs
+        to here, frames and compositor included (CPU time: waiting for a frame costs
+        nothing), is its cost if more than the builds counted: the pace is a share of a
+        core, of all of it. Not for a placement superseded meanwhile."""
+        if self._counting == self._stage:
             spent = time.thread_time() - self._redraw_cpu
             self.pacer.cost = max(self.pacer.cost, spent)
+        self._counting = None
 
     def tick(self, now: float) -> None:
         self.header.tick(now)
