@@ -164,7 +164,10 @@ def _writer_args(name: str, root: Path, state: Path, seconds: float, rate: float
 FIRST_SCREEN = r"""
 import asyncio, json, os, sys, time
 from pathlib import Path
+from metricwatch.allocator import keep_freed_memory
 from metricwatch.tui.app import create_app
+
+keep_freed_memory()  # as the command does at start
 
 def hwm(pid):
     # Peak RSS (VmHWM, kB): per address space, so unlike ru_maxrss not inherited on exec.

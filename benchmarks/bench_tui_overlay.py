@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from textual_plotext.plot import Plot
 
+from metricwatch.allocator import keep_freed_memory
 from metricwatch.model import Run, Table
 from metricwatch.tui.compare import Marks, compare_charts
 from metricwatch.tui.plotting import draw
@@ -70,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
+    keep_freed_memory()  # as the command does at start
     runs = [make_run(i, STEPS) for i in range(RUNS)]
     grown = [make_run(i, STEPS + 100) for i in range(RUNS)]
     marks = Marks()
@@ -96,6 +98,7 @@ def main() -> None:
     def redraw() -> None:
         for spec in compare_charts(states, marks, view):
             draw(plt, spec, CHART_W, CHART_H)
+            plt._set_size(CHART_W, CHART_H)  # as the chart widget does: no terminal clamp
             plt.build()
 
     redraw()  # warm

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from metricwatch import __version__
+from metricwatch.allocator import keep_freed_memory
 from metricwatch.analysis.diagnostics import Severity
 from metricwatch.json_out import json_safe
 from metricwatch.model import Run
@@ -69,6 +70,7 @@ class OutputError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()
     try:
         try:
             code = _dispatch(args)

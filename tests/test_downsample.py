@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metricwatch.analysis.downsample import reduce_minmax
 
@@ -122,3 +124,50 @@ def test_points_out_of_order_or_without_a_place_are_handled():
     reduced = reduce_minmax(x, y, 10)
     assert reduced.x.tolist() == [1.0, 2.0, 3.0]  # sorted; NaN/Inf epochs have no column
     assert reduced.y.tolist() == [10.0, 20.0, 30.0]
+
+
+def _starts_by_definition(x: np.ndarray, columns: int) -> np.ndarray:
+    """Every point's column computed, then where it changes: what the search must find."""
+    from metricwatch.analysis.downsample import _bins
+
+    bins = _bins(x, float(x[0]), float(x[-1]), columns)
+    return np.flatnonzero(np.concatenate(([True], bins[1:] != bins[:-1])))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.arange(3, 100_003, dtype=float),  # one point a step: an edge on a point
+        np.repeat(np.arange(0.0, 500.0, 0.25), 50),  # long runs of equal x across edges
+        np.sort(np.random.default_rng(3).normal(size=20_000)) * 1e-300,  # tiny span
+        np.concatenate([np.zeros(5_000), np.linspace(1.0, 2.0, 5_000)]),  # empty columns
+        np.sort(np.random.default_rng(4).uniform(0, 1e308, 5_000) * np.tile([-1, 1], 2_500)),
+        np.nextafter(1.0, 2.0) * np.arange(1, 4_001) / 3,  # edges within rounding
+    ],
+    ids=["steps", "runs", "tiny", "gap", "huge", "rounding"],
+)
+@pytest.mark.parametrize("columns", [2, 7, 34, 120])
+def test_column_starts_found_by_search_equal_the_definition(x, columns):
+    from metricwatch.analysis.downsample import _column_starts
+
+    np.testing.assert_array_equal(_column_starts(x, columns), _starts_by_definition(x, columns))
+
+
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=40, max_size=3_000),
+    st.integers(2, 60),
+)
+def test_column_starts_equal_the_definition_on_any_sorted_series(values, columns):
+    from metricwatch.analysis.downsample import _column_starts
+
+    x = np.sort(np.array(values))
+    np.testing.assert_array_equal(_column_starts(x, columns), _starts_by_definition(x, columns))
+
+
+def test_fraction_of_maps_nan_and_out_of_range_to_the_edges():
+    from metricwatch.analysis.downsample import fraction_of
+
+    x = np.array([np.nan, -np.inf, -5.0, 2.0, 3.5, 7.0, 9.0, np.inf])
+    np.testing.assert_array_equal(
+        fraction_of(x, 2.0, 7.0), [0.0, 0.0, 0.0, 0.0, 0.3, 1.0, 1.0, 1.0]
+    )

@@ -78,7 +78,9 @@ def _bins(x: np.ndarray, lo: float, hi: float, columns: int) -> np.ndarray:
         scaled = (x - lo) * factor
     else:
         scaled = _fraction(x, lo, hi) * columns
-    return np.clip(scaled.astype(np.int64), 0, columns - 1)
+    bins = scaled.astype(np.int64)
+    np.maximum(bins, 0, out=bins)  # np.clip's Python wrapper costs more than the pass
+    return np.minimum(bins, columns - 1, out=bins)
 
 
 def fraction_of(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -87,7 +89,9 @@ def fraction_of(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     Clipped to [0, 1] (0 for anything that is not a number): the result is a
     plot coordinate.
     """
-    return np.clip(np.nan_to_num(_fraction(x, lo, hi), nan=0.0), 0.0, 1.0)
+    fraction = _fraction(x, lo, hi)
+    fraction = np.where(fraction >= 0.0, fraction, 0.0)  # NaN and below the range: 0
+    return np.minimum(fraction, 1.0, out=fraction)
 
 
 def _fraction(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -110,9 +114,8 @@ def _minmax(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.
     n = len(x)
     if n <= 2 * columns:
         return x, y
-    bins = _bins(x, float(x[0]), float(x[-1]), columns)
-    starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
-    ends = np.r_[starts[1:], n]
+    starts = _column_starts(x, columns)
+    ends = np.append(starts[1:], n)
     # First index of each column's min and of its max: at most `columns` slices, each
     # scanned once by argmin/argmax (no full-length temporaries), in time order.
     first_min = np.empty(len(starts), dtype=np.int64)
@@ -133,9 +136,34 @@ def _minmax(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.
     return x[picks], y[picks]
 
 
+def _column_starts(x: np.ndarray, columns: int) -> np.ndarray:
+    """The first index of each column that holds a point, for sorted x.
+
+    A column's first point is found by a binary search for its left edge, checked against
+    `_bins` on either side of it (a point within rounding of an edge may belong to either
+    column); if any check fails, every point's column is computed. Exact either way, and
+    for a long series a few dozen searches instead of arithmetic on every point.
+    """
+    n = len(x)
+    lo, hi = float(x[0]), float(x[-1])
+    if n > 16 * columns and columns > 1:
+        k = np.arange(1, columns)
+        with np.errstate(all="ignore"):  # rounding only: the check below is exact
+            edges = lo + (hi - lo) * (k / columns)
+        if np.isfinite(edges).all():
+            first = np.searchsorted(x, edges, side="left")
+            at = _bins(x[np.minimum(first, n - 1)], lo, hi, columns)
+            before = _bins(x[np.maximum(first - 1, 0)], lo, hi, columns)
+            exact = ((first == n) | (at >= k)) & ((first == 0) | (before < k))
+            if exact.all():
+                first = np.concatenate(([0], first[first < n]))
+                return first[np.concatenate(([True], first[1:] != first[:-1]))]
+    bins = _bins(x, lo, hi, columns)
+    return np.concatenate(([0], np.flatnonzero(bins[1:] != bins[:-1]) + 1))
+
+
 def _one_per_column(bad_x: np.ndarray, all_x: np.ndarray, columns: int) -> np.ndarray:
     if len(bad_x) <= columns:
         return bad_x
     bins = _bins(bad_x, float(all_x[0]), float(all_x[-1]), columns)
-    first = np.r_[True, bins[1:] != bins[:-1]]
-    return bad_x[first]
+    return bad_x[np.concatenate(([True], bins[1:] != bins[:-1]))]

@@ -42,6 +42,7 @@ from itertools import count
 from pathlib import Path
 from typing import IO, Any
 
+from metricwatch.allocator import keep_freed_memory
 from metricwatch.model import ProblemKind, Run
 from metricwatch.pacing import Pacer
 from metricwatch.readers import DAMAGE_KINDS
@@ -430,6 +431,7 @@ def serve() -> None:
 
     op is "load", or "forget" / "drop" (answered with (True, None)).
     """
+    keep_freed_memory()
     ingest = Ingest(big_file_bytes=2**62)  # never delegates further
     sent: dict[tuple[str, str], RunState] = {}  # (file, run): the state last sent (parts)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer

@@ -34,6 +34,7 @@ from metricwatch.tui.axes import (
     time_ticks,
     whole_ticks,
 )
+from metricwatch.tui.braille import rasterize
 from metricwatch.tui.charts import BAD_COLOR, MARKER_COLOR, ChartSpec, dimmed, themed
 from metricwatch.tui.view_options import zoom_start
 
@@ -327,9 +328,8 @@ def draw(
     plt.ylim(0.0, 1.0)
     plt.xticks(list(plan.x.ticks), list(plan.x.labels))
     plt.yticks(list(plan.y.ticks), list(plan.y.labels))
-    for trace in plan.traces:
-        color = dimmed(trace.color, dark) if trace.dim else themed(trace.color, dark)
-        plt.plot(list(trace.x), list(trace.y), marker=trace.marker, color=color)
+    if plan.traces:
+        _draw_lines(plt, plan, width, height, dark)
     grey = themed(MARKER_COLOR, dark)
     for xs, y, mark in ((plan.clipped_high, 1.0, HIGH_MARKER), (plan.clipped_low, 0.0, LOW_MARKER)):
         if xs:
@@ -342,6 +342,32 @@ def draw(
     if plan.message:
         plt.text(plan.message, 0.5, 0.5, alignment="center", color=grey)
     return plan
+
+
+def _draw_lines(plt: Any, plan: Layout, width: int, height: int, dark: bool) -> None:
+    """The traces as plotext would draw them, rasterised with numpy (see `braille`): one
+    point a covered cell, given to plotext as one scatter."""
+    colors = [dimmed(t.color, dark) if t.dim else themed(t.color, dark) for t in plan.traces]
+    columns, rows = canvas_size(plan, width, height)
+    cells = rasterize(plan.traces, colors, columns, rows)
+    if len(cells):
+        xs, ys = _cell_units(cells.columns, columns), _cell_units(cells.rows, rows)
+        plt.scatter(xs, ys, marker=cells.chars, color=cells.colors)
+
+
+def canvas_size(plan: Layout, width: int, height: int) -> tuple[int, int]:
+    """The cells plotext leaves for data in a `width` x `height` plot of this layout: the
+    left axis and the y labels' width off the columns, the bottom axis and the x labels'
+    row off the rows (no title, no axis names)."""
+    label_width = max((len(label) for label in plan.y.labels), default=0)
+    return width - 1 - label_width, height - 1 - (1 if plan.x.labels else 0)
+
+
+def _cell_units(cells: np.ndarray, count: int) -> list[float]:
+    """Plot units that plotext places in exactly these cells (of `count`)."""
+    if count <= 1:
+        return [0.0] * len(cells)
+    return (cells / (count - 1)).tolist()
 
 
 def _best_marker(plt: Any, plan: Layout, height: int, color: int) -> None:
