@@ -11,7 +11,9 @@ So such work that live data asks for waits until the last time it was done has
 been paid for: the next may start once `cost / share` seconds have passed since
 the last began, where `cost` is what that last one took. Cheap work is redone at
 every write; costly work at most every `longest` seconds while writes stream
-in, and at once after a quiet spell. The monitor paces its chart redraws
+in, and at once after a quiet spell. Live data that grew a run by less than
+`VISIBLE_GROWTH` of its length waits the longest: its picture cannot have
+moved by a column of dots. The monitor paces its chart redraws
 (RunView, with the summary and findings panels) and its analyses (Ingest) this
 way. Anything the user asks for (another run, a key, a resize) is done at once,
 whatever it costs.
@@ -26,6 +28,11 @@ from dataclasses import dataclass
 CHART_SHARE = 0.05
 #: The longest live data waits for its charts, however costly they are.
 LONGEST_WAIT_S = 5.0
+#: Live data that grew a run by less than this share of its length since the work was last
+#: done waits the longest: its charts would move by less than a column of braille dots (a
+#: chart has at most a few hundred), and a million-point run at ten writes a second would
+#: otherwise be redrawn whenever it is paid for, for a picture that does not change.
+VISIBLE_GROWTH = 1 / 256
 
 
 @dataclass
@@ -38,9 +45,12 @@ class Pacer:
     started: float = -math.inf
     cost: float = 0.0
 
-    def wait(self, now: float) -> float:
-        """Seconds until live data may redo the work (0: now)."""
+    def wait(self, now: float, grown: float = 1.0) -> float:
+        """Seconds until live data may redo the work (0: now). `grown`: how much the data
+        grew since the work was last done, as a share of its length."""
         pause = min(self.longest, self.cost / self.share)
+        if grown < VISIBLE_GROWTH:
+            pause = self.longest
         return max(0.0, self.started + pause - now)
 
     def begin(self, now: float, cost: float) -> None:

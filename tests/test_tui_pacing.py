@@ -13,10 +13,10 @@ import pytest
 from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
 
 from metricwatch.analysis.findings import Finding, Severity
-from metricwatch.pacing import CHART_SHARE, LONGEST_WAIT_S, Pacer
+from metricwatch.pacing import CHART_SHARE, LONGEST_WAIT_S, VISIBLE_GROWTH, Pacer
 from metricwatch.tui.messages import RunsLoaded
 from metricwatch.tui.view_options import ViewOptions
-from metricwatch.tui.widgets.run_view import _only_newer
+from metricwatch.tui.widgets.run_view import _only_newer, extent
 
 WIDE = (120, 40)
 
@@ -55,6 +55,58 @@ def test_a_new_redraw_starts_a_new_count():
     pacer.begin(3.0, 0.2)
     assert pacer.cost == 0.2
     assert pacer.wait(3.0) == pytest.approx(2.0)
+
+
+def test_data_grown_by_less_than_a_column_of_dots_waits_the_longest():
+    assert VISIBLE_GROWTH == 1 / 256
+    pacer = Pacer(share=0.05, longest=5.0)
+    pacer.begin(40.0, 0.02)  # 20 ms at 5 %: 0.4 s
+    assert pacer.wait(40.1, grown=1 / 256) == pytest.approx(0.3)  # at the limit: paid for
+    assert pacer.wait(40.1, grown=0.99 / 256) == pytest.approx(4.9)  # under it: the longest
+    assert pacer.wait(40.1) == pytest.approx(0.3)  # growth unknown: as grown
+    assert pacer.wait(45.0, grown=0.0) == 0.0  # the longest has passed: draw
+
+
+def _at(state, *, epochs=None, last_step=None, x=None):
+    summary = state.summary
+    fields = {"epochs": summary.epochs if epochs is None else epochs}
+    if last_step is not None:
+        fields.update(last_step=last_step, x=x or "step")
+    return replace(state, version=state.version + 1, summary=replace(summary, **fields))
+
+
+async def test_a_write_that_moves_a_long_run_by_less_than_a_dot_waits_the_longest(tmp_path):
+    async with _monitor(tmp_path) as (app, pilot):
+        current = app.states["resnet-healthy"]
+        long = _at(current, last_step=512_000)
+        app.post_message(RunsLoaded([long]))  # a step run now: drawn at once (other extent)
+        await wait_for(pilot, lambda: app.view._drawn_extents == {"resnet-healthy": 512_000.0})
+        pacer = app.view.pacer
+        pacer.share, pacer.longest = 1.0, 30.0  # any redraw is paid for at once, but
+        pacer.begin(time.monotonic(), 0.0)
+        drawn = app.view.shown_charts[0]
+        small = _at(long, last_step=513_999)  # 1,999 steps of 513,999: under 1/256
+        app.post_message(RunsLoaded([small]))
+        await _shown(pilot, small)
+        assert app.view._redraw_timer is not None  # waits the longest (30 s here)
+        assert app.view.shown_charts[0] is drawn
+        visible = _at(small, last_step=514_010)  # 2,010 of 514,010: a dot column
+        app.post_message(RunsLoaded([visible]))
+        await wait_for(pilot, lambda: app.view.shown_charts[0] is not drawn)
+        assert app.view._drawn_extents == {"resnet-healthy": 514_010.0}
+
+
+def test_a_runs_extent_is_its_last_step_or_its_epochs(tmp_path):
+    from metricwatch.analysis.summary import RunSummary
+
+    class State:
+        def __init__(self, **fields):
+            self.summary = replace(RunSummary(0, None, None, None, None, None, None), **fields)
+
+    assert extent(State(epochs=37)) == 37.0
+    assert extent(State(epochs=3, x="step", last_step=1_234)) == 1_234.0
+    assert extent(State(epochs=3, x="step", last_step=None)) == 3.0
+    assert extent(State(epochs=3, x="epoch", last_step=99)) == 3.0
 
 
 def test_only_newer_data_of_the_same_runs_is_live_data():

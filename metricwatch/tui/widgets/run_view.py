@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from metricwatch.analysis.findings import Finding, Severity
+from metricwatch.model import STEP
 from metricwatch.pacing import Pacer
 from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
@@ -63,6 +64,14 @@ def _only_newer(key: ChartsKey, drawn: ChartsKey | None) -> bool:
         (name, colour) == (old_name, old_colour) and version is not None
         for (name, version, colour), (old_name, _, old_colour) in zip(key[0], drawn[0])
     )
+
+
+def extent(state: RunState) -> float:
+    """How far a run has got along its x axis: its last step, or its epochs."""
+    summary = state.summary
+    if summary.x == STEP and summary.last_step is not None:
+        return float(summary.last_step)
+    return float(summary.epochs)
 
 
 def _kinds(findings: list[Finding]) -> set[tuple[str, Severity]]:
@@ -113,6 +122,7 @@ class RunView(Vertical):
         self._staging = False  # a staggered placement has charts still to show
         self._counting: int | None = None  # the placement whose redraw _drawn counts
         self._redraw_cpu = 0.0  # the UI thread's CPU clock when the last redraw began
+        self._drawn_extents: dict[str, float] = {}  # each run's extent at the last redraw
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -171,7 +181,7 @@ class RunView(Vertical):
         findings = state.all_findings(now)
         key = self._charts_key(state)
         if key != self._charts_version and _only_newer(key, self._charts_version):
-            wait = self.pacer.wait(time.monotonic())
+            wait = self.pacer.wait(time.monotonic(), self._growth(state))
             if wait > 0 and _kinds(findings) == _kinds(self.findings.findings):
                 # Live data: the header has it; the charts, the summary and the findings
                 # follow when the last redraw is paid for (a finding that appears or goes
@@ -210,7 +220,7 @@ class RunView(Vertical):
         self._redraw_timer = None
         state = self._state
         if state is not None and self.is_attached:
-            wait = self.pacer.wait(time.monotonic()) if stagger else 0.0
+            wait = self.pacer.wait(time.monotonic(), self._growth(state)) if stagger else 0.0
             if wait > 0:  # the last redraw cost more than when this one was set: wait more
                 self._redraw_timer = self.set_timer(wait, self._redraw_due)
                 return
@@ -237,6 +247,7 @@ class RunView(Vertical):
                     self._charts_version = None
             if built:
                 self._charts_version = key
+                self._drawn_extents = {s.name: extent(s) for s in self._drawn_runs(state)}
                 # The charts plotext builds for these specs add their cost (cost_sink).
                 self.pacer.begin(started, time.monotonic() - started)
         self._place_charts(stagger=stagger)
@@ -244,6 +255,20 @@ class RunView(Vertical):
             self._redraw_cpu, self._counting = cpu, self._stage
             if not self._staging:  # else the last staggered chart calls _drawn
                 self.call_after_refresh(self._drawn)
+
+    def _drawn_runs(self, state: RunState) -> list[RunState]:
+        return self.compared if self.compared else [state]
+
+    def _growth(self, state: RunState) -> float:
+        """How much the runs drawn grew since their charts were last drawn: the largest
+        share of a run's extent (1 for a run not drawn then)."""
+        grown = 0.0
+        for run in self._drawn_runs(state):
+            now, then = extent(run), self._drawn_extents.get(run.name)
+            if then is None:
+                return 1.0
+            grown = max(grown, abs(now - then) / max(abs(now), 1.0))
+        return grown
 
     def _drawn(self) -> None:
         """The charts of a redraw are all on screen: what the UI thread spent from its specs
