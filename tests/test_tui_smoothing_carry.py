@@ -49,3 +49,14 @@ def test_a_run_whose_points_changed_is_smoothed_afresh(monkeypatch):
     out = after.smoothed("train_loss", 0.9)
     assert seen == [98, 98]
     assert np.allclose(out, expected, rtol=1e-13, atol=0)
+
+
+def test_chart_columns_are_the_runs_arrays_not_copies():
+    """Building a state's columns at every write copies nothing: a million steps turned
+    into floats per write cost the watch thread more than reading the write."""
+    run = make_run(rows(40), name="columns")
+    state = build_state(run).with_columns()
+    steps, values = state.column("train_loss")
+    series = run.series("train_loss")
+    assert steps is series.steps and values is series.values
+    assert steps.dtype == np.int64 and steps.tolist() == list(range(3, 41))

@@ -3,6 +3,7 @@ permission error, a read that blocks, and a writer that is not atomic."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import threading
@@ -311,3 +312,48 @@ async def test_a_read_racing_a_deletion_does_not_undo_gone(tmp_path):
         await pilot.pause()
         await pilot.pause()
         assert app.states["a"].gone and app.states["a"].epochs_done == 3
+
+
+async def test_a_write_read_while_quitting_is_dropped_not_a_traceback(tmp_path):
+    """The watch thread posts what it read; quitting may take the screen apart before the
+    app handles it. Every message of the watch is dropped then (each would look for
+    widgets already gone)."""
+    from dataclasses import replace
+
+    from metricwatch.tui.messages import (
+        ColumnsReady,
+        RunFailed,
+        RunGone,
+        RunsLoaded,
+        RunsRemoved,
+        ScanFinished,
+        WatchError,
+    )
+
+    write_run(tmp_path / "a", 3)
+    write_run(tmp_path / "b", 3)
+    app = create_app(tmp_path, watch=False)
+    handled = []
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_loaded(pilot, 2)
+        state = app.states["a"]
+        newer = replace(state, version=state.version + 1)
+        close_all = app._close_all
+
+        async def quitting() -> None:
+            await close_all()  # the widgets are gone; the watch posts what it read
+            for message in (
+                RunsLoaded([newer]),
+                ColumnsReady(newer),
+                RunGone("a"),
+                RunsRemoved(["b"]),
+                RunFailed("a", state.metrics_path, "gone"),
+                ScanFinished(),
+                WatchError(OSError("no")),
+            ):
+                app.post_message(message)
+            await asyncio.sleep(0.1)  # the app's loop handles them meanwhile
+            handled.append(app.states["a"])
+
+        app._close_all = quitting
+    assert handled == [state]  # none of them was handled, and none raised

@@ -71,7 +71,8 @@ class RunState:
     # --- data for charts ---------------------------------------------------------------------
 
     def column(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(epochs, values) of one key as float arrays; built on first use and kept."""
+        """(steps, values) of one key: the steps as the run holds them (int64), the values
+        as floats; built on first use and kept."""
         if self._columns is None:
             self._columns = {}
         found = self._columns.get(key)
@@ -266,10 +267,13 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
 
 
 def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The run's own arrays, not copies: converting a million steps to floats at every
+    write cost the watch thread more than reading the write, and the charts convert only
+    what they draw, when they draw it."""
     if run is None:
-        return np.empty(0), np.empty(0)
+        return np.empty(0, dtype=np.int64), np.empty(0)
     series = run.series(key)
-    return series.steps.astype(np.float64), series.values
+    return series.steps, series.values
 
 
 def format_ago(seconds: float | None) -> str:
