@@ -8,6 +8,7 @@ and modification time) is answered from the cache without parsing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -45,6 +46,10 @@ class _Stamp:
     mtime_ns: int
 
 
+#: A side file as last read: its stamp, its bytes, the entries parsed from them.
+_Sidecar = tuple[_Stamp | None, bytes, dict[str, Any]]
+
+
 class RunLoader:
     """Loads runs and remembers the last parse of each file."""
 
@@ -57,8 +62,9 @@ class RunLoader:
         self.appended = 0  # how many reads parsed only a log's new lines
         #: runs joined from two files: (the file's result, the companion's, the run)
         self._joined: dict[Path, tuple[ParseResult, ParseResult, ParseResult]] = {}
-        #: side files (hparams.yaml, args.yaml): the stamp they were read at, their entries
-        self._sidecars: dict[Path, tuple[_Stamp | None, dict[str, Any]]] = {}
+        #: side files (hparams.yaml, args.yaml): the stamp and bytes they were read at, and
+        #: their entries
+        self._sidecars: dict[Path, _Sidecar] = {}
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
         # A tail parses as it reads (TensorBoard records, MLflow rows): the first read of a
@@ -264,30 +270,55 @@ class RunLoader:
 
     def _add_sidecars(self, path: Path, result: ParseResult) -> None:
         """The run's description from the files beside its log (hparams.yaml, args.yaml):
-        their entries join the meta where the log itself said nothing."""
-        for name, read in sidecars(result.format):
-            sidecar = path.parent / name
-            known = self._sidecars.get(sidecar)
+        their entries join the meta where the log itself said nothing. All of a log's side
+        files are read in one timed call, and parsed again only when their bytes changed
+        (Lightning rewrites the same hparams.yaml at every flush).
+
+        The result gets a meta of its own first: an appended log keeps the meta its parse
+        gave and grows its next results from it, and entries added to that dict would stay
+        there, whatever the side file says later."""
+        result.meta = dict(result.meta)
+        readers = sidecars(result.format)
+        if readers:
+            files = [path.parent / name for name, _ in readers]
+            known = [self._sidecars.get(sidecar) for sidecar in files]
             try:
-                stamp, data = self._io.call(
-                    sidecar, _read_small, sidecar, known[0] if known else None
+                reads = self._io.call(
+                    ("sidecars", path),
+                    _read_sidecars,
+                    [(sidecar, k[0] if k else None) for sidecar, k in zip(files, known)],
                 )
             except Blocked:
-                continue
-            if stamp is not None and known is not None and stamp == known[0]:
-                entries = known[1]  # unchanged since the last read: not read nor parsed again
-            elif data is None:
-                self._sidecars.pop(sidecar, None)
-                continue
-            else:
-                try:
-                    entries = read(data)
-                except Exception:  # noqa: BLE001 - a reader's helper failing on a side file
-                    continue  # the log is what matters: a bad side file only loses the config
-                self._sidecars[sidecar] = (stamp, entries)
-            for key, value in entries.items():
-                result.meta.setdefault(key, value)
+                reads = [(k[0], None) if k else (None, None) for k in known]
+            for (_, read), sidecar, seen, (stamp, data) in zip(readers, files, known, reads):
+                entries = self._sidecar_entries(sidecar, read, seen, stamp, data)
+                for key, value in (entries or {}).items():
+                    result.meta.setdefault(key, value)
         self._add_described(path, result)
+
+    def _sidecar_entries(
+        self,
+        sidecar: Path,
+        read: Callable[[bytes], dict[str, Any]],
+        seen: _Sidecar | None,
+        stamp: _Stamp | None,
+        data: bytes | None,
+    ) -> dict[str, Any] | None:
+        """A side file's entries: the last ones while it is unchanged (the same stamp, or the
+        same bytes); None when it is not there or cannot be parsed."""
+        if seen is not None and ((stamp == seen[0] and stamp is not None) or data == seen[1]):
+            if stamp != seen[0]:
+                self._sidecars[sidecar] = (stamp, seen[1], seen[2])
+            return seen[2]
+        if data is None:
+            self._sidecars.pop(sidecar, None)
+            return None
+        try:
+            entries = read(data)
+        except Exception:  # noqa: BLE001 - a reader's helper failing on a side file
+            return None  # the log is what matters: a bad side file only loses the config
+        self._sidecars[sidecar] = (stamp, data, entries)
+        return entries
 
     def _add_described(self, path: Path, result: ParseResult) -> None:
         """The entries a format finds for the run elsewhere in its folder (see
@@ -417,6 +448,13 @@ def _fetch_new(
 
 #: A side file bigger than this is no config: not read.
 MAX_SIDECAR_BYTES = 1 << 20
+
+
+def _read_sidecars(
+    files: list[tuple[Path, _Stamp | None]],
+) -> list[tuple[_Stamp | None, bytes | None]]:
+    """_read_small of each side file of a log, in one call."""
+    return [_read_small(path, known) for path, known in files]
 
 
 def _read_small(path: Path, known: _Stamp | None = None) -> tuple[_Stamp | None, bytes | None]:

@@ -145,8 +145,12 @@ class Ingest:
         big file. A damaged small read after a big good one (the 50 MB file truncated to
         nothing mid-write) is therefore merged by the child, which holds that data.
         """
-        if self._loader.size(metrics_path) >= self.big_file_bytes and not self._in_pieces(
-            metrics_path
+        with self._lock:
+            in_pieces = metrics_path in self._pieces  # known: no stat to ask its size
+        if (
+            not in_pieces
+            and self._loader.size(metrics_path) >= self.big_file_bytes
+            and not self._in_pieces(metrics_path)
         ):
             state = self._load_in_child(name, metrics_path)
             with self._lock:
