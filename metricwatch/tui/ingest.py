@@ -476,7 +476,7 @@ def _changed(
 
 
 def _read_in_pieces(metrics_path: Path) -> bool:
-    """Whether the file is read in pieces: an appended log (4 MiB of lines at a time, then
+    """Whether the file is read in pieces: an appended log (1 MiB of lines at a time, then
     by its new lines) or a tail's (TensorBoard records, MLflow rows: by its new bytes).
     Such reads never hold the GIL for long (the first read of a 54 MB event file, 3 s of
     parsing, left the UI thread waiting 0.1 s at worst), so they stay here, and an update
