@@ -171,3 +171,26 @@ def test_fraction_of_maps_nan_and_out_of_range_to_the_edges():
     np.testing.assert_array_equal(
         fraction_of(x, 2.0, 7.0), [0.0, 0.0, 0.0, 0.0, 0.3, 1.0, 1.0, 1.0]
     )
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "columns", "k"),
+    [
+        (-966.9447289429418, -153.67430301290858, 130, 118),  # the point below the edge: in k
+        (714.8085531751387, 748.3950948950278, 153, 111),  # the point at the edge: in k - 1
+        (-400.5762189252305, 22.111579585206755, 81, 3),
+    ],
+)
+def test_a_point_within_rounding_of_a_columns_edge_is_where_the_definition_puts_it(
+    lo, hi, columns, k
+):
+    """The searched edge (lo + span * k / columns) and a point's column (floor of its
+    scaled offset) round differently an ulp away from the edge: the search is checked
+    against the definition on both sides of the edge, and falls back to it."""
+    from metricwatch.analysis.downsample import _bins, _column_starts
+
+    edge = lo + (hi - lo) * (k / columns)
+    near = [np.nextafter(edge, -np.inf), edge, np.nextafter(edge, np.inf)]
+    x = np.sort(np.concatenate([np.linspace(lo, hi, 40 * columns), near]))
+    assert _bins(np.array(near), lo, hi, columns).tolist() != [k - 1, k, k]  # rounding bites
+    np.testing.assert_array_equal(_column_starts(x, columns), _starts_by_definition(x, columns))
