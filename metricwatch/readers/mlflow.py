@@ -25,7 +25,7 @@ import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import FileFormat, ParseResult, quote_key
-from metricwatch.readers.mlflow_run import build_result, canonical_key
+from metricwatch.readers.mlflow_run import BuildMemo, GrowingColumn, build_result, canonical_key
 from metricwatch.readers.mlflow_sqlite import (
     SQLITE_MAGIC,
     SQLITE_TIMEOUT,
@@ -97,22 +97,46 @@ def _run_name(run_dir: Path, meta: dict[str, str]) -> str:
     return name.strip() if name and name.strip() else run_dir.name
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: str | Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
     except OSError:
         return ""
 
 
-def _files_under(folder: Path) -> list[tuple[str, Path]]:
-    """(key, path) of every file below folder; the key is the relative path with `/`."""
-    found: list[tuple[str, Path]] = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(root) / name
-            found.append((path.relative_to(folder).as_posix(), path))
+def _files_under(folder: str | Path) -> list[tuple[str, str]]:
+    """(key, path) of every file below folder; the key is the relative path with `/`.
+
+    As os.walk would list them (each folder's files by name, then its folders by name;
+    links to folders not followed), without pathlib: a live run lists its metrics and
+    params at every write."""
+    found: list[tuple[str, str]] = []
+    _list_folder(os.fspath(folder), "", found)
     return found
+
+
+def _list_folder(folder: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    try:
+        with os.scandir(folder) as entries:
+            listed = [(entry.name, _is_dir(entry)) for entry in entries]
+    except OSError:
+        return
+    listed.sort()
+    found.extend(
+        (prefix + name, os.path.join(folder, name)) for name, is_dir in listed if not is_dir
+    )
+    for name, is_dir in listed:
+        path = os.path.join(folder, name)
+        if is_dir and not os.path.islink(path):
+            _list_folder(path, f"{prefix}{name}/", found)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
@@ -162,32 +186,45 @@ def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 def _fast_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Whole lines of exactly `timestamp value step` (one space apart), parsed by numpy in
     one call; None when any line is shaped otherwise (the line-by-line path handles it)."""
-    if not body:
+    if not body or not _three_fields(body):
         return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+    if numbers.shape[0] != 3 * body.count(b"\n"):
+        return None
+    table = numbers.reshape(-1, 3)
+    steps = table[:, 2]
+    # finite whole numbers, below 2**53 (beyond exact float integers: the line-by-line path
+    # parses them as ints); NaN fails the first test
+    if not (bool((np.abs(steps) < 2.0**53).all()) and bool((steps == np.round(steps)).all())):
+        return None
+    return steps.astype(np.int64), table[:, 1].copy(), table[:, 0] / 1000.0
+
+
+#: Below this many bytes, lines are checked one by one in Python: numpy's fixed cost per
+#: call is most of a live write's read (a line or two per metric file).
+_SMALL_BODY = 4096
+
+
+def _three_fields(body: bytes) -> bool:
+    """Whether every line of body (whole lines) is three fields one space apart."""
+    if len(body) < _SMALL_BODY:
+        for line in body.split(b"\n")[:-1]:
+            if line.count(b" ") != 2 or b"  " in line or line[:1] == b" " or line[-1:] == b" ":
+                return False
+        return True
     raw = np.frombuffer(body, dtype=np.uint8)
     space = raw == 0x20
     ends = np.flatnonzero(raw == 0x0A)
     per_line = np.diff(np.searchsorted(np.flatnonzero(space), ends), prepend=0)
     starts = np.concatenate(([0], ends[:-1] + 1))
-    if (
+    return not (
         bool((per_line != 2).any())
         or bool((space[1:] & space[:-1]).any())
         or bool(space[starts].any())
         or bool(space[ends - 1].any())
-    ):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
-    if numbers.shape[0] != 3 * len(ends):
-        return None
-    table = numbers.reshape(-1, 3)
-    steps = table[:, 2]
-    if not (np.isfinite(steps).all() and (steps == np.round(steps)).all()):
-        return None
-    if bool((np.abs(steps) >= 2.0**53).any()):
-        return None  # beyond exact float integers: the line-by-line path parses them as ints
-    return steps.astype(np.int64), table[:, 1].copy(), table[:, 0] / 1000.0
+    )
 
 
 def read_file_store_run(run_dir: Path) -> ParseResult:
@@ -212,7 +249,7 @@ def _file_problems(cut: list[str], bad: dict[str, int], problems: list[Problem])
 
 
 def _file_meta(run_dir: Path, meta_yaml: dict[str, str]) -> dict[str, Any]:
-    params = {key: _read_text(path) for key, path in _files_under(run_dir / "params")}
+    params = {key: _read_text(path) for key, path in _files_under(os.path.join(run_dir, "params"))}
     meta: dict[str, Any] = {
         "run_name": _run_name(run_dir, meta_yaml),
         "run_id": meta_yaml.get("run_id") or meta_yaml.get("run_uuid") or run_dir.name,
@@ -232,7 +269,7 @@ class MetricFileTail:
     lines added since the last call. A file replaced (new inode) or shrunk is read again
     from the start; `reset` then tells the caller to drop what it had."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.offset = 0
         self.identity: tuple[int, int] | None = None
@@ -252,20 +289,51 @@ class MetricFileTail:
             handle.seek(self.offset)
             data = handle.read()
         whole = data.rfind(b"\n") + 1
+        self.cut = bool(data[whole:].strip())
+        if not whole:  # nothing new (the common case of most files at a write): no parse
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
         steps, values, times, bad, _ = parse_metric_file(data[:whole])
         self.offset += whole
         self.bad += bad
-        self.cut = bool(data[whole:].strip())
         return steps, values, times
 
 
+class _KeyColumns:
+    """One metric's points read so far, in growing columns (appending a line costs the
+    line), and whether its steps have been strictly ascending (then they need no sort
+    and no dedup, and what was built from them can be extended: mlflow_run.BuildMemo)."""
+
+    def __init__(self) -> None:
+        empty = np.empty(0)
+        self.steps = GrowingColumn(empty, np.int64)
+        self.values = GrowingColumn(empty, np.float64)
+        self.times = GrowingColumn(empty, np.float64)
+        self.ascending = True
+
+    def extend(self, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> None:
+        if not len(steps):
+            return
+        if self.ascending:
+            after = self.steps.size == 0 or int(steps[0]) > int(self.steps.view()[-1])
+            self.ascending = after and (len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])))
+        self.steps.extend(steps)
+        self.values.extend(values)
+        self.times.extend(times)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.steps.view(), self.values.view(), self.times.view()
+
+
 class FileStoreRunTail:
-    """A file-store run read as it grows: each read() parses only new metric lines."""
+    """A file-store run read as it grows: each read() parses only new metric lines, and
+    builds the run from the last build and the new points (a live run is read at every
+    write: the cost of a write stays that of the write, not of the run)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.tails: dict[str, MetricFileTail] = {}
-        self.columns: dict[str, tuple[list, list, list]] = {}
+        self.columns: dict[str, _KeyColumns] = {}
+        self.memo = BuildMemo()
 
     def read(self) -> ParseResult:
         meta_yaml = read_meta_yaml(self.run_dir / "meta.yaml")
@@ -277,37 +345,44 @@ class FileStoreRunTail:
                 )
             )
         present = _files_under(self.run_dir / "metrics")
+        grown = {key: self.columns[key].steps.size for key in self.columns}
         for key, path in present:
-            tail = self.tails.setdefault(key, MetricFileTail(path))
-            try:
-                steps, values, times = tail.read_new()
-            except OSError as error:
-                problems.append(
-                    Problem(
-                        ProblemKind.UNREADABLE,
-                        f"metric {quote_key(key)}: {error.strerror or error}",
-                    )
-                )
-                continue
-            if tail.reset or key not in self.columns:
-                self.columns[key] = ([], [], [])
-            for column, part in zip(self.columns[key], (steps, values, times)):
-                column.append(part)
+            self._read_key(key, path, grown, problems)
         keys = {key for key, _ in present}
         for key in [k for k in self.tails if k not in keys]:
             del self.tails[key]
             self.columns.pop(key, None)
-        columns = {}
-        for key, _ in present:
-            if key in self.columns:
-                joined = tuple(np.concatenate(parts) for parts in self.columns[key])
-                # kept as one piece each: the next read joins two pieces, not one per read
-                self.columns[key] = tuple([part] for part in joined)  # type: ignore[assignment]
-                columns[key] = joined
-        cut = [key for key, tail in self.tails.items() if tail.cut]
-        bad = {key: tail.bad for key, tail in self.tails.items() if tail.bad}
+        columns = {key: self.columns[key].arrays() for key, _ in present if key in self.columns}
+        ascending = {key: grown.get(key, 0) for key in columns if self.columns[key].ascending}
+        # named in the files' order (as a first read names them), not in order of appearance
+        tails = [(key, self.tails[key]) for key, _ in present if key in self.tails]
+        cut = [key for key, tail in tails if tail.cut]
+        bad = {key: tail.bad for key, tail in tails if tail.bad}
         _file_problems(cut, bad, problems)
-        return build_result(columns, _file_meta(self.run_dir, meta_yaml), problems)
+        meta = _file_meta(self.run_dir, meta_yaml)
+        return build_result(columns, meta, problems, grown=ascending, memo=self.memo)
+
+    def _read_key(
+        self, key: str, path: Path, grown: dict[str, int], problems: list[Problem]
+    ) -> None:
+        """The key's new lines added to its columns (new columns if its file was replaced
+        or shrunk: `grown` then says it had no points before)."""
+        tail = self.tails.get(key)
+        if tail is None:
+            tail = self.tails[key] = MetricFileTail(Path(path))
+        try:
+            steps, values, times = tail.read_new()
+        except OSError as error:
+            problems.append(
+                Problem(
+                    ProblemKind.UNREADABLE, f"metric {quote_key(key)}: {error.strerror or error}"
+                )
+            )
+            return
+        if tail.reset or key not in self.columns:
+            self.columns[key] = _KeyColumns()
+            grown[key] = 0
+        self.columns[key].extend(steps, values, times)
 
 
 def _int_or_none(text: str) -> int | None:

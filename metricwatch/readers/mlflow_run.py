@@ -5,10 +5,18 @@ without a step has step 0 on every point: its points are numbered by
 position instead (and said so). A step logged twice keeps the value logged
 last. Keys map onto the registry's through _KEYS below; the original is
 kept in meta["source_keys"]; an `epoch` metric becomes the epochs axis.
+
+A live file-store run is built again at every write: its reader says which
+keys only grew, in step order, since its last build (`grown`), and a
+BuildMemo keeps what that build worked out (each key's epochs, the table
+steps), so that the new points alone are dated and added. Anything else (a
+file replaced, a step logged out of order or twice, an epoch logged after
+steps already dated) is built from scratch, as every build once was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -60,33 +68,90 @@ def canonical_key(key: str) -> str:
     return key
 
 
+class GrowingColumn:
+    """One array grown in place (capacity kept ahead, as readers/appended.py's columns):
+    views handed out earlier see no change, as only the part past their end is written
+    and a full buffer is replaced, not resized. Appending a point costs the point, not
+    the column."""
+
+    __slots__ = ("buffer", "size")
+
+    def __init__(self, initial: np.ndarray, dtype: type) -> None:
+        capacity = max(_MIN_CAPACITY, int(len(initial) * GROWTH))
+        self.buffer = np.empty(capacity, dtype=dtype)
+        self.buffer[: len(initial)] = initial
+        self.size = len(initial)
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.buffer):
+            bigger = np.empty(max(_MIN_CAPACITY, int(end * GROWTH)), dtype=self.buffer.dtype)
+            bigger[: self.size] = self.buffer[: self.size]
+            self.buffer = bigger
+        self.buffer[self.size : end] = values
+        self.size = end
+
+    def view(self) -> np.ndarray:
+        return self.buffer[: self.size]
+
+
+#: Capacity grows by this factor: a 1.25x slack keeps a column's overhead under 25 %.
+GROWTH = 1.25
+_MIN_CAPACITY = 64
+
+
+class BuildMemo:
+    """What the last build_result of a growing run worked out, for the next one to extend.
+
+    lengths: each key given as grown (strictly ascending), its number of points then.
+    epoch_length: the epoch axis's number of points then, if it was ascending (else None).
+    epochs: each such key's epochs then, dated against that axis.
+    union / union_keys: the table steps then, when every series was ascending, and each
+    series key's number of points they hold."""
+
+    def __init__(self) -> None:
+        self.lengths: dict[str, int] = {}
+        self.epoch_length: int | None = None
+        self.epochs: dict[str, GrowingColumn] = {}
+        self.union: GrowingColumn | None = None
+        self.union_keys: dict[str, int] = {}
+
+    def kept(self, key: str, grown: Mapping[str, int]) -> int | None:
+        """How many of key's first points are the ones the last build had (None: unknown)."""
+        before = grown.get(key)
+        if before is None or before == 0:
+            return before
+        return before if self.lengths.get(key) == before else None
+
+
 def build_result(
     columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     meta: dict[str, Any],
     problems: list[Problem],
+    *,
+    grown: Mapping[str, int] | None = None,
+    memo: BuildMemo | None = None,
 ) -> ParseResult:
+    """The run of a store's metric columns (key -> steps, values, times as logged).
+
+    grown: the keys whose steps are known to be strictly ascending (nothing to number,
+    sort or dedup), each with its number of points at the previous call made with `memo`:
+    those points are unchanged, the rest were appended since. With a memo, the epochs and
+    table steps of such keys are then worked out for the new points only (a live run is
+    built again at every write). The SQLite store passes neither: everything is built."""
+    grown = grown or {}
     series: dict[str, Series] = {}
     sources: dict[str, str] = {}
     unstepped: list[str] = []
-    epoch_axis = None
+    epoch_axis: tuple[str, np.ndarray, np.ndarray] | None = None
     collisions: list[str] = []
     # Canonical spellings first, so an alias never takes the place of the real key.
     for key in sorted(columns, key=lambda k: canonical_key(k) != k):
         steps, values, times = columns[key]
-        # (Each step below skips its copies when there is nothing to do: a live run's
-        # metrics come in order, one value a step, and are read again at every write.)
-        if len(steps) > 1 and steps[0] == steps[-1] and bool(np.all(steps == steps[0])):
-            unstepped.append(key)  # logged without a step: number the points in order
-            steps = np.arange(len(steps), dtype=np.int64)
-        if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
-            order = np.argsort(steps, kind="stable")
-            steps, values, times = steps[order], values[order], times[order]
-        if len(steps) > 1:  # a step logged twice: the later value wins
-            last = np.append(steps[1:] != steps[:-1], True)
-            if not last.all():
-                steps, values, times = steps[last], values[last], times[last]
+        if key not in grown:
+            steps, values, times = _in_step_order(key, steps, values, times, unstepped)
         if key in _EPOCH_KEYS:
-            epoch_axis = (steps, values)
+            epoch_axis = (key, steps, values)
             continue
         name = canonical_key(key)
         if name in series:
@@ -94,8 +159,39 @@ def build_result(
             name = key
         sources[name] = key
         series[name] = Series(name, steps, values, None, times)
-    if epoch_axis is not None:
-        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
+    series = _dated(series, sources, epoch_axis, grown, memo)
+    _note_problems(problems, unstepped, collisions)
+    table_steps = _table_steps(series, sources, grown, memo)
+    if memo is not None:
+        memo.lengths = {key: len(columns[key][0]) for key in columns if key in grown}
+    meta["source_keys"] = {k: v for k, v in sources.items() if k != v}
+    if not series and not problems:
+        problems.append(Problem(ProblemKind.EMPTY, "the MLflow run has no metrics yet"))
+    return ParseResult(
+        table=Table(table_steps, series, STEP), meta=meta, problems=problems, format="mlflow"
+    )
+
+
+def _in_step_order(
+    key: str, steps: np.ndarray, values: np.ndarray, times: np.ndarray, unstepped: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A key's columns in step order, each step once (the value logged last wins); a key
+    logged without a step (the same step on every point) numbered by position."""
+    # (Each step below skips its copies when there is nothing to do.)
+    if len(steps) > 1 and steps[0] == steps[-1] and bool(np.all(steps == steps[0])):
+        unstepped.append(key)
+        steps = np.arange(len(steps), dtype=np.int64)
+    if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
+        order = np.argsort(steps, kind="stable")
+        steps, values, times = steps[order], values[order], times[order]
+    if len(steps) > 1:
+        last = np.append(steps[1:] != steps[:-1], True)
+        if not last.all():
+            steps, values, times = steps[last], values[last], times[last]
+    return steps, values, times
+
+
+def _note_problems(problems: list[Problem], unstepped: list[str], collisions: list[str]) -> None:
     if unstepped:
         problems.append(
             Problem(
@@ -112,10 +208,135 @@ def build_result(
                 "the second keeps its own name",
             )
         )
-    table_steps = union_steps([s.steps for s in series.values()])
-    meta["source_keys"] = {k: v for k, v in sources.items() if k != v}
-    if not series and not problems:
-        problems.append(Problem(ProblemKind.EMPTY, "the MLflow run has no metrics yet"))
-    return ParseResult(
-        table=Table(table_steps, series, STEP), meta=meta, problems=problems, format="mlflow"
-    )
+
+
+# --- epochs -----------------------------------------------------------------------------------
+
+
+def _dated(
+    series: dict[str, Series],
+    sources: dict[str, str],
+    epoch_axis: tuple[str, np.ndarray, np.ndarray] | None,
+    grown: Mapping[str, int],
+    memo: BuildMemo | None,
+) -> dict[str, Series]:
+    """Every series with the epoch logged at (or last before) each of its steps."""
+    if epoch_axis is None:
+        if memo is not None:
+            memo.epoch_length, memo.epochs = None, {}
+        return series
+    epoch_key, epoch_steps, epochs = epoch_axis
+    ascending = epoch_key in grown
+    axis_from = None
+    if memo is not None and ascending and memo.epoch_length == grown[epoch_key]:
+        axis_from = grown[epoch_key]
+    dated: dict[str, Series] = {}
+    kept: dict[str, GrowingColumn] = {}
+    for name, one in series.items():
+        key = sources[name]
+        if memo is None or not ascending or key not in grown:
+            dated[name] = _with_epochs(one, epoch_steps, epochs)
+            continue
+        column = _grown_epochs(one, memo, memo.kept(key, grown), key, epoch_axis, axis_from)
+        kept[key] = column
+        dated[name] = Series(one.key, one.steps, one.values, column.view(), one.times)
+    if memo is not None:
+        memo.epoch_length, memo.epochs = (len(epoch_steps) if ascending else None), kept
+    return dated
+
+
+def _grown_epochs(
+    one: Series,
+    memo: BuildMemo,
+    before: int | None,
+    key: str,
+    epoch_axis: tuple[str, np.ndarray, np.ndarray],
+    axis_from: int | None,
+) -> GrowingColumn:
+    """An ascending series' epochs: the last build's, extended by the new points' (and
+    redated from the first point at or after the first epoch logged since, if any)."""
+    _, epoch_steps, epochs = epoch_axis
+    column = memo.epochs.get(key)
+    if column is None or before is None or axis_from is None or column.size != before:
+        return GrowingColumn(_with_epochs(one, epoch_steps, epochs).epochs, np.float64)
+    steps = one.steps
+    start = before
+    if axis_from < len(epoch_steps) and before and steps[before - 1] >= epoch_steps[axis_from]:
+        # an epoch logged after steps already dated: they are dated again (from a copy:
+        # the arrays handed out before must not change)
+        start = int(np.searchsorted(steps[:before], epoch_steps[axis_from], side="left"))
+        column = GrowingColumn(column.view()[:start], np.float64)
+    column.extend(_epochs_at(steps[start:], epoch_steps, epochs))
+    return column
+
+
+def _with_epochs(one: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
+    """with_epochs, but with no epoch logged yet (an `epoch` file whose first line is
+    still being written) every point's epoch is unknown rather than an IndexError."""
+    if not len(epoch_steps):
+        return Series(one.key, one.steps, one.values, np.full(len(one), np.nan), one.times)
+    return with_epochs(one, epoch_steps, epochs)
+
+
+def _epochs_at(steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+    """The epoch logged at or last before each step (NaN before the first): with_epochs's."""
+    if not len(epoch_steps):
+        return np.full(len(steps), np.nan)
+    where = np.searchsorted(epoch_steps, steps, side="right") - 1
+    return np.where(where >= 0, epochs[np.maximum(where, 0)], np.nan)
+
+
+# --- table steps ------------------------------------------------------------------------------
+
+
+def _table_steps(
+    series: dict[str, Series],
+    sources: dict[str, str],
+    grown: Mapping[str, int],
+    memo: BuildMemo | None,
+) -> np.ndarray:
+    """Every step of every series, once, ascending: the last build's, extended by the new
+    steps when they all come after it (a live run's writes), else worked out again."""
+    arrays = [s.steps for s in series.values()]
+    keys = {sources[name]: len(s) for name, s in series.items()}
+    if memo is None:
+        return union_steps(arrays)
+    if not all(key in grown for key in keys):
+        memo.union, memo.union_keys = None, {}
+        return union_steps(arrays)
+    new = _new_steps(series, sources, grown, memo)
+    if new is None:
+        memo.union = GrowingColumn(union_steps(arrays), np.int64)
+    elif len(new):
+        memo.union.extend(new)  # type: ignore[union-attr]
+    memo.union_keys = keys
+    return memo.union.view()  # type: ignore[union-attr]
+
+
+def _new_steps(
+    series: dict[str, Series], sources: dict[str, str], grown: Mapping[str, int], memo: BuildMemo
+) -> np.ndarray | None:
+    """The steps the series gained since the last build, once, ascending, if they all come
+    after its table steps and nothing else changed; None when the union must be redone."""
+    if memo.union is None:
+        return None
+    current = {sources[name] for name in series}
+    if any(key not in current or grown[key] != n for key, n in memo.union_keys.items()):
+        return None  # a key gone, replaced or shrunk
+    parts = [
+        s.steps[memo.union_keys.get(sources[name], 0) :]
+        for name, s in series.items()
+        if sources[name] in memo.union_keys or grown[sources[name]] == 0
+    ]
+    if len(parts) != len(series):
+        return None  # a key new to the series, yet not new to the run
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    union = memo.union.view()
+    if len(union) and min(int(part[0]) for part in parts) <= int(union[-1]):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    merged = np.sort(np.concatenate(parts), kind="stable")
+    return merged[np.append(True, merged[1:] != merged[:-1])]
