@@ -34,6 +34,7 @@ from metricwatch.readers.tfevents_records import (
     masked_crc32c,
     parse_events,
     scan,
+    scan_pieces,
     sniff,
 )
 from metricwatch.readers.ultralytics import lr_keys
@@ -166,8 +167,8 @@ class EventDirTail:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.tails: dict[Path, tuple[str, EventFileTail]] = {}
-        #: per file, per tag: lists of steps, times, values (in file order)
-        self.columns: dict[Path, dict[str, tuple[list[int], list[float], list[float]]]] = {}
+        #: per file, per tag: its steps, times, values (in file order)
+        self.columns: dict[Path, dict[str, _Column]] = {}
         #: per file: (its identity, its arguments, whether that is final, the tail's offset
         #: when searched)
         self.args: dict[Path, tuple[tuple[int, int] | None, dict[str, Any] | None, bool, int]] = {}
@@ -179,10 +180,9 @@ class EventDirTail:
             if path not in self.tails:
                 self.tails[path] = (role, EventFileTail(path))
             tail = self.tails[path][1]
-            chunk = tail.read_chunk()
-            if tail.reset or path not in self.columns:
-                self.columns[path] = {}
-            _add(self.columns[path], chunk)
+            sink = _Sink(self.columns, path, tail)
+            tail.read_chunk(sink=sink)
+            sink.finish()
             problems.extend(tail.problems)
         present = {path for _, path in files}
         for path in [p for p in self.tails if p not in present]:
@@ -236,10 +236,79 @@ def read_event_dir(directory: Path) -> ParseResult:
     return EventDirTail(directory).read()
 
 
-def _add(columns: dict[str, tuple[list, list, list]], chunk: Chunk) -> None:
-    """Append a chunk's scalars to per-tag columns (lists of arrays), grouped in one pass."""
+class _Column:
+    """A tag's steps, times and values, grown in place: one array each, sized for the
+    whole read from how far into it the first pieces are (not one small array per piece
+    kept to the end, whose holes a process's heap keeps). The run's series are views of
+    them; a later read writes only past their ends."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.arrays = [np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)]
+
+    def append(self, parts: tuple[np.ndarray, ...], scale: float) -> None:
+        need = self.size + len(parts[0])
+        if need > len(self.arrays[0]):
+            self._resize(max(int(need * scale), need + need // 16 + 64))
+        for kept, part in zip(self.arrays, parts):
+            kept[self.size : need] = part
+        self.size = need
+
+    def trim(self) -> None:
+        """Give back room a read's estimate left over (a little is kept for the next)."""
+        if len(self.arrays[0]) - self.size > self.size // 8 + 1024:
+            self._resize(self.size + self.size // 16 + 64)
+
+    def _resize(self, capacity: int) -> None:
+        for i, kept in enumerate(self.arrays):
+            grown = np.empty(capacity, dtype=kept.dtype)
+            grown[: self.size] = kept[: self.size]
+            self.arrays[i] = grown
+
+    def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        steps, times, values = (a[: self.size] for a in self.arrays)
+        return steps, times, values
+
+
+class _Sink:
+    """Where a file's pieces go as its tail reads them: its columns, emptied first when
+    the file was replaced, and put back as they were if the read fails half way."""
+
+    def __init__(
+        self, columns: dict[Path, dict[str, _Column]], path: Path, tail: EventFileTail
+    ) -> None:
+        self.all, self.path, self.tail = columns, path, tail
+        self.columns: dict[str, _Column] | None = None
+        self.sizes: dict[str, int] = {}
+
+    def __call__(self, piece: Chunk) -> None:
+        columns = self.columns if self.columns is not None else self._start()
+        _add(columns, piece, self.tail.expected)
+
+    def _start(self) -> dict[str, _Column]:
+        if self.tail.reset or self.path not in self.all:
+            self.all[self.path] = {}
+        self.columns = self.all[self.path]
+        self.sizes = {tag: column.size for tag, column in self.columns.items()}
+        return self.columns
+
+    def finish(self) -> None:
+        columns = self.columns if self.columns is not None else self._start()
+        if self.tail.failed:  # the offset did not move: what came will come again
+            for tag in [t for t in columns if t not in self.sizes]:
+                del columns[tag]
+            for tag, size in self.sizes.items():
+                columns[tag].size = size
+        for column in columns.values():
+            column.trim()
+
+
+def _add(columns: dict[str, _Column], chunk: Chunk, expected: int) -> None:
+    """Append a chunk's scalars to per-tag columns, grouped in one pass (chunk.end: the
+    bytes read so far of the `expected`)."""
     if not len(chunk.tag_ids):
         return
+    scale = 1.02 * expected / max(chunk.end, 1) if expected > chunk.end else 1.0
     steps, times, values, ids = chunk.steps, chunk.times, chunk.values, chunk.tag_ids
     if len(chunk.names) == 1:
         groups = {chunk.names[0]: slice(None)}
@@ -250,23 +319,25 @@ def _add(columns: dict[str, tuple[list, list, list]], chunk: Chunk) -> None:
     for tag, index in groups.items():
         if isinstance(index, np.ndarray) and not len(index):
             continue  # a tag whose every scalar was dropped
-        column = columns.setdefault(tag, ([], [], []))
-        column[0].append(steps[index])
-        column[1].append(times[index])
-        column[2].append(values[index])
+        column = columns.get(tag)
+        if column is None:
+            column = columns[tag] = _Column()
+        column.append((steps[index], times[index], values[index]), scale)
 
 
-def _build(
-    files: list[tuple[str, dict[str, tuple[list, list, list]]]], problems: list[Problem]
-) -> ParseResult:
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """One array of a column's parts: the part itself when there is one."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _build(files: list[tuple[str, dict[str, _Column]]], problems: list[Problem]) -> ParseResult:
     """Columns per (role, tag) across files in order -> a Table with canonical keys."""
     merged: dict[tuple[str, str], tuple[list, list, list]] = {}
     for role, columns in files:
-        for tag, (steps, times, values) in columns.items():
+        for tag, column in columns.items():
             target = merged.setdefault((role, tag), ([], [], []))
-            target[0].extend(steps)
-            target[1].extend(times)
-            target[2].extend(values)
+            for parts, view in zip(target, column.views()):
+                parts.append(view)
     # Keras: per-epoch tags in train/ and validation/ make an epoch run; its per-batch and
     # `evaluation_*_vs_iterations` tags count optimiser steps, another axis: set aside.
     keras = any(role and tag.startswith("epoch_") for role, tag in merged)
@@ -280,7 +351,7 @@ def _build(
     restarts: list[str] = []
     collisions: list[str] = []
     for (role, tag), (steps_l, times_l, values_l) in merged.items():
-        steps, times, values = (np.concatenate(a) for a in (steps_l, times_l, values_l))
+        steps, times, values = (_joined(a) for a in (steps_l, times_l, values_l))
         keep = _latest(steps)
         if not keep.all():
             back = int(np.count_nonzero(steps[1:] < steps[:-1]))
@@ -361,9 +432,10 @@ __all__ = [
 def parse_event_file(data: bytes) -> ParseResult:
     """One event file's bytes as a run (a file named on its own; a run directory is read
     whole, and incrementally, by EventDirTail)."""
-    chunk = scan(data)
-    columns: dict[str, tuple[list, list, list]] = {}
-    _add(columns, chunk)
+    chunk, pieces = scan_pieces(data)
+    columns: dict[str, _Column] = {}
+    for piece in pieces:
+        _add(columns, piece, len(data))
     problems = _chunk_problems(chunk, "the event file")
     if not data:
         problems.append(Problem(ProblemKind.EMPTY, "the event file is empty"))
