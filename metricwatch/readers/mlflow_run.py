@@ -56,6 +56,8 @@ _KEYS: dict[str, str] = {
     "metrics/mAP50-95(B)": "val_mAP",
     "metrics/mAP50(B)": "val_mAP_50",
 }
+#: A key's (steps, values, times).
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: Keys that give the epoch at a step (HF and Lightning log `epoch`): the epochs axis.
 _EPOCH_KEYS = ("epoch",)
 
@@ -140,7 +142,7 @@ def build_result(
     table steps of such keys are then worked out for the new points only (a live run is
     built again at every write). The SQLite store passes neither: everything is built."""
     grown = grown or {}
-    series: dict[str, Series] = {}
+    found: dict[str, _Columns] = {}
     sources: dict[str, str] = {}
     unstepped: list[str] = []
     epoch_axis: tuple[str, np.ndarray, np.ndarray] | None = None
@@ -154,12 +156,13 @@ def build_result(
             epoch_axis = (key, steps, values)
             continue
         name = canonical_key(key)
-        if name in series:
+        if name in found:
             collisions.append(f"{quote_key(sources[name])} and {quote_key(key)}")
             name = key
         sources[name] = key
-        series[name] = Series(name, steps, values, None, times)
-    series = _dated(series, sources, epoch_axis, grown, memo)
+        found[name] = (steps, values, times)
+    epochs = _dated(found, sources, epoch_axis, grown, memo)
+    series = {name: Series(name, s, v, epochs.get(name), t) for name, (s, v, t) in found.items()}
     _note_problems(problems, unstepped, collisions)
     table_steps = _table_steps(series, sources, grown, memo)
     if memo is not None:
@@ -214,39 +217,41 @@ def _note_problems(problems: list[Problem], unstepped: list[str], collisions: li
 
 
 def _dated(
-    series: dict[str, Series],
+    found: dict[str, _Columns],
     sources: dict[str, str],
     epoch_axis: tuple[str, np.ndarray, np.ndarray] | None,
     grown: Mapping[str, int],
     memo: BuildMemo | None,
-) -> dict[str, Series]:
-    """Every series with the epoch logged at (or last before) each of its steps."""
+) -> dict[str, np.ndarray]:
+    """Each series' epochs: the epoch logged at (or last before) each of its steps."""
     if epoch_axis is None:
         if memo is not None:
             memo.epoch_length, memo.epochs = None, {}
-        return series
+        return {}
     epoch_key, epoch_steps, epochs = epoch_axis
     ascending = epoch_key in grown
     axis_from = None
     if memo is not None and ascending and memo.epoch_length == grown[epoch_key]:
         axis_from = grown[epoch_key]
-    dated: dict[str, Series] = {}
+    dated: dict[str, np.ndarray] = {}
     kept: dict[str, GrowingColumn] = {}
-    for name, one in series.items():
+    for name, columns in found.items():
         key = sources[name]
         if memo is None or not ascending or key not in grown:
-            dated[name] = _with_epochs(one, epoch_steps, epochs)
+            dated[name] = _with_epochs(name, columns, epoch_steps, epochs)
             continue
-        column = _grown_epochs(one, memo, memo.kept(key, grown), key, epoch_axis, axis_from)
+        before = memo.kept(key, grown)
+        column = _grown_epochs(name, columns, memo, before, key, epoch_axis, axis_from)
         kept[key] = column
-        dated[name] = Series(one.key, one.steps, one.values, column.view(), one.times)
+        dated[name] = column.view()
     if memo is not None:
         memo.epoch_length, memo.epochs = (len(epoch_steps) if ascending else None), kept
     return dated
 
 
 def _grown_epochs(
-    one: Series,
+    name: str,
+    columns: _Columns,
     memo: BuildMemo,
     before: int | None,
     key: str,
@@ -258,8 +263,8 @@ def _grown_epochs(
     _, epoch_steps, epochs = epoch_axis
     column = memo.epochs.get(key)
     if column is None or before is None or axis_from is None or column.size != before:
-        return GrowingColumn(_with_epochs(one, epoch_steps, epochs).epochs, np.float64)
-    steps = one.steps
+        return GrowingColumn(_with_epochs(name, columns, epoch_steps, epochs), np.float64)
+    steps = columns[0]
     start = before
     if axis_from < len(epoch_steps) and before and steps[before - 1] >= epoch_steps[axis_from]:
         # an epoch logged after steps already dated: they are dated again (from a copy:
@@ -270,12 +275,16 @@ def _grown_epochs(
     return column
 
 
-def _with_epochs(one: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> Series:
-    """with_epochs, but with no epoch logged yet (an `epoch` file whose first line is
-    still being written) every point's epoch is unknown rather than an IndexError."""
+def _with_epochs(
+    name: str, columns: _Columns, epoch_steps: np.ndarray, epochs: np.ndarray
+) -> np.ndarray:
+    """with_epochs's epochs, but with no epoch logged yet (an `epoch` file whose first
+    line is still being written) every point's epoch is unknown, not an IndexError."""
+    steps, values, times = columns
     if not len(epoch_steps):
-        return Series(one.key, one.steps, one.values, np.full(len(one), np.nan), one.times)
-    return with_epochs(one, epoch_steps, epochs)
+        return np.full(len(steps), np.nan)
+    dated = with_epochs(Series(name, steps, values, None, times), epoch_steps, epochs).epochs
+    return dated  # type: ignore[return-value]
 
 
 def _epochs_at(steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> np.ndarray:
