@@ -459,3 +459,19 @@ def test_union_steps_equals_the_sorted_union_on_random_arrays():
             arrays.append(np.unique(np.concatenate(arrays)))
         expected = np.unique(np.concatenate(arrays)) if arrays else []
         assert union_steps(arrays).tolist() == expected.tolist()
+
+
+def test_no_epoch_logged_yet_dates_every_point_unknown():
+    """An epoch axis with no point yet (its file's first line still being written): every
+    epoch is NaN, not an IndexError (TensorBoard and MLflow both date series so)."""
+    import numpy as np
+
+    from metricwatch.model import Series
+    from metricwatch.readers.base import with_epochs
+
+    series = Series("loss", np.array([3, 5, 9]), np.array([0.5, 0.4, 0.3]), None, None)
+    empty = np.empty(0, dtype=np.int64)
+    dated = with_epochs(series, empty, np.empty(0))
+    assert np.isnan(dated.epochs).all() and len(dated.epochs) == 3
+    assert dated.steps is series.steps and dated.values is series.values
+    assert len(with_epochs(Series("x", empty, np.empty(0), None, None), empty, empty).epochs) == 0

@@ -182,8 +182,11 @@ def with_epochs(series: Series, epoch_steps: np.ndarray, epochs: np.ndarray) -> 
 
     A series logged at exactly the epoch's steps (a framework logging the epoch with
     every value), each step once, takes the epochs as they are: the search over a
-    million points is the cost of every live read of such a run."""
+    million points is the cost of every live read of such a run. With no epoch logged
+    yet (its file's first line still being written) every epoch is unknown (NaN)."""
     steps = series.steps
+    if not len(epoch_steps):
+        return Series(series.key, steps, series.values, np.full(len(steps), np.nan), series.times)
     if (
         len(steps) == len(epoch_steps)
         and np.array_equal(steps, epoch_steps)

@@ -278,11 +278,8 @@ def _grown_epochs(
 def _with_epochs(
     name: str, columns: _Columns, epoch_steps: np.ndarray, epochs: np.ndarray
 ) -> np.ndarray:
-    """with_epochs's epochs, but with no epoch logged yet (an `epoch` file whose first
-    line is still being written) every point's epoch is unknown, not an IndexError."""
+    """with_epochs's epochs of one key's columns."""
     steps, values, times = columns
-    if not len(epoch_steps):
-        return np.full(len(steps), np.nan)
     dated = with_epochs(Series(name, steps, values, None, times), epoch_steps, epochs).epochs
     return dated  # type: ignore[return-value]
 
