@@ -16,8 +16,9 @@ import pytest
 
 from metricwatch.model import ProblemKind
 from metricwatch.readers import format_named, parse
-from metricwatch.readers.appended import GROWTH, AppendedLog, read_in_chunks
+from metricwatch.readers.appended import AppendedLog, read_in_chunks
 from metricwatch.readers.base import ParseResult
+from metricwatch.readers.columns import GROWTH
 from metricwatch.sources import loader as loader_module
 from metricwatch.sources.loader import RunLoader
 

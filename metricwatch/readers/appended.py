@@ -32,6 +32,7 @@ import numpy as np
 
 from metricwatch.model import Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.columns import GrowingColumn
 
 #: A log bigger than this is parsed in pieces of about this size, each appended to the
 #: columns: the Python objects of a parse (a string per CSV cell, a dict per JSON line)
@@ -40,58 +41,23 @@ from metricwatch.readers.base import Appends, FileFormat, ParseResult
 #: slower (bench_formats.py).
 CHUNK_BYTES = 2**20
 
-#: Capacity grows by this factor: a 1.25x slack keeps a column's overhead under 25 %.
-GROWTH = 1.25
-_MIN_CAPACITY = 64
-
-
-class _Column:
-    """One array grown in place: views handed out earlier see no change (only the part
-    past their end is written, and a full buffer is replaced, not resized), but for one:
-    an epoch unknown (NaN) at the last few points becomes known when the next line dates
-    them (Lightning's `lr-*` rows), which a view already shown may then show too."""
-
-    __slots__ = ("buffer", "size")
-
-    def __init__(self, initial: np.ndarray, dtype: type) -> None:
-        capacity = max(_MIN_CAPACITY, int(len(initial) * GROWTH))
-        self.buffer = np.empty(capacity, dtype=dtype)
-        self.buffer[: len(initial)] = initial
-        self.size = len(initial)
-
-    def extend(self, values: np.ndarray) -> None:
-        end = self.size + len(values)
-        if end > len(self.buffer):
-            bigger = np.empty(max(end, int(len(self.buffer) * GROWTH)), dtype=self.buffer.dtype)
-            bigger[: self.size] = self.buffer[: self.size]
-            self.buffer = bigger
-        self.buffer[self.size : end] = values
-        self.size = end
-
-    def view(self) -> np.ndarray:
-        return self.buffer[: self.size]
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.buffer.nbytes)
-
 
 @dataclass
 class _GrowingSeries:
     key: str
-    steps: _Column
-    values: _Column
-    epochs: _Column | None
-    times: _Column | None
+    steps: GrowingColumn
+    values: GrowingColumn
+    epochs: GrowingColumn | None
+    times: GrowingColumn | None
 
     @classmethod
     def of(cls, series: Series) -> _GrowingSeries:
         return cls(
             series.key,
-            _Column(series.steps, np.int64),
-            _Column(series.values, np.float64),
-            None if series.epochs is None else _Column(series.epochs, np.float64),
-            None if series.times is None else _Column(series.times, np.float64),
+            GrowingColumn(series.steps, np.int64),
+            GrowingColumn(series.values, np.float64),
+            None if series.epochs is None else GrowingColumn(series.epochs, np.float64),
+            None if series.times is None else GrowingColumn(series.times, np.float64),
         )
 
     def accepts(self, new: Series) -> bool:
@@ -134,7 +100,7 @@ class AppendedLog:
         self._context = _last_lines(data, len(self.header), self.offset, self._keep)
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
         self._series = {key: _GrowingSeries.of(s) for key, s in result.table.series.items()}
-        self._steps = _Column(result.table.steps, np.int64)
+        self._steps = GrowingColumn(result.table.steps, np.int64)
         self._x = result.table.x
 
     @classmethod

@@ -23,6 +23,7 @@ import numpy as np
 
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import ParseResult, quote_key, union_steps, with_epochs
+from metricwatch.readers.columns import GrowingColumn
 
 #: Names the frameworks log to MLflow whose meaning is a registry key: Hugging Face
 #: Trainer's MLflowCallback (`loss`, `eval_loss`, `learning_rate`), Lightning's MLFlowLogger
@@ -68,38 +69,6 @@ def canonical_key(key: str) -> str:
     if key.startswith("eval_") and len(key) > 5:  # Hugging Face Trainer
         return "val_" + key[5:]
     return key
-
-
-class GrowingColumn:
-    """One array grown in place (capacity kept ahead, as readers/appended.py's columns):
-    views handed out earlier see no change, as only the part past their end is written
-    and a full buffer is replaced, not resized. Appending a point costs the point, not
-    the column."""
-
-    __slots__ = ("buffer", "size")
-
-    def __init__(self, initial: np.ndarray, dtype: type) -> None:
-        capacity = max(_MIN_CAPACITY, int(len(initial) * GROWTH))
-        self.buffer = np.empty(capacity, dtype=dtype)
-        self.buffer[: len(initial)] = initial
-        self.size = len(initial)
-
-    def extend(self, values: np.ndarray) -> None:
-        end = self.size + len(values)
-        if end > len(self.buffer):
-            bigger = np.empty(max(_MIN_CAPACITY, int(end * GROWTH)), dtype=self.buffer.dtype)
-            bigger[: self.size] = self.buffer[: self.size]
-            self.buffer = bigger
-        self.buffer[self.size : end] = values
-        self.size = end
-
-    def view(self) -> np.ndarray:
-        return self.buffer[: self.size]
-
-
-#: Capacity grows by this factor: a 1.25x slack keeps a column's overhead under 25 %.
-GROWTH = 1.25
-_MIN_CAPACITY = 64
 
 
 class BuildMemo:

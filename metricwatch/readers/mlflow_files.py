@@ -1,0 +1,357 @@
+"""An MLflow file-store run's files: its meta.yaml, its metric files read whole or by
+their new lines (a live run), its params and tags.
+
+    mlruns/<experiment_id>/<run_id>/meta.yaml         run_name, status, start_time, ...
+    mlruns/<experiment_id>/<run_id>/metrics/<key>     lines "timestamp value step"
+    mlruns/<experiment_id>/<run_id>/params/<name>     the value
+A key with `/` (`train/loss`) is a nested folder. readers/mlflow.py is the API.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers.base import ParseResult, quote_key
+from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.mlflow_run import BuildMemo, build_result
+
+#: MLflow's RunStatus numbers, as the file store's meta.yaml writes them.
+_STATUS = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4": "FAILED", "5": "KILLED"}
+
+# --- the file store --------------------------------------------------------------------------
+
+
+def read_meta_yaml(path: Path) -> dict[str, str]:
+    """The flat `key: value` lines of an MLflow meta.yaml (no YAML library: the few keys we
+    need are flat scalars). Quotes are removed; nested lines are ignored."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    meta: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line or line[0] in " \t-#" or ":" not in line:
+            continue
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        meta[key.strip()] = value
+    return meta
+
+
+def _run_name(run_dir: Path, meta: dict[str, str]) -> str:
+    name = (
+        meta.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName") or meta.get("name")
+    )
+    return name.strip() if name and name.strip() else run_dir.name
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def _files_under(folder: str | Path) -> list[tuple[str, str]]:
+    """(key, path) of every file below folder; the key is the relative path with `/`.
+
+    As os.walk would list them (each folder's files by name, then its folders by name;
+    links to folders not followed), without pathlib: a live run lists its metrics and
+    params at every write."""
+    found: list[tuple[str, str]] = []
+    _list_folder(os.fspath(folder), "", found)
+    return found
+
+
+def _list_folder(folder: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    try:
+        with os.scandir(folder) as entries:
+            listed = [(entry.name, _is_dir(entry)) for entry in entries]
+    except OSError:
+        return
+    listed.sort()
+    found.extend(
+        (prefix + name, os.path.join(folder, name)) for name, is_dir in listed if not is_dir
+    )
+    for name, is_dir in listed:
+        path = os.path.join(folder, name)
+        if is_dir and not os.path.islink(path):
+            _list_folder(path, f"{prefix}{name}/", found)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """A metric file's lines `timestamp value step` as (steps, values, times in seconds),
+    the number of lines that are not numbers, and whether the last line is cut short.
+
+    Lines of MLflow before 1.0 have no step (step 0). Values may be nan, inf, -inf."""
+    body = data[: data.rfind(b"\n") + 1]
+    fast = _fast_lines(body)
+    if fast is not None:
+        return (*fast, 0, len(body) < len(data) and bool(data[len(body) :].strip()))
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    cut = bool(lines[-1].strip())  # no newline after the last line: a write in progress
+    if cut:
+        lines.pop()
+    steps: list[int] = []
+    values: list[float] = []
+    times: list[float] = []
+    bad = 0
+    for line in lines:
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            stamp = float(parts[0]) / 1000.0
+            value = float(parts[1])
+            step = int(parts[2]) if len(parts) > 2 else 0
+        except (ValueError, IndexError, OverflowError):
+            bad += 1
+            continue
+        if len(parts) > 3 or not -(2**63) <= step < 2**63:
+            bad += 1
+            continue
+        steps.append(step)
+        values.append(value)
+        times.append(stamp)
+    return (
+        np.asarray(steps, dtype=np.int64),
+        np.asarray(values, dtype=np.float64),
+        np.asarray(times, dtype=np.float64),
+        bad,
+        cut,
+    )
+
+
+def _fast_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Whole lines of exactly `timestamp value step` (one space apart), parsed by numpy in
+    one call; None when any line is shaped otherwise (the line-by-line path handles it)."""
+    if not body or not _three_fields(body):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+    if numbers.shape[0] != 3 * body.count(b"\n"):
+        return None
+    table = numbers.reshape(-1, 3)
+    steps = table[:, 2]
+    # finite whole numbers, below 2**53 (beyond exact float integers: the line-by-line path
+    # parses them as ints); NaN fails the first test
+    if not (bool((np.abs(steps) < 2.0**53).all()) and bool((steps == np.round(steps)).all())):
+        return None
+    return steps.astype(np.int64), table[:, 1].copy(), table[:, 0] / 1000.0
+
+
+#: Below this many bytes, lines are checked one by one in Python: numpy's fixed cost per
+#: call is most of a live write's read (a line or two per metric file).
+_SMALL_BODY = 4096
+
+
+def _three_fields(body: bytes) -> bool:
+    """Whether every line of body (whole lines) is three fields one space apart."""
+    if len(body) < _SMALL_BODY:
+        for line in body.split(b"\n")[:-1]:
+            if line.count(b" ") != 2 or b"  " in line or line[:1] == b" " or line[-1:] == b" ":
+                return False
+        return True
+    raw = np.frombuffer(body, dtype=np.uint8)
+    space = raw == 0x20
+    ends = np.flatnonzero(raw == 0x0A)
+    per_line = np.diff(np.searchsorted(np.flatnonzero(space), ends), prepend=0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return not (
+        bool((per_line != 2).any())
+        or bool((space[1:] & space[:-1]).any())
+        or bool(space[starts].any())
+        or bool(space[ends - 1].any())
+    )
+
+
+def read_file_store_run(run_dir: Path) -> ParseResult:
+    """One run of a file store: metrics, run name, status and params. Never raises."""
+    return FileStoreRunTail(run_dir).read()
+
+
+def _file_problems(cut: list[str], bad: dict[str, int], problems: list[Problem]) -> None:
+    if cut:
+        problems.append(
+            Problem(
+                ProblemKind.TRUNCATED,
+                f"the last line of metric {', '.join(map(quote_key, cut[:3]))} is incomplete "
+                "(a write in progress?)",
+            )
+        )
+    if bad:
+        detail = ", ".join(f"{quote_key(k)} ×{n}" for k, n in list(bad.items())[:5])
+        problems.append(
+            Problem(ProblemKind.NON_NUMERIC, f"ignored lines that are not numbers ({detail})")
+        )
+
+
+def _file_meta(run_dir: Path, meta_yaml: dict[str, str]) -> dict[str, Any]:
+    params = {key: _read_text(path) for key, path in _files_under(os.path.join(run_dir, "params"))}
+    meta: dict[str, Any] = {
+        "run_name": _run_name(run_dir, meta_yaml),
+        "run_id": meta_yaml.get("run_id") or meta_yaml.get("run_uuid") or run_dir.name,
+        "experiment_id": meta_yaml.get("experiment_id", run_dir.parent.name),
+        "status": _STATUS.get(meta_yaml.get("status", ""), meta_yaml.get("status", "")),
+        "config": params,
+    }
+    for name in ("start_time", "end_time"):
+        stamp = _int_or_none(meta_yaml.get(name, ""))
+        if stamp is not None:
+            meta[name] = stamp / 1000.0
+    return meta
+
+
+class MetricFileTail:
+    """One append-only metric file and its read offset: read_new() parses only the whole
+    lines added since the last call. A file replaced (new inode) or shrunk is read again
+    from the start; `reset` then tells the caller to drop what it had."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self.identity: tuple[int, int] | None = None
+        self.reset = False
+        self.cut = False  # the file ends in a line cut short (left for the next call)
+        self.bad = 0
+
+    def read_new(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, values, times) of the new whole lines. Raises OSError if unreadable."""
+        self.reset = False
+        with open(self.path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self.identity or stat.st_size < self.offset:
+                self.reset = self.identity is not None
+                self.identity, self.offset, self.bad = identity, 0, 0
+            handle.seek(self.offset)
+            data = handle.read()
+        whole = data.rfind(b"\n") + 1
+        self.cut = bool(data[whole:].strip())
+        if not whole:  # nothing new (the common case of most files at a write): no parse
+            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+        steps, values, times, bad, _ = parse_metric_file(data[:whole])
+        self.offset += whole
+        self.bad += bad
+        return steps, values, times
+
+
+class _KeyColumns:
+    """One metric's points read so far, in growing columns (appending a line costs the
+    line), and whether its steps have been strictly ascending (then they need no sort
+    and no dedup, and what was built from them can be extended: mlflow_run.BuildMemo)."""
+
+    def __init__(self) -> None:
+        empty = np.empty(0)
+        self.steps = GrowingColumn(empty, np.int64)
+        self.values = GrowingColumn(empty, np.float64)
+        self.times = GrowingColumn(empty, np.float64)
+        self.ascending = True
+
+    def extend(self, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> None:
+        if not len(steps):
+            return
+        if self.ascending:
+            after = self.steps.size == 0 or int(steps[0]) > int(self.steps.view()[-1])
+            self.ascending = after and (len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])))
+        self.steps.extend(steps)
+        self.values.extend(values)
+        self.times.extend(times)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.steps.view(), self.values.view(), self.times.view()
+
+
+class FileStoreRunTail:
+    """A file-store run read as it grows: each read() parses only new metric lines, and
+    builds the run from the last build and the new points (a live run is read at every
+    write: the cost of a write stays that of the write, not of the run)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.tails: dict[str, MetricFileTail] = {}
+        self.columns: dict[str, _KeyColumns] = {}
+        self.memo = BuildMemo()
+
+    def read(self) -> ParseResult:
+        meta_yaml = read_meta_yaml(self.run_dir / "meta.yaml")
+        problems: list[Problem] = []
+        if not meta_yaml:
+            problems.append(
+                Problem(
+                    ProblemKind.MISSING, f"{quote_key(self.run_dir.name)} has no MLflow meta.yaml"
+                )
+            )
+        present = _files_under(self.run_dir / "metrics")
+        grown = {key: self.columns[key].steps.size for key in self.columns}
+        for key, path in present:
+            self._read_key(key, path, grown, problems)
+        keys = {key for key, _ in present}
+        for key in [k for k in self.tails if k not in keys]:
+            del self.tails[key]
+            self.columns.pop(key, None)
+        columns = {key: self.columns[key].arrays() for key, _ in present if key in self.columns}
+        ascending = {key: grown.get(key, 0) for key in columns if self.columns[key].ascending}
+        # named in the files' order (as a first read names them), not in order of appearance
+        tails = [(key, self.tails[key]) for key, _ in present if key in self.tails]
+        cut = [key for key, tail in tails if tail.cut]
+        bad = {key: tail.bad for key, tail in tails if tail.bad}
+        _file_problems(cut, bad, problems)
+        meta = _file_meta(self.run_dir, meta_yaml)
+        return build_result(columns, meta, problems, grown=ascending, memo=self.memo)
+
+    def _read_key(
+        self, key: str, path: Path, grown: dict[str, int], problems: list[Problem]
+    ) -> None:
+        """The key's new lines added to its columns (new columns if its file was replaced
+        or shrunk: `grown` then says it had no points before)."""
+        tail = self.tails.get(key)
+        if tail is None:
+            tail = self.tails[key] = MetricFileTail(Path(path))
+        try:
+            steps, values, times = tail.read_new()
+        except OSError as error:
+            problems.append(
+                Problem(
+                    ProblemKind.UNREADABLE, f"metric {quote_key(key)}: {error.strerror or error}"
+                )
+            )
+            return
+        if tail.reset or key not in self.columns:
+            self.columns[key] = _KeyColumns()
+            grown[key] = 0
+        self.columns[key].extend(steps, values, times)
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+# --- the file store's run as a format of the registry ----------------------------------------
+#
+# A run directory is claimed through its meta.yaml (an experiment's meta.yaml has no run_id:
+# the experiment directory is no run, so its runs below it are found). The run is read by
+# FileStoreRunTail from the directory; its metrics/ tree is the run's own, watched with it.
+# The SQLite store (mlflow.db: many runs in one file) is a format of its own, with parts
+# (mlflow_sqlite.FORMAT).
