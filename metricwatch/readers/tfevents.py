@@ -27,6 +27,7 @@ import numpy as np
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import FileFormat, ParseResult, quote_key, union_steps, with_epochs
 from metricwatch.readers.tfevents_args import ARGS_WINDOW, args_in_file, args_in_head
+from metricwatch.readers.tfevents_proto import narrow
 from metricwatch.readers.tfevents_records import (
     Chunk,
     EventFileTail,
@@ -313,7 +314,7 @@ def _add(columns: dict[str, _Column], chunk: Chunk, expected: int) -> None:
     if len(chunk.names) == 1:
         groups = {chunk.names[0]: slice(None)}
     else:
-        order = np.argsort(ids, kind="stable")
+        order = np.argsort(narrow(ids), kind="stable")
         bounds = np.searchsorted(ids[order], np.arange(len(chunk.names) + 1)).tolist()
         groups = {tag: order[bounds[i] : bounds[i + 1]] for i, tag in enumerate(chunk.names)}
     for tag, index in groups.items():

@@ -286,6 +286,14 @@ _HASH = np.uint64(0x9E3779B97F4A7C15)
 _LOW_BYTES = np.asarray([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], np.uint64)
 
 
+def narrow(keys: np.ndarray) -> np.ndarray:
+    """Small non-negative keys as int16, which numpy's stable argsort sorts by radix (ten
+    times as fast as int64 for a piece's records)."""
+    if len(keys) and int(keys.min()) >= 0 and int(keys.max()) < 1 << 15:
+        return keys.astype(np.int16)
+    return keys
+
+
 def unaligned(raw: np.ndarray, dtype: str) -> np.ndarray:
     """raw's numbers of `dtype` at every byte offset: a view (gathers read it in place)."""
     size = np.dtype(dtype).itemsize

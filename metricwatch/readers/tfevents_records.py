@@ -36,6 +36,7 @@ from metricwatch.readers.tfevents_proto import (
     bulk_scalars,
     decode_event,
     int64,
+    narrow,
     unaligned,
     varint,
 )
@@ -150,7 +151,7 @@ def _bulk_bad(raw: np.ndarray, words: np.ndarray, bulk: BulkScalars) -> np.ndarr
     zero bytes, xor the state they give from 0."""
     bad = np.zeros(len(bulk.at), dtype=bool)
     key = bulk.groups * 32 + bulk.prefix
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(narrow(key), kind="stable")
     for rows in np.split(order, np.flatnonzero(np.diff(key[order])) + 1) if len(key) else ():
         at, prefix, size = bulk.at[rows], int(bulk.prefix[rows[0]]), int(bulk.size[rows[0]])
         crc = np.full(len(rows), 0xFFFFFFFF, dtype=np.uint32)
@@ -463,7 +464,7 @@ def _bad_data(
     """Per record: whether it is up to _CHECKED_DATA bytes long and its data CRC is wrong."""
     bad = np.zeros(len(begins), dtype=bool)
     small = np.flatnonzero(lengths <= _CHECKED_DATA)
-    order = small[np.argsort(lengths[small], kind="stable")]
+    order = small[np.argsort(narrow(lengths[small]), kind="stable")]
     bounds = np.flatnonzero(np.diff(lengths[order])) + 1
     for group in np.split(order, bounds) if len(order) else ():
         length = int(lengths[group[0]])
