@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metricwatch.model import EPOCH, STEP, ProblemKind
-from metricwatch.readers import tfevents_records
+from metricwatch.readers import tfevents_crc
 from metricwatch.readers.tfevents import (
     EventDirTail,
     EventFileTail,
@@ -91,7 +91,7 @@ def test_crc32c_is_castagnoli_masked_as_tensorflow_masks_it():
     masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
     assert masked_crc32c(b"123456789") == masked
     rows = np.frombuffer(b"123456789", dtype=np.uint8)
-    assert int(tfevents_records._masked_crc_at(rows, np.zeros(1, dtype=np.int64), 9)[0]) == masked
+    assert int(tfevents_crc._masked_crc_at(rows, np.zeros(1, dtype=np.int64), 9)[0]) == masked
 
 
 # --- files from the real writers ----------------------------------------------------------

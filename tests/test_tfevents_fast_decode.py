@@ -22,12 +22,14 @@ import numpy as np
 import pytest
 from test_reader_tfevents import VERSION, event, ld, record, simple, tensor_value, varint
 
-from metricwatch.readers import tfevents, tfevents_records
+from metricwatch.readers import tfevents, tfevents_columns, tfevents_records, tfevents_tags
 from metricwatch.readers.base import quote_key
 from metricwatch.readers.tfevents import EventDirTail, EventFileTail, parse_event_file
+from metricwatch.readers.tfevents_crc import masked_crc32c
 from metricwatch.readers.tfevents_proto import Malformed, decode_event
 from metricwatch.readers.tfevents_proto import varint as read_varint
-from metricwatch.readers.tfevents_records import Chunk, _chunk_problems, masked_crc32c, scan
+from metricwatch.readers.tfevents_records import _chunk_problems, scan
+from metricwatch.readers.tfevents_scanner import Chunk
 
 CORPUS = Path(__file__).parent / "corpus"
 CORPUS_FILES = sorted(CORPUS.rglob("events.out.tfevents.*"))
@@ -452,9 +454,9 @@ def test_a_file_named_on_its_own_parses_as_before(odd_file):
     new = parse_event_file(odd_file)
     chunk = old_scan(odd_file)
     columns: dict = {}
-    tfevents._add(columns, chunk, 0)
+    tfevents_columns._add(columns, chunk, 0)
     problems = _chunk_problems(chunk, "the event file")
-    old = tfevents._build([("", columns)], problems)
+    old = tfevents_tags._build([("", columns)], problems)
     assert new.meta.pop("config") == {"lr": 0.1}
     old.format = "tfevents"
     same_result(new, old)

@@ -16,8 +16,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from metricwatch.readers.tfevents_crc import masked_crc32c
 from metricwatch.readers.tfevents_proto import decode_args
-from metricwatch.readers.tfevents_records import masked_crc32c
 
 #: How much of an event file is searched for the arguments: they come first.
 ARGS_WINDOW = 256 * 1024

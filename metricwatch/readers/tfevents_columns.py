@@ -1,0 +1,109 @@
+"""A TensorBoard run's per-tag columns, grown in place as its files' pieces are read.
+
+Each file of a run keeps, per tag, its steps, times and values (`_Column`), sized for
+the whole read from how far into the file the first pieces are; `_Sink` takes a file's
+pieces as its tail (tfevents_records.EventFileTail) decodes them and puts the columns
+back as they were when a read fails half way. Not metricwatch.readers.columns'
+GrowingColumn: that one grows by a fixed factor and never shrinks, where these size
+themselves from the bytes still to read (one allocation for a big file's first read),
+give back what that estimate left over, and roll back a failed read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from metricwatch.readers.tfevents_bulk import narrow
+from metricwatch.readers.tfevents_records import EventFileTail
+from metricwatch.readers.tfevents_scanner import Chunk
+
+
+class _Column:
+    """A tag's steps, times and values, grown in place: one array each, sized for the
+    whole read from how far into it the first pieces are (not one small array per piece
+    kept to the end, whose holes a process's heap keeps). The run's series are views of
+    them; a later read writes only past their ends."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.arrays = [np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)]
+
+    def append(self, parts: tuple[np.ndarray, ...], scale: float) -> None:
+        need = self.size + len(parts[0])
+        if need > len(self.arrays[0]):
+            self._resize(max(int(need * scale), need + need // 16 + 64))
+        for kept, part in zip(self.arrays, parts):
+            kept[self.size : need] = part
+        self.size = need
+
+    def trim(self) -> None:
+        """Give back room a read's estimate left over (a little is kept for the next)."""
+        if len(self.arrays[0]) - self.size > self.size // 8 + 1024:
+            self._resize(self.size + self.size // 16 + 64)
+
+    def _resize(self, capacity: int) -> None:
+        for i, kept in enumerate(self.arrays):
+            grown = np.empty(capacity, dtype=kept.dtype)
+            grown[: self.size] = kept[: self.size]
+            self.arrays[i] = grown
+
+    def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        steps, times, values = (a[: self.size] for a in self.arrays)
+        return steps, times, values
+
+
+class _Sink:
+    """Where a file's pieces go as its tail reads them: its columns, emptied first when
+    the file was replaced, and put back as they were if the read fails half way."""
+
+    def __init__(
+        self, columns: dict[Path, dict[str, _Column]], path: Path, tail: EventFileTail
+    ) -> None:
+        self.all, self.path, self.tail = columns, path, tail
+        self.columns: dict[str, _Column] | None = None
+        self.sizes: dict[str, int] = {}
+
+    def __call__(self, piece: Chunk) -> None:
+        columns = self.columns if self.columns is not None else self._start()
+        _add(columns, piece, self.tail.expected)
+
+    def _start(self) -> dict[str, _Column]:
+        if self.tail.reset or self.path not in self.all:
+            self.all[self.path] = {}
+        self.columns = self.all[self.path]
+        self.sizes = {tag: column.size for tag, column in self.columns.items()}
+        return self.columns
+
+    def finish(self) -> None:
+        columns = self.columns if self.columns is not None else self._start()
+        if self.tail.failed:  # the offset did not move: what came will come again
+            for tag in [t for t in columns if t not in self.sizes]:
+                del columns[tag]
+            for tag, size in self.sizes.items():
+                columns[tag].size = size
+        for column in columns.values():
+            column.trim()
+
+
+def _add(columns: dict[str, _Column], chunk: Chunk, expected: int) -> None:
+    """Append a chunk's scalars to per-tag columns, grouped in one pass (chunk.end: the
+    bytes read so far of the `expected`)."""
+    if not len(chunk.tag_ids):
+        return
+    scale = 1.02 * expected / max(chunk.end, 1) if expected > chunk.end else 1.0
+    steps, times, values, ids = chunk.steps, chunk.times, chunk.values, chunk.tag_ids
+    if len(chunk.names) == 1:
+        groups = {chunk.names[0]: slice(None)}
+    else:
+        order = np.argsort(narrow(ids), kind="stable")
+        bounds = np.searchsorted(ids[order], np.arange(len(chunk.names) + 1)).tolist()
+        groups = {tag: order[bounds[i] : bounds[i + 1]] for i, tag in enumerate(chunk.names)}
+    for tag, index in groups.items():
+        if isinstance(index, np.ndarray) and not len(index):
+            continue  # a tag whose every scalar was dropped
+        column = columns.get(tag)
+        if column is None:
+            column = columns[tag] = _Column()
+        column.append((steps[index], times[index], values[index]), scale)

@@ -1,0 +1,227 @@
+"""One read's decoding of framed records into scalar columns (a Chunk per piece).
+
+The scalars PyTorch's add_scalar writes are decoded in bulk (tfevents_bulk) and every
+other record by the full decoder (tfevents_proto), one by one, in file order, with a
+fast path for the shapes of event it has learnt; both kinds are merged into columns
+in record order, the records with a wrong data CRC (tfevents_framing) dropped.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metricwatch.readers.tfevents_bulk import BulkScalars, bulk_scalars, unaligned
+from metricwatch.readers.tfevents_crc import masked_crc32c
+from metricwatch.readers.tfevents_framing import (
+    _CHECKED_DATA,
+    _NO_INTS,
+    _bad_data,
+    _bulk_bad,
+    _Frames,
+)
+from metricwatch.readers.tfevents_proto import (
+    Malformed,
+    ScalarEvent,
+    decode_event,
+    int64,
+    varint,
+)
+
+_NO_FLOATS = np.empty(0, dtype=np.float64)
+
+
+@dataclass
+class Chunk:
+    """Scalars of a stretch of one file, as columns, and where the last whole record ends."""
+
+    names: list[str] = field(default_factory=list)  # the tags, in first-seen order
+    tag_ids: np.ndarray = field(default_factory=lambda: _NO_INTS)  # index into names
+    steps: np.ndarray = field(default_factory=lambda: _NO_INTS)
+    times: np.ndarray = field(default_factory=lambda: _NO_FLOATS)
+    values: np.ndarray = field(default_factory=lambda: _NO_FLOATS)
+    end: int = 0  # offset after the last complete record read
+    pending: int = 0  # bytes of a record cut short at the end
+    corrupt_at: int = -1  # offset of a record whose length CRC is wrong: reading stops there
+    bad_data: int = 0  # records skipped for a wrong data CRC
+    undecodable: int = 0  # records with a valid CRC that are not an Event
+    skipped: int = 0  # non-scalar values
+
+    def rows(self) -> list[tuple[str, int, float, float]]:
+        tags = [self.names[i] for i in self.tag_ids.tolist()]
+        return list(zip(tags, self.steps.tolist(), self.times.tolist(), self.values.tolist()))
+
+
+class _Scanner:
+    """One read's decoding state across its pieces: the tags seen, the shapes of event
+    learnt for the one-by-one decoder's fast path, and the counts of what was dropped."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.fast: dict[bytes, int] = {}  # the bytes after the step -> tag, one-scalar events
+        self.bad_data = self.undecodable = self.skipped = 0
+
+    def id_of(self, tag: str) -> int:
+        found = self.ids.get(tag)
+        if found is None:
+            found = self.ids[tag] = len(self.names)
+            self.names.append(tag)
+        return found
+
+    def piece(self, buf: bytes, frames: _Frames, raw: np.ndarray, words: np.ndarray) -> Chunk:
+        """The scalars of the framed records of buf, in file order, as columns."""
+        starts = frames.starts
+        lengths = unaligned(raw, "<u8")[starts].astype(np.int64)
+        begins = starts + 12
+        bulk = bulk_scalars(raw, begins, lengths)
+        bad = _bad_data(raw, words, begins, np.where(bulk.mask, _CHECKED_DATA + 1, lengths))
+        bad[bulk.records] = _bulk_bad(raw, words, bulk)
+        self.bad_data += int(np.count_nonzero(bad))
+        rows = _Rows()
+        self._one_by_one(buf, begins, lengths, bulk, rows)
+        tag_ids = bulk.tag_ids(rows.group_ids)
+        columns = _merged(bulk, tag_ids, rows, raw)
+        keep = ~bad[columns[0]]
+        out = Chunk(self.names, *(c[keep] if not keep.all() else c for c in columns[1:]))
+        out.end = frames.end
+        return out
+
+    def past_corruption(self, buf: bytes) -> None:
+        """The records after a wrong length CRC, walked by their (untrusted) lengths to
+        the end of the file: their scalars are dropped, but what they add to the counts
+        (damaged, skipped) and tags is kept, as it always was."""
+        rows = _Rows()
+        pos = 0
+        while pos + 12 <= len(buf):
+            end = pos + 16 + int.from_bytes(buf[pos : pos + 8], "little")
+            if end > len(buf):
+                break
+            self._record(buf, pos + 12, end - 4, -1, rows)
+            pos = end
+            if len(rows.index) > 4096:
+                rows = _Rows()  # not kept: only what they did to the counts
+
+    def _one_by_one(
+        self, buf: bytes, begins: np.ndarray, lengths: np.ndarray, bulk: BulkScalars, rows: _Rows
+    ) -> None:
+        """The records bulk_scalars left, through the full decoder, in file order; between
+        them, what the bulk records would have done to the decoder's state had they been
+        read one by one (a tag first seen, a shape learnt for the fast path)."""
+        others = np.flatnonzero(~bulk.mask).tolist()
+        marks = [(index, 0, group) for group, index in enumerate(bulk.first.tolist())]
+        learn = enumerate(bulk.learn.tolist())
+        marks += [(index, 1, group) for group, index in learn if index >= 0]
+        marks += [(index, 2, -1) for index in others]
+        marks.sort()
+        for index, kind, group in marks:
+            if kind == 0:
+                rows.group_ids[group] = self.id_of(bulk.tags[group])
+            elif kind == 1:
+                suffix = bulk.suffix(group)
+                if suffix not in self.fast and len(self.fast) < 10_000:
+                    self.fast[suffix] = self.id_of(bulk.tags[group])
+            else:
+                begin = int(begins[index])
+                self._record(buf, begin, begin + int(lengths[index]), index, rows)
+
+    def _record(self, buf: bytes, begin: int, end: int, index: int, rows: _Rows) -> None:
+        """One record: the fast path when its shape was learnt, else the full decoder."""
+        if end - begin > 14 and buf[begin] == 0x09 and buf[begin + 9] == 0x10:
+            try:
+                step, at = varint(buf, begin + 10)
+            except Malformed:
+                at = end
+            if at <= end - 4:
+                tag = self.fast.get(buf[at : end - 4])
+                if tag is not None:
+                    step = int64(step)
+                    rows.fast(index, tag, step, begin + 1, end - 4)
+                    return
+        self._slow(buf, begin, end, index, rows)
+
+    def _slow(self, buf: bytes, begin: int, end: int, index: int, rows: _Rows) -> None:
+        """Decode one record with the full decoder, and learn its shape for the fast path."""
+        data = buf[begin:end]
+        try:
+            event = decode_event(data)
+        except Malformed:
+            self.undecodable += 1
+            return
+        if (
+            len(data) > _CHECKED_DATA
+            and event.values
+            and masked_crc32c(data) != int.from_bytes(buf[end : end + 4], "little")
+        ):
+            self.bad_data += 1
+            return
+        self.skipped += event.skipped
+        for tag, value in event.values:
+            rows.slow(index, self.id_of(tag), event.step, event.wall_time, value)
+        if event.simple_at == -1 and len(event.values) == 1 and data[0] == 0x09:
+            self._learn(data, event)
+
+    def _learn(self, data: bytes, event: ScalarEvent) -> None:
+        """Remember this event's shape when its only value is a simple_value in the last
+        4 bytes."""
+        if len(data) < 15 or data[9] != 0x10 or data[-5] != 0x15:
+            return
+        try:
+            _, pos = varint(data, 10)
+        except Malformed:
+            return
+        if pos > len(data) - 4 or struct.unpack("<f", data[-4:])[0] != event.values[0][1]:
+            return  # NaN compares unequal: such an event simply takes the slow path
+        if len(self.fast) < 10_000:
+            self.fast[data[pos:-4]] = self.id_of(event.values[0][0])
+
+
+class _Rows:
+    """The scalars of the records decoded one by one (few: a run's first records, other
+    writers' shapes), with the index of their record."""
+
+    def __init__(self) -> None:
+        self.group_ids: dict[int, int] = {}  # bulk group -> tag id
+        self.index: list[int] = []
+        self.tag_ids: list[int] = []
+        self.steps: list[int] = []
+        self.times: list[float] = []
+        self.values: list[float] = []
+        self.fast_at: list[tuple[int, int, int]] = []  # (row, wall_time at, value at)
+
+    def slow(self, index: int, tag: int, step: int, time: float, value: float) -> None:
+        self.index.append(index)
+        self.tag_ids.append(tag)
+        self.steps.append(step)
+        self.times.append(time)
+        self.values.append(value)
+
+    def fast(self, index: int, tag: int, step: int, time_at: int, value_at: int) -> None:
+        self.fast_at.append((len(self.index), time_at, value_at))
+        self.slow(index, tag, step, 0.0, 0.0)
+
+
+def _merged(bulk: BulkScalars, tag_ids: np.ndarray, rows: _Rows, raw: np.ndarray) -> tuple:
+    """(record index, tag ids, steps, times, values) of the bulk and one-by-one scalars,
+    in record order."""
+    columns = (bulk.records, tag_ids, bulk.steps, bulk.times, bulk.values)
+    if not rows.index:
+        return columns
+    times = np.asarray(rows.times, dtype=np.float64)
+    values = np.asarray(rows.values, dtype=np.float64)
+    if rows.fast_at:  # gathered as the bulk values are: the same float32 to float64
+        row, time_at, value_at = (np.asarray(c, dtype=np.int64) for c in zip(*rows.fast_at))
+        times[row] = unaligned(raw, "<f8")[time_at]
+        values[row] = unaligned(raw, "<f4")[value_at]
+    index = np.asarray(rows.index, dtype=np.int64)
+    extra = (
+        index,
+        np.asarray(rows.tag_ids, dtype=np.int64),
+        np.asarray(rows.steps, dtype=np.int64),
+        times,
+        values,
+    )
+    at = np.searchsorted(bulk.records, index)
+    return tuple(np.insert(c, at, e) for c, e in zip(columns, extra))
