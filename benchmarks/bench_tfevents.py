@@ -30,28 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from metricwatch.readers.tfevents import EventDirTail, read_event_dir
-
-
-def _crc_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_TABLE = _crc_table()
-
-
-def masked_crc(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    crc ^= 0xFFFFFFFF
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+from metricwatch.readers.tfevents import EventDirTail, masked_crc32c, read_event_dir
 
 
 def _varint(value: int) -> bytes:
@@ -82,7 +61,10 @@ def scalar_event(tag: str, step: int, wall_time: float, value: float) -> bytes:
 def record(data: bytes) -> bytes:
     header = struct.pack("<Q", len(data))
     return (
-        header + struct.pack("<I", masked_crc(header)) + data + struct.pack("<I", masked_crc(data))
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
     )
 
 
