@@ -18,8 +18,8 @@ from metricwatch.readers import tfevents
 from metricwatch.readers.hf_trainer import _tensorboard_args
 from metricwatch.readers.tfevents import parse_event_file
 from metricwatch.readers.tfevents_args import args_in_head, search_head
+from metricwatch.readers.tfevents_crc import masked_crc32c
 from metricwatch.readers.tfevents_proto import MAX_TEXT_BYTES, decode_args
-from metricwatch.readers.tfevents_records import masked_crc32c
 from metricwatch.sources.loader import RunLoader
 
 GENERATED = Path(__file__).parent / "corpus" / "hf_trainer" / "generated"

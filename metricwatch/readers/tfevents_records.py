@@ -19,15 +19,12 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import quote_key
 from metricwatch.readers.tfevents_bulk import unaligned
-from metricwatch.readers.tfevents_crc import masked_crc32c
 from metricwatch.readers.tfevents_framing import _frame
 from metricwatch.readers.tfevents_scanner import Chunk, _Scanner
 
 #: Bytes read and decoded at a time (a record longer than that is read whole).
 BLOCK = 1 << 20
-#: masked_crc32c lives in tfevents_crc: listed here only while tests/test_hf_args.py imports it
-#: from this module.
-__all__ = ["BLOCK", "EventFileTail", "masked_crc32c", "parse_events", "scan", "scan_pieces"]
+__all__ = ["BLOCK", "EventFileTail", "parse_events", "scan", "scan_pieces"]
 
 
 def _pieces(read: Callable[[int], bytes], scanner: _Scanner, into: Chunk) -> Iterator[Chunk]:
