@@ -442,9 +442,14 @@ def live_cpu(
         "writer_cpu": 100 * writer.summary.get("cpu", 0) / max(1e-9, elapsed),
         "peak_mib": peak,
         "last_x": last_x,
-        "screen_shows_last": last_x is not None
-        and (f"{last_x:,}" in screen or f" {last_x}" in screen),
+        "screen_shows_last": last_x is not None and _shows(screen, last_x),
     }
+
+
+def _shows(screen: str, x: int) -> bool:
+    """Whether the screen names x, or the count it ends (a 0-based epoch x is x + 1 done:
+    Keras' epoch 200079 is the header's `epoch 200080`)."""
+    return any(f"{n:,}" in screen or f" {n}" in screen for n in (x, x + 1))
 
 
 # --- 3. write-to-screen latency (child process) -----------------------------------------------
