@@ -28,21 +28,11 @@ from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers import detectron2, step_log
 from metricwatch.readers.appended import read_in_chunks
 from metricwatch.readers.base import ParseResult
-from metricwatch.readers.detectron2 import (
-    _TASKS,
-    _iteration,
-    _percent,
-    _Tally,
-    _values,
-)
-from metricwatch.readers.json_text import (
-    DECODER,
-    MIN_SHAPED_LINES,
-    decode_text,
-    non_numeric_problem,
-    to_number,
-)
-from metricwatch.readers.step_log import _AXES, _float, _step
+from metricwatch.readers.detectron2 import _TASKS, _iteration, _percent, _values
+from metricwatch.readers.detectron2_runs import _Tally
+from metricwatch.readers.json_lines import MIN_SHAPED_LINES
+from metricwatch.readers.json_text import DECODER, decode_text, non_numeric_problem, to_number
+from metricwatch.readers.step_log_columns import _AXES, _float, _step
 
 CORPUS = Path(__file__).parent / "corpus"
 NAN = math.nan

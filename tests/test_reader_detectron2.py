@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from metricwatch.model import STEP, ProblemKind
 from metricwatch.readers import detectron2, metrics_json
-from metricwatch.readers.detectron2 import canonical_key, parse_detectron2
+from metricwatch.readers.detectron2 import parse_detectron2
+from metricwatch.readers.detectron2_keys import canonical_key
 
 CORPUS = Path(__file__).parent / "corpus" / "detectron2"
 

@@ -21,43 +21,25 @@ Either file may be the run's file (the other its companion): the logger
 writes metrics.json first, but a script that only logs steps has only the
 step log.
 
-The writer repeats one line shape (the same keys in the same order, all
-numbers): runs of such lines are read as tables of numbers (one regular
-expression and one float() a value, no dict a line; json_text.LineShape),
-any other line as before, with the json module; the points are the same.
+This module is the format: what the registry sees (the FileFormat, its
+sniffer and parse) and the join of the two files, which metrics_json's format
+uses too. Reading the lines into columns (restarts, the fast path for runs of
+lines of one shape, what was skipped) is step_log_columns; NAME and MAX_STEP
+are defined there, where the lines are read.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
-import math
-from collections import Counter
-from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
-from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import Appends, FileFormat, ParseResult, union_steps
-from metricwatch.readers.json_text import (
-    DECODER,
-    LineRuns,
-    decode_text,
-    non_numeric_problem,
-    quote_key,
-    to_number,
-    whole_number,
-)
+from metricwatch.readers.json_text import decode_text
+from metricwatch.readers.step_log_columns import MAX_STEP, NAME, read_columns
 
-NAME = "metrics.jsonl"
 EPOCHS_NAME = "metrics.json"
-
-#: Larger step numbers are garbage, not a very long training.
-MAX_STEP = 10**15
-#: Keys of a line that are its coordinates, not metrics.
-_AXES = ("step", "epoch", "time")
 
 
 def parse_step_log(data: bytes) -> ParseResult:
@@ -67,280 +49,13 @@ def parse_step_log(data: bytes) -> ParseResult:
     if not text.strip():
         problems.append(Problem(ProblemKind.EMPTY, f"{NAME} is empty (a write may be in progress)"))
         return ParseResult(problems=problems)
-    columns = _Columns()
-    last = text.count("\n")
-    if _RUNS.few(text):
-        _read_lines(text.split("\n"), 0, last, columns)
-    else:
-        for index, names, run in _RUNS.runs(text):
-            if isinstance(run, str):
-                _read_lines((run,), index, last, columns)
-            elif isinstance(run, list):  # a few lines: as many dicts
-                for row in run:
-                    columns.add(dict(zip(names, row)))
-            else:
-                columns.add_table(names, run)
+    columns = read_columns(text)
     result = ParseResult(problems=problems)
     result.table = columns.table()
     if columns.sources:
         result.meta["source_keys"] = columns.sources
     columns.report(problems)
     return result
-
-
-def _read_lines(lines: Iterable[str], first: int, last: int, columns: _Columns) -> None:
-    """Lines from line number first on, each decoded by the json module (as every line was
-    before runs of one shape were read as tables; those give the same points). last: the
-    number of the file's last line (no line end after it)."""
-    for index, line in enumerate(lines, first):
-        if not line.strip():
-            continue
-        try:
-            row = DECODER.decode(line)
-        except (ValueError, RecursionError):
-            if index == last:  # no line end after it: still being written
-                columns.truncated = True
-            else:
-                columns.invalid += 1
-            continue
-        if not isinstance(row, dict):
-            columns.invalid += 1
-            continue
-        columns.add(row)
-
-
-class _Pieces:
-    """Columns of one length, in ascending steps (the first column): grown a point at a time
-    (Python lists) or a run of lines at a time (arrays), joined once at the end."""
-
-    __slots__ = ("arrays", "lists")
-
-    def __init__(self, width: int) -> None:
-        self.arrays: list[tuple[np.ndarray, ...]] = []
-        self.lists: tuple[list[Any], ...] = ([], [], [], []) if width == 4 else ([],)
-
-    def __bool__(self) -> bool:
-        return bool(self.lists[0] or self.arrays)
-
-    def last(self) -> int:
-        steps = self.lists[0]
-        return steps[-1] if steps else int(self.arrays[-1][0][-1])
-
-    def extend(self, arrays: tuple[np.ndarray, ...]) -> None:
-        self._flush()
-        self.arrays.append(arrays)
-
-    def cut(self, step: int) -> None:
-        """Drop every point at step or after."""
-        steps = self.lists[0]
-        if steps and steps[0] < step:
-            cut = bisect.bisect_left(steps, step)
-            for part in self.lists:
-                del part[cut:]
-            return
-        for part in self.lists:
-            part.clear()
-        while self.arrays and self.arrays[-1][0][0] >= step:
-            self.arrays.pop()
-        if self.arrays:
-            last = self.arrays[-1]
-            cut = int(np.searchsorted(last[0], step))
-            self.arrays[-1] = tuple(array[:cut] for array in last)
-
-    def joined(self, dtypes: tuple[type, ...]) -> list[np.ndarray]:
-        if not self.arrays:
-            return [np.asarray(part, dtype=dtype) for part, dtype in zip(self.lists, dtypes)]
-        self._flush(dtypes)
-        if len(self.arrays) == 1:
-            return list(self.arrays[0])
-        return [np.concatenate(parts) for parts in zip(*self.arrays)]
-
-    def _flush(self, dtypes: tuple[type, ...] | None = None) -> None:
-        if not self.lists[0]:
-            return
-        dtypes = dtypes or (np.int64,) + (np.float64,) * (len(self.lists) - 1)
-        self.arrays.append(tuple(np.asarray(p, dtype=t) for p, t in zip(self.lists, dtypes)))
-        for part in self.lists:
-            part.clear()
-
-
-_SERIES_DTYPES = (np.int64, np.float64, np.float64, np.float64)
-
-
-class _Columns:
-    """The step log's points, per key, in step order."""
-
-    def __init__(self) -> None:
-        self.steps = _Pieces(1)
-        self.keys: dict[str, _Pieces] = {}
-        #: the steps, and each key's lists, of the points added a line at a time
-        self.line_steps: list[int] = self.steps.lists[0]
-        self.lines: dict[str, tuple[list[Any], ...]] = {}
-        self.sources: dict[str, str] = {}
-        self.non_numeric: Counter[str] = Counter()
-        self.invalid = 0
-        self.no_step = 0
-        self.truncated = False
-        self.restarts: list[str] = []
-
-    def add(self, row: dict[str, Any]) -> None:
-        step = _step(row.get("step"))
-        if step is None:
-            self.no_step += 1
-            return
-        known = self.line_steps
-        if (step <= known[-1]) if known else self.steps.arrays:
-            self._before(step)
-        known.append(step)
-        epoch = _float(row.get("epoch"))
-        time = _float(row.get("time"))
-        for raw, value in row.items():
-            if raw in _AXES or value is None:
-                continue
-            number = value if type(value) is float else to_number(value)
-            if number is None:
-                self.non_numeric[raw] += 1
-                continue
-            key = ALIASES.get(raw, raw)
-            if key != raw:
-                self.sources.setdefault(key, raw)
-            column = self.lines.get(key)
-            if column is None:
-                column = self.lines[key] = self._column(key).lists
-            column[0].append(step)
-            column[1].append(number)
-            column[2].append(epoch)
-            column[3].append(time)
-
-    def _column(self, key: str) -> _Pieces:
-        column = self.keys.get(key)
-        if column is None:
-            column = self.keys[key] = _Pieces(4)
-        return column
-
-    def add_table(self, keys: tuple[str, ...], table: np.ndarray) -> None:
-        """Lines of one shape (all numbers, a plain integer step): the same points as add()
-        of each line, with restarts found and cut where the step does not grow."""
-        where = {key: index for index, key in enumerate(keys)}
-        raw_steps = table[where["step"]]
-        usable = raw_steps <= MAX_STEP
-        if not usable.all():
-            self.no_step += int(np.count_nonzero(~usable))
-            table = table[:, usable]
-            raw_steps = table[where["step"]]
-        if not len(raw_steps):
-            return
-        steps = raw_steps.astype(np.int64)
-        epochs = _finite_or_nan(table, where.get("epoch"))
-        times = _finite_or_nan(table, where.get("time"))
-        metrics = [(ALIASES.get(raw, raw), raw, i) for raw, i in where.items() if raw not in _AXES]
-        for key, raw, _ in metrics:
-            if key != raw:
-                self.sources.setdefault(key, raw)
-            self._column(key)
-        back = np.flatnonzero(steps[1:] <= steps[:-1]) + 1
-        for start, end in zip([0, *back.tolist()], [*back.tolist(), len(steps)]):
-            self._before(int(steps[start]))
-            part = slice(start, end)
-            self.steps.extend((steps[part],))
-            for key, _, index in metrics:
-                self.keys[key].extend((steps[part], table[index, part], epochs[part], times[part]))
-
-    def _before(self, step: int) -> None:
-        """A step at or before the last one: the writer restarted there."""
-        known = self.steps.lists[0]
-        if known:
-            if step > known[-1]:
-                return
-        elif not self.steps.arrays or step > self.steps.last():
-            return
-        last = self.steps.last()
-        self.restarts.append(f"{step} (after {last})")
-        self.steps.cut(step)
-        for column in self.keys.values():
-            column.cut(step)
-
-    def table(self) -> Table:
-        series = {}
-        for key, column in self.keys.items():
-            if column.arrays:
-                series[key] = Series(key, *column.joined(_SERIES_DTYPES))
-            elif column.lists[0]:  # read line by line (a few appended lines)
-                steps, values, epochs, times = column.lists
-                series[key] = Series(
-                    key,
-                    np.asarray(steps, dtype=np.int64),
-                    np.asarray(values, dtype=np.float64),
-                    np.asarray(epochs, dtype=np.float64),
-                    np.asarray(times, dtype=np.float64),
-                )
-        if self.steps.arrays:
-            (steps,) = self.steps.joined((np.int64,))
-        else:
-            steps = np.asarray(self.line_steps, dtype=np.int64)
-        return Table(steps, series, STEP)
-
-    def report(self, problems: list[Problem]) -> None:
-        if self.truncated:
-            problems.append(
-                Problem(
-                    ProblemKind.TRUNCATED,
-                    f"the last line of {NAME} is incomplete (a write in progress?)",
-                )
-            )
-        if self.invalid:
-            problems.append(
-                Problem(
-                    ProblemKind.INVALID_JSON,
-                    f"skipped {self.invalid} lines of {NAME} that are not JSON objects",
-                )
-            )
-        if self.no_step:
-            problems.append(
-                Problem(
-                    ProblemKind.BAD_EPOCH,
-                    f'skipped {self.no_step} lines of {NAME} without a usable "step"',
-                )
-            )
-        found = non_numeric_problem(self.non_numeric)
-        if found is not None:
-            problems.append(found)
-        if self.restarts:
-            problems.append(
-                Problem(
-                    ProblemKind.RESTART,
-                    "the step went back (restarted from a checkpoint) at step "
-                    + ", ".join(self.restarts[:3])
-                    + "; the later lines replace the earlier ones",
-                )
-            )
-
-
-def _one_name_each(keys: tuple[str, ...]) -> bool:
-    """Whether no two keys of a line are one metric (`acc` and `accuracy`): such a line
-    gives two points at one step, which only the line by line reading keeps in order."""
-    metrics = [ALIASES.get(raw, raw) for raw in keys if raw not in _AXES]
-    return len(set(metrics)) == len(metrics)
-
-
-_RUNS = LineRuns(frozenset({"step"}), _one_name_each)
-
-
-def _finite_or_nan(table: np.ndarray, index: int | None) -> np.ndarray:
-    """An axis column (epoch, time) as _float reads it: NaN where missing or not finite."""
-    if index is None:
-        return np.full(table.shape[1], math.nan)
-    column = table[index]
-    return column if np.isfinite(column).all() else np.where(np.isfinite(column), column, math.nan)
-
-
-def _step(value: Any) -> int | None:
-    return whole_number(value, MAX_STEP)
-
-
-def _float(value: Any) -> float:
-    number = None if isinstance(value, bool) else to_number(value)
-    return math.nan if number is None or not math.isfinite(number) else number
 
 
 # --- the run of both files ----------------------------------------------------------------
@@ -488,4 +203,4 @@ FORMAT = FileFormat(
     companion=(EPOCHS_NAME, join_steps),
 )
 
-__all__ = ["FORMAT", "join_epochs", "join_steps", "parse_step_log", "quote_key"]
+__all__ = ["FORMAT", "join_epochs", "join_steps", "parse_step_log"]
