@@ -29,20 +29,37 @@ def early_stop_index(values: np.ndarray, higher: bool, patience: int, min_delta:
     Keras' and Lightning's rule: an evaluation is a new best when it beats the best
     so far by more than min_delta of it; after `patience` evaluations in a row
     without one, training stops.
+
+    Found from one new best to the next with numpy, not evaluation by evaluation: a
+    run of 200,000 epochs has a few hundred new bests (each must beat the last by
+    min_delta), and the rule is asked again as the run grows.
     """
-    best = float(values[0])
-    wait = 0
-    for i in range(1, len(values)):
-        value = float(values[i])
+    values = np.asarray(values, dtype=np.float64)
+    count, patience = len(values), max(1, patience)  # 0 stops at the first miss, as 1 does
+    at, best = 0, float(values[0])
+    while True:
         margin = min_delta * abs(best)
-        better = value > best + margin if higher else value < best - margin
-        if better:
-            best, wait = value, 0
+        bar = best + margin if higher else best - margin
+        found = _first_better(values, at + 1, min(count, at + patience + 1), bar, higher)
+        if found is None:
+            return at + patience if at + patience < count else count - 1
+        at, best = found, float(values[found])
+
+
+#: A new best is looked for among this many evaluations first: it is usually near.
+_NEAR = 64
+
+
+def _first_better(values: np.ndarray, start: int, end: int, bar: float, higher: bool) -> int | None:
+    """The first index in [start, end) whose value beats bar, or None."""
+    for lo, hi in ((start, min(end, start + _NEAR)), (start + _NEAR, end)):
+        if lo >= hi:
             continue
-        wait += 1
-        if wait >= patience:
-            return i
-    return len(values) - 1
+        window = values[lo:hi]
+        beats = window > bar if higher else window < bar
+        if beats.any():
+            return lo + int(beats.argmax())
+    return None
 
 
 def _time_between(run: Run, series: Series, start: int, end: int) -> float | None:
