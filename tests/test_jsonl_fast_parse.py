@@ -760,3 +760,14 @@ def test_chunked_step_log_read_holds_every_point():
     pieces = chunked(step_log.FORMAT, data, 8192)
     assert pieces is not None
     assert pieces.table.steps.tolist() == list(range(1, 5001))
+
+
+def test_line_patterns_compile_on_python_3_10():
+    """requires-python is 3.10, whose re has no possessive quantifiers (`*+`, `++`, `?+`,
+    `{m,n}+`): they raise `multiple repeat` there, at import."""
+    import re
+
+    from metricwatch.readers import json_lines
+
+    for pattern in (json_lines._LINE_WS, json_lines._NUMBER, json_lines._COUNT):
+        assert not re.search(r"[*+?}]\+", pattern), pattern

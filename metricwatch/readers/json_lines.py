@@ -29,13 +29,16 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.json_text import DECODER
 
-#: JSON whitespace inside a line (a CRLF file leaves its \r at each line's end).
-_LINE_WS = "[ \t\r]*+"
+#: JSON whitespace inside a line (a CRLF file leaves its \r at each line's end). No
+#: possessive quantifiers in these patterns: Python 3.10's re has none (3.11 added them),
+#: and a number is always followed by a separator that no digit matches, so giving
+#: digits back cannot make a line match otherwise.
+_LINE_WS = "[ \t\r]*"
 #: A JSON number or a bare NaN/Infinity token, every one of which float() reads as the json
 #: module does. `-0` alone is left out: json reads it as the int 0 (+0.0), float() as -0.0.
-_NUMBER = r"(?!-0[^.eE])-?(?:[1-9][0-9]*+|0)(?:\.[0-9]++)?+(?:[eE][-+]?+[0-9]++)?+|NaN|-?Infinity"
+_NUMBER = r"(?!-0[^.eE])-?(?:[1-9][0-9]*|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity"
 #: A count (step, iteration) as a plain integer of at most 16 digits: exact in a float64.
-_COUNT = "0|[1-9][0-9]{0,15}+"
+_COUNT = "0|[1-9][0-9]{0,15}"
 #: The separators (between items, after a key) of json.dumps, of json.dumps(separators=
 #: (",", ":")), and any whitespace: a pattern without optional whitespace is faster.
 _STYLES = ((", ", ": "), (",", ":"), None)
