@@ -60,3 +60,17 @@ def test_chart_columns_are_the_runs_arrays_not_copies():
     series = run.series("train_loss")
     assert steps is series.steps and values is series.values
     assert steps.dtype == np.int64 and steps.tolist() == list(range(3, 41))
+
+
+def test_drawn_steps_are_floats_converted_once_per_state_and_not_carried_to_a_grown_one():
+    from metricwatch.tui.state import grown_state
+
+    state = build_state(make_run(rows(40), name="drawn")).with_columns()
+    x, y = state.drawn_column("train_loss")
+    assert x.dtype == np.float64 and x.tolist() == [float(e) for e in range(3, 41)]
+    assert state.drawn_column("train_loss")[0] is x  # kept for the next redraw
+    assert y is state.column("train_loss")[1]
+    assert state.x_values("train_loss", "epoch") is x  # the run's own axis
+    grown = grown_state(state, make_run(rows(45), name="drawn"), version=2)
+    assert grown is not None
+    assert grown.drawn_column("train_loss")[0].tolist() == [float(e) for e in range(3, 46)]

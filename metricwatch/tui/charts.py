@@ -288,7 +288,7 @@ def _styled_lines(state: RunState, keys: Sequence[str], labels: Sequence[str]) -
     lines = []
     others = 0
     for key, label in zip(keys, labels):
-        x, y = state.column(key)
+        x, y = state.drawn_column(key)
         style = pair_style(key, state.keys)
         if style is None:
             style = OTHER_STYLES[others % len(OTHER_STYLES)]

@@ -122,7 +122,7 @@ def _overlay(
             missing.append(state.name)
             continue
         color, mark = marks.color(state.name) or RUN_COLORS[0]
-        x, y = state.column(key)
+        x, y = state.drawn_column(key)
         if axis != state.summary.x:
             on_axis = state.x_values(key, axis)
             if on_axis is None:

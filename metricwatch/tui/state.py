@@ -67,6 +67,8 @@ class RunState:
     )
     #: Smoothed values by (key, weight): computed once per new data, not per redraw.
     _smoothed: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, repr=False)
+    #: Each key's steps as floats, for drawing: converted on the first redraw, kept.
+    _drawn_x: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     # --- data for charts ---------------------------------------------------------------------
 
@@ -81,12 +83,21 @@ class RunState:
             self._columns[key] = found
         return found
 
+    def drawn_column(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps as floats, values) of one key, what a chart line is made of: the steps
+        converted once per state, on its first redraw (in the UI thread, not at every
+        write in the watch thread), and kept for the next (a resize, a zoom, a key)."""
+        steps, values = self.column(key)
+        drawn = self._drawn_x.get(key)
+        if drawn is None:
+            drawn = self._drawn_x[key] = steps.astype(np.float64)
+        return drawn, values
+
     def x_values(self, key: str, axis: str) -> np.ndarray | None:
         """The key's x on another axis: `epoch` (fractional), `relative` (seconds since the
         run's first point) or `wall` (Unix seconds); None where the file does not say."""
-        steps = self.column(key)[0]
         if axis == self.summary.x or axis == "step":
-            return steps if axis == self.summary.x else None
+            return self.drawn_column(key)[0] if axis == self.summary.x else None
         epochs, times = self._axes_of(key)
         if axis == "epoch":
             return epochs
@@ -263,6 +274,7 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
         _columns=None,
         _axes=None,
         _smoothed={},
+        _drawn_x={},
     )
 
 
