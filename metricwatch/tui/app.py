@@ -81,7 +81,7 @@ LOAD_FAILED = "could not load this run: "
 _M = TypeVar("_M")
 
 
-def _while_mounted(
+def _while_running(
     handler: Callable[[MetricwatchApp, _M], None],
 ) -> Callable[[MetricwatchApp, _M], None]:
     """A message of the watch's that arrives while quitting takes the screen apart (a write
@@ -237,7 +237,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
 
     # --- the background thread ----------------------------------------------------------------
 
-    @_while_mounted
+    @_while_running
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             error = event.worker.error
@@ -261,7 +261,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
 
     # --- messages from the worker ------------------------------------------------------------
 
-    @_while_mounted
+    @_while_running
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         now = self.clock()
         fresh = []
@@ -288,7 +288,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
             self.follow_latest()
             self._update_placeholder()
 
-    @_while_mounted
+    @_while_running
     def on_columns_ready(self, message: ColumnsReady) -> None:
         built = message.state
         if self._columns_pending == (built.name, built.version):
@@ -308,11 +308,11 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
             message.delay + 0.05, lambda: self._recheck_run(message.name, message.metrics_path)
         )
 
-    @_while_mounted
+    @_while_running
     def on_watch_error(self, message: WatchError) -> None:
         self.notify(escape(printable(message.error)), severity="warning", timeout=10)
 
-    @_while_mounted
+    @_while_running
     def on_run_gone(self, message: RunGone) -> None:
         state = self.states.get(message.name)
         if state is None:
@@ -322,7 +322,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         if message.name == self.selected:
             self._show_selected()
 
-    @_while_mounted
+    @_while_running
     def on_runs_removed(self, message: RunsRemoved) -> None:
         """Runs their file no longer holds leave the list; the selection moves on."""
         names = [name for name in message.names if name in self.states]
@@ -340,7 +340,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
                     self.select(next(iter(self.states)))
             self._update_placeholder()
 
-    @_while_mounted
+    @_while_running
     def on_run_failed(self, message: RunFailed) -> None:
         problem = Problem(ProblemKind.UNREADABLE, f"{LOAD_FAILED}{message.error}")
         state = self.states.get(message.name)
@@ -351,7 +351,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
             state = replace(state, problems=[problem, *earlier])
         self.on_runs_loaded(RunsLoaded([state]))
 
-    @_while_mounted
+    @_while_running
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.scan_shown = True  # every RunsLoaded of the scan came before this message
         self._update_placeholder()
@@ -359,7 +359,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         # it out of the collector's sight keeps full collections short during live updates.
         gc.freeze()
 
-    @_while_mounted
+    @_while_running
     def on_watch_mode_changed(self, message: WatchModeChanged) -> None:
         """The header's label and the waiting text follow; the reason is told once."""
         self.mode = message.mode
