@@ -74,9 +74,10 @@ def rasterize(traces: Sequence[TraceLike], colors: Sequence[int], width: int, he
             starts = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))
             cell, code = cell[starts], np.bitwise_or.reduceat(bits, starts)
         else:
-            cell, code = np.unique(cell), None
+            cell = np.unique(cell)
+            code = np.full(len(cell), -1, dtype=np.int64)  # -1: the trace's own marker
         keys.append(cell)
-        codes.append(code if code is not None else np.full(len(cell), -1, dtype=np.int64))
+        codes.append(code)
         owners.append(np.full(len(cell), index, dtype=np.int64))
     if not keys:
         empty = np.empty(0, dtype=np.int64)
