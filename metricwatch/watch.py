@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricwatch import inotify
+from metricwatch import inotify, inotify_watch
 from metricwatch.sources.discovery import dir_id, resolve_root
 from metricwatch.watch_tree import MetricsFilter, RunTree, RunUpdate, UpdateKind, _stamp
 
@@ -198,7 +198,11 @@ class _AnyEvent:
 
 
 def _notify_class() -> Any:
-    """watchfiles' Rust backend (documented; watchfiles.watch is a loop around it)."""
+    """A blocking inotify watch on Linux (metricwatch.inotify_watch: no wake-up every step
+    while nothing changes); elsewhere watchfiles' Rust backend, whose interface it has
+    (documented; watchfiles.watch is a loop around it)."""
+    if inotify_watch.available():
+        return inotify_watch.InotifyWatch
     from watchfiles._rust_notify import RustNotify
 
     return RustNotify
