@@ -7,6 +7,7 @@ with a whole parse of the same bytes: table, meta, extra and problems.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from metricwatch.model import ProblemKind
-from metricwatch.readers import format_named, parse
+from metricwatch.readers import appended, format_named, parse
 from metricwatch.readers.appended import AppendedLog, read_in_chunks
 from metricwatch.readers.base import ParseResult
 from metricwatch.readers.columns import GROWTH
@@ -151,6 +152,41 @@ def test_the_loader_parses_only_the_lines_a_log_gained(tmp_path):
     # Unchanged: answered from the cache.
     loader.load("run", path)
     assert (loader.parses, loader.appended) == (1, 1)
+
+
+def test_a_write_of_a_line_costs_one_parse_while_the_context_grows(monkeypatch):
+    """The chunk parsed at one write (context + new line) is the next write's context, up
+    to CONTEXT_REUSE_LINES lines; then the context is cut back to the format's two lines,
+    parsed again at the next write. A line cut short is parsed with the context, whose
+    parse is then not the next one's."""
+    monkeypatch.setattr(appended, "CONTEXT_REUSE_LINES", 6)
+    data = (HEADER + lightning_rows(0, 40)).encode()
+    ends = line_ends(data)
+    log = follow("metrics.csv", data[: ends[2]])  # header and two rows: the context
+    fmt = log.format
+    calls: list[int] = []
+    counted = dataclasses.replace(fmt, parse=lambda raw: calls.append(1) or fmt.parse(raw))
+    log.format = counted
+    per_write = []
+    for end in ends[3:14]:
+        before = len(calls)
+        grown = log.update(data[log.offset : end])
+        per_write.append(len(calls) - before)
+        grown.format = fmt.name
+        same(grown, parse("metrics.csv", data[:end]))
+    # A context of 2 lines (parsed), then of 3, 4, 5 and 6 (each the write before's chunk);
+    # 6 and a new line are past the limit: cut back to 2, parsed at the next write.
+    assert per_write == [2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2]
+    assert len(log._context) == 3
+    # A write ending in a cut line: its parse holds that line, so the next write parses the
+    # context again (the cut line, now whole, among the new lines).
+    cut = log.update(data[log.offset : ends[14] + 3])
+    assert [p.kind for p in cut.problems] == [ProblemKind.TRUNCATED]
+    before = len(calls)
+    whole = log.update(data[log.offset : ends[15]])
+    assert len(calls) - before == 2
+    whole.format = fmt.name
+    same(whole, parse("metrics.csv", data[: ends[15]]))
 
 
 def test_a_line_being_written_is_a_note_until_its_end_arrives(tmp_path):

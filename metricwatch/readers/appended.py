@@ -40,6 +40,10 @@ from metricwatch.readers.columns import GrowingColumn
 #: Keras or Ultralytics log's first read peaks about 30 bytes a point lower and is no
 #: slower (bench_formats.py).
 CHUNK_BYTES = 2**20
+#: The context may grow to this many lines, new lines joining it, before it is cut back to
+#: the format's `context_lines`: while it grows, the parse of context and new lines at one
+#: update is the parse of the context at the next, so a write costs one parse, not two.
+CONTEXT_REUSE_LINES = 16
 
 
 @dataclass
@@ -98,6 +102,8 @@ class AppendedLog:
         #: the bytes the file must still begin with (a rewrite changes them)
         self.header = data[: _after_lines(data, 0, appends.header_lines)]
         self._context = _last_lines(data, len(self.header), self.offset, self._keep)
+        #: the parse of header + context, when known (the last update's whole chunk)
+        self._context_parse: ParseResult | None = None
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
         self._series = {key: _GrowingSeries.of(s) for key, s in result.table.series.items()}
         self._steps = GrowingColumn(result.table.steps, np.int64)
@@ -143,14 +149,28 @@ class AppendedLog:
         cut = [p for p in grown.problems if p.kind is ProblemKind.TRUNCATED]
         if partial and not cut:
             return None  # the format took a line without its end as whole: so must we
-        if complete and not self._take(self.format.parse(head), grown):
-            return None
         if complete:
+            before = self._context_parse
+            if not self._take(self.format.parse(head) if before is None else before, grown):
+                return None
             self.offset += len(complete)
-            lines = _last_lines(complete, 0, len(complete), self._keep)
-            self._context = (self._context + lines)[-self._keep :] if self._keep else []
+            self._grow_context(complete, None if partial else grown)
             _merge_meta(self._base, grown)
         return self.result(cut)
+
+    def _grow_context(self, complete: bytes, parsed: ParseResult | None) -> None:
+        """The context after `complete` was taken: all of it joins the context while that
+        stays within CONTEXT_REUSE_LINES, and then `parsed` (the parse of header, context
+        and `complete`, when nothing followed them) is the new context's parse; else the
+        context is cut back to the format's lines and parsed when next needed."""
+        count = complete.count(b"\n")
+        if self._keep and len(self._context) + count <= CONTEXT_REUSE_LINES:
+            self._context += _last_lines(complete, 0, len(complete), count)
+            self._context_parse = parsed
+            return
+        lines = _last_lines(complete, 0, len(complete), self._keep)
+        self._context = (self._context + lines)[-self._keep :] if self._keep else []
+        self._context_parse = None
 
     @property
     def context(self) -> bytes:
