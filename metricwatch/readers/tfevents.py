@@ -9,6 +9,7 @@ The layers below it, one module each:
     tfevents_scanner   a piece's records decoded into scalar columns (a Chunk)
     tfevents_records   a file read in pieces (scan) and one growing file's tail
     tfevents_columns   a run's per-tag columns, grown as the pieces come
+    tfevents_merged    a tag's points across files, each step once, grown build to build
     tfevents_tags      what the tags mean, and the run's Table
     tfevents_args      the run's arguments, written as text
 
@@ -42,7 +43,7 @@ from metricwatch.readers.tfevents_records import (
     scan,
     scan_pieces,
 )
-from metricwatch.readers.tfevents_tags import _build, canonical_tag
+from metricwatch.readers.tfevents_tags import BuildMemo, _build, canonical_tag
 
 PATTERN = "events.out.tfevents.*"
 
@@ -87,6 +88,8 @@ class EventDirTail:
         #: per file: (its identity, its arguments, whether that is final, the tail's offset
         #: when searched)
         self.args: dict[Path, tuple[tuple[int, int] | None, dict[str, Any] | None, bool, int]] = {}
+        #: what the last build worked out, extended by the next (tfevents_tags.BuildMemo)
+        self.memo = BuildMemo()
 
     def read(self) -> ParseResult:
         files = event_files(self.directory)
@@ -104,7 +107,7 @@ class EventDirTail:
             del self.tails[path]
             self.columns.pop(path, None)
             self.args.pop(path, None)
-        result = _build([(role, self.columns[path]) for role, path in files], problems)
+        result = _build([(role, self.columns[path]) for role, path in files], problems, self.memo)
         config = self._config([path for _, path in files])
         if config is not None:
             result.meta.setdefault("config", config)

@@ -5,7 +5,9 @@ Lightning, Ultralytics names) and Keras' `train/` and `validation/` layout
 (canonical_tag); the original tag is kept in meta["source_keys"]. _build merges a
 run's files' columns per (directory role, tag), keeps the later points of a step that
 went back (a resumed run), sets aside Keras' other-axis tags, takes an epoch tag as the
-epochs axis and reports restarts and tags that mean the same metric.
+epochs axis and reports restarts and tags that mean the same metric. A live run is
+built again at every read: given the run's BuildMemo, _build works out only what the
+points added since change (tfevents_merged, grown), so a read costs what it read.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import re
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import ParseResult, quote_key, union_steps, with_epochs
+from metricwatch.readers.base import ParseResult, quote_key
+from metricwatch.readers.grown import GrownEpochs, GrownUnion, Name
 from metricwatch.readers.tfevents_columns import _Column
+from metricwatch.readers.tfevents_merged import MergedTags
 from metricwatch.readers.ultralytics import lr_keys
 
 # --- tag names ----------------------------------------------------------------------------
+
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # a tag's steps, times, values
 
 #: Tags whose meaning is the registry's key, from the frameworks that write event files:
 #: PyTorch tutorials (`Loss/train`), Hugging Face Trainer (`train/loss`, `eval/loss`,
@@ -109,19 +115,30 @@ def canonical_tag(tag: str, role: str = "") -> str:
     return tag
 
 
-def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    """One array of a column's parts: the part itself when there is one."""
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+class BuildMemo:
+    """What a run's last _build worked out, for the next one to extend: each tag's merged
+    points (tfevents_merged), each series' epochs and the table steps (grown). A live
+    run's read then costs the points it added, not the run (EventDirTail keeps one)."""
+
+    def __init__(self) -> None:
+        self.tags = MergedTags()
+        self.epochs = GrownEpochs()
+        self.union = GrownUnion()
 
 
-def _build(files: list[tuple[str, dict[str, _Column]]], problems: list[Problem]) -> ParseResult:
-    """Columns per (role, tag) across files in order -> a Table with canonical keys."""
-    merged: dict[tuple[str, str], tuple[list, list, list]] = {}
+def _build(
+    files: list[tuple[str, dict[str, _Column]]],
+    problems: list[Problem],
+    memo: BuildMemo | None = None,
+) -> ParseResult:
+    """Columns per (role, tag) across files in order -> a Table with canonical keys; with
+    the memo of the run's last build, only what was added since is worked out."""
+    memo = memo if memo is not None else BuildMemo()
+    parts: dict[tuple[str, str], list[_Column]] = {}
     for role, columns in files:
         for tag, column in columns.items():
-            target = merged.setdefault((role, tag), ([], [], []))
-            for parts, view in zip(target, column.views()):
-                parts.append(view)
+            parts.setdefault((role, tag), []).append(column)
+    merged = memo.tags.merge(parts)
     # Keras: per-epoch tags in train/ and validation/ make an epoch run; its per-batch and
     # `evaluation_*_vs_iterations` tags count optimiser steps, another axis: set aside.
     keras = any(role and tag.startswith("epoch_") for role, tag in merged)
@@ -129,39 +146,49 @@ def _build(files: list[tuple[str, dict[str, _Column]]], problems: list[Problem])
     tags = {tag for role, tag in merged if not role}
     segment = "metrics/mAP50-95(M)" in tags
     lrs = lr_keys(tags)  # Ultralytics' lr/pg0..2: the schedule is group 1
-    series: dict[str, Series] = {}
+    found: dict[str, tuple[Name, _Arrays]] = {}
     sources: dict[str, str] = {}
-    epoch_axis: tuple[np.ndarray, np.ndarray] | None = None
+    epoch_axis: tuple[Name, np.ndarray, np.ndarray] | None = None
     restarts: list[str] = []
     collisions: list[str] = []
-    for (role, tag), (steps_l, times_l, values_l) in merged.items():
-        steps, times, values = (_joined(a) for a in (steps_l, times_l, values_l))
-        keep = _latest(steps)
-        if not keep.all():
-            back = int(np.count_nonzero(steps[1:] < steps[:-1]))
-            if back:
-                restarts.append(f"{quote_key(tag)} ×{back}")
-            steps, times, values = steps[keep], times[keep], values[keep]
+    for (role, tag), points in merged.items():
+        if points.back:
+            restarts.append(f"{quote_key(tag)} ×{points.back}")
         original = f"{role}/{tag}" if role else tag
         if original in other_axis:
             continue
-        if not role and tag == "hp_metric" and bool(np.all(values == -1)):
+        if not role and tag == "hp_metric" and points.all_minus_one():
             continue  # Lightning's placeholder, logged once when no metric is named
+        name = ((role, tag), points.version)
+        steps, times, values = points.arrays()
         if not role and tag in _EPOCH_TAGS and epoch_axis is None:
-            epoch_axis = (steps, values)
+            epoch_axis = (name, steps, values)
             continue
         key = _SEGMENT_KEYS.get(tag, "") if segment and not role else ""
         key = key or (lrs.get(tag, "") if not role else "")
         key = key or canonical_tag(tag, role)
-        if key in series:
+        if key in found:
             collisions.append(f"{quote_key(sources[key])} and {quote_key(original)}")
             key = original
-            if key in series:
+            if key in found:
                 continue
         sources[key] = original
-        series[key] = Series(key, steps, values, None, times)
-    if epoch_axis is not None:
-        series = {k: with_epochs(s, *epoch_axis) for k, s in series.items()}
+        found[key] = (name, (steps, times, values))
+    series: dict[str, Series] = {}
+    for key, (name, (steps, times, values)) in found.items():
+        epochs = memo.epochs.epochs(name, steps, *epoch_axis) if epoch_axis else None
+        series[key] = Series(key, steps, values, epochs, times)
+    memo.epochs.done()
+    _note_problems(problems, restarts, collisions)
+    table_steps = memo.union.steps([(name, arrays[0]) for name, arrays in found.values()])
+    per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
+    table = Table(table_steps, series, EPOCH if per_epoch else STEP)
+    meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
+    extra = {"other_axis_tags": other_axis} if other_axis else {}
+    return ParseResult(table=table, meta=meta, extra=extra, problems=problems)
+
+
+def _note_problems(problems: list[Problem], restarts: list[str], collisions: list[str]) -> None:
     if restarts:
         problems.append(
             Problem(
@@ -180,20 +207,3 @@ def _build(files: list[tuple[str, dict[str, _Column]]], problems: list[Problem])
                 + "): the second keeps its own name",
             )
         )
-    table_steps = union_steps([s.steps for s in series.values()])
-    per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
-    table = Table(table_steps, series, EPOCH if per_epoch else STEP)
-    meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
-    extra = {"other_axis_tags": other_axis} if other_axis else {}
-    return ParseResult(table=table, meta=meta, extra=extra, problems=problems)
-
-
-def _latest(steps: np.ndarray) -> np.ndarray:
-    """Points no later point replaces: a step that goes back (or repeats) wins over earlier
-    points at or after it, as a resumed run's log does."""
-    if len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])):
-        return np.ones(len(steps), dtype=bool)
-    later_min = np.minimum.accumulate(steps[::-1])[::-1]
-    keep = np.ones(len(steps), dtype=bool)
-    keep[:-1] = steps[:-1] < later_min[1:]
-    return keep

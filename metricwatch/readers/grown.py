@@ -1,0 +1,223 @@
+"""base.with_epochs and base.union_steps of series that grow: worked out for new points only.
+
+A live run's table is built again at every write, and each build dated every point of
+every series against the epoch axis and merged every series' steps into the table's:
+passes over the whole run to add a few points. But a live run's series only grow: the
+last build's points are still there, in the same order, with new ones after them, so
+what it worked out for them stays true. A point's epoch changes only when an epoch is
+logged since at a step at or before it; the table steps change only by the new steps.
+
+The caller names each series (any hashable `key`) and gives it a `version`: the same one
+for as long as its steps are the last build's followed by new ones, strictly ascending,
+and a new one (new_version()) whenever they are not (a step went back and the later
+points replaced earlier ones, a file was replaced). A series whose version changed is
+worked out again from scratch, as the epoch axis whose version changed dates every
+series again. The results hold the same numbers as with_epochs and union_steps of the
+same arrays; arrays handed out by an earlier build never change (a column is copied
+before any point it already dated is dated again).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable
+
+import numpy as np
+
+from metricwatch.readers.base import _within, union_steps
+from metricwatch.readers.columns import GrowingColumn
+
+_VERSIONS = itertools.count(1)
+
+
+def new_version() -> int:
+    """A version no series had before (see the module)."""
+    return next(_VERSIONS)
+
+
+#: A series or an epoch axis as the memos know it: (key, version).
+Name = tuple[Hashable, int]
+
+
+def epochs_at(steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+    """The epoch logged at or last before each step (NaN before the first, or with none):
+    with_epochs' dating of steps not logged at exactly the axis' steps."""
+    if not len(epoch_steps):
+        return np.full(len(steps), np.nan)
+    where = np.searchsorted(epoch_steps, steps, side="right") - 1
+    return np.where(where >= 0, epochs[np.maximum(where, 0)], np.nan)
+
+
+def _equal_prefix(a: np.ndarray, b: np.ndarray) -> int:
+    """How many leading elements of two arrays of one length are equal."""
+    differ = np.flatnonzero(a != b)
+    return int(differ[0]) if len(differ) else len(a)
+
+
+def _holds(ascending: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether every one of steps (ascending) is in `ascending` (strictly ascending)."""
+    if not len(steps):
+        return True
+    return bool(len(ascending)) and _within(steps, ascending)
+
+
+class _Dating:
+    """One series' epochs as the last build dated them: its points and the axis' then, how
+    many leading steps of the two are equal, and its own epochs (None when its steps were
+    the axis' and its epochs therefore the axis' epochs, shared as with_epochs shares them)."""
+
+    __slots__ = ("axis", "axis_length", "column", "equal", "length", "version")
+
+    def __init__(self, version: int, axis: Name, steps: np.ndarray, epoch_steps: np.ndarray):
+        self.version, self.axis = version, axis
+        self.length, self.axis_length = len(steps), len(epoch_steps)
+        both = min(self.length, self.axis_length)
+        self.equal = _equal_prefix(steps[:both], epoch_steps[:both])
+        self.column: GrowingColumn | None = None
+
+    def same(self) -> bool:
+        """with_epochs' case of a series logged at exactly the axis' steps."""
+        return self.equal == self.length == self.axis_length
+
+    def follows(self, version: int, axis: Name, length: int, axis_length: int) -> bool:
+        return (
+            version == self.version
+            and axis == self.axis
+            and length >= self.length
+            and axis_length >= self.axis_length
+        )
+
+    def grow(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
+        """Date the points added since (and those an epoch logged since dates again)."""
+        both = min(self.length, self.axis_length)
+        if self.equal == both:  # equal so far: compare the new steps only
+            upto = min(len(steps), len(epoch_steps))
+            self.equal = both + _equal_prefix(steps[both:upto], epoch_steps[both:upto])
+        before, axis_before = self.length, self.axis_length
+        self.length, self.axis_length = len(steps), len(epoch_steps)
+        if self.same():
+            self.column = None
+            return
+        if self.column is None:
+            # The last build's steps were the axis' (their epochs the axis' own), and the
+            # axis' new steps all come after them: no point of theirs is dated again.
+            self.column = GrowingColumn(epochs[:before], np.float64)
+        start = before
+        first_new = epoch_steps[axis_before] if axis_before < len(epoch_steps) else None
+        if first_new is not None and before and steps[before - 1] >= first_new:
+            # an epoch logged at or before points already dated: from there they are dated
+            # again, in a copy (the arrays handed out before must not change)
+            start = int(np.searchsorted(steps[:before], first_new, side="left"))
+            self.column = GrowingColumn(self.column.view()[:start], np.float64)
+        self.column.extend(epochs_at(steps[start:], epoch_steps, epochs))
+
+    def start(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
+        """Date every point (a series or an axis new to the memo, or changed)."""
+        if not self.same():
+            self.column = GrowingColumn(epochs_at(steps, epoch_steps, epochs), np.float64)
+
+
+class GrownEpochs:
+    """Each growing series' epochs against a growing epoch axis, as with_epochs dates them;
+    what a build worked out is kept for the next one (see the module)."""
+
+    def __init__(self) -> None:
+        self._dated: dict[Hashable, _Dating] = {}
+        self._next: dict[Hashable, _Dating] = {}
+
+    def epochs(
+        self,
+        series: Name,
+        steps: np.ndarray,
+        axis: Name,
+        epoch_steps: np.ndarray,
+        epochs: np.ndarray,
+    ) -> np.ndarray:
+        """with_epochs(Series(.., steps, ..), epoch_steps, epochs).epochs, for a series and
+        an axis whose steps are strictly ascending."""
+        key, version = series
+        known = self._dated.get(key)
+        if known is not None and known.follows(version, axis, len(steps), len(epoch_steps)):
+            known.grow(steps, epoch_steps, epochs)
+        else:
+            known = _Dating(version, axis, steps, epoch_steps)
+            known.start(steps, epoch_steps, epochs)
+        self._next[key] = known
+        return epochs if known.column is None else known.column.view()
+
+    def done(self) -> None:
+        """A build is over: forget the series it did not date (gone, or no axis now)."""
+        self._dated, self._next = self._next, {}
+
+
+class GrownUnion:
+    """The table steps (every step of every series, once, ascending) of growing series, as
+    union_steps finds them: the last build's, with the new steps (see the module).
+
+    Either one series holds every step (`key`: its steps are the union, shared as
+    union_steps shares them), or the union is a column of its own."""
+
+    def __init__(self) -> None:
+        self._lengths: dict[Hashable, tuple[int, int]] = {}  # key -> (version, length)
+        self._key: Hashable | None = None
+        self._column: GrowingColumn | None = None
+
+    def steps(self, series: list[tuple[Name, np.ndarray]]) -> np.ndarray:
+        """union_steps of the series' steps (each strictly ascending)."""
+        new = self._new_steps(series)
+        union = None if new is None else self._grown(series, new)
+        if union is None:
+            union = self._start(series)
+        self._lengths = {key: (version, len(steps)) for (key, version), steps in series}
+        return union
+
+    def _new_steps(
+        self, series: list[tuple[Name, np.ndarray]]
+    ) -> dict[Hashable, np.ndarray] | None:
+        """Each series' steps new since the last build; None when one is gone or changed."""
+        if self._key is None and self._column is None:
+            return None
+        new: dict[Hashable, np.ndarray] = {}
+        for (key, version), steps in series:
+            known = self._lengths.get(key, (version, 0))
+            if known[0] != version or known[1] > len(steps):
+                return None
+            new[key] = steps[known[1] :]
+        if len(new) != len(series) or not self._lengths.keys() <= new.keys():
+            return None  # a series gone (or named twice)
+        return new
+
+    def _grown(
+        self, series: list[tuple[Name, np.ndarray]], new: dict[Hashable, np.ndarray]
+    ) -> np.ndarray | None:
+        if self._key is not None:
+            held = next(steps for (key, _), steps in series if key == self._key)
+            fits = all(key == self._key or _holds(held, part) for key, part in new.items())
+            return held if fits else None
+        assert self._column is not None
+        union = self._column.view()
+        parts = [part for part in new.values() if len(part)]
+        if not parts:
+            return union
+        steps = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(union):
+            later = steps > union[-1]
+            if not later.all():
+                if not _holds(union, np.sort(steps[~later])):
+                    return None  # a new step among the old ones: merged again
+                steps = steps[later]
+        if len(parts) > 1 and len(steps):
+            steps = np.sort(steps, kind="stable")
+            steps = steps[np.append(True, steps[1:] != steps[:-1])]
+        self._column.extend(steps)
+        return self._column.view()
+
+    def _start(self, series: list[tuple[Name, np.ndarray]]) -> np.ndarray:
+        arrays = [steps for _, steps in series]
+        union = union_steps(arrays)
+        self._key = next((key for (key, _), steps in series if steps is union), None)
+        if self._key is not None:
+            self._column = None
+            return union
+        self._column = GrowingColumn(union, np.int64)
+        return self._column.view()

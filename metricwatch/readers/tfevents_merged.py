@@ -1,0 +1,190 @@
+"""A tag's points across a run's files, each step once, kept from one build to the next.
+
+A tag's points are its columns' (tfevents_columns._Column, one per file that logged it)
+one after the other, less the points a later one replaces: a step that goes back (a
+resumed run) or repeats wins over the points at or after it (`latest`). Working that out
+from every point at every read cost a pass over the whole run per tag per write. But a
+column only grows (a failed read puts it back to the size it had, which is never less
+than the last build saw; a replaced file gets new columns), so `_Merged` keeps what the
+last build found and takes in only the points added since:
+- the kept points before are still kept, except those at or after the smallest new step
+  (a prefix stays: they ascend strictly);
+- of the new points, those no later new point replaces are added.
+A tag read from one file whose steps only ever rose is its column as it is (views, no
+copy), as a fresh read gives it; otherwise the kept points are columns of their own. Its
+`version` (grown.new_version) changes whenever the kept points are not the last build's
+followed by new ones, which tells the epoch and table-step memos (grown) to start again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.grown import new_version
+from metricwatch.readers.tfevents_columns import _Column
+
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, times, values
+
+
+def latest(steps: np.ndarray) -> np.ndarray:
+    """Points no later point replaces: a step that goes back (or repeats) wins over earlier
+    points at or after it, as a resumed run's log does."""
+    if len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])):
+        return np.ones(len(steps), dtype=bool)
+    later_min = np.minimum.accumulate(steps[::-1])[::-1]
+    keep = np.ones(len(steps), dtype=bool)
+    keep[:-1] = steps[:-1] < later_min[1:]
+    return keep
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """One array of a column's parts: the part itself when there is one."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float arrays hold the same bits (-0.0 is not 0.0; a NaN is itself)."""
+    return len(a) == len(b) and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
+
+
+def _logged_again(kept: _Arrays, new: _Arrays, cut: int) -> bool:
+    """Whether the first new points are the kept ones from `cut` on, steps and values."""
+    again = len(kept[0]) - cut
+    return (
+        len(new[0]) >= again
+        and bool(np.array_equal(kept[0][cut:], new[0][:again]))
+        and _bits_equal(kept[2][cut:], new[2][:again])
+    )
+
+
+class _Merged:
+    """One (role, tag)'s kept points as of the last build (see the module).
+
+    parts, sizes: the columns it was built from and their sizes then.
+    back: how many times its steps went back, over all points read (not only kept ones).
+    own: the kept steps, times and values, when they are not the one column's views."""
+
+    def __init__(self, parts: list[_Column]) -> None:
+        self.version = new_version()
+        arrays = [_joined(list(a)) for a in zip(*(part.views() for part in parts))]
+        steps = arrays[0]
+        keep = latest(steps)
+        self.back = int(np.count_nonzero(steps[1:] < steps[:-1])) if not keep.all() else 0
+        self.last = int(steps[-1]) if len(steps) else None  # the last step read
+        self.own: list[GrowingColumn] | None = None
+        if len(parts) > 1 or not keep.all():
+            self.own = [GrowingColumn(a[keep], a.dtype.type) for a in arrays]
+        self._remember(parts)
+        self._minus_one = (self.version, 0, True)
+
+    def _remember(self, parts: list[_Column]) -> None:
+        self.parts, self.sizes = list(parts), [part.size for part in parts]
+
+    def arrays(self) -> _Arrays:
+        """The kept steps, times and values (the arrays of a build's Series)."""
+        if self.own is None:
+            return self.parts[0].views()
+        steps, times, values = (column.view() for column in self.own)
+        return steps, times, values
+
+    def grow(self, parts: list[_Column]) -> bool:
+        """Take in the points added to the same columns since; False when the columns are
+        not the last build's grown (then the tag is merged again from scratch)."""
+        new = self._new_points(parts)
+        if new is None:
+            return False
+        steps, times, values = new
+        if len(steps):
+            self._add(steps, times, values, single=len(parts) == 1)
+        self._remember(parts)
+        return True
+
+    def _new_points(self, parts: list[_Column]) -> _Arrays | None:
+        known = len(self.parts)
+        if not known or len(parts) < known:
+            return None
+        for i, (part, was, size) in enumerate(zip(parts, self.parts, self.sizes)):
+            if part is not was or part.size < size or (i < known - 1 and part.size != size):
+                return None  # a file replaced, or one before the last grew
+        pieces = [tuple(a[self.sizes[-1] :] for a in parts[known - 1].views())]
+        pieces += [part.views() for part in parts[known:]]
+        steps, times, values = (_joined(list(a)) for a in zip(*pieces))
+        return steps, times, values
+
+    def _add(self, steps: np.ndarray, times: np.ndarray, values: np.ndarray, single: bool) -> None:
+        self.back += int(np.count_nonzero(steps[1:] < steps[:-1]))
+        self.back += int(self.last is not None and int(steps[0]) < self.last)
+        self.last = int(steps[-1])
+        kept = self._kept()
+        size = cut = len(kept[0])
+        lowest = int(steps.min())
+        if cut and lowest <= int(kept[0][-1]):
+            cut = int(np.searchsorted(kept[0], lowest, side="left"))
+        keep = latest(steps)
+        every = bool(keep.all())
+        if self.own is None and single and cut == size and every:
+            return  # still the one column, ascending: its views hold the new points
+        new = (steps, times, values) if every else (steps[keep], times[keep], values[keep])
+        if cut < size and _logged_again(kept, new, cut):
+            self._again(kept, new, cut)
+            return
+        if self.own is None or cut < size:
+            # columns of their own, from the points still kept (a copy: the arrays
+            # handed out before must not change)
+            self.own = [GrowingColumn(a[:cut], a.dtype.type) for a in kept]
+            if cut < size:
+                self.version = new_version()
+        for column, more in zip(self.own, new):
+            column.extend(more)
+
+    def _again(self, kept: _Arrays, new: _Arrays, cut: int) -> None:
+        """Kept points from `cut` on logged again with the same steps and values (Hugging
+        Face and Lightning log the epoch again at an evaluation's step): steps and values
+        stay as they are, and their times are copied only if they changed."""
+        again = len(kept[0]) - cut
+        own: list[GrowingColumn | None] = list(self.own) if self.own else [None, None, None]
+        if not _bits_equal(kept[1][cut:], new[1][:again]):
+            own[1] = GrowingColumn(kept[1][:cut], np.float64)  # a copy, as above
+            own[1].extend(new[1][:again])
+        columns = [
+            c if c is not None else GrowingColumn(a, a.dtype.type) for c, a in zip(own, kept)
+        ]
+        for column, more in zip(columns, new):
+            column.extend(more[again:])
+        self.own = columns
+
+    def _kept(self) -> _Arrays:
+        """The kept points of the last build."""
+        if self.own is None:
+            steps, times, values = (a[: self.sizes[0]] for a in self.parts[0].views())
+            return steps, times, values
+        return self.arrays()
+
+    def all_minus_one(self) -> bool:
+        """Whether every kept value is -1 (Lightning's `hp_metric` placeholder), looked at
+        in the values added since the last look only."""
+        values = self.arrays()[2]
+        version, seen, every = self._minus_one
+        if version != self.version:
+            seen, every = 0, True
+        if every and seen < len(values):
+            every = bool(np.all(values[seen:] == -1))
+        self._minus_one = (self.version, len(values), every)
+        return every
+
+
+class MergedTags:
+    """Every (role, tag) of a run as merged at the last build (see the module)."""
+
+    def __init__(self) -> None:
+        self.tags: dict[tuple[str, str], _Merged] = {}
+
+    def merge(self, parts: dict[tuple[str, str], list[_Column]]) -> dict[tuple[str, str], _Merged]:
+        """Each (role, tag)'s kept points, from its columns in file order."""
+        merged = {}
+        for name, columns in parts.items():
+            known = self.tags.get(name)
+            merged[name] = known if known is not None and known.grow(columns) else _Merged(columns)
+        self.tags = merged
+        return merged
