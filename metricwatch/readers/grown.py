@@ -66,7 +66,7 @@ class _Dating:
     many leading steps of the two are equal, and its own epochs (None when its steps were
     the axis' and its epochs therefore the axis' epochs, shared as with_epochs shares them)."""
 
-    __slots__ = ("axis", "axis_length", "column", "equal", "length", "version")
+    __slots__ = ("axis", "axis_length", "changed", "column", "equal", "length", "version")
 
     def __init__(self, version: int, axis: Name, steps: np.ndarray, epoch_steps: np.ndarray):
         self.version, self.axis = version, axis
@@ -74,6 +74,7 @@ class _Dating:
         both = min(self.length, self.axis_length)
         self.equal = _equal_prefix(steps[:both], epoch_steps[:both])
         self.column: GrowingColumn | None = None
+        self.changed = True  # whether the last build changed its epochs
 
     def same(self) -> bool:
         """with_epochs' case of a series logged at exactly the axis' steps."""
@@ -89,6 +90,9 @@ class _Dating:
 
     def grow(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date the points added since (and those an epoch logged since dates again)."""
+        self.changed = False
+        if len(steps) == self.length and len(epoch_steps) == self.axis_length:
+            return  # nothing new
         both = min(self.length, self.axis_length)
         if self.equal == both:  # equal so far: compare the new steps only
             upto = min(len(steps), len(epoch_steps))
@@ -96,12 +100,12 @@ class _Dating:
         before, axis_before = self.length, self.axis_length
         self.length, self.axis_length = len(steps), len(epoch_steps)
         if self.same():
-            self.column = None
+            self.column, self.changed = None, True
             return
         if self.column is None:
             # The last build's steps were the axis' (their epochs the axis' own), and the
             # axis' new steps all come after them: no point of theirs is dated again.
-            self.column = GrowingColumn(epochs[:before], np.float64)
+            self.column, self.changed = GrowingColumn(epochs[:before], np.float64), True
         start = before
         first_new = epoch_steps[axis_before] if axis_before < len(epoch_steps) else None
         if first_new is not None and before and steps[before - 1] >= first_new:
@@ -109,7 +113,9 @@ class _Dating:
             # again, in a copy (the arrays handed out before must not change)
             start = int(np.searchsorted(steps[:before], first_new, side="left"))
             self.column = GrowingColumn(self.column.view()[:start], np.float64)
-        self.column.extend(epochs_at(steps[start:], epoch_steps, epochs))
+        if start < len(steps):
+            self.column.extend(epochs_at(steps[start:], epoch_steps, epochs))
+            self.changed = True
 
     def start(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date every point (a series or an axis new to the memo, or changed)."""
@@ -132,9 +138,10 @@ class GrownEpochs:
         axis: Name,
         epoch_steps: np.ndarray,
         epochs: np.ndarray,
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, bool]:
         """with_epochs(Series(.., steps, ..), epoch_steps, epochs).epochs, for a series and
-        an axis whose steps are strictly ascending."""
+        an axis whose steps are strictly ascending; and whether they changed since the
+        last build (else they are the same numbers as then)."""
         key, version = series
         known = self._dated.get(key)
         if known is not None and known.follows(version, axis, len(steps), len(epoch_steps)):
@@ -143,7 +150,8 @@ class GrownEpochs:
             known = _Dating(version, axis, steps, epoch_steps)
             known.start(steps, epoch_steps, epochs)
         self._next[key] = known
-        return epochs if known.column is None else known.column.view()
+        dated = epochs if known.column is None else known.column.view()
+        return dated, known.changed
 
     def done(self) -> None:
         """A build is over: forget the series it did not date (gone, or no axis now)."""

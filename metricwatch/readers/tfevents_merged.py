@@ -77,6 +77,7 @@ class _Merged:
             self.own = [GrowingColumn(a[keep], a.dtype.type) for a in arrays]
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
+        self.changed = True  # whether the last build changed its points
 
     def _remember(self, parts: list[_Column]) -> None:
         self.parts, self.sizes = list(parts), [part.size for part in parts]
@@ -91,6 +92,13 @@ class _Merged:
     def grow(self, parts: list[_Column]) -> bool:
         """Take in the points added to the same columns since; False when the columns are
         not the last build's grown (then the tag is merged again from scratch)."""
+        if len(parts) == len(self.parts) and all(
+            part is was and part.size == size
+            for part, was, size in zip(parts, self.parts, self.sizes)
+        ):
+            self.changed = False
+            return True  # nothing new (most tags at most reads)
+        self.changed = True
         new = self._new_points(parts)
         if new is None:
             return False

@@ -166,6 +166,7 @@ class EventFileTail:
         self.expected = 0  # the bytes the last read expected to find
         self.problems: list[Problem] = []
         self.skipped = 0
+        self.quoted = quote_key(self.path.name)  # for its problems (a grapheme walk: once)
 
     def read_new(self) -> list[tuple[str, int, float, float]]:
         return self.read_chunk().rows()
@@ -197,5 +198,5 @@ class EventFileTail:
         self.offset += total.end
         self.skipped += total.skipped
         total.corrupt_at = total.corrupt_at + start if total.corrupt_at >= 0 else -1
-        self.problems = _chunk_problems(total, quote_key(self.path.name))
+        self.problems = _chunk_problems(total, self.quoted)
         return _concatenated(total, pieces)

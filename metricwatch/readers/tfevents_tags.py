@@ -124,6 +124,7 @@ class BuildMemo:
         self.tags = MergedTags()
         self.epochs = GrownEpochs()
         self.union = GrownUnion()
+        self.series: dict[str, tuple[Name, bool, Series]] = {}  # key -> (tag, dated, Series)
 
 
 def _build(
@@ -146,7 +147,7 @@ def _build(
     tags = {tag for role, tag in merged if not role}
     segment = "metrics/mAP50-95(M)" in tags
     lrs = lr_keys(tags)  # Ultralytics' lr/pg0..2: the schedule is group 1
-    found: dict[str, tuple[Name, _Arrays]] = {}
+    found: dict[str, tuple[Name, bool, _Arrays]] = {}
     sources: dict[str, str] = {}
     epoch_axis: tuple[Name, np.ndarray, np.ndarray] | None = None
     restarts: list[str] = []
@@ -173,19 +174,45 @@ def _build(
             if key in found:
                 continue
         sources[key] = original
-        found[key] = (name, (steps, times, values))
-    series: dict[str, Series] = {}
-    for key, (name, (steps, times, values)) in found.items():
-        epochs = memo.epochs.epochs(name, steps, *epoch_axis) if epoch_axis else None
-        series[key] = Series(key, steps, values, epochs, times)
-    memo.epochs.done()
+        found[key] = (name, points.changed, (steps, times, values))
+    series = _series(found, epoch_axis, memo)
     _note_problems(problems, restarts, collisions)
-    table_steps = memo.union.steps([(name, arrays[0]) for name, arrays in found.values()])
+    table_steps = memo.union.steps([(name, arrays[0]) for name, _, arrays in found.values()])
     per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
     table = Table(table_steps, series, EPOCH if per_epoch else STEP)
     meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
     extra = {"other_axis_tags": other_axis} if other_axis else {}
     return ParseResult(table=table, meta=meta, extra=extra, problems=problems)
+
+
+def _series(
+    found: dict[str, tuple[Name, bool, _Arrays]],
+    epoch_axis: tuple[Name, np.ndarray, np.ndarray] | None,
+    memo: BuildMemo,
+) -> dict[str, Series]:
+    """The run's Series, dated against the epoch axis: the last build's own Series where
+    neither its points nor its epochs changed (most evaluation tags at most reads)."""
+    series: dict[str, Series] = {}
+    kept: dict[str, tuple[Name, bool, Series]] = {}
+    for key, (name, changed, (steps, times, values)) in found.items():
+        epochs, dated = None, False
+        if epoch_axis is not None:
+            epochs, dated = memo.epochs.epochs(name, steps, *epoch_axis)
+        before = memo.series.get(key)
+        if (
+            before is not None
+            and before[0] == name
+            and before[1] == (epochs is not None)
+            and not changed
+            and not dated
+        ):
+            series[key] = before[2]
+        else:
+            series[key] = Series(key, steps, values, epochs, times)
+        kept[key] = (name, epochs is not None, series[key])
+    memo.epochs.done()
+    memo.series = kept
+    return series
 
 
 def _note_problems(problems: list[Problem], restarts: list[str], collisions: list[str]) -> None:
