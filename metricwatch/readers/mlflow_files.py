@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -146,7 +147,10 @@ def _fast_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+        try:
+            numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+        except ValueError:  # a token that is no number (numpy 2 raises where 1.x warned)
+            return None
     if numbers.shape[0] != 3 * body.count(b"\n"):
         return None
     table = numbers.reshape(-1, 3)
@@ -220,8 +224,14 @@ def _file_meta(run_dir: Path, meta_yaml: dict[str, str]) -> dict[str, Any]:
     return meta
 
 
+#: A metric file's new lines are read and parsed this many bytes at a time, into the key's
+#: columns: the bytes, text and numbers of one piece are all there is of them besides the
+#: columns (a whole 10 MB file's were 38 MB at once, left as holes in the heap).
+READ_BYTES = 2**20
+
+
 class MetricFileTail:
-    """One append-only metric file and its read offset: read_new() parses only the whole
+    """One append-only metric file and its read offset: read_into() parses only the whole
     lines added since the last call. A file replaced (new inode) or shrunk is read again
     from the start; `reset` then tells the caller to drop what it had."""
 
@@ -235,6 +245,19 @@ class MetricFileTail:
 
     def read_new(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, values, times) of the new whole lines. Raises OSError if unreadable."""
+        columns = _KeyColumns()
+        self.read_into(lambda reset: columns)
+        return columns.arrays()
+
+    def read_into(self, columns_for: Callable[[bool], _KeyColumns]) -> None:
+        """Add the new whole lines to the columns that columns_for(reset) gives (reset: the
+        file was replaced or shrunk, and is read from its start). Raises OSError if
+        unreadable; the lines added before an error stay added, and read past.
+
+        A piece of READ_BYTES at a time, while every piece is lines of exactly three fields
+        (parse_metric_file's fast path). A piece that is not sends the read back to where it
+        began: the lines are then parsed in one go, as parse_metric_file reads a file (a
+        file's lines are parsed one way, whichever pieces they were read in)."""
         self.reset = False
         with open(self.path, "rb") as handle:
             stat = os.fstat(handle.fileno())
@@ -242,16 +265,50 @@ class MetricFileTail:
             if identity != self.identity or stat.st_size < self.offset:
                 self.reset = self.identity is not None
                 self.identity, self.offset, self.bad = identity, 0, 0
-            handle.seek(self.offset)
+            columns = columns_for(self.reset)
+            start, mark = self.offset, columns.mark()
+            handle.seek(start)
+            if self._read_fast(handle, columns, stat.st_size - start):
+                return
+            columns.rollback(mark)
+            self.offset = start
+            handle.seek(start)
             data = handle.read()
         whole = data.rfind(b"\n") + 1
         self.cut = bool(data[whole:].strip())
         if not whole:  # nothing new (the common case of most files at a write): no parse
-            return np.empty(0, np.int64), np.empty(0), np.empty(0)
+            return
         steps, values, times, bad, _ = parse_metric_file(data[:whole])
         self.offset += whole
         self.bad += bad
-        return steps, values, times
+        columns.extend(steps, values, times)
+
+    def _read_fast(self, handle: BinaryIO, columns: _KeyColumns, pending: int) -> bool:
+        """The new lines added piece by piece (see read_into); False at the first piece
+        that is not all lines of three fields (offset and columns then left to roll back)."""
+        if pending <= READ_BYTES:
+            return False  # one piece: read_into's single parse is the same and no slower
+        carry, first = b"", True
+        while True:
+            block = handle.read(READ_BYTES)
+            if not block:
+                self.cut = bool(carry.strip())
+                return True
+            data = carry + block if carry else block
+            whole = data.rfind(b"\n") + 1
+            if not whole:
+                carry = data  # a line longer than a piece
+                continue
+            fast = _fast_lines(data[:whole])
+            if fast is None:
+                return False
+            if first:  # room for all the new lines, at this piece's bytes a line
+                lines = len(fast[0])
+                columns.reserve(columns.steps.size + lines * pending // whole + lines)
+                first = False
+            columns.extend(*fast)
+            self.offset += whole
+            carry = data[whole:]
 
 
 class _KeyColumns:
@@ -275,6 +332,20 @@ class _KeyColumns:
         self.steps.extend(steps)
         self.values.extend(values)
         self.times.extend(times)
+
+    def reserve(self, capacity: int) -> None:
+        for column in (self.steps, self.values, self.times):
+            column.reserve(capacity)
+
+    def mark(self) -> tuple[int, bool]:
+        """Where the columns end now, for rollback."""
+        return self.steps.size, self.ascending
+
+    def rollback(self, mark: tuple[int, bool]) -> None:
+        """Drop the points added since mark (views handed out before it keep theirs)."""
+        size, self.ascending = mark
+        for column in (self.steps, self.values, self.times):
+            column.truncate(size)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.steps.view(), self.values.view(), self.times.view()
@@ -327,18 +398,20 @@ class FileStoreRunTail:
         if tail is None:
             tail = self.tails[key] = MetricFileTail(Path(path))
         try:
-            steps, values, times = tail.read_new()
+            tail.read_into(lambda reset: self._columns_of(key, reset, grown))
         except OSError as error:
             problems.append(
                 Problem(
                     ProblemKind.UNREADABLE, f"metric {quote_key(key)}: {error.strerror or error}"
                 )
             )
-            return
-        if tail.reset or key not in self.columns:
+
+    def _columns_of(self, key: str, reset: bool, grown: dict[str, int]) -> _KeyColumns:
+        """The key's columns to add new lines to: new ones for a file read from its start."""
+        if reset or key not in self.columns:
             self.columns[key] = _KeyColumns()
             grown[key] = 0
-        self.columns[key].extend(steps, values, times)
+        return self.columns[key]
 
 
 def _int_or_none(text: str) -> int | None:
