@@ -13,7 +13,7 @@ import pytest
 from tui_fixtures.support import copy_fixtures, fixed_app, wait_for, wait_loaded
 
 from metricwatch.analysis.findings import Finding, Severity
-from metricwatch.pacing import CHART_SHARE, LONGEST_WAIT_S, VISIBLE_GROWTH, Pacer
+from metricwatch.pacing import CHART_SHARE, LONGEST_WAIT_S, UNSEEN_WAIT_S, VISIBLE_GROWTH, Pacer
 from metricwatch.tui.messages import RunsLoaded
 from metricwatch.tui.view_options import ViewOptions
 from metricwatch.tui.widgets.run_view import _only_newer, extent
@@ -22,7 +22,7 @@ WIDE = (120, 40)
 
 
 def test_defaults_are_five_percent_of_a_core_and_five_seconds_at_most():
-    assert (CHART_SHARE, LONGEST_WAIT_S) == (0.05, 5.0)
+    assert (CHART_SHARE, LONGEST_WAIT_S, UNSEEN_WAIT_S) == (0.05, 5.0, 15.0)
     assert Pacer().wait(0.0) == 0.0  # nothing drawn yet: draw
 
 
@@ -57,14 +57,19 @@ def test_a_new_redraw_starts_a_new_count():
     assert pacer.wait(3.0) == pytest.approx(2.0)
 
 
-def test_data_grown_by_less_than_a_column_of_dots_waits_the_longest():
+def test_data_grown_by_less_than_a_column_of_dots_waits_the_unseen_wait():
     assert VISIBLE_GROWTH == 1 / 256
-    pacer = Pacer(share=0.05, longest=5.0)
+    pacer = Pacer(share=0.05, longest=5.0, unseen=12.0)
     pacer.begin(40.0, 0.02)  # 20 ms at 5 %: 0.4 s
     assert pacer.wait(40.1, grown=1 / 256) == pytest.approx(0.3)  # at the limit: paid for
-    assert pacer.wait(40.1, grown=0.99 / 256) == pytest.approx(4.9)  # under it: the longest
+    assert pacer.wait(40.1, grown=0.99 / 256) == pytest.approx(11.9)  # under it: unseen
     assert pacer.wait(40.1) == pytest.approx(0.3)  # growth unknown: as grown
-    assert pacer.wait(45.0, grown=0.0) == 0.0  # the longest has passed: draw
+    assert pacer.wait(51.9, grown=0.0) == pytest.approx(0.1)  # longer than the longest
+    assert pacer.wait(52.0, grown=0.0) == 0.0  # the unseen wait has passed: draw
+    pacer.begin(60.0, 1.0)  # costlier than the longest allows: 5 s, however small the growth
+    assert pacer.wait(60.0, grown=0.5) == pytest.approx(5.0)
+    assert pacer.wait(60.0, grown=0.0) == pytest.approx(12.0)
+    assert Pacer().unseen == UNSEEN_WAIT_S
 
 
 def _at(state, *, epochs=None, last_step=None, x=None):
@@ -75,20 +80,20 @@ def _at(state, *, epochs=None, last_step=None, x=None):
     return replace(state, version=state.version + 1, summary=replace(summary, **fields))
 
 
-async def test_a_write_that_moves_a_long_run_by_less_than_a_dot_waits_the_longest(tmp_path):
+async def test_a_write_that_moves_a_long_run_by_less_than_a_dot_waits_the_unseen_wait(tmp_path):
     async with _monitor(tmp_path) as (app, pilot):
         current = app.states["resnet-healthy"]
         long = _at(current, last_step=512_000)
         app.post_message(RunsLoaded([long]))  # a step run now: drawn at once (other extent)
         await wait_for(pilot, lambda: app.view._drawn_extents == {"resnet-healthy": 512_000.0})
         pacer = app.view.pacer
-        pacer.share, pacer.longest = 1.0, 30.0  # any redraw is paid for at once, but
+        pacer.share, pacer.unseen = 1.0, 30.0  # any redraw is paid for at once, but
         pacer.begin(time.monotonic(), 0.0)
         drawn = app.view.shown_charts[0]
         small = _at(long, last_step=513_999)  # 1,999 steps of 513,999: under 1/256
         app.post_message(RunsLoaded([small]))
         await _shown(pilot, small)
-        assert app.view._redraw_timer is not None  # waits the longest (30 s here)
+        assert app.view._redraw_timer is not None  # waits the unseen wait (30 s here)
         assert app.view.shown_charts[0] is drawn
         visible = _at(small, last_step=514_010)  # 2,010 of 514,010: a dot column
         app.post_message(RunsLoaded([visible]))
@@ -148,9 +153,10 @@ async def _monitor(tmp_path, charts: int | None = None):
 
 
 def _slow_pacer(app, *, paid_ago: float = 0.0) -> None:
-    """Every redraw "costs" the longest wait (30 s), the last one began paid_ago seconds ago."""
+    """Every redraw "costs" the longest wait (30 s), the last one began paid_ago seconds ago
+    (data that did not grow waits as long)."""
     pacer = app.view.pacer
-    pacer.share, pacer.longest = 1e-9, 30.0
+    pacer.share, pacer.longest, pacer.unseen = 1e-9, 30.0, 30.0
     pacer.begin(time.monotonic() - paid_ago, 1.0)
 
 
@@ -159,7 +165,7 @@ async def test_live_data_updates_the_header_at_once_and_the_charts_when_paid_for
         pacer = app.view.pacer
         assert pacer.cost > 0  # the specs and the charts plotext built were counted
         assert not math.isinf(pacer.started)
-        pacer.share, pacer.longest = 1e-9, 0.6  # every redraw "costs" the longest wait
+        pacer.share, pacer.longest, pacer.unseen = 1e-9, 0.6, 0.6  # each "costs" the longest
         pacer.begin(time.monotonic(), 1.0)
         drawn = app.view.shown_charts
         first = _newer(app)
