@@ -87,9 +87,10 @@ def header_text(
     look = STATUS_LOOKS[state.status(now)]
     name = printable(state.name)
     epoch = state.epoch_label()
-    parts = _parts(state, now, mode_label, position, False, mode_alert, view_words)
     shown = name
-    if width is not None:
+    if width is None:
+        parts = _parts(state, now, mode_label, position, False, mode_alert, view_words)
+    else:
         name_cells = cell_len(name)
         for level, (compact, count) in enumerate(_LEVELS):
             left_out = DROP_ORDER[:count]
