@@ -18,7 +18,6 @@ from metricwatch.safetext import printable
 from metricwatch.tui.compare import MAX_COMPARED
 from metricwatch.tui.export import export_name
 from metricwatch.tui.runs_table import runs_table
-from metricwatch.tui.screens.runs_table import RunsTableScreen
 from metricwatch.tui.view_options import ViewOptions
 
 #: description: the footer's word; tooltip: the help screen's line.
@@ -182,6 +181,10 @@ class ViewKeys:
     # --- the runs table ---------------------------------------------------------------------------
 
     def action_runs_table(self) -> None:
+        # Imported when first opened: Textual's DataTable is a tenth of the monitor's
+        # import time, and the table is not part of the first screen.
+        from metricwatch.tui.screens.runs_table import RunsTableScreen
+
         if isinstance(self.screen, RunsTableScreen):  # type: ignore[attr-defined]
             return
         screen = RunsTableScreen(
