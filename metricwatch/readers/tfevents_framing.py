@@ -33,6 +33,8 @@ from metricwatch.readers.tfevents_crc import (
 _CHECKED_DATA = 512
 _HEADER = struct.Struct("<QI")
 _NO_INTS = np.empty(0, dtype=np.int64)
+#: Bytes from which on records are found with numpy; fewer are walked in Python (_walk_few).
+FEW_BYTES = 1024
 
 
 @dataclass
@@ -51,6 +53,8 @@ def _frame(buf: bytes, raw: np.ndarray, words: np.ndarray, pos: int) -> _Frames:
     size = len(raw)
     if size - pos < 12:
         return _Frames(_NO_INTS, pos)
+    if size - pos <= FEW_BYTES:
+        return _walk_few(buf, pos)
     lengths = unaligned(raw, "<u8")
     found = np.flatnonzero(lengths[pos : size - 11] < np.uint64(size)) + pos
     if len(found) > (size - pos) // 8:  # odd bytes (long runs of zeros): one by one
@@ -119,6 +123,24 @@ def _walk(buf: bytes, raw: np.ndarray, words: np.ndarray, pos: int) -> _Frames:
     if len(header) == 12 and masked_crc32c(header[:8]) != _HEADER.unpack(header)[1]:
         return _Frames(found, pos, pos)  # not a record cut short: a wrong length
     return _Frames(found, pos)
+
+
+def _walk_few(buf: bytes, pos: int) -> _Frames:
+    """_walk for a few records (a live run's read), each length CRC checked in Python as it
+    comes: numpy's fixed costs would be most of the read. The same records, end and
+    corrupt_at as _walk."""
+    size = len(buf)
+    starts: list[int] = []
+    while pos + 12 <= size:
+        length, length_crc = _HEADER.unpack_from(buf, pos)
+        if masked_crc32c(buf[pos : pos + 8]) != length_crc:
+            return _Frames(np.asarray(starts, dtype=np.int64), pos, pos)
+        end = pos + 16 + length
+        if end > size:
+            break
+        starts.append(pos)
+        pos = end
+    return _Frames(np.asarray(starts, dtype=np.int64), pos)
 
 
 def _bad_data(
