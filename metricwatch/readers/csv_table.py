@@ -43,6 +43,10 @@ _NON_FINITE = {
 }
 
 
+#: The missing marker of most formats: an empty cell.
+_EMPTY = frozenset({""})
+
+
 @dataclass(frozen=True)
 class Column:
     """One column's numbers: the positions of the rows holding one, and the values."""
@@ -65,10 +69,26 @@ class CsvTable:
     #: Row positions where a header line came again (a file appended to by a new writer).
     header_repeats: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Which cells are not empty (rows x header), found by numpy in the file's text when
+    #: no cell can hold padding (ASCII, no whitespace): there an empty cell is exactly an
+    #: absent one (the default missing marker), told without a str.strip a cell. None
+    #: otherwise.
+    present: np.ndarray | None = None
+    #: Every column's numbers, read from the bytes where the file is numbers alone
+    #: (csv_numbers): such a table keeps no cells, and has no other missing marker.
+    numbers: dict[str, Column] | None = None
 
-    def column(self, name: str, missing: frozenset[str] = frozenset({""})) -> Column:
+    def column(self, name: str, missing: frozenset[str] = _EMPTY) -> Column:
         """The numbers of a column; cells spelled as in `missing` (case-sensitive) are absent."""
-        return parse_numbers(name, self.cells.get(name, []), missing)
+        if self.numbers is not None:
+            if missing != _EMPTY:
+                raise ValueError("a table read by csv_numbers knows only empty cells as absent")
+            found = self.numbers.get(name)
+            return found if found is not None else parse_numbers(name, [], missing)
+        cells = self.cells.get(name, [])
+        if self.present is not None and missing == _EMPTY and name in self.cells:
+            return _numbers_of_present(name, cells, self.present[:, self.header.index(name)])
+        return parse_numbers(name, cells, missing)
 
     def text(self, name: str) -> list[str]:
         """A column's cells without their padding."""
@@ -172,10 +192,11 @@ def read_table(data: bytes, filename: str) -> CsvTable:
     table.delimiter = delimiter = detect_delimiter(lines[0])
     quoted = '"' in text
     split = _splitter(delimiter, quoted)
-    header = _unique([name.strip() for name in split(lines[0])])
+    header = unique_names([name.strip() for name in split(lines[0])])
     if not quoted:
         columns = _regular_columns(lines[1:], delimiter, header)
         if columns is not None:
+            table.present = _present_cells(lines[1:], delimiter, len(header))
             table.header, table.nrows = header, len(lines) - 1
             table.cells = dict(zip(header, columns))
             return table
@@ -217,6 +238,26 @@ def _regular_columns(lines: list[str], delimiter: str, header: list[str]) -> lis
     return columns
 
 
+def _present_cells(lines: list[str], delimiter: str, width: int) -> np.ndarray | None:
+    """Which cells of _regular_columns' rows are not empty, as (rows, width), found in their
+    bytes; None when a cell may be padding only (the text is not ASCII, or has whitespace
+    or control characters: str.strip then decides, cell by cell)."""
+    joined = delimiter.join(lines)
+    rows = len(lines)
+    if not joined.isascii():
+        return None
+    raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    code = ord(delimiter)
+    ends = np.flatnonzero(raw == code)
+    # str.strip's ASCII whitespace is all <= 32 (with \x1c-\x1f); a tab may be the delimiter
+    if np.count_nonzero(raw <= 32) != (len(ends) if code <= 32 else 0):
+        return None
+    if len(ends) + 1 != rows * width:
+        return None
+    lengths = np.diff(ends, prepend=-1, append=len(raw)) - 1
+    return (lengths > 0).reshape(rows, width)
+
+
 def _all_as_wide(lines: list[str], delimiter: str, width: int) -> bool:
     """Whether every line has width - 1 delimiters (the counts taken in C, one a line)."""
     return not (set(map(str.count, lines, repeat(delimiter))) - {width - 1})
@@ -237,7 +278,7 @@ def _regular_rows(
     for cells in rows:
         if first and cells and cells[0].strip() == first:
             repeats.append(len(out))
-            names = _unique([cell.strip() for cell in cells])
+            names = unique_names([cell.strip() for cell in cells])
             if names == header:
                 place = None
                 continue
@@ -265,7 +306,7 @@ def _regular_rows(
     return out, ragged
 
 
-def _unique(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
     """Header names made unique (a repeated name gets .1, .2 as pandas does)."""
     seen: dict[str, int] = {}
     out = []
@@ -305,6 +346,21 @@ def parse_numbers(name: str, cells: list[str], missing: frozenset[str]) -> Colum
         values, mask, non_numeric = _slow_numbers(cells, missing)
     rows = np.flatnonzero(mask).astype(np.int64)
     return Column(name, rows, values[rows], non_numeric)
+
+
+def _numbers_of_present(name: str, cells: list[str], present: np.ndarray) -> Column:
+    """parse_numbers of a column whose non-empty cells are known (`present`) and hold no
+    padding: the same numbers, without finding the empty cells one by one."""
+    count = int(np.count_nonzero(present))
+    try:
+        if count == len(cells):
+            values = np.array(cells, dtype=np.float64)
+        else:
+            # float() of each cell, as numpy's conversion of a str is
+            values = np.fromiter(map(float, compress(cells, present)), np.float64, count)
+        return Column(name, np.flatnonzero(present).astype(np.int64), values)
+    except ValueError:
+        return parse_numbers(name, cells, _EMPTY)
 
 
 def _slow_numbers(cells: list[str], missing: frozenset[str]) -> tuple[np.ndarray, np.ndarray, int]:

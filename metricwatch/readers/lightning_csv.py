@@ -40,6 +40,7 @@ from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.csv_numbers import read_numeric_table
 
 NAME = "metrics.csv"
 _AXES = ("step", "epoch", "created_at")
@@ -48,7 +49,9 @@ _LR = re.compile(r"lr-[^/]+(/pg\d+)?")
 
 def parse_lightning_csv(data: bytes) -> ParseResult:
     """Read a Lightning CSVLogger metrics.csv. Never raises on content."""
-    table = csv_table.read_table(data, NAME)
+    table = read_numeric_table(data, text_columns=("created_at",))
+    if table is None:
+        table = csv_table.read_table(data, NAME)
     result = ParseResult(problems=table.problems)
     if not table.header:
         return result
