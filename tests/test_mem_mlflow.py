@@ -104,3 +104,50 @@ def test_a_line_of_three_fields_that_are_not_numbers_is_a_bad_line():
     # numpy 2's fromstring raises on such a token (1.x warned): the line-by-line path reads it
     steps, values, _, bad, cut = parse_metric_file(b"1000 0.5 1\n1000 x 2\n")
     assert steps.tolist() == [1] and values.tolist() == [0.5] and (bad, cut) == (1, False)
+
+
+def _same_run(live, fresh) -> None:
+    assert live.table.steps.tolist() == fresh.table.steps.tolist()
+    assert live.table.series.keys() == fresh.table.series.keys()
+    for key, series in fresh.table.series.items():
+        mine = live.table.series[key]
+        for a, b in zip(
+            (mine.steps, mine.values, mine.epochs), (series.steps, series.values, series.epochs)
+        ):
+            assert (a is None) == (b is None)
+            assert a is None or np.array_equal(a, b, equal_nan=True)
+
+
+def test_a_key_logged_with_every_epoch_shares_the_epoch_values_and_stays_right(tmp_path):
+    run = tmp_path / "run"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc\nrun_name: live\nstatus: 1\n")
+    loss, epoch, acc = (run / "metrics" / name for name in ("loss", "epoch", "val_acc"))
+
+    def log(path, steps):
+        with path.open("ab") as handle:
+            handle.write(b"".join(f"{1000 + s} {s / 7!r} {s}\n".encode() for s in steps))
+
+    log(loss, range(0, 50))
+    log(epoch, range(0, 50))
+    log(acc, range(0, 50, 10))
+    tail = FileStoreRunTail(run)
+    first = tail.read()
+    shared = first.table.series["train_loss"].epochs
+    assert np.shares_memory(shared, tail.columns["epoch"].values.buffer)  # no copy
+    assert not np.shares_memory(first.table.series["val_accuracy"].epochs, shared)
+    shown = shared.tolist()
+    for loss_steps, epoch_steps in [
+        (range(50, 60), range(50, 60)),  # both grew alike: still shared
+        (range(60, 65), ()),  # the loss written first: dated from the last epoch
+        ((), range(60, 65)),  # the epochs catch up: dated again
+        (range(65, 70), range(65, 70)),
+    ]:
+        log(loss, loss_steps)
+        log(epoch, epoch_steps)
+        live = tail.read()
+        _same_run(live, read_file_store_run(run))
+        epochs = live.table.series["train_loss"].epochs
+        alike = len(loss_steps) == len(epoch_steps) and loss_steps.start == 50
+        assert np.shares_memory(epochs, tail.columns["epoch"].values.buffer) == alike
+    assert shared.tolist() == shown  # what was handed out never changes

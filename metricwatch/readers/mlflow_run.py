@@ -61,6 +61,8 @@ _KEYS: dict[str, str] = {
 _Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: Keys that give the epoch at a step (HF and Lightning log `epoch`): the epochs axis.
 _EPOCH_KEYS = ("epoch",)
+#: BuildMemo.epochs of a key whose epochs are the epoch axis's values.
+SHARED = object()
 
 
 def canonical_key(key: str) -> str:
@@ -76,14 +78,17 @@ class BuildMemo:
 
     lengths: each key given as grown (strictly ascending), its number of points then.
     epoch_length: the epoch axis's number of points then, if it was ascending (else None).
-    epochs: each such key's epochs then, dated against that axis.
+    epochs: each such key's epochs then, dated against that axis; SHARED for a key logged
+        at exactly the axis's steps, whose epochs are the axis's values themselves (no copy:
+        Hugging Face and Lightning log the epoch with every loss, a copy a key was 8 bytes
+        a point).
     union / union_keys: the table steps then, when every series was ascending, and each
     series key's number of points they hold."""
 
     def __init__(self) -> None:
         self.lengths: dict[str, int] = {}
         self.epoch_length: int | None = None
-        self.epochs: dict[str, GrowingColumn] = {}
+        self.epochs: dict[str, GrowingColumn | object] = {}
         self.union: GrowingColumn | None = None
         self.union_keys: dict[str, int] = {}
 
@@ -203,16 +208,21 @@ def _dated(
     if memo is not None and ascending and memo.epoch_length == grown[epoch_key]:
         axis_from = grown[epoch_key]
     dated: dict[str, np.ndarray] = {}
-    kept: dict[str, GrowingColumn] = {}
+    kept: dict[str, GrowingColumn | object] = {}
     for name, columns in found.items():
         key = sources[name]
         if memo is None or not ascending or key not in grown:
             dated[name] = _with_epochs(name, columns, epoch_steps, epochs)
             continue
         before = memo.kept(key, grown)
+        if _still_shared(columns[0], memo.epochs.get(key), before, epoch_steps, axis_from):
+            kept[key], dated[name] = SHARED, epochs
+            continue
         column = _grown_epochs(name, columns, memo, before, key, epoch_axis, axis_from)
-        kept[key] = column
-        dated[name] = column.view()
+        if isinstance(column, GrowingColumn):
+            kept[key], dated[name] = column, column.view()
+        else:
+            kept[key], dated[name] = SHARED, column
     if memo is not None:
         memo.epoch_length, memo.epochs = (len(epoch_steps) if ascending else None), kept
     return dated
@@ -226,13 +236,20 @@ def _grown_epochs(
     key: str,
     epoch_axis: tuple[str, np.ndarray, np.ndarray],
     axis_from: int | None,
-) -> GrowingColumn:
+) -> GrowingColumn | np.ndarray:
     """An ascending series' epochs: the last build's, extended by the new points' (and
-    redated from the first point at or after the first epoch logged since, if any)."""
+    redated from the first point at or after the first epoch logged since, if any); the
+    axis's values themselves for a series logged at exactly the axis's steps."""
     _, epoch_steps, epochs = epoch_axis
     column = memo.epochs.get(key)
-    if column is None or before is None or axis_from is None or column.size != before:
-        return GrowingColumn(_with_epochs(name, columns, epoch_steps, epochs), np.float64)
+    if (
+        not isinstance(column, GrowingColumn)
+        or before is None
+        or axis_from is None
+        or column.size != before
+    ):
+        dated = _with_epochs(name, columns, epoch_steps, epochs)
+        return dated if dated is epochs else GrowingColumn(dated, np.float64)
     steps = columns[0]
     start = before
     if axis_from < len(epoch_steps) and before and steps[before - 1] >= epoch_steps[axis_from]:
@@ -242,6 +259,23 @@ def _grown_epochs(
         column = GrowingColumn(column.view()[:start], np.float64)
     column.extend(_epochs_at(steps[start:], epoch_steps, epochs))
     return column
+
+
+def _still_shared(
+    steps: np.ndarray,
+    known: GrowingColumn | object | None,
+    before: int | None,
+    epoch_steps: np.ndarray,
+    axis_from: int | None,
+) -> bool:
+    """Whether a key whose epochs were the axis's values (SHARED) is still logged at exactly
+    the axis's steps: its first `before` points were (and are unchanged), so only the
+    points both gained since are compared, not the whole run at every write."""
+    if known is not SHARED or before is None or axis_from != before:
+        return False
+    return len(steps) == len(epoch_steps) and bool(
+        np.array_equal(steps[before:], epoch_steps[before:])
+    )
 
 
 def _with_epochs(
