@@ -1,7 +1,7 @@
 """Comparing runs: 10 runs x 100,000 steps overlaid and smoothed, at 120x40.
 
 Prints, medians of repeats, without a terminal (the same chart specs and the
-same `draw` + plotext `build` the widgets run):
+same `draw` and plotext cells made Text, `figure_text`, the widgets run):
 
 - smoothing: every series of the 10 runs smoothed from scratch (what a first
   screen or a weight change costs), and after each run grew by 100 steps (what
@@ -27,6 +27,7 @@ from textual_plotext.plot import Plot
 from metricwatch.allocator import keep_freed_memory
 from metricwatch.model import Run, Table
 from metricwatch.tui.compare import Marks, compare_charts
+from metricwatch.tui.plot_text import figure_text
 from metricwatch.tui.plotting import draw
 from metricwatch.tui.state import RunState, build_state
 from metricwatch.tui.view_options import ViewOptions
@@ -99,7 +100,7 @@ def main() -> None:
         for spec in compare_charts(states, marks, view):
             draw(plt, spec, CHART_W, CHART_H)
             plt._set_size(CHART_W, CHART_H)  # as the chart widget does: no terminal clamp
-            plt.build()
+            figure_text(plt)
 
     redraw()  # warm
     specs = compare_charts(states, marks, view)

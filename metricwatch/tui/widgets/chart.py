@@ -25,6 +25,7 @@ from textual_plotext import PlotextPlot
 
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.tui.charts import BAD_COLOR, ChartSpec, themed
+from metricwatch.tui.plot_text import figure_text
 from metricwatch.tui.plotting import Layout, draw
 
 #: The least rows left to the plot when the legend and notes are listed under it.
@@ -165,9 +166,7 @@ class ChartWidget(PlotextPlot):
                 self.plt, spec, width, height, theme, no_color=self.no_color, dark=self.dark
             )
             self.plt._set_size(width, height)  # as PlotextPlot.render does: no terminal clamp
-            body = Text.from_ansi(self.plt.build())
-            if body.plain.endswith("\n"):
-                body.right_crop(1)  # plotext ends its last row with a newline
+            body = figure_text(self.plt)  # plotext's cells as Text, no ANSI round trip
         except Exception as error:  # noqa: BLE001 - shown in the chart's frame and logged
             self.failure = DrawFailure(spec.id, printable(f"{type(error).__name__}: {error}"))
             self.drawn_layout = None
