@@ -24,7 +24,7 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from metricwatch.readers.base import _within, union_steps
+from metricwatch.readers.base import union_steps
 from metricwatch.readers.columns import GrowingColumn
 
 _VERSIONS = itertools.count(1)
@@ -55,10 +55,13 @@ def _equal_prefix(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def _holds(ascending: np.ndarray, steps: np.ndarray) -> bool:
-    """Whether every one of steps (ascending) is in `ascending` (strictly ascending)."""
+    """Whether every one of steps is in `ascending` (strictly ascending): a search each."""
     if not len(steps):
         return True
-    return bool(len(ascending)) and _within(steps, ascending)
+    if not len(ascending):
+        return False
+    at = np.minimum(np.searchsorted(ascending, steps), len(ascending) - 1)
+    return bool(np.array_equal(ascending[at], steps))
 
 
 class _Dating:
@@ -211,7 +214,7 @@ class GrownUnion:
         if len(union):
             later = steps > union[-1]
             if not later.all():
-                if not _holds(union, np.sort(steps[~later])):
+                if not _holds(union, steps[~later]):
                     return None  # a new step among the old ones: merged again
                 steps = steps[later]
         if len(parts) > 1 and len(steps):

@@ -150,11 +150,11 @@ def _build(
     found: dict[str, tuple[Name, bool, _Arrays]] = {}
     sources: dict[str, str] = {}
     epoch_axis: tuple[Name, np.ndarray, np.ndarray] | None = None
-    restarts: list[str] = []
+    restarts: list[tuple[str, int]] = []  # (tag, times its steps went back)
     collisions: list[str] = []
     for (role, tag), points in merged.items():
         if points.back:
-            restarts.append(f"{quote_key(tag)} ×{points.back}")
+            restarts.append((tag, points.back))
         original = f"{role}/{tag}" if role else tag
         if original in other_axis:
             continue
@@ -215,13 +215,15 @@ def _series(
     return series
 
 
-def _note_problems(problems: list[Problem], restarts: list[str], collisions: list[str]) -> None:
-    if restarts:
+def _note_problems(
+    problems: list[Problem], restarts: list[tuple[str, int]], collisions: list[str]
+) -> None:
+    if restarts:  # the first three named (a quoted name is a grapheme walk: not every tag's)
         problems.append(
             Problem(
                 ProblemKind.RESTART,
                 "steps went back (a resumed or restarted run) in "
-                + ", ".join(restarts[:3])
+                + ", ".join(f"{quote_key(tag)} ×{back}" for tag, back in restarts[:3])
                 + "; the later values replace the earlier ones",
             )
         )
