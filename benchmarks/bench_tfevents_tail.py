@@ -10,9 +10,12 @@ STATE as --state), then times:
   thread's CPU, the medians of 3);
 - one write's read: the writer appends one step (4 records, flushed; not timed), then
   tail.read() is timed with time.thread_time (this thread's CPU), over --writes writes;
-  the mean and the median are printed in milliseconds.
+  the mean and the median are printed in milliseconds. With --apart, each record of a
+  step is flushed and read on its own (a writer flushing between a step's records: a
+  read then sees series ahead of the epoch axis, whose epochs are copied when it
+  catches up, as arrays handed out before must not change).
 
-    python benchmarks/bench_tfevents_tail.py [--points 1000000] [--writes 100]
+    python benchmarks/bench_tfevents_tail.py [--points 1000000] [--writes 100] [--apart]
 
 At 10 steps a second, one write's read of M ms is M % of a core. Runs against the
 metricwatch of the repository it sits in (its parent folder).
@@ -49,7 +52,18 @@ def writer_for(root: Path, points: int, run: Path | None, state: Path | None) ->
     return writer
 
 
-def measure(writer: fl.LogFormat, writes: int) -> dict[str, float]:
+def write_step(writer: fl.LogFormat, apart: bool) -> list[bytes]:
+    """One step's records: written and flushed together (the default), or returned to be
+    written one by one (apart)."""
+    if not apart:
+        writer.step()
+        return []
+    records = fl._tb_events(writer.next, writer.total)
+    writer.next += 1
+    return [fl.frame_records([record]) for record in records]
+
+
+def measure(writer: fl.LogFormat, writes: int, apart: bool = False) -> dict[str, float]:
     """The writer's run read once whole (3 times), then read after each of `writes` writes."""
     firsts, first_cpus = [], []
     for _ in range(FIRST_READS):  # the last tail read is the one that follows the writes
@@ -60,10 +74,13 @@ def measure(writer: fl.LogFormat, writes: int) -> dict[str, float]:
         first_cpus.append(time.thread_time() - cpu)
     costs = []
     for _ in range(writes):
-        writer.step()
-        cpu = time.thread_time()
-        tail.read()
-        costs.append(time.thread_time() - cpu)
+        for record in write_step(writer, apart) or [b""]:
+            if record:
+                writer.handle.write(record)  # type: ignore[attr-defined]
+                writer.handle.flush()  # type: ignore[attr-defined]
+            cpu = time.thread_time()
+            tail.read()
+            costs.append(time.thread_time() - cpu)
     writer.close()
     return {
         "series_points": float(sum(len(s.steps) for s in first.table.series.values())),
@@ -80,17 +97,19 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--run", type=Path, help="a generated run folder to copy")
     parser.add_argument("--state", type=Path, help="its writer state (with --run)")
+    parser.add_argument("--apart", action="store_true", help="a step's records read apart")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         writer = writer_for(Path(folder) / "run", args.points, args.run, args.state)
-        figures = measure(writer, args.writes)
+        figures = measure(writer, args.writes, args.apart)
     first_ms = figures["first_read_s"] * 1000
     first_cpu_ms = figures["first_read_cpu_s"] * 1000
     print(f"series points     {figures['series_points']:,.0f}")
     print(f"first read        {first_ms:.0f} ms wall, {first_cpu_ms:.0f} ms CPU (medians of 3)")
     print(
         f"one write's read  {figures['write_mean_ms']:.3f} ms CPU mean, "
-        f"{figures['write_median_ms']:.3f} ms median ({args.writes} writes)"
+        f"{figures['write_median_ms']:.3f} ms median ({args.writes} writes"
+        + (", each record read apart)" if args.apart else ")")
     )
 
 

@@ -66,17 +66,25 @@ def _holds(ascending: np.ndarray, steps: np.ndarray) -> bool:
 
 class _Dating:
     """One series' epochs as the last build dated them: its points and the axis' then, how
-    many leading steps of the two are equal, and its own epochs (None when its steps were
-    the axis' and its epochs therefore the axis' epochs, shared as with_epochs shares them)."""
+    many leading steps of the two are equal, and its own epochs: None when its steps were
+    the axis' (its epochs are then the axis' epochs, shared as with_epochs shares them), a
+    plain array when it has just come apart from the axis, else a growing column.
 
-    __slots__ = ("axis", "axis_length", "changed", "column", "equal", "length", "version")
+    A series comes apart from the axis for a read or two when a read ends between a step's
+    records (a loss logged before the epoch of its step): its epochs are then a copy of the
+    axis' and the new points' (the arrays handed out before must not change), a plain one:
+    most likely the next read puts it back on the axis, and a growing column's buffer (a
+    memory mapping of its own) costs five times as much to make. It becomes a growing
+    column when it grows apart from the axis again."""
+
+    __slots__ = ("axis", "axis_length", "changed", "equal", "length", "own", "version")
 
     def __init__(self, version: int, axis: Name, steps: np.ndarray, epoch_steps: np.ndarray):
         self.version, self.axis = version, axis
         self.length, self.axis_length = len(steps), len(epoch_steps)
         both = min(self.length, self.axis_length)
         self.equal = _equal_prefix(steps[:both], epoch_steps[:both])
-        self.column: GrowingColumn | None = None
+        self.own: np.ndarray | GrowingColumn | None = None
         self.changed = True  # whether the last build changed its epochs
 
     def same(self) -> bool:
@@ -91,6 +99,12 @@ class _Dating:
             and axis_length >= self.axis_length
         )
 
+    def dated(self, epochs: np.ndarray) -> np.ndarray:
+        """The epochs of the series' points (epochs: the axis')."""
+        if self.own is None:
+            return epochs
+        return self.own if isinstance(self.own, np.ndarray) else self.own.view()
+
     def grow(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date the points added since (and those an epoch logged since dates again)."""
         self.changed = False
@@ -103,27 +117,31 @@ class _Dating:
         before, axis_before = self.length, self.axis_length
         self.length, self.axis_length = len(steps), len(epoch_steps)
         if self.same():
-            self.column, self.changed = None, True
+            self.own, self.changed = None, True
             return
-        if self.column is None:
+        if self.own is None:
             # The last build's steps were the axis' (their epochs the axis' own), and the
             # axis' new steps all come after them: no point of theirs is dated again.
-            self.column, self.changed = GrowingColumn(epochs[:before], np.float64), True
+            more = epochs_at(steps[before:], epoch_steps, epochs)
+            self.own, self.changed = np.concatenate((epochs[:before], more)), True
+            return
         start = before
         first_new = epoch_steps[axis_before] if axis_before < len(epoch_steps) else None
         if first_new is not None and before and steps[before - 1] >= first_new:
             # an epoch logged at or before points already dated: from there they are dated
             # again, in a copy (the arrays handed out before must not change)
             start = int(np.searchsorted(steps[:before], first_new, side="left"))
-            self.column = GrowingColumn(self.column.view()[:start], np.float64)
-        if start < len(steps):
-            self.column.extend(epochs_at(steps[start:], epoch_steps, epochs))
-            self.changed = True
+        if start == len(steps):
+            return
+        if isinstance(self.own, np.ndarray) or start < before:
+            self.own = GrowingColumn(self.dated(epochs)[:start], np.float64)
+        self.own.extend(epochs_at(steps[start:], epoch_steps, epochs))
+        self.changed = True
 
     def start(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date every point (a series or an axis new to the memo, or changed)."""
         if not self.same():
-            self.column = GrowingColumn(epochs_at(steps, epoch_steps, epochs), np.float64)
+            self.own = GrowingColumn(epochs_at(steps, epoch_steps, epochs), np.float64)
 
 
 class GrownEpochs:
@@ -153,8 +171,7 @@ class GrownEpochs:
             known = _Dating(version, axis, steps, epoch_steps)
             known.start(steps, epoch_steps, epochs)
         self._next[key] = known
-        dated = epochs if known.column is None else known.column.view()
-        return dated, known.changed
+        return known.dated(epochs), known.changed
 
     def done(self) -> None:
         """A build is over: forget the series it did not date (gone, or no axis now)."""
