@@ -37,7 +37,9 @@ async def main(root):
     first = None
     async with app.run_test(size=(120, 40)) as pilot:
         while first is None:
-            await pilot.pause(0.005)
+            # Not pilot.pause: it makes every widget process a message and forces a
+            # screen update each time, which took the CPU the app needs to load.
+            await asyncio.sleep(0.005)
             view = app.view
             slots = [s for s in view.slots if s.display and s.spec is not None]
             if app.selected and slots and all(s._drawn is not None for s in slots):
