@@ -43,6 +43,10 @@ def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
+def _view(column: np.ndarray | GrowingColumn) -> np.ndarray:
+    return column if isinstance(column, np.ndarray) else column.view()
+
+
 def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two float arrays hold the same bits (-0.0 is not 0.0; a NaN is itself)."""
     return len(a) == len(b) and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
@@ -63,7 +67,9 @@ class _Merged:
 
     parts, sizes: the columns it was built from and their sizes then.
     back: how many times its steps went back, over all points read (not only kept ones).
-    own: the kept steps, times and values, when they are not the one column's views."""
+    own: the kept steps, times and values, when they are not the one column's views: plain
+    arrays as a first read makes them (a read of the whole run, `metricwatch summary`, needs
+    no room to grow, nor a copy), growing columns from the first points added."""
 
     def __init__(self, parts: list[_Column]) -> None:
         self.version = new_version()
@@ -72,9 +78,9 @@ class _Merged:
         keep = latest(steps)
         self.back = int(np.count_nonzero(steps[1:] < steps[:-1])) if not keep.all() else 0
         self.last = int(steps[-1]) if len(steps) else None  # the last step read
-        self.own: list[GrowingColumn] | None = None
+        self.own: list[np.ndarray] | list[GrowingColumn] | None = None
         if len(parts) > 1 or not keep.all():
-            self.own = [GrowingColumn(a[keep], a.dtype.type) for a in arrays]
+            self.own = [a[keep] for a in arrays] if not keep.all() else arrays
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
         self.changed = True  # whether the last build changed its points
@@ -86,7 +92,7 @@ class _Merged:
         """The kept steps, times and values (the arrays of a build's Series)."""
         if self.own is None:
             return self.parts[0].views()
-        steps, times, values = (column.view() for column in self.own)
+        steps, times, values = (_view(column) for column in self.own)
         return steps, times, values
 
     def grow(self, parts: list[_Column]) -> bool:
@@ -137,21 +143,23 @@ class _Merged:
         if cut < size and _logged_again(kept, new, cut):
             self._again(kept, new, cut)
             return
-        if self.own is None or cut < size:
+        if self.own is None or cut < size or isinstance(self.own[0], np.ndarray):
             # columns of their own, from the points still kept (a copy: the arrays
             # handed out before must not change)
             self.own = [GrowingColumn(a[:cut], a.dtype.type) for a in kept]
             if cut < size:
                 self.version = new_version()
         for column, more in zip(self.own, new):
-            column.extend(more)
+            column.extend(more)  # type: ignore[union-attr]
 
     def _again(self, kept: _Arrays, new: _Arrays, cut: int) -> None:
         """Kept points from `cut` on logged again with the same steps and values (Hugging
         Face and Lightning log the epoch again at an evaluation's step): steps and values
         stay as they are, and their times are copied only if they changed."""
         again = len(kept[0]) - cut
-        own: list[GrowingColumn | None] = list(self.own) if self.own else [None, None, None]
+        own: list[GrowingColumn | None] = [None, None, None]
+        if self.own is not None and not isinstance(self.own[0], np.ndarray):
+            own = list(self.own)  # type: ignore[arg-type]
         if not _bits_equal(kept[1][cut:], new[1][:again]):
             own[1] = GrowingColumn(kept[1][:cut], np.float64)  # a copy, as above
             own[1].extend(new[1][:again])
