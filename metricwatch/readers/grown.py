@@ -51,6 +51,10 @@ def epochs_at(steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) ->
     return np.where(where >= 0, epochs[np.maximum(where, 0)], np.nan)
 
 
+def _view(column: np.ndarray | GrowingColumn) -> np.ndarray:
+    return column if isinstance(column, np.ndarray) else column.view()
+
+
 def _equal_prefix(a: np.ndarray, b: np.ndarray) -> int:
     """How many leading elements of two arrays of one length are equal."""
     differ = np.flatnonzero(a != b)
@@ -71,7 +75,8 @@ class _Dating:
     """One series' epochs as the last build dated them: its points and the axis' then, how
     many leading steps of the two are equal, and its own epochs: None when its steps were
     the axis' (its epochs are then the axis' epochs, shared as with_epochs shares them), a
-    plain array when it has just come apart from the axis, else a growing column.
+    plain array until they grow (a first read's, or one just come apart from the axis),
+    then a growing column.
 
     A series comes apart from the axis for a read or two when a read ends between a step's
     records (a loss logged before the epoch of its step): its epochs are then a copy of the
@@ -104,9 +109,7 @@ class _Dating:
 
     def dated(self, epochs: np.ndarray) -> np.ndarray:
         """The epochs of the series' points (epochs: the axis')."""
-        if self.own is None:
-            return epochs
-        return self.own if isinstance(self.own, np.ndarray) else self.own.view()
+        return epochs if self.own is None else _view(self.own)
 
     def grow(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date the points added since (and those an epoch logged since dates again)."""
@@ -143,8 +146,8 @@ class _Dating:
 
     def start(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date every point (a series or an axis new to the memo, or changed)."""
-        if not self.same():
-            self.own = GrowingColumn(epochs_at(steps, epoch_steps, epochs), np.float64)
+        if not self.same():  # plain until it grows, as GrownUnion's
+            self.own = epochs_at(steps, epoch_steps, epochs)
 
 
 class GrownEpochs:
@@ -191,7 +194,7 @@ class GrownUnion:
     def __init__(self) -> None:
         self._lengths: dict[Hashable, tuple[int, int]] = {}  # key -> (version, length)
         self._key: Hashable | None = None
-        self._column: GrowingColumn | None = None
+        self._column: np.ndarray | GrowingColumn | None = None  # plain until it grows
 
     def steps(self, series: list[tuple[Name, np.ndarray]]) -> np.ndarray:
         """union_steps of the series' steps (each strictly ascending)."""
@@ -226,7 +229,7 @@ class GrownUnion:
             fits = all(key == self._key or _holds(held, part) for key, part in new.items())
             return held if fits else None
         assert self._column is not None
-        union = self._column.view()
+        union = _view(self._column)
         parts = [part for part in new.values() if len(part)]
         if not parts:
             return union
@@ -240,6 +243,8 @@ class GrownUnion:
         if len(parts) > 1 and len(steps):
             steps = np.sort(steps, kind="stable")
             steps = steps[np.append(True, steps[1:] != steps[:-1])]
+        if isinstance(self._column, np.ndarray):
+            self._column = GrowingColumn(self._column, np.int64)
         self._column.extend(steps)
         return self._column.view()
 
@@ -250,5 +255,5 @@ class GrownUnion:
         if self._key is not None:
             self._column = None
             return union
-        self._column = GrowingColumn(union, np.int64)
-        return self._column.view()
+        self._column = union  # (a read of the whole run needs no room to grow, nor a copy)
+        return union
