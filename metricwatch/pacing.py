@@ -15,7 +15,8 @@ in, and at once after a quiet spell. Live data that grew a run by less than
 `VISIBLE_GROWTH` of its length waits `unseen` seconds (UNSEEN_WAIT_S): its
 picture cannot have moved by a column of dots, only the last column's span or
 the y range by less than a dot, unless a new value is far out, and such a value
-is a finding (a spike, a NaN), drawn at once. The monitor paces its chart redraws
+is a finding (a NaN at once, a spike at the next analysis), which draws the
+charts at once. The monitor paces its chart redraws
 (RunView, with the summary and findings panels) and its analyses (Ingest) this
 way. Anything the user asks for (another run, a key, a resize) is done at once,
 whatever it costs.

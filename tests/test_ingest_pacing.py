@@ -54,7 +54,7 @@ def _ingest_of(tmp_path, **kwargs):
 
 
 def test_the_defaults():
-    assert (ANALYSIS_SHARE, ANALYSIS_LONGEST_S) == (0.01, 2.0)
+    assert (ANALYSIS_SHARE, ANALYSIS_LONGEST_S) == (0.01, 5.0)
 
 
 def test_with_progress_brings_progress_and_last_values_and_keeps_the_best(tmp_path):
@@ -122,7 +122,7 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
         assert analysed is first and pacer.cost > 0
         assert (pacer.share, pacer.longest) == (ANALYSIS_SHARE, ANALYSIS_LONGEST_S)
         wait = min(ANALYSIS_LONGEST_S, pacer.cost / ANALYSIS_SHARE)
-        _write(path, rows(40, 41, nan_at=41))  # a NaN: the rules would say so
+        _write(path, rows(40, 41))
         second = ingest.load("run", path)
         assert second.summary.last_step == 410 and second.findings is first.findings
         assert second.version > first.version
@@ -135,7 +135,6 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
         clock.now += wait / 2  # due: the re-read is analysed
         fourth = ingest.load("run", path)
         assert fourth.findings is not first.findings
-        assert any(f.id == "non_finite" for f in fourth.findings)
         assert ingest._analysed[path][0] is fourth and not ingest._analysis_due
     finally:
         ingest.close()
@@ -144,12 +143,63 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
 def test_a_run_read_again_on_request_is_analysed_at_once(tmp_path):
     with _ingest_of(tmp_path, on_recheck=lambda *args: None) as (ingest, path):
         first = ingest.load("run", path)
-        _write(path, rows(40, 41, nan_at=41))
+        _write(path, rows(40, 41))
         assert ingest.load("run", path).findings is first.findings
         ingest.forget(path)  # the `r` key
-        assert any(f.id == "non_finite" for f in ingest.load("run", path).findings)
+        again = ingest.load("run", path)
+        assert again.findings is not first.findings and ingest._analysed[path][0] is again
         ingest.drop(path)
         assert path not in ingest._analysed
+
+
+def test_a_runs_first_nan_is_analysed_at_once_and_later_ones_wait(tmp_path):
+    asked: list[float] = []
+    with _ingest_of(tmp_path, on_recheck=lambda n, p, d: asked.append(d)) as (ingest, path):
+        first = ingest.load("run", path)
+        _write(path, rows(40, 41))
+        assert ingest.load("run", path).findings is first.findings  # paced
+        _write(path, rows(42, 43, nan_at=43))  # the last new point: NaN
+        nan = ingest.load("run", path)
+        assert any(f.id == "non_finite" for f in nan.findings)
+        assert ingest._analysed[path][0] is nan
+        _write(path, rows(44, 45, nan_at=44))  # found already: the pace holds
+        assert ingest.load("run", path).findings is nan.findings
+
+
+def test_a_nan_only_in_the_gradient_norm_waits_for_the_paced_analysis(tmp_path):
+    path = tmp_path / "metrics.csv"
+    header = "epoch,step,train_loss,grad_norm\n"
+    _write(path, header + "".join(f"{e},{e},{1 / (e + 1):.4f},1.5\n" for e in range(40)), "w")
+    ingest = Ingest(clock=Clock(), on_recheck=lambda *args: None)
+    try:
+        first = ingest.load("run", path)
+        _write(path, "40,40,0.02,nan\n41,41,0.02,inf\n")  # mixed precision skipping steps
+        assert ingest.load("run", path).findings is first.findings
+        _write(path, "42,42,inf,1.5\n")  # the loss itself: at once
+        assert ingest.load("run", path).findings is not first.findings
+    finally:
+        ingest.close()
+
+
+def test_only_the_new_points_are_looked_at_for_a_first_nan(tmp_path):
+    loader = RunLoader()
+    path = tmp_path / "metrics.csv"
+    _write(path, HEADER + rows(0, 39), "w")
+    analysed = build_state(loader.load("run", path), version=1)
+    _write(path, rows(40, 41))
+    run = loader.load("run", path)
+    assert grown_state(analysed, run, version=2) is not None
+    values = run.series("train_loss").values
+    before = len(analysed._run.series("train_loss"))
+    poisoned = values.copy()
+    poisoned[before - 1] = np.nan  # an analysed point: not new, not looked at
+    table = replace(run.table, series={**run.table.series})
+    table.series["train_loss"] = replace(run.series("train_loss"), values=poisoned)
+    assert grown_state(analysed, replace(run, table=table), version=2) is not None
+    poisoned = values.copy()
+    poisoned[before] = np.nan  # the first new point
+    table.series["train_loss"] = replace(run.series("train_loss"), values=poisoned)
+    assert grown_state(analysed, replace(run, table=table), version=2) is None
 
 
 def test_without_a_way_to_read_again_every_read_is_analysed(tmp_path):

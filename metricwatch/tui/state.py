@@ -27,7 +27,7 @@ from metricwatch.analysis.diagnostics import (
 from metricwatch.analysis.smoothing import Smoothed, extend_ema
 from metricwatch.analysis.status import Status, run_status
 from metricwatch.analysis.summary import ANALYSED_META, RunSummary, summarize, with_progress
-from metricwatch.metrics import format_duration
+from metricwatch.metrics import GRADIENT_KEYS, format_duration
 from metricwatch.model import Problem, Run
 from metricwatch.readers import DAMAGE_KINDS
 
@@ -248,8 +248,9 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
     """The state of `run` from the state of an earlier read of it, without a new analysis:
     its progress, last values, time and meta now, its findings and best values as
     analysed. None when `run` is not simply the earlier read grown (other keys, problems,
-    format or meta the analysis reads, fewer points) or is damaged (a cut file, kept as its
-    last good data: news the damage grace decides on): that needs build_state."""
+    format or meta the analysis reads, fewer points), is damaged (a cut file, kept as its
+    last good data: news the damage grace decides on), or brings a run's first NaN or
+    infinity (_first_non_finite): that needs build_state."""
     earlier = analysed._run
     if (
         earlier is None
@@ -260,6 +261,7 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
         or run.x != analysed.summary.x
         or any(run.meta.get(key) != analysed.meta.get(key) for key in ANALYSED_META)
         or len(run.table) < len(earlier.table)
+        or _first_non_finite(analysed, earlier, run)
     ):
         return None
     return replace(
@@ -276,6 +278,25 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
         _smoothed={},
         _drawn_x={},
     )
+
+
+def _first_non_finite(analysed: RunState, earlier: Run, run: Run) -> bool:
+    """Whether a value that is not a number (NaN, an infinity) is among the points new since
+    the analysis, which found none: a diverging run's first NaN is the news the rules exist
+    for, shown at once rather than at the next paced analysis. Once found, later ones change
+    nothing (the finding names each key's first), so a run logging NaN at every step is not
+    analysed at every write; nor is one whose gradient norm overflows now and then (mixed
+    precision skips those steps), which the NaN rule leaves to the gradient rule.
+    Only the new points are looked at."""
+    if any(finding.id == "non_finite" for finding in analysed.findings):
+        return False
+    for key in run.keys:
+        if key in GRADIENT_KEYS:
+            continue
+        new = run.series(key).values[len(earlier.series(key)) :]
+        if len(new) and not bool(np.isfinite(new).all()):
+            return True
+    return False
 
 
 def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
