@@ -89,6 +89,22 @@ def test_a_header_naming_a_text_column_is_left_to_csv_table():
     assert same_table(data)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(CELL, min_size=w, max_size=w))),
+    st.integers(1, 64),
+)
+def test_a_long_text_read_in_pieces_is_read_as_a_whole(rows, piece):
+    width = len(rows[0]) if rows else 1
+    header = ",".join(f"k{i}" for i in range(width))
+    data = (header + "\n" + "".join(",".join(row) + "\n" for row in rows)).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_numbers, "PIECE_BYTES", piece)
+        taken = same_table(data)
+    blank = width == 1 and [""] in rows
+    assert taken == (bool(rows) and not blank)
+
+
 def test_semicolon_and_single_column_tables():
     assert same_table(b"step;loss\n0;1.5\n1;\n;2\n")
     assert same_table(b"loss\n1.5\n2\n")

@@ -25,6 +25,8 @@ from metricwatch.readers.csv_table import Column, CsvTable, detect_delimiter, un
 
 #: The bytes a number's text may hold here (digits, sign, point, exponent).
 _NUMERIC = b"0123456789.+-eE"
+#: A longer text is read this much at a time (see _pieces).
+PIECE_BYTES = 2**21
 
 
 def read_numeric_table(data: bytes, text_columns: tuple[str, ...] = ()) -> CsvTable | None:
@@ -46,11 +48,46 @@ def read_numeric_table(data: bytes, text_columns: tuple[str, ...] = ()) -> CsvTa
         return None  # a byte that is in no number (a quote, a space, a letter)
     if any(name in header for name in text_columns):
         return None
+    width, spaces = len(header), bytes.maketrans(separators, b"  ")
+    rows, cells, values = 0, [], []
+    for piece in _pieces(body):
+        read = _read_rows(piece, spaces, width)
+        if read is None:
+            return None
+        cells.append(read[1] + rows * width)
+        values.append(read[2])
+        rows += read[0]
+    all_cells, all_values = np.concatenate(cells), np.concatenate(values)
+    columns = all_cells % width
+    numbers = {}
+    for index, name in enumerate(header):
+        mine = columns == index
+        rows_of = (all_cells[mine] // width).astype(np.int64, copy=False)
+        numbers[name] = Column(name, rows_of, all_values[mine])
+    return CsvTable(header=header, nrows=rows, delimiter=delimiter, numbers=numbers)
+
+
+def _pieces(body: bytes) -> list[bytes]:
+    """body (whole lines) cut at line ends into pieces of about PIECE_BYTES: a whole file's
+    temporaries (an index a cell, 8 bytes each) would be ten times its size."""
+    pieces, start = [], 0
+    while len(body) - start > PIECE_BYTES:
+        cut = body.find(b"\n", start + PIECE_BYTES) + 1
+        if not cut:
+            break
+        pieces.append(body[start:cut])
+        start = cut
+    pieces.append(body[start:] if start else body)
+    return pieces
+
+
+def _read_rows(body: bytes, spaces: bytes, width: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Whole rows of `width` cells: their number, the positions (row * width + column) of
+    the cells that are not empty, and those cells' numbers; None if they are not that."""
     # every cell's end a space: np.fromstring(sep=" ") takes any run of spaces as one
     # separator, so the empty cells vanish from the numbers
-    spaced = body.translate(bytes.maketrans(separators, b"  "))
+    spaced = body.translate(spaces)
     ends = np.flatnonzero(np.frombuffer(spaced, dtype=np.uint8) == 32)
-    width = len(header)
     rows, rest = divmod(len(ends), width)
     if rest or body.count(b"\n") != rows:
         return None
@@ -59,17 +96,11 @@ def read_numeric_table(data: bytes, text_columns: tuple[str, ...] = ()) -> CsvTa
         return None  # a row of another width
     cells = np.flatnonzero(np.diff(ends, prepend=-1) > 1)
     if not len(cells):  # no number at all (np.fromstring reads nothing as an error)
-        values = np.empty(0)
-    else:
-        values = _numbers(spaced)
-        if values is None or len(values) != len(cells):
-            return None  # a cell that is no number, or is read as two (`1-2`)
-    columns = cells % width
-    numbers = {}
-    for index, name in enumerate(header):
-        mine = columns == index
-        numbers[name] = Column(name, (cells[mine] // width).astype(np.int64), values[mine])
-    return CsvTable(header=header, nrows=rows, delimiter=delimiter, numbers=numbers)
+        return rows, cells, np.empty(0)
+    values = _numbers(spaced)
+    if values is None or len(values) != len(cells):
+        return None  # a cell that is no number, or is read as two (`1-2`)
+    return rows, cells, values
 
 
 def _numbers(spaced: bytes) -> np.ndarray | None:
