@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import os
 import select
 import struct
@@ -153,9 +152,7 @@ class InotifyWatch:
             wd = libc.inotify_add_watch(fd, os.fsencode(path), WATCH_MASK)
             if wd >= 0:
                 self._dirs[wd] = path
-            elif ctypes.get_errno() == errno.EBADF:  # pragma: no cover - closed under us
-                raise OSError(errno.EBADF, "inotify descriptor closed")
-            # Any other refusal (limit, permission, gone): skipped, as watchfiles does;
+            # A refusal (the watch limit, no permission, gone): skipped, as watchfiles does;
             # the watcher finds out from the kernel's own list which directories those are.
 
     def __enter__(self) -> InotifyWatch:

@@ -67,6 +67,8 @@ def test_a_read_of_several_events_keeps_their_order_and_skips_what_is_no_change(
     data = b"".join(
         [
             event(1, IN_CREATE, b"x.json"),
+            event(-1, IN_Q_OVERFLOW),  # told, and the events after it still read
+            event(3, IN_DELETE_SELF),  # a watched directory gone, among other events
             event(1, IN_ATTRIB),  # the directory's own attributes
             event(9, IN_MODIFY, b"gone.csv"),  # a watch already removed
             event(2, IN_CLOSE_WRITE, b"y.csv"),  # not asked for: no change
@@ -74,9 +76,20 @@ def test_a_read_of_several_events_keeps_their_order_and_skips_what_is_no_change(
             event(1, IN_DELETE, b"x.json"),
         ]
     )
-    changes, overflow = decode_events(data, {1: "/r/a", 2: "/r/b"})
-    assert overflow is False
-    assert changes == [(ADDED, "/r/a/x.json"), (MODIFIED, "/r/b/y.csv"), (DELETED, "/r/a/x.json")]
+    changes, overflow = decode_events(data, {1: "/r/a", 2: "/r/b", 3: "/r/c"})
+    assert overflow is True
+    assert changes == [
+        (ADDED, "/r/a/x.json"),
+        (DELETED, "/r/c"),
+        (MODIFIED, "/r/b/y.csv"),
+        (DELETED, "/r/a/x.json"),
+    ]
+
+
+def test_a_name_is_its_bytes_up_to_the_kernels_padding():
+    data = event(1, IN_CREATE, b"run-X", pad=16) + event(1, IN_CREATE, b"\0\0x", pad=8)
+    changes, _ = decode_events(data, {1: "/r"})
+    assert changes[0] == (ADDED, "/r/run-X")
 
 
 def test_a_name_that_is_not_utf8_is_kept_as_the_os_gives_it():
@@ -129,6 +142,54 @@ def test_a_change_is_answered_once_a_step_passes_without_another(tmp_path):
         assert time.monotonic() - started < 5.0  # the quiet step, not the 10 s debounce
 
 
+def test_changes_a_step_apart_or_less_are_one_batch(tmp_path):
+    with InotifyWatch([str(tmp_path)]) as notify:
+        timers = [
+            threading.Timer(delay, (tmp_path / name).write_text, ("x",))
+            for delay, name in ((0.0, "a"), (0.1, "b"), (0.2, "c"))
+        ]
+        for timer in timers:
+            timer.start()
+        found = notify.watch(5_000, 400, 30_000, None)  # a 400 ms step: one batch
+        for timer in timers:
+            timer.join()
+    assert found == {(ADDED, str(tmp_path / name)) for name in "abc"}
+
+
+def test_a_timeout_longer_than_a_second_is_waited_for_in_full(tmp_path):
+    timer = threading.Timer(1.2, (tmp_path / "late").write_text, ("x",))
+    with InotifyWatch([str(tmp_path)]) as notify:
+        timer.start()
+        found = notify.watch(30, 10, 3_000, None)
+        timer.join()
+    assert found == {(ADDED, str(tmp_path / "late"))}
+
+
+def test_the_descriptor_neither_blocks_nor_outlives_an_exec(tmp_path):
+    import fcntl
+
+    with InotifyWatch([str(tmp_path)]) as notify:
+        assert notify._fd is not None
+        assert fcntl.fcntl(notify._fd, fcntl.F_GETFL) & os.O_NONBLOCK
+        assert fcntl.fcntl(notify._fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+
+
+def test_no_inotify_instance_left_is_an_os_error_with_its_cause(monkeypatch):
+    import ctypes
+    import errno
+
+    class Exhausted:
+        def inotify_init1(self, flags):
+            ctypes.set_errno(errno.EMFILE)
+            return -1
+
+    monkeypatch.setattr(inotify_watch, "_load_libc", Exhausted)
+    with pytest.raises(OSError) as raised:
+        InotifyWatch(["/"])
+    assert raised.value.errno == errno.EMFILE
+    assert raised.value.strerror == "inotify_init1: Too many open files"
+
+
 def test_changes_that_never_stop_are_answered_after_the_debounce(tmp_path):
     stop = threading.Event()
 
@@ -143,11 +204,14 @@ def test_changes_that_never_stop_are_answered_after_the_debounce(tmp_path):
     with InotifyWatch([str(tmp_path)]) as notify:
         writer.start()
         try:
+            started = time.monotonic()
             found = notify.watch(200, 100, 30_000, None)
+            took = time.monotonic() - started
         finally:
             stop.set()
             writer.join()
     assert (ADDED, str(tmp_path / "busy.log")) in found
+    assert took >= 0.2  # not before the debounce: the changes never paused for a step
 
 
 def test_nothing_changing_times_out_and_a_set_event_stops(tmp_path):
@@ -216,3 +280,5 @@ def test_no_inotify_off_linux_or_without_it_in_the_c_library(monkeypatch):
 
     monkeypatch.setattr(inotify_watch.ctypes, "CDLL", no_library)
     assert inotify_watch.available() is False
+    monkeypatch.setattr(inotify_watch.ctypes, "CDLL", lambda *args, **kwargs: object())
+    assert inotify_watch.available() is False  # a C library without inotify
