@@ -282,3 +282,16 @@ def test_no_inotify_off_linux_or_without_it_in_the_c_library(monkeypatch):
     assert inotify_watch.available() is False
     monkeypatch.setattr(inotify_watch.ctypes, "CDLL", lambda *args, **kwargs: object())
     assert inotify_watch.available() is False  # a C library without inotify
+
+
+def test_the_c_library_is_loaded_once_with_its_errno_and_argument_types(monkeypatch):
+    import ctypes
+    import errno
+
+    monkeypatch.setattr(inotify_watch, "_libc", None)
+    assert inotify_watch.available() is True
+    libc = inotify_watch._libc
+    assert libc is not None and inotify_watch._load_libc() is libc  # kept, not loaded again
+    assert libc.inotify_add_watch.argtypes == [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+    assert libc.inotify_add_watch(-1, b"/", inotify_watch.WATCH_MASK) == -1
+    assert ctypes.get_errno() == errno.EBADF  # the call's own errno, kept for the message
