@@ -5,9 +5,10 @@ it has seen, so every change comes out as one of three things the monitor
 cares about: a run appeared, a run changed, a run is gone.
 
 Two sources, one interface (`RunWatcher.batches`):
-- events (inotify & co. through watchfiles' Rust backend) with a short
-  debounce, because the target is an epoch on screen well under 100 ms
-  after it was written;
+- events with a short debounce, because the target is an epoch on screen
+  well under 100 ms after it was written: on Linux a blocking inotify wait
+  (metricwatch.inotify_watch, which costs nothing between events), elsewhere
+  watchfiles' Rust backend (FSEvents & co.), whose interface it shares;
 - polling for network file systems, where events from other machines never
   arrive: stat the known files each interval (the loader skips unchanged
   ones anyway) and look for new run directories every few intervals.
