@@ -368,3 +368,69 @@ def test_a_log_replaced_while_read_in_pieces_is_read_whole(tmp_path, monkeypatch
     monkeypatch.setattr(loader_module, "_read_at", replace_after_first)
     run = RunLoader().load("run", path)
     assert len(run.series("train_loss")) == 10  # the new file, read whole
+
+
+# --- axes shared by the keys of the same lines ----------------------------------------------
+
+
+def step_lines(first: int, last: int, *, skip_acc: set[int] = frozenset()) -> bytes:
+    out = []
+    for step in range(first, last + 1):
+        acc = "" if step in skip_acc else f', "train_accuracy": {step / 1000:.4f}'
+        out.append(
+            f'{{"step": {step * 10}, "epoch": {step / 50:.2f}, "time": {1000 + step}.5, '
+            f'"train_loss": {1 / (step + 1):.5f}{acc}, "lr": 0.001}}\n'
+        )
+    return "".join(out).encode()
+
+
+def test_keys_written_on_the_same_lines_share_their_axes_until_their_lines_part():
+    data = step_lines(0, 30)
+    log = follow("metrics.jsonl", data)
+    assert log is not None
+    shared = {id(grown.axes) for grown in log._series.values()}
+    assert len(shared) == 1  # three keys, one copy of steps, epochs and times
+    for end in range(31, 60):
+        more = step_lines(end, end, skip_acc={45})
+        data += more
+        grown = log.update(more)
+        assert grown is not None
+        grown.format = log.format.name
+        same(grown, parse("metrics.jsonl", data))
+        loss, acc = grown.table.series["train_loss"], grown.table.series["train_accuracy"]
+        lr = grown.table.series["lr"]
+        assert np.shares_memory(loss.steps, lr.steps)  # still the same lines
+        assert np.shares_memory(loss.steps, acc.steps) == (end < 45)  # parted at step 450
+    assert len({id(grown.axes) for grown in log._series.values()}) == 2
+    # The views handed out before the parting still hold what they held.
+    assert log.nbytes < sum(
+        c.nbytes for g in log._series.values() for c in (g.values, *g.axes.columns)
+    )
+
+
+def test_a_log_read_in_chunks_shares_axes_and_is_its_whole_parse():
+    data = step_lines(0, 3000, skip_acc={1500, 2999})
+
+    def read(offset: int, size: int) -> bytes:
+        return data[offset : offset + size]
+
+    result, log = read_in_chunks(format_named("metricwatch_steps"), read, chunk_bytes=4096)
+    result.format = "metricwatch_steps"
+    same(result, parse("metrics.jsonl", data))
+    assert len({id(grown.axes) for grown in log._series.values()}) == 2  # accuracy parted
+
+
+def test_epochs_filled_in_for_some_of_the_keys_sharing_axes_part_them_first():
+    log = follow("metrics.jsonl", step_lines(0, 9))
+    loss, acc, lr = (log._series[k] for k in ("train_loss", "train_accuracy", "lr"))
+    shared = loss.axes
+    epochs = np.array([0.5])
+    same_fill = {"train_loss": epochs, "train_accuracy": epochs, "lr": epochs.copy()}
+    assert log._own_axes_unless_shared_alike("train_loss", same_fill) is loss
+    assert loss.axes is shared and acc.axes is shared  # filled alike: still one
+    other_fill = {"train_loss": epochs, "train_accuracy": np.array([0.7]), "lr": epochs}
+    log._own_axes_unless_shared_alike("train_loss", other_fill)
+    assert loss.axes is not shared and acc.axes is shared and lr.axes is shared
+    np.testing.assert_array_equal(loss.axes.steps.view(), shared.steps.view())
+    loss.axes.epochs.view()[-1:] = epochs  # written to its own copy only
+    assert shared.epochs.view()[-1] == 9 / 50

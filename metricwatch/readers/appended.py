@@ -46,47 +46,101 @@ CHUNK_BYTES = 2**20
 CONTEXT_REUSE_LINES = 16
 
 
+def _same_axis(mine: np.ndarray | None, theirs: np.ndarray | None) -> bool:
+    if mine is None or theirs is None:
+        return mine is theirs
+    return bool(np.array_equal(mine, theirs, equal_nan=mine.dtype.kind == "f"))
+
+
+def _same_axes(a: Series, b: Series) -> bool:
+    """Whether two series have the same steps, epochs and times (logged on the same lines)."""
+    return (
+        _same_axis(a.steps, b.steps)
+        and _same_axis(a.epochs, b.epochs)
+        and _same_axis(a.times, b.times)
+    )
+
+
 @dataclass
-class _GrowingSeries:
-    key: str
+class _Axes:
+    """A series' steps, epochs and times as they grow. The keys a log writes on the same
+    lines (every key of a step log, a CSV's columns filled on every row) share one: a
+    million-point step log of four keys holds its axes once, not four times (32 bytes a
+    point of columns become 14)."""
+
     steps: GrowingColumn
-    values: GrowingColumn
     epochs: GrowingColumn | None
     times: GrowingColumn | None
 
     @classmethod
-    def of(cls, series: Series) -> _GrowingSeries:
+    def of(cls, series: Series) -> _Axes:
         return cls(
-            series.key,
             GrowingColumn(series.steps, np.int64),
-            GrowingColumn(series.values, np.float64),
             None if series.epochs is None else GrowingColumn(series.epochs, np.float64),
             None if series.times is None else GrowingColumn(series.times, np.float64),
         )
 
-    def accepts(self, new: Series) -> bool:
-        """Whether new points can follow: same axes known, every step after the last."""
-        if (self.epochs is None) != (new.epochs is None) or (self.times is None) != (
-            new.times is None
-        ):
-            return False
-        return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
+    def view(self) -> Series:
+        """The axes as a Series (values: the steps, unused)."""
+        steps = self.steps.view()
+        return Series(
+            "",
+            steps,
+            steps,
+            None if self.epochs is None else self.epochs.view(),
+            None if self.times is None else self.times.view(),
+        )
+
+    def copy(self) -> _Axes:
+        """Columns of its own, for a series whose lines part from those it shared with."""
+        return _Axes.of(self.view())
 
     def extend(self, new: Series) -> None:
         self.steps.extend(new.steps)
-        self.values.extend(new.values)
         if self.epochs is not None:
             self.epochs.extend(new.epochs)
         if self.times is not None:
             self.times.extend(new.times)
 
+    @property
+    def columns(self) -> list[GrowingColumn]:
+        return [c for c in (self.steps, self.epochs, self.times) if c is not None]
+
+
+@dataclass
+class _GrowingSeries:
+    key: str
+    axes: _Axes
+    values: GrowingColumn
+
+    @classmethod
+    def of(cls, series: Series, axes: _Axes | None = None) -> _GrowingSeries:
+        return cls(series.key, axes or _Axes.of(series), GrowingColumn(series.values, np.float64))
+
+    @property
+    def steps(self) -> GrowingColumn:
+        return self.axes.steps
+
+    @property
+    def epochs(self) -> GrowingColumn | None:
+        return self.axes.epochs
+
+    def accepts(self, new: Series) -> bool:
+        """Whether new points can follow: same axes known, every step after the last."""
+        if (self.epochs is None) != (new.epochs is None) or (self.axes.times is None) != (
+            new.times is None
+        ):
+            return False
+        return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
+
     def series(self) -> Series:
+        axes = self.axes
         return Series(
             self.key,
-            self.steps.view(),
+            axes.steps.view(),
             self.values.view(),
-            None if self.epochs is None else self.epochs.view(),
-            None if self.times is None else self.times.view(),
+            None if axes.epochs is None else axes.epochs.view(),
+            None if axes.times is None else axes.times.view(),
         )
 
 
@@ -105,7 +159,14 @@ class AppendedLog:
         #: the parse of header + context, when known (the last update's whole chunk)
         self._context_parse: ParseResult | None = None
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
-        self._series = {key: _GrowingSeries.of(s) for key, s in result.table.series.items()}
+        self._series: dict[str, _GrowingSeries] = {}
+        shared: list[tuple[Series, _Axes]] = []  # each distinct axes, and a series with them
+        for key, series in result.table.series.items():
+            axes = next((axes for other, axes in shared if _same_axes(series, other)), None)
+            if axes is None:
+                axes = _Axes.of(series)
+                shared.append((series, axes))
+            self._series[key] = _GrowingSeries.of(series, axes)
         self._steps = GrowingColumn(result.table.steps, np.int64)
         self._x = result.table.x
 
@@ -186,11 +247,9 @@ class AppendedLog:
     @property
     def nbytes(self) -> int:
         """The memory the columns hold (capacity included), for benchmarks."""
-        total = self._steps.nbytes
-        for grown in self._series.values():
-            for column in (grown.steps, grown.values, grown.epochs, grown.times):
-                total += column.nbytes if column is not None else 0
-        return total
+        axes = {id(grown.axes): grown.axes for grown in self._series.values()}
+        total = self._steps.nbytes + sum(g.values.nbytes for g in self._series.values())
+        return total + sum(c.nbytes for a in axes.values() for c in a.columns)
 
     def _take(self, before: ParseResult, after: ParseResult) -> bool:
         """Append what `after` (context + new lines) has beyond `before` (the context)."""
@@ -223,16 +282,63 @@ class AppendedLog:
         if not all(self._can_fill(key, old.series[key]) for key in filled):
             return False
         for key, epochs in filled.items():
-            grown = self._series[key]
+            grown = self._own_axes_unless_shared_alike(key, filled)
             assert grown.epochs is not None
             grown.epochs.view()[-len(epochs) :] = epochs
-        for key, series in added.items():
-            if key in self._series:
-                self._series[key].extend(series)
-            else:
-                self._series[key] = _GrowingSeries.of(series)
+        self._extend(added)
         self._steps.extend(new_steps)
         return True
+
+    def _sharers(self, axes: _Axes) -> list[str]:
+        return [key for key, grown in self._series.items() if grown.axes is axes]
+
+    def _own_axes_unless_shared_alike(
+        self, key: str, filled: dict[str, np.ndarray]
+    ) -> _GrowingSeries:
+        """The series, with axes of its own if it shares them with a series whose epochs
+        the new lines do not fill the same way."""
+        grown = self._series[key]
+        alike = [
+            other in filled and np.array_equal(filled[other], filled[key], equal_nan=True)
+            for other in self._sharers(grown.axes)
+        ]
+        if not all(alike):
+            grown.axes = grown.axes.copy()
+        return grown
+
+    def _extend(self, added: dict[str, Series]) -> None:
+        """Each series' new points appended. Series sharing axes whose new points do not all
+        have the same axes (a line without one of the keys) part first: those with the
+        same new axes (or none) stay together, the first of them on the shared columns, each
+        other group on a copy of its own."""
+        groups: dict[int, list[str]] = {}
+        for key, grown in self._series.items():
+            groups.setdefault(id(grown.axes), []).append(key)
+        for keys in groups.values():
+            alike: list[tuple[Series | None, list[str]]] = []
+            for key in keys:
+                new = added.get(key)
+                for first, members in alike:
+                    both = first is not None and new is not None
+                    if first is new or (both and _same_axes(first, new)):
+                        members.append(key)
+                        break
+                else:
+                    alike.append((new, [key]))
+            for _, members in alike[1:]:
+                axes = self._series[members[0]].axes.copy()
+                for key in members:
+                    self._series[key].axes = axes
+        extended: set[int] = set()
+        for key, series in added.items():
+            grown = self._series.get(key)
+            if grown is None:
+                self._series[key] = _GrowingSeries.of(series)
+                continue
+            if id(grown.axes) not in extended:
+                grown.axes.extend(series)
+                extended.add(id(grown.axes))
+            grown.values.extend(series.values)
 
     def _can_fill(self, key: str, known: Series) -> bool:
         """Whether the series ends with the context's points, so that epochs the new lines
