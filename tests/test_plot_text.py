@@ -9,27 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.text import Text
+from test_charts_braille import spec_of
 from textual_plotext.plot import Plot
 
 from metricwatch.tui import plot_text, plotting
-from metricwatch.tui.charts import ChartSpec, Line
+from metricwatch.tui.charts import ChartSpec
 from metricwatch.tui.plot_text import figure_text
-
-
-def spec_of(*series: tuple[np.ndarray, np.ndarray], raw: bool = False, **fields) -> ChartSpec:
-    lines = tuple(
-        Line(
-            f"key{i}",
-            f"series {i}",
-            np.asarray(x, dtype=float),
-            np.asarray(y, dtype=float),
-            color=(33, 208, 70, 170)[i % 4],
-            mark="+x*o"[i % 4],
-            raw=np.asarray(y, dtype=float) * 1.1 if raw else None,
-        )
-        for i, (x, y) in enumerate(series)
-    )
-    return ChartSpec("chart", "Chart", lines, **fields)
 
 
 def both_ways(spec: ChartSpec, width: int, height: int, **options) -> tuple[Text, Text]:
