@@ -74,3 +74,26 @@ def test_drawn_steps_are_floats_converted_once_per_state_and_not_carried_to_a_gr
     grown = grown_state(state, make_run(rows(45), name="drawn"), version=2)
     assert grown is not None
     assert grown.drawn_column("train_loss")[0].tolist() == [float(e) for e in range(3, 46)]
+
+
+def test_keys_on_one_steps_array_share_their_drawn_steps_and_no_others_do():
+    from pathlib import Path
+
+    from metricwatch.model import STEP, Run, Series, Table
+
+    steps = np.arange(5, 500, 5, dtype=np.int64)
+    values = np.linspace(2.0, 0.1, len(steps))
+    series = {
+        "train_loss": Series("train_loss", steps, values),
+        "lr": Series("lr", steps, values / 100),  # the same array: the same lines
+        "train_accuracy": Series("train_accuracy", steps.copy(), values / 3),  # a copy
+        "val_loss": Series("val_loss", steps[:50], values[:50]),  # the same memory, shorter
+    }
+    run = Run(name="shared", path=Path("shared"), table=Table(steps, series, STEP), meta={})
+    state = build_state(run).with_columns()
+    loss = state.drawn_column("train_loss")[0]
+    assert state.drawn_column("lr")[0] is loss  # converted once for both
+    assert state.drawn_column("train_accuracy")[0] is not loss
+    short = state.drawn_column("val_loss")[0]
+    assert short is not loss and short.tolist() == [float(s) for s in steps[:50]]
+    assert loss.tolist() == [float(s) for s in steps]

@@ -67,8 +67,9 @@ class RunState:
     )
     #: Smoothed values by (key, weight): computed once per new data, not per redraw.
     _smoothed: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, repr=False)
-    #: Each key's steps as floats, for drawing: converted on the first redraw, kept.
-    _drawn_x: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: Steps as floats, for drawing: converted on the first redraw, kept; by the memory
+    #: they are in (_memory_of), so keys logged on the same lines (one array) share them.
+    _drawn_x: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     # --- data for charts ---------------------------------------------------------------------
 
@@ -88,9 +89,10 @@ class RunState:
         converted once per state, on its first redraw (in the UI thread, not at every
         write in the watch thread), and kept for the next (a resize, a zoom, a key)."""
         steps, values = self.column(key)
-        drawn = self._drawn_x.get(key)
+        memory = _memory_of(steps)
+        drawn = self._drawn_x.get(memory)
         if drawn is None:
-            drawn = self._drawn_x[key] = steps.astype(np.float64)
+            drawn = self._drawn_x[memory] = steps.astype(np.float64)
         return drawn, values
 
     def x_values(self, key: str, axis: str) -> np.ndarray | None:
@@ -278,6 +280,13 @@ def grown_state(analysed: RunState, run: Run, *, version: int) -> RunState | Non
         _smoothed={},
         _drawn_x={},
     )
+
+
+def _memory_of(steps: np.ndarray) -> tuple[int, int, int]:
+    """Where an array's items are (address, count, stride): the same for the steps of keys
+    that share one array (appended logs share the axes of keys written on the same lines),
+    and unique among the arrays a state's run holds, which it keeps alive."""
+    return (steps.__array_interface__["data"][0], len(steps), steps.strides[0])
 
 
 def _first_non_finite(analysed: RunState, earlier: Run, run: Run) -> bool:
