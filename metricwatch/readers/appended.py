@@ -25,12 +25,13 @@ again, which is what it did for every change before.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.readers.appended_series import Axes, GrowingSeries, same_axes
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
 from metricwatch.readers.columns import GrowingColumn
 
@@ -44,104 +45,6 @@ CHUNK_BYTES = 2**20
 #: the format's `context_lines`: while it grows, the parse of context and new lines at one
 #: update is the parse of the context at the next, so a write costs one parse, not two.
 CONTEXT_REUSE_LINES = 16
-
-
-def _same_axis(mine: np.ndarray | None, theirs: np.ndarray | None) -> bool:
-    if mine is None or theirs is None:
-        return mine is theirs
-    return bool(np.array_equal(mine, theirs, equal_nan=mine.dtype.kind == "f"))
-
-
-def _same_axes(a: Series, b: Series) -> bool:
-    """Whether two series have the same steps, epochs and times (logged on the same lines)."""
-    return (
-        _same_axis(a.steps, b.steps)
-        and _same_axis(a.epochs, b.epochs)
-        and _same_axis(a.times, b.times)
-    )
-
-
-@dataclass
-class _Axes:
-    """A series' steps, epochs and times as they grow. The keys a log writes on the same
-    lines (every key of a step log, a CSV's columns filled on every row) share one: a
-    million-point step log of four keys holds its axes once, not four times (32 bytes a
-    point of columns become 14)."""
-
-    steps: GrowingColumn
-    epochs: GrowingColumn | None
-    times: GrowingColumn | None
-
-    @classmethod
-    def of(cls, series: Series) -> _Axes:
-        return cls(
-            GrowingColumn(series.steps, np.int64),
-            None if series.epochs is None else GrowingColumn(series.epochs, np.float64),
-            None if series.times is None else GrowingColumn(series.times, np.float64),
-        )
-
-    def view(self) -> Series:
-        """The axes as a Series (values: the steps, unused)."""
-        steps = self.steps.view()
-        return Series(
-            "",
-            steps,
-            steps,
-            None if self.epochs is None else self.epochs.view(),
-            None if self.times is None else self.times.view(),
-        )
-
-    def copy(self) -> _Axes:
-        """Columns of its own, for a series whose lines part from those it shared with."""
-        return _Axes.of(self.view())
-
-    def extend(self, new: Series) -> None:
-        self.steps.extend(new.steps)
-        if self.epochs is not None:
-            self.epochs.extend(new.epochs)
-        if self.times is not None:
-            self.times.extend(new.times)
-
-    @property
-    def columns(self) -> list[GrowingColumn]:
-        return [c for c in (self.steps, self.epochs, self.times) if c is not None]
-
-
-@dataclass
-class _GrowingSeries:
-    key: str
-    axes: _Axes
-    values: GrowingColumn
-
-    @classmethod
-    def of(cls, series: Series, axes: _Axes | None = None) -> _GrowingSeries:
-        return cls(series.key, axes or _Axes.of(series), GrowingColumn(series.values, np.float64))
-
-    @property
-    def steps(self) -> GrowingColumn:
-        return self.axes.steps
-
-    @property
-    def epochs(self) -> GrowingColumn | None:
-        return self.axes.epochs
-
-    def accepts(self, new: Series) -> bool:
-        """Whether new points can follow: same axes known, every step after the last."""
-        if (self.epochs is None) != (new.epochs is None) or (self.axes.times is None) != (
-            new.times is None
-        ):
-            return False
-        return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
-
-    def series(self) -> Series:
-        axes = self.axes
-        return Series(
-            self.key,
-            axes.steps.view(),
-            self.values.view(),
-            None if axes.epochs is None else axes.epochs.view(),
-            None if axes.times is None else axes.times.view(),
-        )
 
 
 class AppendedLog:
@@ -159,14 +62,14 @@ class AppendedLog:
         #: the parse of header + context, when known (the last update's whole chunk)
         self._context_parse: ParseResult | None = None
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
-        self._series: dict[str, _GrowingSeries] = {}
-        shared: list[tuple[Series, _Axes]] = []  # each distinct axes, and a series with them
+        self._series: dict[str, GrowingSeries] = {}
+        shared: list[tuple[Series, Axes]] = []  # each distinct axes, and a series with them
         for key, series in result.table.series.items():
-            axes = next((axes for other, axes in shared if _same_axes(series, other)), None)
+            axes = next((axes for other, axes in shared if same_axes(series, other)), None)
             if axes is None:
-                axes = _Axes.of(series)
+                axes = Axes.of(series)
                 shared.append((series, axes))
-            self._series[key] = _GrowingSeries.of(series, axes)
+            self._series[key] = GrowingSeries.of(series, axes)
         self._steps = GrowingColumn(result.table.steps, np.int64)
         self._x = result.table.x
 
@@ -289,12 +192,12 @@ class AppendedLog:
         self._steps.extend(new_steps)
         return True
 
-    def _sharers(self, axes: _Axes) -> list[str]:
+    def _sharers(self, axes: Axes) -> list[str]:
         return [key for key, grown in self._series.items() if grown.axes is axes]
 
     def _own_axes_unless_shared_alike(
         self, key: str, filled: dict[str, np.ndarray]
-    ) -> _GrowingSeries:
+    ) -> GrowingSeries:
         """The series, with axes of its own if it shares them with a series whose epochs
         the new lines do not fill the same way."""
         grown = self._series[key]
@@ -320,7 +223,7 @@ class AppendedLog:
                 new = added.get(key)
                 for first, members in alike:
                     both = first is not None and new is not None
-                    if first is new or (both and _same_axes(first, new)):
+                    if first is new or (both and same_axes(first, new)):
                         members.append(key)
                         break
                 else:
@@ -333,7 +236,7 @@ class AppendedLog:
         for key, series in added.items():
             grown = self._series.get(key)
             if grown is None:
-                self._series[key] = _GrowingSeries.of(series)
+                self._series[key] = GrowingSeries.of(series)
                 continue
             if id(grown.axes) not in extended:
                 grown.axes.extend(series)

@@ -1,0 +1,116 @@
+"""The growing columns of an appended log's series (readers/appended.AppendedLog).
+
+Each key's values grow in a column of their own; its steps, epochs and times in an
+Axes that the keys a log writes on the same lines share (every key of a step log, a
+CSV's columns filled on every row), so a log holds them once, not once a key.
+AppendedLog decides when sharers part (a line without one of them, an epoch filled in
+for some of them only); this module only holds the columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from metricwatch.model import Series
+from metricwatch.readers.columns import GrowingColumn
+
+
+def same_axis(mine: np.ndarray | None, theirs: np.ndarray | None) -> bool:
+    """Whether two axes are the same (both absent, or equal with NaN equal to NaN)."""
+    if mine is None or theirs is None:
+        return mine is theirs
+    return bool(np.array_equal(mine, theirs, equal_nan=mine.dtype.kind == "f"))
+
+
+def same_axes(a: Series, b: Series) -> bool:
+    """Whether two series have the same steps, epochs and times (logged on the same lines)."""
+    return (
+        same_axis(a.steps, b.steps)
+        and same_axis(a.epochs, b.epochs)
+        and same_axis(a.times, b.times)
+    )
+
+
+@dataclass
+class Axes:
+    """A series' steps, epochs and times as they grow. The keys a log writes on the same
+    lines (every key of a step log, a CSV's columns filled on every row) share one: a
+    million-point step log of four keys holds its axes once, not four times (32 bytes a
+    point of columns become 14)."""
+
+    steps: GrowingColumn
+    epochs: GrowingColumn | None
+    times: GrowingColumn | None
+
+    @classmethod
+    def of(cls, series: Series) -> Axes:
+        return cls(
+            GrowingColumn(series.steps, np.int64),
+            None if series.epochs is None else GrowingColumn(series.epochs, np.float64),
+            None if series.times is None else GrowingColumn(series.times, np.float64),
+        )
+
+    def view(self) -> Series:
+        """The axes as a Series (values: the steps, unused)."""
+        steps = self.steps.view()
+        return Series(
+            "",
+            steps,
+            steps,
+            None if self.epochs is None else self.epochs.view(),
+            None if self.times is None else self.times.view(),
+        )
+
+    def copy(self) -> Axes:
+        """Columns of its own, for a series whose lines part from those it shared with."""
+        return Axes.of(self.view())
+
+    def extend(self, new: Series) -> None:
+        self.steps.extend(new.steps)
+        if self.epochs is not None:
+            self.epochs.extend(new.epochs)
+        if self.times is not None:
+            self.times.extend(new.times)
+
+    @property
+    def columns(self) -> list[GrowingColumn]:
+        return [c for c in (self.steps, self.epochs, self.times) if c is not None]
+
+
+@dataclass
+class GrowingSeries:
+    key: str
+    axes: Axes
+    values: GrowingColumn
+
+    @classmethod
+    def of(cls, series: Series, axes: Axes | None = None) -> GrowingSeries:
+        return cls(series.key, axes or Axes.of(series), GrowingColumn(series.values, np.float64))
+
+    @property
+    def steps(self) -> GrowingColumn:
+        return self.axes.steps
+
+    @property
+    def epochs(self) -> GrowingColumn | None:
+        return self.axes.epochs
+
+    def accepts(self, new: Series) -> bool:
+        """Whether new points can follow: same axes known, every step after the last."""
+        if (self.epochs is None) != (new.epochs is None) or (self.axes.times is None) != (
+            new.times is None
+        ):
+            return False
+        return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
+
+    def series(self) -> Series:
+        axes = self.axes
+        return Series(
+            self.key,
+            axes.steps.view(),
+            self.values.view(),
+            None if axes.epochs is None else axes.epochs.view(),
+            None if axes.times is None else axes.times.view(),
+        )
