@@ -52,20 +52,13 @@ class Axes:
             None if series.times is None else GrowingColumn(series.times, np.float64),
         )
 
-    def view(self) -> Series:
-        """The axes as a Series (values: the steps, unused)."""
-        steps = self.steps.view()
-        return Series(
-            "",
-            steps,
-            steps,
-            None if self.epochs is None else self.epochs.view(),
-            None if self.times is None else self.times.view(),
-        )
-
     def copy(self) -> Axes:
         """Columns of its own, for a series whose lines part from those it shared with."""
-        return Axes.of(self.view())
+        return Axes(
+            GrowingColumn(self.steps.view(), np.int64),
+            None if self.epochs is None else GrowingColumn(self.epochs.view(), np.float64),
+            None if self.times is None else GrowingColumn(self.times.view(), np.float64),
+        )
 
     def extend(self, new: Series) -> None:
         self.steps.extend(new.steps)

@@ -24,6 +24,7 @@ import numpy as np
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import ParseResult, quote_key, union_steps, with_epochs
 from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.grown import epochs_at
 
 #: Names the frameworks log to MLflow whose meaning is a registry key: Hugging Face
 #: Trainer's MLflowCallback (`loss`, `eval_loss`, `learning_rate`), Lightning's MLFlowLogger
@@ -257,7 +258,7 @@ def _grown_epochs(
         # the arrays handed out before must not change)
         start = int(np.searchsorted(steps[:before], epoch_steps[axis_from], side="left"))
         column = GrowingColumn(column.view()[:start], np.float64)
-    column.extend(_epochs_at(steps[start:], epoch_steps, epochs))
+    column.extend(epochs_at(steps[start:], epoch_steps, epochs))
     return column
 
 
@@ -285,14 +286,6 @@ def _with_epochs(
     steps, values, times = columns
     dated = with_epochs(Series(name, steps, values, None, times), epoch_steps, epochs).epochs
     return dated  # type: ignore[return-value]
-
-
-def _epochs_at(steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> np.ndarray:
-    """The epoch logged at or last before each step (NaN before the first): with_epochs's."""
-    if not len(epoch_steps):
-        return np.full(len(steps), np.nan)
-    where = np.searchsorted(epoch_steps, steps, side="right") - 1
-    return np.where(where >= 0, epochs[np.maximum(where, 0)], np.nan)
 
 
 # --- table steps ------------------------------------------------------------------------------
