@@ -9,7 +9,8 @@ for some of them only); this module only holds the columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,11 +62,15 @@ class Axes:
         )
 
     def extend(self, new: Series) -> None:
-        self.steps.extend(new.steps)
+        self.extend_lists(new.steps, new.epochs, new.times)
+
+    def extend_lists(self, steps: Any, epochs: Any, times: Any) -> None:
+        """New points' axes, as arrays or lists (the fast path's few points a write)."""
+        self.steps.extend(steps)
         if self.epochs is not None:
-            self.epochs.extend(new.epochs)
+            self.epochs.extend(epochs)
         if self.times is not None:
-            self.times.extend(new.times)
+            self.times.extend(times)
 
     @property
     def columns(self) -> list[GrowingColumn]:
@@ -77,6 +82,9 @@ class GrowingSeries:
     key: str
     axes: Axes
     values: GrowingColumn
+    #: the Series last handed out, and the buffers and length it shows (see series())
+    _shown: Series | None = field(default=None, repr=False, compare=False)
+    _shown_at: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, series: Series, axes: Axes | None = None) -> GrowingSeries:
@@ -99,11 +107,41 @@ class GrowingSeries:
         return not self.steps.size or int(new.steps[0]) > int(self.steps.view()[-1])
 
     def series(self) -> Series:
+        """The series as read so far. The one handed out last when its columns have not
+        grown nor moved since (a key a write left alone): most of a log's keys at most of
+        its writes, and a Series made again costs more than the write's own points."""
         axes = self.axes
-        return Series(
+        at = (
+            axes.steps.buffer,
+            self.values.buffer,
+            None if axes.epochs is None else axes.epochs.buffer,
+            None if axes.times is None else axes.times.buffer,
+            self.values.size,
+        )
+        shown = self._shown
+        if shown is not None and _same_buffers(at, self._shown_at):
+            return shown
+        self._shown_at = at
+        self._shown = Series(
             self.key,
             axes.steps.view(),
             self.values.view(),
             None if axes.epochs is None else axes.epochs.view(),
             None if axes.times is None else axes.times.view(),
         )
+        return self._shown
+
+    def forget(self) -> None:
+        """Hand out a new Series next time (its epochs were written in place)."""
+        self._shown = None
+
+
+def _same_buffers(at: tuple[Any, ...], before: tuple[Any, ...]) -> bool:
+    """Whether the columns are the same buffers (by identity) and length as before."""
+    return (
+        at[0] is before[0]
+        and at[1] is before[1]
+        and at[2] is before[2]
+        and at[3] is before[3]
+        and at[4] == before[4]
+    )

@@ -29,17 +29,21 @@ order. Quirks handled here:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.appended_rows import NewPoints, Points, RowAppends
+from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.csv_rows import header_names, plain_rows, whole
 
 NAME = "the Keras CSV log"
 #: What Keras' CSVLogger writes for a key a row lacks.
 MISSING = frozenset({"", "NA"})
+_MISSING_BYTES = tuple(token.encode() for token in sorted(MISSING))
 _KEYS = {
     "loss": "train_loss",
     "acc": "train_accuracy",
@@ -91,11 +95,7 @@ def parse_keras_csv(data: bytes, segment: int | None = None) -> ParseResult:
                 f"{_segment_index(segment, len(segments)) + 1}",
             )
         )
-    wanted = [
-        (name, ALIASES.get(_KEYS.get(name, name), _KEYS.get(name, name)))
-        for name in table.header
-        if name not in ("epoch", index)
-    ]
+    wanted = _wanted(table.header, index)
     if len(segments) > 1 and segment is None:
         for number, (first, last, _, _) in enumerate(segments, start=1):
             part, _ = _fit(table, wanted, rows, row_epoch, first, last)
@@ -111,6 +111,15 @@ def parse_keras_csv(data: bytes, segment: int | None = None) -> ParseResult:
         result.problems.extend(fit.problems)
     result.problems.extend(whole_file)
     return result
+
+
+def _wanted(header: list[str], index: str | None) -> list[tuple[str, str]]:
+    """(column, key) for every metric column of a header (`index`: pandas' index column)."""
+    return [
+        (name, ALIASES.get(_KEYS.get(name, name), _KEYS.get(name, name)))
+        for name in header
+        if name not in ("epoch", index)
+    ]
 
 
 def _fit(
@@ -168,6 +177,52 @@ def _segments(rows: np.ndarray, epochs: np.ndarray) -> list[list[int]]:
     ]
 
 
+# --- a write's new rows alone (the fast path of an appended log: readers/appended_rows.py) ---
+
+
+@lru_cache(maxsize=32)
+def _row_plan(header: bytes) -> tuple[bytes, int, int, tuple[tuple[int, str], ...]] | None:
+    """(delimiter, width, epoch column, ((column, key), ...)) of a log's header, its keys as
+    the parse names them; None for one the fast path leaves to the parse."""
+    found = header_names(header, NAME)
+    if found is None:
+        return None
+    names = list(found[0])
+    index = names[0] if names[0] in _INDEX_NAMES else None
+    epoch_name = "epoch" if "epoch" in names else index
+    if epoch_name is None:
+        return None
+    keys, _, _ = csv_table.assign_keys(_wanted(names, index))
+    columns = tuple((names.index(column), key) for column, key in keys.items())
+    return found[1], len(names), names.index(epoch_name), columns
+
+
+def read_new_rows(header: bytes, context: list[bytes], complete: bytes) -> NewPoints | None:
+    """The points new plain rows add, each epoch after the last (appended_rows refuses an
+    epoch at or before the last read: a resume, or a new fit at 0): a point a cell that
+    is not `NA`. None for anything else (no usable epoch, an epoch going back)."""
+    plan = _row_plan(header)
+    if plan is None:
+        return None
+    delimiter, width, epoch_at, columns = plan
+    rows = plain_rows(complete, delimiter, width, _MISSING_BYTES)
+    if rows is None:
+        return None
+    epochs: list[int] = []
+    for cells in rows:
+        epoch = whole(cells[epoch_at])
+        if epoch is None or (epochs and epoch <= epochs[-1]):
+            return None
+        epochs.append(epoch)
+    series = {}
+    for column, key in columns:
+        steps = [epoch for epoch, cells in zip(epochs, rows) if cells[column] is not None]
+        if steps:
+            values = [cells[column] for cells in rows if cells[column] is not None]
+            series[key] = Points(steps, values)  # type: ignore[arg-type]
+    return NewPoints(epochs, series)
+
+
 def _sniff(head: bytes) -> bool:
     """The first line starts with an `epoch` field; the others look like metric names."""
     text = head.decode("utf-8", errors="ignore").lstrip("\ufeff")
@@ -201,5 +256,5 @@ FORMAT = FileFormat(
     ),
     sniff=_sniff,
     parse=parse_keras_csv,
-    appends=Appends(header_lines=1, context_lines=2),
+    appends=RowAppends(header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_keras_csv),
 )

@@ -33,14 +33,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.appended_rows import NewPoints, RowAppends
+from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.csv_numbers import read_numeric_table
+from metricwatch.readers.csv_rows import header_names
+from metricwatch.readers.lightning_rows import RowPlan, step_rows
 
 NAME = "metrics.csv"
 _AXES = ("step", "epoch", "created_at")
@@ -212,6 +216,31 @@ def _sniff(head: bytes) -> bool:
     return "step" in fields or "epoch" in fields
 
 
+# --- a write's new rows alone (the fast path of an appended log: readers/appended_rows.py) ---
+
+
+@lru_cache(maxsize=32)
+def _row_plan(header: bytes) -> RowPlan | None:
+    """How a step log's rows are read (its keys as the parse names them); None for a file
+    the fast path leaves to the parse (test-tube's: by epoch, or with `created_at`)."""
+    found = header_names(header, NAME)
+    if found is None:
+        return None
+    names, delimiter = found
+    if "step" not in names or "created_at" in names:
+        return None
+    keys, _, _ = csv_table.assign_keys(_wanted(list(names)))
+    columns = tuple((names.index(column), key) for column, key in keys.items())
+    epoch = names.index("epoch") if "epoch" in names else None
+    return RowPlan(delimiter, len(names), names.index("step"), epoch, columns)
+
+
+def read_new_rows(header: bytes, context: list[bytes], complete: bytes) -> NewPoints | None:
+    """The points new plain rows of a step log add (lightning_rows), or None."""
+    plan = _row_plan(header)
+    return None if plan is None else step_rows(plan, complete)
+
+
 def parse_meta_tags(data: bytes) -> dict:
     """The config in a legacy test-tube `meta_tags.csv` (`key,value` rows), values typed
     as in parse_hparams. Never raises."""
@@ -333,5 +362,7 @@ FORMAT = FileFormat(
         ("hparams.yaml", lambda data: {"config": parse_hparams(data.decode("utf-8", "replace"))}),
         ("meta_tags.csv", lambda data: {"config": parse_meta_tags(data)}),  # test-tube
     ),
-    appends=Appends(header_lines=1, context_lines=2),
+    appends=RowAppends(
+        header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_lightning_csv
+    ),
 )

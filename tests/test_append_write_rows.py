@@ -1,0 +1,280 @@
+"""The fast path of an appended CSV log (readers/appended_rows.py): a write's plain rows
+read alone, in Python, give the same run as a whole parse of the file; anything else
+falls back to the general path (the parse of context and new lines), with the same
+result, or to a whole read (None), as before.
+
+Each write here is checked against the whole parse of the file as written so far, and
+whether the format's parse ran (the general path) or not (the fast path) is counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metricwatch.readers import appended, format_named, parse
+from metricwatch.readers.appended import AppendedLog
+from metricwatch.readers.appended_rows import row_reader
+from tests.test_appended import line_ends, same
+
+CORPUS = Path(__file__).parent / "corpus"
+
+PL_HEADER = "epoch,lr-AdamW,step,train/acc_epoch,train/acc_step,train/loss_epoch,train/loss_step,val/acc,val/loss\n"  # noqa: E501
+
+
+def pl_write(step: int, end_of_epoch: bool = False) -> str:
+    """One Lightning write: the lr row (no epoch), the training row, and at an epoch's end
+    the validation and epoch rows (benchmarks/format_logs.py's shape)."""
+    epoch = step // 10
+    rows = [
+        f",{0.001 / (step + 1)!r},{step},,,,,,",
+        f"{epoch},,{step},,{0.5 + step / 1e3!r},,{2.0 / (step + 1)!r},,",
+    ]
+    if end_of_epoch:
+        rows.append(f"{epoch},,{step},,,,,{0.6 + step / 1e3!r},{1.5 / (step + 1)!r}")
+        rows.append(f"{epoch},,{step},{0.55 + step / 1e3!r},,{1.9 / (step + 1)!r},,,")
+    return "\n".join(rows) + "\n"
+
+
+class Follower:
+    """An appended log followed write by write, each result checked against the whole parse;
+    counts the writes read by the fast path, by the general path, and read whole."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
+        self.fast = self.general = self.whole = 0
+        self.calls: list[int] = []
+        self.log = self._start()
+
+    def _start(self) -> AppendedLog | None:
+        """Follow the file as written so far (None: the loader reads it whole each time)."""
+        result = parse(self.name, self.data)
+        fmt = format_named(result.format)
+        assert fmt is not None
+        return AppendedLog.start(self._counted(fmt), self.data, result)
+
+    def _counted(self, fmt):
+        """The format with its parse counted, its fast path kept (it reads as that parse)."""
+        original = fmt.parse
+
+        def counting(data: bytes):
+            self.calls.append(1)
+            return original(data)
+
+        appends = fmt.appends
+        if row_reader(appends, original) is not None:
+            appends = dataclasses.replace(appends, parse=counting)
+        return dataclasses.replace(fmt, parse=counting, appends=appends)
+
+    def write(self, text: str | bytes) -> object:
+        """Append text (whole lines, or not) and read it; the result, checked."""
+        raw = text.encode() if isinstance(text, str) else text
+        self.data += raw
+        before = len(self.calls)
+        if self.log is None:
+            self.whole += 1
+            self.log = self._start()
+            return None
+        grown = self.log.update(self.data[self.log.offset :])
+        if grown is None:
+            self.whole += 1
+            self.log = self._start()
+            return None
+        if len(self.calls) == before:
+            self.fast += 1
+        else:
+            self.general += 1
+        grown.format = self.log.format.name
+        same(grown, parse(self.name, self.data))
+        return grown
+
+
+def lightning(steps: int = 3) -> Follower:
+    text = PL_HEADER + "".join(pl_write(step) for step in range(steps))
+    return Follower("metrics.csv", text.encode())
+
+
+def test_lightning_writes_are_read_by_the_fast_path_and_match_the_whole_parse():
+    log = lightning()
+    for step in range(3, 60):
+        log.write(pl_write(step, end_of_epoch=step % 10 == 9))
+    # an epoch's end brings the first point of the val keys once (a new key: the general
+    # path makes its column), every other write is plain rows after the last step
+    assert log.whole == 0
+    assert log.general <= 2
+    assert log.fast >= 55
+
+
+def test_an_lr_row_dated_by_the_next_write_is_filled_in_by_the_general_path():
+    log = lightning()
+    lr_row, train_row = pl_write(3).splitlines(keepends=True)
+    # lr shared its axes with the training keys (same steps, same epochs): a row of its
+    # own parts them, which is the general path's
+    grown = log.write(lr_row)  # its epoch is not known yet: NaN, as the whole parse says
+    assert (log.fast, log.general) == (0, 1)
+    assert np.isnan(grown.table.series["lr"].epochs[-1])
+    lr_row, train_row = pl_write(4).splitlines(keepends=True)
+    log.write(train_row.replace(",4,", ",3,"))  # at the last step: dates the lr row
+    grown = log.write(lr_row)  # lr on axes of its own now: the fast path
+    assert (log.fast, log.general) == (1, 2)
+    assert np.isnan(grown.table.series["lr"].epochs[-1])
+    first = grown.table.series["lr"]
+    grown = log.write(train_row)  # at the last step: the general path fills the epoch
+    assert (log.fast, log.general) == (1, 3)
+    assert grown.table.series["lr"].epochs[-1] == 0.0
+    assert grown.table.series["lr"] is not first  # epochs written in place: a new Series
+    log.write(pl_write(5))
+    assert (log.fast, log.general, log.whole) == (2, 3, 0)
+
+
+def test_rows_at_the_last_step_read_in_a_later_write_go_to_the_general_path():
+    log = lightning()
+    log.write(pl_write(3) + pl_write(4) + pl_write(5) + pl_write(6))
+    rows = pl_write(9, end_of_epoch=True).splitlines(keepends=True)
+    log.write("".join(rows[:2]))
+    log.write(rows[2])  # the validation row of step 9, at the last step read
+    log.write(rows[3])
+    assert log.whole == 0 and log.general >= 2
+
+
+def test_a_step_going_back_is_read_whole_as_before():
+    log = lightning(6)
+    assert log.write(pl_write(2)) is None
+    assert log.whole == 1
+
+
+def test_cells_that_are_no_plain_number_go_to_the_general_path():
+    log = lightning()
+    log.write(",nan,3,,,,,,\n0,,3,,nan,,inf,,\n")  # a NaN loss is data: read by the parse
+    log.write(",1e-3,4,,,,,,\n0,,4,,0.5,,2.0,,\n")
+    log.write(",1E-3,5,,,,,,\n0,,5,,+.5,,-2.,,\n")
+    assert (log.fast, log.general, log.whole) == (2, 1, 0)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        ",1e-3,3,,,,,,\n\n0,,3,,0.5,,2.0,,\n",  # a blank line
+        ",1e-3,3,,,,,\n0,,3,,0.5,,2.0,,\n",  # a row a cell short
+        ",1e-3,3,,,,,,,\n0,,3,,0.5,,2.0,,\n",  # a cell too many
+        ",1e-3, 3,,,,,,\n0,,3,,0.5,,2.0,,\n",  # padding
+        ',1e-3,"3",,,,,,\n0,,3,,0.5,,2.0,,\n',  # quotes
+        ",1-3,3,,,,,,\n0,,3,,0.5,,2.0,,\n",  # no number
+        ",1e-3,3.5,,,,,,\n0,,3,,0.5,,2.0,,\n",  # a step that is not whole
+        ",1e-3,,,,,,,\n0,,3,,0.5,,2.0,,\n",  # no step
+        ",1e-3,4,,,,,,\n0,,3,,0.5,,2.0,,\n",  # a step going back among the new rows
+        ",1e-3,3,,,,,,\n1e999,,3,,0.5,,2.0,,\n",  # an epoch that is not finite
+    ],
+)
+def test_rows_the_fast_path_leaves_read_as_the_general_path_reads_them(rows):
+    log = lightning()
+    log.write(rows)
+    assert log.fast == 0
+    log.write(pl_write(7))  # and the log goes on
+
+
+def test_crlf_rows_and_a_row_without_any_metric_are_plain_rows():
+    log = lightning()
+    log.write(pl_write(3).replace("\n", "\r\n"))
+    log.write("0,,4,,,,,,\n")  # a step with no value: a table step all the same
+    log.write(pl_write(5))
+    assert (log.fast, log.general, log.whole) == (3, 0, 0)
+
+
+def test_keys_logged_on_the_same_rows_part_when_a_row_lacks_one():
+    log = lightning()
+    log.write("0,,3,,0.5,,,,\n")  # train/acc_step without train/loss_step
+    assert (log.fast, log.general) == (0, 1)
+    log.write(pl_write(4))
+    assert log.fast == 1
+
+
+def test_a_line_being_written_and_a_big_write_are_the_parse_s():
+    log = lightning()
+    write = pl_write(3)
+    log.write(write[:-5])
+    log.write(write[-5:])
+    assert (log.fast, log.general) == (0, 2)
+    big = "".join(pl_write(step) for step in range(4, 4 + appended.ROWS_BYTES // 40))
+    assert len(big) > appended.ROWS_BYTES
+    log.write(big)
+    assert (log.fast, log.general) == (0, 3)
+
+
+def test_a_format_with_another_parse_has_no_fast_path():
+    fmt = format_named("lightning_csv")
+    assert row_reader(fmt.appends, fmt.parse) is not None
+    other = dataclasses.replace(fmt, parse=lambda data: fmt.parse(data))
+    assert row_reader(other.appends, other.parse) is None
+
+
+def test_a_key_a_write_left_alone_keeps_its_series():
+    log = lightning()
+    first = log.write(pl_write(3, end_of_epoch=True))
+    second = log.write(pl_write(4))
+    assert second.table.series["val_loss"] is first.table.series["val_loss"]
+    assert second.table.series["train_loss_step"] is not first.table.series["train_loss_step"]
+
+
+# --- Keras --------------------------------------------------------------------------------------
+
+KERAS_HEADER = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\r\n"
+
+
+def keras_row(epoch: int, val: bool = True) -> str:
+    cells = [0.5 + epoch / 100, 1e-3, 2.0 / (epoch + 1)]
+    cells += [0.4 + epoch / 100, 2.5 / (epoch + 1)] if val else ["NA", "NA"]
+    return f"{epoch}," + ",".join(str(c) for c in cells) + "\r\n"
+
+
+def test_keras_rows_are_read_by_the_fast_path_and_match_the_whole_parse():
+    log = Follower("training.log", (KERAS_HEADER + keras_row(0) + keras_row(1)).encode())
+    for epoch in range(2, 30):
+        log.write(keras_row(epoch, val=epoch % 3 != 0))
+    # the first row without validation parts the val keys' axes from the training keys'
+    # (the general path's); every other row is the fast path's
+    assert (log.fast, log.general, log.whole) == (27, 1, 0)
+
+
+def test_a_keras_fit_appended_or_resumed_is_read_whole():
+    log = Follower("training.log", (KERAS_HEADER + keras_row(0) + keras_row(1)).encode())
+    log.write(keras_row(2))
+    assert log.write(keras_row(0)) is None  # a second fit: a run per fit
+    log = Follower("training.log", (KERAS_HEADER + keras_row(0) + keras_row(1)).encode())
+    assert log.write(keras_row(1)) is None  # a resume at the last epoch
+    log.write(keras_row(2) + keras_row(3))
+    assert log.write("4,0.5,NA,NA,x,1\r\n") is None  # text: a problem the parse tells
+
+
+# --- every corpus log, in writes of a few lines ---------------------------------------------
+
+LOGS = sorted(
+    [
+        *CORPUS.glob("lightning_csv/**/metrics.csv"),
+        *CORPUS.glob("ultralytics/*/results.csv"),
+        *(p for p in CORPUS.glob("keras_csv/**/*") if p.suffix in (".log", ".csv")),
+        *CORPUS.glob("detectron2/*/metrics.json"),
+    ]
+)
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: str(p.relative_to(CORPUS)))
+def test_every_corpus_log_written_a_few_lines_at_a_time_reads_as_its_whole_parse(path):
+    data = path.read_bytes()
+    ends = line_ends(data)
+    fmt = format_named(parse(path.name, data).format)
+    start = next(e for e in ends if data[:e].count(b"\n") > fmt.appends.header_lines)
+    log = Follower(path.name, data[:start])
+    rng = random.Random(str(path))
+    written = start
+    later = [e for e in ends if e > start]
+    while later:
+        end = later[min(len(later), rng.choice((1, 1, 2, 3, 5))) - 1]
+        later = [e for e in later if e > end]
+        log.write(data[written:end])
+        written = end
+    assert log.fast + log.general + log.whole > 0
