@@ -54,7 +54,8 @@ from typing import Any
 
 from metricwatch import inotify, inotify_watch
 from metricwatch.sources.discovery import dir_id, resolve_root
-from metricwatch.watch_tree import MetricsFilter, RunTree, RunUpdate, UpdateKind, _stamp
+from metricwatch.watch_routes import MetricsFilter, Tracked
+from metricwatch.watch_tree import RunTree, RunUpdate, UpdateKind, _stamp
 
 #: Milliseconds watchfiles waits for more changes before handing a batch over.
 DEBOUNCE_MS = 30
@@ -266,7 +267,7 @@ class RunWatcher(RunTree):
                 return []
             found = self._scan_root()
             self._root_seen = True
-            self.dirs = found.dirs
+            self.dirs = Tracked(found.dirs)
             updates = []
             for location in found.runs:
                 self.known[location.metrics_path] = location.name
@@ -334,7 +335,7 @@ class RunWatcher(RunTree):
                 refused |= {
                     p for p, ident in paths.items() if ident not in watched and dir_id(p) == ident
                 }
-        self._watched, self._unwatched = paths, refused
+        self._watched, self._unwatched = Tracked(paths), refused
         self._set_mode(self._event_mode(refused, len(paths), odd))
         return notify
 

@@ -46,10 +46,8 @@ from metricwatch.sources.discovery import (
     DirId,
     DiscoveryError,
     Scan,
-    claims_file,
     dir_id,
     distinct_name,
-    is_run_dir_candidate,
     is_store_file,
     run_dir_of,
     run_file_of,
@@ -57,8 +55,8 @@ from metricwatch.sources.discovery import (
     scan,
 )
 from metricwatch.timed_io import WATCH_POOL, Blocked, TimedCalls
+from metricwatch.watch_routes import NOTHING, MetricsFilter, RunRoutes, Tracked
 from metricwatch.watch_runs import (
-    RunLayouts,
     RunUpdate,
     Stamp,
     UpdateKind,
@@ -68,46 +66,17 @@ from metricwatch.watch_runs import (
 )
 
 
-def _is_metrics_file(path: str) -> bool:
-    """A name some reader may hold (metrics.json, ...): worth a look."""
-    return may_be_run_file(os.path.basename(path))
-
-
-class MetricsFilter:
-    """The names worth a look: metrics.json files, new directories, and deletions.
-
-    The writer's temporary files (`.metrics.json.XXXX.tmp`) and everything
-    under hidden or skipped directories are dropped here, before any stat.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def __call__(self, change: object, path: str) -> bool:
-        name = os.path.basename(path)
-        if name.startswith("."):
-            return False
-        parent = Path(path).parent
-        if not is_run_dir_candidate(self.root, parent):
-            return False
-        if may_be_run_file(name):
-            return True
-        kind = getattr(change, "name", str(change))
-        if kind == "added":
-            return os.path.isdir(path)
-        return kind == "deleted"
-
-
-class RunTree(RunLayouts):
+class RunTree(RunRoutes):
     """The runs and searched directories under root; changes in, RunUpdates out."""
 
     def __init__(self, root: Path, *, on_error: Callable[[str], None] | None = None) -> None:
         self.root = Path(os.path.realpath(root))
-        self.known: dict[Path, str] = {}
-        self.dirs: dict[Path, DirId] = {}  # every directory searched: what events come from
+        # Tracked: what a change means is remembered until one of them changes (watch_routes).
+        self.known: dict[Path, str] = Tracked()
+        self.dirs: dict[Path, DirId] = Tracked()  # every directory searched: events come from
         self._stamps: dict[Path, Stamp | None] = {}
-        self._run_dirs: dict[Path, Path] = {}  # run file -> its run directory (cached)
-        self._formats: dict[Path, FileFormat | None] = {}  # run file -> its format (cached)
+        self._run_dirs: dict[Path, Path] = Tracked()  # run file -> its run directory (cached)
+        self._formats: dict[Path, FileFormat | None] = Tracked()  # run file -> its format
         # Runs read whole-directory (MLflow, TensorBoard): a stamp of their other files, so
         # that a stat round (polling, a catch-up) sees a metric appended beside the run file.
         self._trees: dict[Path, int] = {}
@@ -117,7 +86,7 @@ class RunTree(RunLayouts):
         )
         shown = printable(str(root))
         self.display = shown if self._single_file or shown.endswith("/") else f"{shown}/"
-        self._watched: dict[Path, DirId] = {}  # what the open watch was given
+        self._watched: dict[Path, DirId] = Tracked()  # what the open watch was given
         self._unwatched: set[Path] = set()  # ... and the kernel refused: polled
         self._root_seen = False  # PATH existed once: if it goes, it is "gone", not "not yet"
         # The watcher thread and a caller of poll_once may both update `known`.
@@ -127,6 +96,7 @@ class RunTree(RunLayouts):
         # Stats and searches with a deadline: a hung mount holds up no other run.
         self._io = TimedCalls(pool=WATCH_POOL)
         self._searches = TimedCalls(timed_io.SEARCH_TIMEOUT_S, pool=WATCH_POOL)
+        self._start_routes()
 
     @property
     def watch_dir(self) -> Path:
@@ -175,37 +145,19 @@ class RunTree(RunLayouts):
         new_dirs: set[Path] = set()
         removed: set[Path] = set()
         touched: dict[Path, bool] = {}  # runs to look at again -> whether they surely changed
-        by_dir = {} if self._single_file else {self._run_dir(p): p for p in self.known}
-        for kind, raw in changes:
-            path = Path(raw)
-            if (store := _store_of_wal(path)) is not None and store in self.known:
-                touched[store] = True  # SQLite in WAL mode writes there until a checkpoint
+        for route in self._routes(list(changes), keep):
+            if route is NOTHING:
                 continue
-            if path == self.watch_dir or path in self.dirs:
-                if kind in ("deleted", "added"):
-                    removed.add(path)  # gone, or maybe replaced: its identity decides
-                if (owner := self._owner(path.parent, by_dir)) is not None:
-                    touched[owner] = touched.get(owner, False)  # an owned directory came or went
-                continue
-            beside = is_store_file(path) and path.parent in by_dir  # a store beside a run
-            owner = self._owner(path.parent, by_dir)
-            if owner is not None and path != owner and not beside:
-                self._touch(touched, owner, path, kind)
-                continue
-            if not keep(_Kind(kind), raw):
-                continue
-            if _is_metrics_file(raw):
-                if self._single_file:
-                    if path == self.root:
-                        files.add(path)
-                elif path in self.known or (
-                    (beside or not self._run_above(path.parent)) and claims_file(path) is not None
-                ):
-                    # A new file in a directory that is no run yet, if a reader claims it
-                    # (one file per run: another log beside a run's file is its own).
-                    files.add(path)
-            elif kind == "added" and not self._single_file and not self._run_above(path.parent):
-                new_dirs.add(path)
+            removed_dir, owner, surely, file, new_dir = route
+            if removed_dir is not None:
+                removed.add(removed_dir)
+            if owner is not None:
+                touched[owner] = touched.get(owner, False) or surely
+            if file is not None:
+                files.add(file)
+            if new_dir is not None:
+                new_dirs.add(new_dir)
+        by_dir = self._by_dir()
         updates: list[RunUpdate] = []
         # Deletions first: a directory moved within PATH frees its identity for its new path.
         # A searched directory deleted (or replaced) has lost its watch, even if one made
@@ -276,7 +228,7 @@ class RunTree(RunLayouts):
         self._learn(found)
         updates: list[RunUpdate] = []
         if full:
-            self.dirs = dict(found.dirs)
+            self.dirs = Tracked(found.dirs)
             updates = self._missed_by(found)
         else:
             self.dirs.update(found.dirs)
@@ -408,26 +360,7 @@ class RunTree(RunLayouts):
                 updates.extend(found)
         return updates
 
-    def _needs_new_watch(self) -> bool:
-        with self._lock:
-            return any(self._watched.get(p) != ident for p, ident in self.dirs.items())
-
     def _report(self, message: str) -> None:
         if self.on_error is not None and message != self._last_error:
             self._last_error = message
             self.on_error(message)
-
-
-class _Kind:
-    """A change name as MetricsFilter expects it (an object with .name)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _store_of_wal(path: Path) -> Path | None:
-    """The store file whose write-ahead log path is (`mlflow.db-wal`), if it is one."""
-    if not path.name.endswith("-wal"):
-        return None
-    store = path.with_name(path.name[: -len("-wal")])
-    return store if is_store_file(store) else None

@@ -9,7 +9,7 @@ general one sharing its file name (the native `metrics.json`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers import (
@@ -42,9 +42,45 @@ FORMATS: tuple[FileFormat, ...] = (
 )
 
 
+T = TypeVar("T")
+
+#: Names remembered per registry question; past this many, they are forgotten and learnt
+#: again (an MLflow run's metric files may have any names).
+NAMES_REMEMBERED = 4096
+
+
+class ByName:
+    """The answers of a question about a file name and a registry of formats, remembered per
+    name: a live run's events ask about the same few names again and again. Forgotten when
+    the registry is another tuple (a test adding a format)."""
+
+    def __init__(self, question: Callable[[tuple[FileFormat, ...], str], T]) -> None:
+        self._question = question
+        # One attribute, read and replaced at once: threads may ask together.
+        self._memo: tuple[tuple[FileFormat, ...] | None, dict[str, Any]] = (None, {})
+
+    def __call__(self, formats: tuple[FileFormat, ...], name: str) -> Any:
+        known, answers = self._memo
+        if known is not formats or len(answers) >= NAMES_REMEMBERED:
+            answers = {}
+            self._memo = (formats, answers)
+        try:
+            return answers[name]
+        except KeyError:
+            answer = answers[name] = self._question(formats, name)
+            return answer
+
+
+_may_be_run_file = ByName(lambda formats, name: any(fmt.may_hold(name) for fmt in formats))
+_tail_format = ByName(
+    lambda formats, name: next((f for f in formats if f.tail and f.may_hold(name)), None)
+)
+_format_named = ByName(lambda formats, name: next((f for f in formats if f.name == name), None))
+
+
 def may_be_run_file(filename: str) -> bool:
     """Whether a file of this name may be a run's log (a cheap test before any read)."""
-    return any(fmt.may_hold(filename) for fmt in FORMATS)
+    return _may_be_run_file(FORMATS, filename)
 
 
 def claim(filename: str, head: bytes) -> FileFormat | None:
@@ -70,17 +106,18 @@ def parse(filename: str, data: bytes) -> ParseResult:
 
 def sidecars(format_name: str) -> tuple[tuple[str, Callable[[bytes], dict[str, Any]]], ...]:
     """The files beside a log of this format that describe its run (see FileFormat)."""
-    return next((fmt.sidecars for fmt in FORMATS if fmt.name == format_name), ())
+    fmt = _format_named(FORMATS, format_name)
+    return () if fmt is None else fmt.sidecars
 
 
 def format_named(name: str) -> FileFormat | None:
     """The format whose id is name (a ParseResult's `format`)."""
-    return next((fmt for fmt in FORMATS if fmt.name == name), None)
+    return _format_named(FORMATS, name)
 
 
 def tail_format(filename: str) -> FileFormat | None:
     """The format whose run is its log's directory, read by a tail (see FileFormat)."""
-    return next((f for f in FORMATS if f.tail is not None and f.may_hold(filename)), None)
+    return _tail_format(FORMATS, filename)
 
 
 def not_supported(filename: str) -> str:
@@ -101,6 +138,7 @@ __all__ = [
     "DAMAGE_KINDS",
     "FORMATS",
     "HEAD_BYTES",
+    "ByName",
     "FileFormat",
     "ParseResult",
     "claim",

@@ -12,8 +12,10 @@ in order.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +139,15 @@ class FileFormat:
     store: Callable[[Path], bool] | None = None
 
     def may_hold(self, filename: str) -> bool:
-        return any(fnmatch.fnmatchcase(filename, pattern) for pattern in self.patterns)
+        """Whether filename matches one of the patterns (as fnmatch.fnmatchcase would)."""
+        return self._names_match(filename) is not None
+
+    @cached_property
+    def _names_match(self) -> Callable[[str], re.Match[str] | None]:
+        """The patterns as one compiled expression: the watcher asks about every file event,
+        and a loop of fnmatch calls over each format's patterns added up."""
+        either = "|".join(fnmatch.translate(pattern) for pattern in self.patterns)
+        return re.compile(either or "(?!)").match  # no patterns: no name
 
 
 # --- small pieces every reader uses -----------------------------------------------------------

@@ -51,6 +51,7 @@ from pathlib import Path
 from metricwatch.readers import (
     FORMATS,
     HEAD_BYTES,
+    ByName,
     FileFormat,
     claim,
     may_be_run_file,
@@ -267,7 +268,11 @@ def is_store_file(path: Path) -> bool:
 
 
 def _store_named(name: str) -> bool:
-    return any(fmt.store is not None and fmt.may_hold(name) for fmt in FORMATS)
+    return _STORE_NAMED(FORMATS, name)
+
+
+#: Asked for every event and every mark of a run by the watcher: remembered per name.
+_STORE_NAMED = ByName(lambda formats, name: any(f.store and f.may_hold(name) for f in formats))
 
 
 def nested_run_file(directory: Path, subdirs: Collection[str]) -> Path | None:
