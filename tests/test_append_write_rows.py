@@ -19,9 +19,36 @@ import pytest
 from metricwatch.readers import appended, format_named, parse
 from metricwatch.readers.appended import AppendedLog
 from metricwatch.readers.appended_rows import row_reader
-from tests.test_appended import line_ends, same
+from metricwatch.readers.base import ParseResult
 
 CORPUS = Path(__file__).parent / "corpus"
+
+
+def same(a: ParseResult, b: ParseResult) -> None:
+    """Assert two results are the same run, point for point (as test_appended's)."""
+    assert a.format == b.format
+    assert a.table.x == b.table.x
+    assert a.table.steps.tolist() == b.table.steps.tolist()
+    assert sorted(a.table.series) == sorted(b.table.series)
+    for key, mine in a.table.series.items():
+        theirs = b.table.series[key]
+        assert mine.steps.tolist() == theirs.steps.tolist(), key
+        assert np.array_equal(mine.values, theirs.values, equal_nan=True), key
+        for axis in ("epochs", "times"):
+            x, y = getattr(mine, axis), getattr(theirs, axis)
+            assert (x is None) == (y is None), (key, axis)
+            if x is not None:
+                assert np.array_equal(x, y, equal_nan=True), (key, axis)
+    assert a.meta == b.meta
+    assert a.extra == b.extra
+    assert sorted((p.kind, p.message) for p in a.problems) == sorted(
+        (p.kind, p.message) for p in b.problems
+    )
+
+
+def line_ends(data: bytes) -> list[int]:
+    return [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+
 
 PL_HEADER = "epoch,lr-AdamW,step,train/acc_epoch,train/acc_step,train/loss_epoch,train/loss_step,val/acc,val/loss\n"  # noqa: E501
 
@@ -278,3 +305,55 @@ def test_every_corpus_log_written_a_few_lines_at_a_time_reads_as_its_whole_parse
         log.write(data[written:end])
         written = end
     assert log.fast + log.general + log.whole > 0
+
+
+# --- Ultralytics ----------------------------------------------------------------------------
+
+YOLO_HEADER = (
+    "epoch,time,train/box_loss,train/cls_loss,train/dfl_loss,metrics/precision(B),"
+    "metrics/recall(B),metrics/mAP50(B),metrics/mAP50-95(B),val/box_loss,val/cls_loss,"
+    "val/dfl_loss,lr/pg0,lr/pg1,lr/pg2\n"
+)
+
+
+def yolo_row(epoch: int, time: float | None = None, validated: bool = True) -> str:
+    """A results.csv row; `time` None: its cell empty."""
+    train = [1.0 / epoch, 2.0 / epoch, 0.7 + 1.0 / epoch]
+    val = [0.5 + epoch / 100, 0.4, 0.3 + epoch / 100, 0.2, 1.1 / epoch, 1.7, 0.9 / epoch]
+    cells = [epoch, "" if time is None else time, *train, *(val if validated else [0] * 7)]
+    return ",".join(str(c) for c in [*cells, 0.01, 0.01 / epoch, 0.01]) + "\n"
+
+
+def ultralytics(epochs: int = 2) -> Follower:
+    rows = "".join(yolo_row(e, 60.5 * e) for e in range(1, epochs + 1))
+    return Follower("results.csv", (YOLO_HEADER + rows).encode())
+
+
+def test_ultralytics_rows_with_loss_sums_and_durations_are_the_fast_path_s():
+    log = ultralytics()
+    for epoch in range(3, 20):
+        log.write(yolo_row(epoch, 60.5 * epoch + (epoch % 4) * 0.3))
+    log.write(yolo_row(20, 12.5))  # the clock restarted (a resume that kept the epochs)
+    log.write(yolo_row(21, 70.0) + yolo_row(22, 130.25))
+    assert (log.fast, log.general, log.whole) == (19, 0, 0)
+
+
+def test_ultralytics_rows_the_fast_path_leaves_to_the_parse():
+    log = ultralytics()
+    assert log.write(yolo_row(3, 180.0, validated=False)) is None  # the notice's count changes
+    log.write(yolo_row(4, None))  # no time: the row before has none for the next one
+    log.write(yolo_row(5, 300.0))
+    log.write(yolo_row(6, 360.0).replace(",0.01,", ", 0.01,"))  # padding
+    log.write(yolo_row(7, 420.0))  # the context is not plain rows now
+    log.write(yolo_row(8, 480.0))
+    # rows 5 and 8 are the fast path's; the others the parse's (read whole while the
+    # unvalidated row is in the context: the chunk's parse tells its notice)
+    assert log.fast == 2 and log.general + log.whole == 4
+
+
+def test_an_ultralytics_header_with_a_loss_column_and_its_parts_has_no_fast_path():
+    header = YOLO_HEADER.replace("lr/pg2\n", "train/loss\n")
+    log = Follower("results.csv", (header + yolo_row(1, 1.0) + yolo_row(2, 2.0)).encode())
+    log.write(yolo_row(3, 3.0))
+    log.write(yolo_row(4, 4.0))
+    assert log.fast == 0 and log.general == 2

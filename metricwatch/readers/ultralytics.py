@@ -45,13 +45,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
 from metricwatch.model import EPOCH, Problem, ProblemKind, Series, Table
 from metricwatch.readers import csv_table
-from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.appended_rows import NewPoints, RowAppends
+from metricwatch.readers.base import FileFormat, ParseResult
+from metricwatch.readers.csv_rows import header_names
 from metricwatch.readers.lightning_csv import parse_hparams
+from metricwatch.readers.ultralytics_rows import RowPlan, epoch_rows
 
 NAME = "results.csv"
 _METRIC = re.compile(
@@ -181,7 +185,48 @@ def _task(header: list[str]) -> str | None:
 
 
 def _parts(table: csv_table.CsvTable, prefix: str) -> list[str]:
-    return [n for n in table.header if n.startswith(prefix) and n != prefix + "loss"]
+    return _part_names(table.header, prefix)
+
+
+def _part_names(header: list[str], prefix: str) -> list[str]:
+    return [n for n in header if n.startswith(prefix) and n != prefix + "loss"]
+
+
+@lru_cache(maxsize=32)
+def _row_plan(header: bytes) -> RowPlan | None:
+    """How a results.csv's new rows are read (ultralytics_rows), its keys as the parse
+    names them; None for one the fast path leaves to the parse (a column that would be
+    a loss sum or duration_s while it has no value, and the column's once it has one)."""
+    found = header_names(header, NAME)
+    if found is None or "epoch" not in found[0]:
+        return None
+    names = list(found[0])
+    keys, _, _ = csv_table.assign_keys(_wanted(names))
+    taken = set(keys.values())
+    sums = []
+    for total, prefix in (("train_loss", "train/"), ("val_loss", "val/")):
+        parts = [names.index(n) for n in _part_names(names, prefix)]
+        if len(parts) >= 2:
+            if total in taken:
+                return None
+            sums.append((total, tuple(parts)))
+    if "time" in names and "duration_s" in taken:
+        return None
+    return RowPlan(
+        delimiter=found[1],
+        width=len(names),
+        epoch=names.index("epoch"),
+        time=names.index("time") if "time" in names else None,
+        columns=tuple((names.index(column), key) for column, key in keys.items()),
+        validated=tuple(i for i, n in enumerate(names) if n.startswith(("val/", "metrics/"))),
+        sums=tuple(sums),
+    )
+
+
+def read_new_rows(header: bytes, context: list[bytes], complete: bytes) -> NewPoints | None:
+    """The points new plain rows add (ultralytics_rows), or None."""
+    plan = _row_plan(header)
+    return None if plan is None else epoch_rows(plan, context, complete)
 
 
 def _blank_unvalidated(table: csv_table.CsvTable, keep: np.ndarray, problems: list) -> None:
@@ -314,5 +359,7 @@ FORMAT = FileFormat(
         ("args.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),
         ("opt.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),  # YOLOv5
     ),
-    appends=Appends(header_lines=1, context_lines=2),
+    appends=RowAppends(
+        header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_ultralytics
+    ),
 )
