@@ -163,21 +163,23 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     # --- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Kept: timers and every write look them up, and a DOM query walks every widget.
+        self._run_list, self._view = RunList(id="runs"), RunView(id="view")
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
                 yield Input(placeholder="filter runs…", id="filter", disabled=True)
-                yield RunList(id="runs")
-            yield RunView(id="view")
+                yield self._run_list
+            yield self._view
             yield Static(self._waiting_text(), id="waiting")
         yield Footer(compact=True)
 
     @property
     def run_list(self) -> RunList:
-        return self.query_one("#runs", RunList)
+        return self._run_list
 
     @property
     def view(self) -> RunView:
-        return self.query_one("#view", RunView)
+        return self._view
 
     def _waiting_text(self, error: str | None = None) -> Text:
         if error is not None:
@@ -433,7 +435,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     def _widgets_mounted(self) -> bool:
         """Whether the main screen's widgets are there: a timer may fire while the app is
         being torn down (on quit), when they are already gone."""
-        return bool(self.screen_stack) and bool(self.query("#view")) and bool(self.query("#runs"))
+        return bool(self.screen_stack) and self._view.is_attached and self._run_list.is_attached
 
     def _check_status(self) -> None:
         """Live marks age into idle or stalled with time alone: re-check, no re-parse."""

@@ -7,13 +7,16 @@ only when its text actually changed.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import Static
 
 from metricwatch.analysis.status import STATUS_LOOKS, Status
 from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.tui.state import RunState, format_ago
+from metricwatch.tui.widgets.line_styles import LineStyles
 
 #: Cells of the run name kept, shortened in the middle, before the ETA, the last write
 #: and the status word are left out to make room (run position and watch mode go first).
@@ -136,6 +139,9 @@ class RunHeader(Static):
         self._now = 0.0
         #: How the charts are read (ViewOptions.labels), shown after the epoch.
         self.view_words: tuple[str, ...] = ()
+        self._styles = LineStyles()
+        #: The line made by LineStyles, and the look it was made for (None: Static draws).
+        self._fast: tuple[tuple[object, ...], Strip] | None = None
 
     def show(
         self,
@@ -167,7 +173,47 @@ class RunHeader(Static):
         )
         if text != self._text:
             self._text = text
-            self.update(text, layout=False)  # one line whatever the text: no relayout
+            self._fast = self._fast_strip(text)
+            if self._fast is not None:
+                self.refresh()  # drawn by render_line from the styles learned
+            else:
+                self.update(text, layout=False)  # one line whatever the text: no relayout
+
+    def render_line(self, y: int) -> Strip:
+        """The line LineStyles made when it knew its styles (see its module), if the look
+        is still the one it was made for; else Static's, which it learns the styles from."""
+        if y == 0 and self._fast is not None:
+            look, strip = self._fast
+            if look == self._look() and self.text_selection is None:
+                return strip
+            self._fast = None
+            self.update(self._text or "", layout=False)
+        strip = super().render_line(y)
+        if y == 0 and self._text is not None and self._fits(self._text):
+            self._styles.learn(self._look(), self._segments(self._text), strip)
+        return strip
+
+    def _fast_strip(self, text: Text) -> tuple[tuple[object, ...], Strip] | None:
+        if not self._fits(text):
+            return None
+        look = self._look()
+        strip = self._styles.strip(look, self._segments(text))
+        return None if strip is None else (look, strip)
+
+    def _fits(self, text: Text) -> bool:
+        """A line Static would draw as it is: one line within the width, nothing selected."""
+        return (
+            self.text_selection is None
+            and "\n" not in text.plain
+            and 0 < text.cell_len <= self.content_region.width
+        )
+
+    def _look(self) -> tuple[object, ...]:
+        """What the styles Textual draws depend on besides the text's own."""
+        return (self.visual_style, self.app.theme, self.app.ansi_color)
+
+    def _segments(self, text: Text) -> list[Segment]:
+        return list(text.render(self.app.console, end=""))
 
     def on_resize(self) -> None:
         # The fit depends on the width, which is only known once laid out.

@@ -1,0 +1,79 @@
+"""One line of Rich text made into a Textual strip without Textual's text pipeline.
+
+The header changes at every write of a live run (its step count), ten times a
+second. Given as a Static's content, each change converted the Text into
+Textual's Content, then wrapped, styled and cut it into a strip: 0.9 ms of
+the UI thread for one line, more than the rest of the frame it is drawn in.
+The line's look is made of a handful of styles that do not change between
+writes (bold name, dim separators, the status word's colour), so the strip is
+made here from Rich's own segments, with each Rich style mapped to the style
+Textual gave it when it last drew that style itself (learned from its strip).
+A style not seen yet, another theme or a selection in the widget: Textual
+draws the line, and teaches the styles in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from functools import lru_cache
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+
+@lru_cache(maxsize=1024)
+def _offset(x: int) -> Style:
+    return Style.from_meta({"offset": (x, 0)})
+
+
+class LineStyles:
+    """Rich style -> the Rich style Textual renders it as (meta aside), for one look.
+
+    `key` names the look (the widget's own style, the theme): styles learned under
+    another key are forgotten, never used."""
+
+    def __init__(self) -> None:
+        self._key: Hashable = None
+        self._styles: dict[Style | None, Style] = {}
+
+    def strip(self, key: Hashable, segments: Sequence[Segment]) -> Strip | None:
+        """The strip Textual would draw for these segments (of one line of Rich text), or
+        None when a style in them is not known under `key`. Each segment carries the
+        offset of its first character, as Textual's do (text selection reads them)."""
+        if key != self._key:
+            return None
+        styles = self._styles
+        out = []
+        x = cells = 0
+        for text, style, _ in segments:
+            learned = styles.get(style)
+            if learned is None:
+                return None
+            out.append(Segment(text, learned + _offset(x)))
+            x += len(text)
+            cells += Segment(text).cell_length
+        return Strip(out, cells)
+
+    def learn(self, key: Hashable, segments: Sequence[Segment], drawn: Strip) -> bool:
+        """Learn from Textual's strip for the same line: kept only when it is drawn segment
+        for segment as Rich split it (same texts, an offset and nothing else as meta), so
+        that a strip made later is the one Textual would have drawn. True if learned."""
+        if key != self._key:
+            self._key, self._styles = key, {}
+        drawn_segments = list(drawn)
+        if len(drawn_segments) != len(segments):
+            return False
+        found: dict[Style | None, Style] = {}
+        x = 0
+        for (text, style, _), (drawn_text, drawn_style, control) in zip(segments, drawn_segments):
+            if control or drawn_text != text or drawn_style is None:
+                return False
+            if drawn_style.meta != {"offset": (x, 0)}:
+                return False
+            plain = drawn_style.clear_meta_and_links()
+            if found.setdefault(style, plain) != plain:
+                return False
+            x += len(text)
+        self._styles.update(found)
+        return True

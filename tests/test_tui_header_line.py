@@ -1,0 +1,164 @@
+"""The header's line made from learned styles is the line Textual draws, segment for segment;
+what it has not learned (a new style, another theme, a selection) Textual draws."""
+
+from __future__ import annotations
+
+import pytest
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Offset
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.widgets import Static
+from tui_fixtures.support import NOW, fixed_app, wait_loaded, write_run
+
+from metricwatch.tui.widgets.line_styles import LineStyles
+
+BOLD, DIM = Style(bold=True), Style(dim=True)
+DRAWN_BOLD = Style(color="#e0e0e0", bgcolor="#1b1b1b", bold=True)
+DRAWN_DIM = Style(color="#9d9d9d", bgcolor="#1b1b1b")
+
+
+def _drawn(*parts: tuple[str, Style]) -> Strip:
+    """A strip as Textual draws one: each segment with the offset of its first character."""
+    segments, x = [], 0
+    for text, style in parts:
+        segments.append(Segment(text, style + Style.from_meta({"offset": (x, 0)})))
+        x += len(text)
+    return Strip(segments)
+
+
+# --- LineStyles, on hand-made strips ----------------------------------------------------------
+
+
+def test_learned_styles_make_the_strip_textual_draws_with_offsets_of_characters():
+    styles = LineStyles()
+    assert styles.learn(
+        "dark",
+        [Segment("run", BOLD), Segment(" · ", DIM)],
+        _drawn(("run", DRAWN_BOLD), (" · ", DRAWN_DIM)),
+    )
+    made = styles.strip("dark", [Segment("日本語", BOLD), Segment(" · ", DIM), Segment("ab", BOLD)])
+    assert made is not None
+    assert list(made) == list(
+        _drawn(("日本語", DRAWN_BOLD), (" · ", DRAWN_DIM), ("ab", DRAWN_BOLD))
+    )
+    assert [s.style.meta["offset"] for s in made] == [(0, 0), (3, 0), (6, 0)]  # characters
+    assert made.cell_length == 6 + 3 + 2  # cells: the wide characters count twice
+
+
+def test_a_style_not_learned_or_another_look_is_left_to_textual():
+    styles = LineStyles()
+    styles.learn("dark", [Segment("run", BOLD)], _drawn(("run", DRAWN_BOLD)))
+    assert styles.strip("dark", [Segment("run", BOLD), Segment("x", DIM)]) is None
+    assert styles.strip("light", [Segment("run", BOLD)]) is None
+    # Learning under another look forgets the first: its colours are not this look's.
+    styles.learn("light", [Segment(" · ", DIM)], _drawn((" · ", DRAWN_DIM)))
+    assert styles.strip("light", [Segment("run", BOLD)]) is None
+    assert styles.strip("light", [Segment("-", DIM)]) is not None
+
+
+@pytest.mark.parametrize(
+    "drawn",
+    [
+        _drawn(("ru", DRAWN_BOLD), ("n", DRAWN_BOLD)),  # split otherwise than Rich split it
+        _drawn(("run", DRAWN_BOLD), ("!", DRAWN_BOLD)),  # more segments
+        _drawn(("nur", DRAWN_BOLD)),  # other text
+        Strip([Segment("run", DRAWN_BOLD + Style.from_meta({"offset": (1, 0)}))]),  # offset
+        Strip([Segment("run", DRAWN_BOLD + Style.from_meta({"offset": (0, 0), "@click": "x"}))]),
+        Strip([Segment("run", DRAWN_BOLD)]),  # no offset at all
+    ],
+)
+def test_a_strip_not_drawn_as_rich_split_the_line_teaches_nothing(drawn):
+    styles = LineStyles()
+    assert not styles.learn("dark", [Segment("run", BOLD)], drawn)
+    assert styles.strip("dark", [Segment("run", BOLD)]) is None
+
+
+def test_one_style_drawn_two_ways_in_one_line_teaches_nothing():
+    styles = LineStyles()
+    segments = [Segment("a", BOLD), Segment("b", DIM), Segment("c", BOLD)]
+    drawn = _drawn(("a", DRAWN_BOLD), ("b", DRAWN_DIM), ("c", DRAWN_DIM))
+    assert not styles.learn("dark", segments, drawn)
+    assert styles.strip("dark", [Segment("a", BOLD)]) is None
+
+
+def test_styles_learned_before_stay_when_a_line_teaches_nothing():
+    styles = LineStyles()
+    styles.learn("dark", [Segment("run", BOLD)], _drawn(("run", DRAWN_BOLD)))
+    styles.learn("dark", [Segment("x", DIM)], _drawn(("y", DRAWN_DIM)))
+    assert styles.strip("dark", [Segment("run", BOLD)]) is not None
+    assert styles.strip("dark", [Segment("x", DIM)]) is None
+
+
+# --- the header in the app --------------------------------------------------------------------
+
+
+async def _header_lines(app, pilot, text: Text) -> tuple[bool, list[Segment], list[Segment]]:
+    """The header's line for `text` as the header draws it, and as Static draws it."""
+    header = app.view.header
+    header._text = None
+    header._state = None  # so tick() leaves the text given here alone
+    header._text = text
+    header._fast = header._fast_strip(text)
+    header.refresh()
+    await pilot.pause()
+    fast = header._fast is not None
+    mine = list(header.render_line(0))
+    header._fast = None
+    Static.update(header, text, layout=False)
+    await pilot.pause()
+    return fast, mine, list(header.render_line(0))
+
+
+async def test_the_header_line_is_textuals_line_for_every_status_and_width(tmp_path):
+    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_loaded(pilot, 2)
+        header = app.view.header
+        for name in ("good", "bad"):
+            app.select(name)
+            await pilot.pause()
+            for width in (110, 70, 40):
+                await pilot.resize_terminal(width, 30)
+                await pilot.pause()
+                for ago in (0.5, 30.0, 4000.0):
+                    header.show(app.states[name], NOW + ago, "events", (1, 2))
+                    await pilot.pause()
+                    text = header._text
+                    assert text is not None
+                    fast, mine, textuals = await _header_lines(app, pilot, text)
+                    assert mine == textuals, (name, width, ago)
+        assert fast  # by then every style of these lines was learned
+
+
+async def test_a_new_style_a_theme_or_a_selection_falls_back_to_textual(tmp_path):
+    write_run(tmp_path / "run", 4, total=10, mtime=NOW - 3)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, 1)
+        header = app.view.header
+        text = Text("run  epoch 4 / 10", style="bold")
+        text.append(" · written just now", style="dim")
+        await _header_lines(app, pilot, text)  # drawn by Textual once: learned
+        assert header._fast_strip(text) is not None
+        odd = text.copy()
+        odd.append(" · new", style="italic magenta")
+        assert header._fast_strip(odd) is None  # a style never drawn: Textual draws it
+        dark_line = list(header._fast_strip(text)[1])
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()  # another look: Textual draws the line again, and teaches it
+        assert header._styles._key == header._look()
+        assert header._look()[1] == app.theme
+        fast, mine, textuals = await _header_lines(app, pilot, text)
+        assert fast and mine == textuals and mine != dark_line
+        too_wide = Text("x" * (header.content_region.width + 1))
+        assert header._fast_strip(too_wide) is None  # Static cuts it: Textual draws it
+        app.screen.selections = {header: Selection(Offset(0, 0), Offset(3, 0))}
+        await pilot.pause()
+        assert header._fast_strip(text) is None  # the selection's look is Textual's to draw
+        fast, mine, textuals = await _header_lines(app, pilot, text)
+        assert not fast and mine == textuals
