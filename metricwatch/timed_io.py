@@ -14,6 +14,12 @@ process from exiting. While a call for one key (a file) is stuck, a new
 call for the same key answers Blocked at once instead of stacking another
 thread on the same file; when the stuck call finally returns, its outcome
 goes to the next caller.
+
+A call may do two things at once, the second optional (`call_in_parts`: a log's
+new bytes, then its side files): when only the second is held up, the caller
+gets the first thing's answer (`Partial`), and only the second one's key is
+stuck, so the first thing is read again at the next call, without the second
+until that answers.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from _thread import allocate_lock
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -46,13 +53,46 @@ class Blocked(Exception):
         super().__init__("closing" if closing else f"no answer in {timeout:g} s")
 
 
+class Partial(Blocked):
+    """The first part of a call_in_parts answered in time, the rest did not: `first` is the
+    first part's answer."""
+
+    def __init__(self, timeout: float, first: Any, *, closing: bool = False) -> None:
+        super().__init__(timeout, closing=closing)
+        self.first = first
+
+
+_UNSET: Any = object()
+
+
 class _Job:
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn, self.args = fn, args
-        self.done = threading.Event()
-        self.started = self.cancelled = self.stuck = False
+        # A bare lock held until the job is done, rather than an Event: a waiting caller
+        # costs one C-level acquire, not a Condition built for every call.
+        self._signal = allocate_lock()
+        self._signal.acquire()
+        self.finished = self.started = self.cancelled = self.stuck = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.first: Any = _UNSET  # call_in_parts: the first part's answer, once there
+
+    def say_first(self, answer: Any) -> None:
+        """The first part of the job is done (call_in_parts)."""
+        self.first = answer
+
+    def finish(self) -> None:
+        self.finished = True
+        self._signal.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the job is done, waiting at most timeout seconds for it."""
+        if self.finished:
+            return True
+        if self._signal.acquire(timeout=timeout):
+            self._signal.release()
+            return True
+        return False
 
     def outcome(self) -> Any:
         if self.error is not None:
@@ -78,7 +118,7 @@ class _Pool:
     def abandon(self, job: _Job) -> bool:
         """The caller stopped waiting. True if the job is running (its thread is stuck)."""
         with self._lock:
-            if job.done.is_set():
+            if job.finished:
                 return False
             if not job.started:
                 job.cancelled = True  # still queued: it will never run
@@ -106,7 +146,7 @@ class _Pool:
             except BaseException as error:  # noqa: BLE001 - handed to the caller, raised there
                 job.error = error
             with self._lock:
-                job.done.set()
+                job.finish()
                 if job.stuck:  # back from a long block: rejoin, or leave if replaced
                     if self.healthy >= self.size:
                         self.threads -= 1
@@ -132,32 +172,70 @@ class TimedCalls:
 
     def call(self, key: Hashable, fn: Callable[..., Any], *args: Any) -> Any:
         """fn(*args) in a pool thread; its result (or exception), or Blocked after the timeout."""
-        with self._lock:
-            stuck = self._stuck.get(key)
-            if stuck is not None:
-                if not stuck.done.is_set():
-                    raise Blocked(self.timeout)
-                del self._stuck[key]
-                if stuck.fn is fn:
-                    return stuck.outcome()  # the late answer is the freshest there is
+        return self._run(_Job(fn, args), key, None)
+
+    def call_in_parts(
+        self, key: Hashable, rest_key: Hashable, fn: Callable[..., Any], *args: Any
+    ) -> Any:
+        """fn(say_first, *args) as call() does, for a job of two parts: fn calls
+        say_first(answer) once its first part is done. If the rest then holds it up past the
+        timeout, Partial carries that answer and the job is stuck under rest_key (see
+        is_stuck), not key. A finished job stuck under rest_key is forgotten here."""
+        if self._stuck:
+            with self._lock:
+                rest = self._stuck.get(rest_key)
+                if rest is not None and rest.finished:
+                    del self._stuck[rest_key]
+        job = _Job(fn, ())
+        job.args = (job.say_first, *args)
+        return self._run(job, key, rest_key)
+
+    def _run(self, job: _Job, key: Hashable, rest_key: Hashable | None) -> Any:
+        """Blocked at once while a call for key is stuck, its late answer once it is back
+        (for the same function), else the job run."""
+        if self._stuck:  # (read without the lock: only a quick way past it)
+            with self._lock:
+                stuck = self._stuck.get(key)
+                if stuck is not None:
+                    if not stuck.finished:
+                        raise Blocked(self.timeout)
+                    del self._stuck[key]
+                    if stuck.fn is job.fn:
+                        return stuck.outcome()  # the late answer is the freshest there is
+        return self._wait(job, key, rest_key)
+
+    def _wait(self, job: _Job, key: Hashable, rest_key: Hashable | None) -> Any:
+        """The job run in the pool, waited for until the timeout (less once closed)."""
         if self._closed.is_set():
             raise Blocked(self.timeout, closing=True)
-        job = _Job(fn, args)
         self._pool.submit(job)
         deadline = time.monotonic() + self.timeout
-        while not job.done.wait(max(0.0, min(_SLICE_S, deadline - time.monotonic()))):
+        while not job.wait(max(0.0, min(_SLICE_S, deadline - time.monotonic()))):
             if self._closed.is_set() or time.monotonic() >= deadline:
+                closing = self._closed.is_set()
                 if self._pool.abandon(job):
+                    first = job.first
+                    held = key if rest_key is None or first is _UNSET else rest_key
                     with self._lock:
-                        self._stuck[key] = job
-                elif job.done.is_set():
+                        self._stuck[held] = job
+                    if held is rest_key:
+                        raise Partial(self.timeout, first, closing=closing)
+                elif job.finished:
                     break  # finished as we gave up
-                raise Blocked(self.timeout, closing=self._closed.is_set())
+                raise Blocked(self.timeout, closing=closing)
         return job.outcome()
+
+    def is_stuck(self, key: Hashable) -> bool:
+        """Whether a call for key is held up now (a new one would answer Blocked at once)."""
+        if not self._stuck:
+            return False
+        with self._lock:
+            job = self._stuck.get(key)
+            return job is not None and not job.finished
 
     def stuck_keys(self) -> list[Hashable]:
         with self._lock:
-            return [key for key, job in self._stuck.items() if not job.done.is_set()]
+            return [key for key, job in self._stuck.items() if not job.finished]
 
     def close(self) -> None:
         """Waiting callers give up now; later calls answer Blocked at once."""

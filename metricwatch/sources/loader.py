@@ -3,13 +3,19 @@
 The monitor re-reads a file on every change event and the summary command
 may be pointed at hundreds of runs, so an unchanged file (same inode, size
 and modification time) is answered from the cache without parsing.
+
+Every stat, open and read has a deadline (metricwatch.timed_io; the I/O
+itself is in metricwatch.sources.loader_io): a file that blocks holds up
+only its own run. A live appended log costs one such call per write: its
+new bytes and its side files (hparams.yaml) are read together, a side file
+only when its stamp moved, and parsed only when its bytes did. A side file
+that blocks leaves the log read, with the config last read, until it answers.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -18,7 +24,6 @@ from metricwatch.model import Problem, ProblemKind, Run
 from metricwatch.readers import DAMAGE_KINDS as _DAMAGE
 from metricwatch.readers import (
     FORMATS,
-    HEAD_BYTES,
     FileFormat,
     ParseResult,
     claim,
@@ -28,26 +33,32 @@ from metricwatch.readers import (
     tail_format,
 )
 from metricwatch.readers.appended import CHUNK_BYTES, AppendedLog, read_in_chunks
-from metricwatch.sources.discovery import owned_dirs
-from metricwatch.timed_io import Blocked, TimedCalls
+from metricwatch.sources.loader_io import (
+    MAX_FILE_BYTES,
+    _fetch,
+    _fetch_new,
+    _head_of,
+    _read_at,
+    _read_sidecars,
+    _size_of,
+    _Stamp,
+    _stamp_of,
+    _tail_read,
+)
+from metricwatch.timed_io import Blocked, Partial, TimedCalls
 
 #: How long a tail read (reading and parsing together) may take before it is reported as
 #: blocked: a 1,000,000-row MLflow store takes 1.4 s quiet, 3 s with both cores busy.
 TAIL_READ_TIMEOUT_S = 30.0
 
-#: Files larger than this are not read at all: a metrics.json this big is not ours.
-MAX_FILE_BYTES = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    inode: int
-    size: int
-    mtime_ns: int
-
 
 #: A side file as last read: its stamp, its bytes, the entries parsed from them.
 _Sidecar = tuple[_Stamp | None, bytes, dict[str, Any]]
+#: A side file of a log: its path, its reader, and its last read (None: none yet).
+_SideFile = tuple[Path, Callable[[bytes], dict[str, Any]], _Sidecar | None]
+#: What one call read of a log's side files (stamp and bytes each), None when held up,
+#: () when not read yet.
+_Reads = list[tuple[_Stamp | None, bytes | None]] | tuple[()] | None
 
 
 class RunLoader:
@@ -65,6 +76,7 @@ class RunLoader:
         #: side files (hparams.yaml, args.yaml): the stamp and bytes they were read at, and
         #: their entries
         self._sidecars: dict[Path, _Sidecar] = {}
+        self._sidecar_paths: dict[tuple[Path, str], list[Path]] = {}  # (log, format) -> paths
         # stat/open/read run with a deadline: a file that blocks holds up only its own run.
         self._io = TimedCalls()
         # A tail parses as it reads (TensorBoard records, MLflow rows): the first read of a
@@ -228,11 +240,17 @@ class RunLoader:
         self, path: Path, log: AppendedLog, known: _Stamp
     ) -> tuple[ParseResult, float | None] | None:
         """An appended log read from where the last read ended; None: read it whole (the
-        file was rewritten or replaced, or the new lines cannot simply follow)."""
+        file was rewritten or replaced, or the new lines cannot simply follow). Its side
+        files come in the same timed call, unless they are held up (then without them)."""
+        files = self._sidecar_files(path, log.format.name)
+        side_key = ("sidecars", path)
+        asked = [] if self._io.is_stuck(side_key) else _asked(files)
         try:
-            stat, head, new = self._io.call(
-                path, _fetch_new, path, known, self._inodes.get(path), log.offset, log.checked
+            (stat, head, new), reads = self._io.call_in_parts(
+                path, side_key, _fetch_appended, path, known, self._inodes.get(path), log, asked
             )
+        except Partial as partial:  # the side files hold it up: the log is read
+            (stat, head, new), reads = partial.first, None
         except Blocked:
             return None  # the whole read meets the same deadline and says so
         if stat is None or not S_ISREG(stat.st_mode):
@@ -247,7 +265,7 @@ class RunLoader:
             return None
         result.format = log.format.name
         self.appended += 1
-        self._add_sidecars(path, result)
+        self._add_sidecars(path, result, (files, reads if asked else None))
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
 
@@ -268,33 +286,47 @@ class RunLoader:
         self.parses += 1
         return result, mtime
 
-    def _add_sidecars(self, path: Path, result: ParseResult) -> None:
+    def _add_sidecars(
+        self, path: Path, result: ParseResult, read: tuple[list[_SideFile], _Reads] | None = None
+    ) -> None:
         """The run's description from the files beside its log (hparams.yaml, args.yaml):
         their entries join the meta where the log itself said nothing. All of a log's side
-        files are read in one timed call, and parsed again only when their bytes changed
-        (Lightning rewrites the same hparams.yaml at every flush).
+        files are read in one timed call (`read`: the files and what the call that read the
+        log's new bytes read of them, None when held up), and parsed again only when their
+        bytes changed (Lightning rewrites the same hparams.yaml at every flush).
 
         The result gets a meta of its own first: an appended log keeps the meta its parse
         gave and grows its next results from it, and entries added to that dict would stay
         there, whatever the side file says later."""
         result.meta = dict(result.meta)
-        readers = sidecars(result.format)
-        if readers:
-            files = [path.parent / name for name, _ in readers]
-            known = [self._sidecars.get(sidecar) for sidecar in files]
-            try:
-                reads = self._io.call(
-                    ("sidecars", path),
-                    _read_sidecars,
-                    [(sidecar, k[0] if k else None) for sidecar, k in zip(files, known)],
-                )
-            except Blocked:
-                reads = [(k[0], None) if k else (None, None) for k in known]
-            for (_, read), sidecar, seen, (stamp, data) in zip(readers, files, known, reads):
-                entries = self._sidecar_entries(sidecar, read, seen, stamp, data)
+        files, reads = read or (self._sidecar_files(path, result.format), ())
+        if files:
+            if reads == ():
+                try:
+                    reads = self._io.call(("sidecars", path), _read_sidecars, _asked(files))
+                except Blocked:
+                    reads = None
+            if reads is None:  # held up: what was read before stays
+                reads = [(seen[0], None) if seen else (None, None) for _, _, seen in files]
+            for (sidecar, read_fn, seen), (stamp, data) in zip(files, reads):
+                entries = self._sidecar_entries(sidecar, read_fn, seen, stamp, data)
                 for key, value in (entries or {}).items():
                     result.meta.setdefault(key, value)
         self._add_described(path, result)
+
+    def _sidecar_files(self, path: Path, format_name: str) -> list[_SideFile]:
+        """The side files of a log of this format: each one's path, reader and last read."""
+        readers = sidecars(format_name)
+        if not readers:
+            return []
+        paths = self._sidecar_paths.get((path, format_name))
+        if paths is None or len(paths) != len(readers):
+            paths = [path.parent / name for name, _ in readers]
+            self._sidecar_paths[(path, format_name)] = paths
+        return [
+            (sidecar, read, self._sidecars.get(sidecar))
+            for sidecar, (_, read) in zip(paths, readers)
+        ]
 
     def _sidecar_entries(
         self,
@@ -373,133 +405,30 @@ def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
-# --- the I/O, done in a TimedCalls thread ---------------------------------------------------
+def _asked(files: list[_SideFile]) -> list[tuple[Path, _Stamp | None]]:
+    """The side files to read, each with the stamp it was last read at (not read again
+    while it has that stamp)."""
+    return [(sidecar, seen[0] if seen else None) for sidecar, _, seen in files]
 
 
-def _stamp_of(stat: os.stat_result) -> _Stamp:
-    return _Stamp(stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _fetch(
-    path: Path, known: _Stamp | None
-) -> tuple[os.stat_result | None, bytes | None, OSError | None]:
-    """stat, then read unless unchanged since `known`, not a regular file or too big."""
+def _fetch_appended(
+    say_first: Callable[[Any], None],
+    path: Path,
+    known: _Stamp,
+    inode: int | None,
+    log: AppendedLog,
+    sidecar_files: list[tuple[Path, _Stamp | None]],
+) -> tuple[tuple[os.stat_result | None, bytes | None, bytes | None], _Reads]:
+    """In a TimedCalls thread, for call_in_parts: _fetch_new, then, when the log grew as an
+    appended log does, _read_sidecars of its side files (None when that gave up)."""
+    fetched = _fetch_new(path, known, inode, log.offset, log.checked)
+    if not sidecar_files or fetched[2] is None or fetched[1] != log.header + log.context:
+        return fetched, ()  # unchanged or rewritten: a whole read reads the side files
+    say_first(fetched)
     try:
-        stat = path.stat()
-    except OSError as error:
-        return None, None, error
-    if not S_ISREG(stat.st_mode) or _stamp_of(stat) == known or stat.st_size > MAX_FILE_BYTES:
-        return stat, None, None
-    try:
-        with open(path, "rb") as handle:
-            return stat, handle.read(), None
-    except OSError as error:
-        return stat, None, error
-
-
-def _head_of(path: Path) -> tuple[os.stat_result | None, bytes]:
-    """stat, and the first bytes a format is told by (none for what is not a file)."""
-    try:
-        stat = path.stat()
-        if not S_ISREG(stat.st_mode):
-            return stat, b""
-        with open(path, "rb") as handle:
-            return stat, handle.read(HEAD_BYTES)
-    except OSError:
-        return None, b""
-
-
-def _read_at(path: Path, inode: int, offset: int, size: int) -> bytes | None:
-    """size bytes of the file from offset (fewer at its end); None when path is another
-    file now (replaced) or cannot be read."""
-    try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_ino != inode:
-                return None
-            handle.seek(offset)
-            return handle.read(size)
-    except OSError:
-        return None
-
-
-def _fetch_new(
-    path: Path, known: _Stamp, inode: int | None, offset: int, checked: tuple[int, int]
-) -> tuple[os.stat_result | None, bytes | None, bytes | None]:
-    """stat, then the bytes to check (the file's first `checked[0]`, and the `checked[1]`
-    before offset) and the bytes from offset on; (stat, None, None) when the file changed
-    otherwise than by growing (another inode, shorter than offset)."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None, None, None
-    if _stamp_of(stat) == known:
-        return stat, None, None
-    if stat.st_ino != inode or stat.st_size < offset or stat.st_size > MAX_FILE_BYTES:
-        return stat, None, None
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(checked[0])
-            handle.seek(offset - checked[1])
-            head += handle.read(checked[1])
-            return stat, head, handle.read()
-    except OSError:
-        return stat, None, None
-
-
-#: A side file bigger than this is no config: not read.
-MAX_SIDECAR_BYTES = 1 << 20
-
-
-def _read_sidecars(
-    files: list[tuple[Path, _Stamp | None]],
-) -> list[tuple[_Stamp | None, bytes | None]]:
-    """_read_small of each side file of a log, in one call."""
-    return [_read_small(path, known) for path, known in files]
-
-
-def _read_small(path: Path, known: _Stamp | None = None) -> tuple[_Stamp | None, bytes | None]:
-    """A small regular file's stamp and bytes; no bytes when its stamp is `known` (read
-    before, unchanged) or it cannot be used (absent, not regular, too big, unreadable)."""
-    try:
-        stat = path.stat()
-        if not S_ISREG(stat.st_mode) or stat.st_size > MAX_SIDECAR_BYTES:
-            return None, None
-        stamp = _stamp_of(stat)
-        if stamp == known:
-            return stamp, None
-        with open(path, "rb") as handle:
-            return stamp, handle.read(MAX_SIDECAR_BYTES)
-    except OSError:
-        return None, None
-
-
-def _tail_read(
-    path: Path, tail: Any, fmt: FileFormat
-) -> tuple[os.stat_result | None, ParseResult | None, float | None]:
-    """The run read by its tail, and when it was last written: the newest of its format's
-    files beside it and in its owned folders (MLflow appends to metrics/, not meta.yaml)."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None, None, None
-    result = tail.read()
-    mtime = stat.st_mtime
-    for folder in [path.parent, *owned_dirs(path, fmt)]:
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if (folder != path.parent or fmt.may_hold(entry.name)) and entry.is_file():
-                        mtime = max(mtime, entry.stat().st_mtime)
-        except OSError:
-            continue
-    return stat, result, mtime
-
-
-def _size_of(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        return fetched, _read_sidecars(sidecar_files)
+    except Blocked:
+        return fetched, None
 
 
 def _blocked_message(path: Path, blocked: Blocked) -> str:
