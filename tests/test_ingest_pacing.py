@@ -13,7 +13,7 @@ import numpy as np
 from metricwatch.analysis.summary import ANALYSED_META, summarize, with_progress
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.sources.loader import RunLoader
-from metricwatch.tui.ingest import ANALYSIS_LONGEST_S, ANALYSIS_SHARE, Ingest
+from metricwatch.tui.ingest import ANALYSIS_LONGEST_S, ANALYSIS_QUIET_S, ANALYSIS_SHARE, Ingest
 from metricwatch.tui.state import build_state, grown_state
 
 HEADER = "epoch,step,train_loss,val_loss,val_acc\n"
@@ -54,7 +54,7 @@ def _ingest_of(tmp_path, **kwargs):
 
 
 def test_the_defaults():
-    assert (ANALYSIS_SHARE, ANALYSIS_LONGEST_S) == (0.01, 5.0)
+    assert (ANALYSIS_SHARE, ANALYSIS_LONGEST_S, ANALYSIS_QUIET_S) == (0.0025, 5.0, 0.5)
 
 
 def test_with_progress_brings_progress_and_last_values_and_keeps_the_best(tmp_path):
@@ -126,7 +126,10 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
         second = ingest.load("run", path)
         assert second.summary.last_step == 410 and second.findings is first.findings
         assert second.version > first.version
-        assert asked == [("run", "metrics.csv", wait)]  # the analysis is due then
+        # The re-read is asked for a little after the analysis is due: by then a run still
+        # writing has been analysed at a write, and the re-read is not wanted any more.
+        assert asked == [("run", "metrics.csv", wait + ANALYSIS_QUIET_S)]
+        assert ingest.recheck_wanted(path)
         clock.now += wait / 2
         _write(path, rows(42, 42))
         third = ingest.load("run", path)
@@ -136,6 +139,7 @@ def test_writes_between_analyses_grow_the_state_and_the_due_analysis_is_asked_fo
         fourth = ingest.load("run", path)
         assert fourth.findings is not first.findings
         assert ingest._analysed[path][0] is fourth and not ingest._analysis_due
+        assert not ingest.recheck_wanted(path)  # the re-read asked for is dropped
     finally:
         ingest.close()
 
@@ -218,3 +222,25 @@ def test_a_changed_read_is_analysed_at_once(tmp_path):
         assert ingest._analysed[path][0] is state
         assert state.summary.last_step == 90
         assert math.isclose(state.summary.best["train_loss"].value, 0.1)
+
+
+async def test_a_re_read_asked_for_is_skipped_once_a_write_was_analysed(tmp_path):
+    """The app's re-read (RecheckDue) of a run that wrote since costs no load and no update."""
+    from tui_fixtures.support import fixed_app, wait_loaded
+
+    path = tmp_path / "run" / "metrics.csv"
+    path.parent.mkdir()
+    _write(path, HEADER + rows(0, 39), "w")
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, 1)
+        applied: list[object] = []
+        real_apply = app._apply
+        app._apply = lambda updates, **kwargs: (applied.append(updates), real_apply(updates))
+        app.ingest._analysis_due.add(path)  # asked for while writes streamed in
+        app.ingest._analysed[path][1].started = -math.inf  # and due by now
+        await app._recheck_run("run", path).wait()
+        assert len(applied) == 1  # still due: read again (and analysed)
+        assert not app.ingest.recheck_wanted(path)
+        await app._recheck_run("run", path).wait()
+        assert len(applied) == 1  # analysed since it was asked for: skipped

@@ -147,6 +147,7 @@ def test_a_cut_file_is_reported_only_after_the_grace_or_when_asked(tmp_path):
     state = ingest.load("a", doc.path)
     assert state.epochs_done == 5 and state.problems == [] and not state.damaged
     assert rechecks == [("a", doc.path, 2.0)]
+    assert ingest.recheck_wanted(doc.path)
     clock.now += 1.0
     doc.path.write_text("")  # still being rewritten: the same spell of damage
     assert ingest.load("a", doc.path).problems == []
@@ -160,6 +161,7 @@ def test_a_cut_file_is_reported_only_after_the_grace_or_when_asked(tmp_path):
     assert [p.kind for p in state.problems] == [ProblemKind.EMPTY]
     doc.write()  # whole again: the spell ends, the next cut starts a new grace
     assert ingest.load("a", doc.path).problems == []
+    assert not ingest.recheck_wanted(doc.path)  # the good read made the re-check needless
     doc.path.write_text("{")
     assert ingest.load("a", doc.path).problems == []
     assert len(rechecks) == 2

@@ -259,6 +259,8 @@ class RunFeed:
     @work(thread=True, exit_on_error=False, name="recheck", group="recheck")
     def _recheck_run(self, name: str, metrics_path: Path) -> None:
         """A file that was cut when last read, read again once its grace is over."""
+        if not self.ingest.recheck_wanted(metrics_path):
+            return  # a write since it was asked for was read, analysed or reported
         state = self.states.get(name)
         if state is not None and not state.gone and not self._stop.is_set():
             file_name = self.file_runs.file_name(metrics_path, name)  # name may be a part's

@@ -60,12 +60,18 @@ DAMAGE_GRACE_S = 2.0
 REWRITE_KINDS = DAMAGE_KINDS - {ProblemKind.UNREADABLE, ProblemKind.MISSING}
 
 #: The share of a core the summaries and rules of a run written many times a second may
-#: take, and the longest its findings and best values may lag its progress: 5 s, so that
-#: a million-point run's analysis (50 ms for a TensorBoard run) stays near its share, 1 %,
-#: where at most 2 s apart it took 2.5 %. A run's first NaN is analysed at once whatever
-#: the pace (state.grown_state), and its progress and last values are shown at every write.
-ANALYSIS_SHARE = 0.01
+#: take, and the longest its findings and best values may lag its progress: 5 s. A quarter
+#: of a percent: a million-point Lightning run (2.5 ms an analysis) is analysed once a
+#: second, a TensorBoard one (50 ms) every 5 s; at 1 % the first took 1 % of a core again
+#: in analyses four times a second, for findings that do not move in a quarter second.
+#: A run's first NaN is analysed at once whatever the pace (state.grown_state), and its
+#: progress and last values are shown at every write.
+ANALYSIS_SHARE = 0.0025
 ANALYSIS_LONGEST_S = 5.0
+#: The re-read for a due analysis comes this long after it is due: a run still writing has
+#: been analysed by then at its next write (recheck_wanted says so, and the re-read, its
+#: load and the screen update it would cost, are skipped); it is for a run that stopped.
+ANALYSIS_QUIET_S = 0.5
 
 #: on_recheck(name, metrics_path, delay_s): read this run again in delay_s seconds (name: the
 #: run shown, a part's name for a file of several runs).
@@ -193,7 +199,7 @@ class Ingest:
                     ask = metrics_path not in self._analysis_due
                     self._analysis_due.add(metrics_path)
                 if ask:
-                    self.on_recheck(name, metrics_path, wait)
+                    self.on_recheck(name, metrics_path, wait + ANALYSIS_QUIET_S)
                 return grown
         started = time.perf_counter()
         state = build_state(run, version=version)
@@ -203,6 +209,15 @@ class Ingest:
             self._analysed[metrics_path] = (state, pacer)
             self._analysis_due.discard(metrics_path)
         return state
+
+    def recheck_wanted(self, metrics_path: Path) -> bool:
+        """Whether a re-read asked for (on_recheck) is still needed: the file's analysis is
+        still due, or a read of it is still damaged. A run that wrote meanwhile was read,
+        analysed or reported then."""
+        with self._lock:
+            if metrics_path in self._analysis_due:
+                return True
+            return any(key[0] == metrics_path for key in self._damaged_since)
 
     def _in_pieces(self, metrics_path: Path) -> bool:
         """_read_in_pieces, which reads the file's head to tell its format: once for a big
