@@ -70,6 +70,9 @@ class AppendedLog:
         self._context = _last_lines(data, len(self.header), self.offset, self._keep)
         #: the parse of header + context, when known (the last update's whole chunk)
         self._context_parse: ParseResult | None = None
+        #: whether a write was read by the general path since the whole read: the context
+        #: then parses cleanly (see _read_rows)
+        self._clean = False
         self._base = replace(_without_cut(result), table=Table())  # the columns hold it
         self._series: dict[str, GrowingSeries] = {}
         shared: list[tuple[Series, Axes]] = []  # each distinct axes, and a series with them
@@ -117,7 +120,8 @@ class AppendedLog:
             return self.result()
         end = new.rfind(b"\n") + 1
         complete, partial = new[:end], new[end:]
-        if complete and not partial and len(complete) <= ROWS_BYTES and self._read_rows(complete):
+        small = complete and not partial and len(complete) <= ROWS_BYTES
+        if small and self._read_rows(complete):
             return self.result()
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
@@ -132,17 +136,24 @@ class AppendedLog:
                 return None
             self.offset += len(complete)
             self._grow_context(complete, None if partial else grown)
+            self._clean = True
             _merge_meta(self._base, grown.meta)
         return self.result(cut)
 
     def _read_rows(self, complete: bytes) -> bool:
         """Whether the format's fast path read the new lines (appended_rows): their points
-        are then in the columns; else nothing changed, and the general path reads them."""
+        are then in the columns; else nothing changed, and the general path reads them.
+        Not the first write after a whole read: the context may hold what that parse found
+        wrong (a step going back, a new run), which the general path's parse of it tells
+        again and reads whole, as it always did; once it has read a write, the context
+        parses cleanly."""
         rows = row_reader(self.format.appends, self.format.parse)
-        if rows is None:
+        if rows is None or not self._clean:
             return False
         points = rows(self.header, self._context, complete)
-        if points is None or not append_points(self._steps, self._series, points):
+        if points is None or (points.meta and not _known(self._base.meta, points.meta)):
+            return False
+        if not append_points(self._steps, self._series, points):
             return False
         self.offset += len(complete)
         self._grow_context(complete, None)
@@ -376,6 +387,20 @@ def _without_cut(result: ParseResult) -> ParseResult:
     """The result without the note of a cut last line: that line is read again later."""
     kept = [p for p in result.problems if p.kind is not ProblemKind.TRUNCATED]
     return replace(result, problems=kept)
+
+
+def _known(meta: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether every entry of the new lines' mappings (a key's source name) is known as it
+    is: a new one joins the mapping as the whole parse would not always have it (it keeps
+    the first source of a key), which the general path's parse of the context tells."""
+    for name, value in new.items():
+        if isinstance(value, dict):
+            known = meta.get(name)
+            if not isinstance(known, dict):
+                return False
+            if any(entry not in known or known[entry] != v for entry, v in value.items()):
+                return False
+    return True
 
 
 def _merge_meta(base: ParseResult, meta: dict[str, Any]) -> None:

@@ -47,7 +47,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
-from metricwatch.readers.base import Appends, FileFormat, ParseResult
+from metricwatch.readers.appended_rows import NewPoints, Points, RowAppends
+from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.detectron2_keys import (
     AXES,
     KEYS,
@@ -58,6 +59,7 @@ from metricwatch.readers.detectron2_keys import (
 )
 from metricwatch.readers.detectron2_runs import Runs
 from metricwatch.readers.json_lines import LineRuns
+from metricwatch.readers.json_rows import json_objects
 from metricwatch.readers.json_text import DECODER, quote_key, to_number, whole_number
 
 #: Evaluator prefixes whose values are percentages (COCO AP, semantic segmentation IoU).
@@ -197,6 +199,58 @@ def _values(row: dict[str, Any], runs: Runs, meta: dict[str, Any]) -> dict[str, 
     return values
 
 
+def read_new_lines(header: bytes, context: list[bytes], complete: bytes) -> NewPoints | None:
+    """The points of new training lines, each at an iteration after the last (the fast
+    path of an appended log: readers/appended_rows.py), as _read_row reads them, and the
+    meta they tell (eta_seconds, source names). None for lines it leaves to the parse:
+    evaluation results (their keys tell the task and scale), a line after a run's end
+    (eta 0: it may start a new run), a late line or a resume, no usable iteration, a
+    value that is no number, two names of one key."""
+    rows = json_objects(complete)
+    if rows is None or _finished(context):
+        return None
+    runs, meta = Runs(), {}
+    steps: list[int] = []
+    series: dict[str, Points] = {}
+    finished = False
+    for row in rows:
+        iteration = _iteration(row.get("iteration"))
+        if iteration is None or finished or any(raw.startswith(_PERCENT_PREFIXES) for raw in row):
+            return None
+        eta = to_number(row.get("eta_seconds"))
+        finished = finished if eta is None else eta == 0.0
+        values = _values(row, runs, meta)
+        if runs.tally.non_numeric or runs.tally.collisions:
+            return None
+        if not values:
+            continue  # only an eta: no point of the run
+        if steps and iteration <= steps[-1]:
+            return None
+        steps.append(iteration)
+        for key, value in values.items():
+            points = series.get(key)
+            if points is None:
+                points = series[key] = Points([], [])
+            points.steps.append(iteration)
+            points.values.append(value)
+    if runs.sources:
+        meta["source_keys"] = runs.sources
+    return NewPoints(steps, series, meta)
+
+
+def _finished(context: list[bytes]) -> bool:
+    """Whether the last eta before the new lines was 0 (the run had ended), or cannot be
+    told from the context (none there, or a line that is no object)."""
+    for line in reversed(context):
+        rows = json_objects(line)
+        if not rows or _iteration(rows[0].get("iteration")) is None:
+            return True  # (the parse keeps no eta of a line without an iteration)
+        eta = to_number(rows[0].get("eta_seconds"))
+        if eta is not None:
+            return eta == 0.0
+    return True
+
+
 def _sniff(head: bytes) -> bool:
     """JSON lines whose first object has an "iteration": not the native {"epochs": [...]}
     document, nor the native JSON lines of {"epoch": ...} records."""
@@ -222,5 +276,7 @@ FORMAT = FileFormat(
     patterns=("metrics.json",),
     sniff=_sniff,
     parse=parse_detectron2,
-    appends=Appends(header_lines=0, context_lines=2),
+    appends=RowAppends(
+        header_lines=0, context_lines=2, rows=read_new_lines, parse=parse_detectron2
+    ),
 )

@@ -35,9 +35,10 @@ import json
 import numpy as np
 
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
-from metricwatch.readers.base import Appends, FileFormat, ParseResult, union_steps
+from metricwatch.readers.appended_rows import RowAppends
+from metricwatch.readers.base import FileFormat, ParseResult, union_steps
 from metricwatch.readers.json_text import decode_text
-from metricwatch.readers.step_log_columns import MAX_STEP, NAME, read_columns
+from metricwatch.readers.step_log_columns import MAX_STEP, NAME, read_columns, read_new_lines
 
 EPOCHS_NAME = "metrics.json"
 
@@ -199,7 +200,7 @@ FORMAT = FileFormat(
     patterns=(NAME,),
     sniff=_sniff,
     parse=parse_step_log,
-    appends=Appends(header_lines=0, context_lines=2),
+    appends=RowAppends(header_lines=0, context_lines=2, rows=read_new_lines, parse=parse_step_log),
     companion=(EPOCHS_NAME, join_steps),
 )
 

@@ -27,7 +27,9 @@ import numpy as np
 
 from metricwatch.metrics import ALIASES
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
+from metricwatch.readers.appended_rows import NewPoints, Points
 from metricwatch.readers.json_lines import LineRuns, cut_last_line
+from metricwatch.readers.json_rows import json_objects
 from metricwatch.readers.json_text import DECODER, non_numeric_problem, to_number, whole_number
 
 NAME = "metrics.jsonl"
@@ -277,6 +279,44 @@ class Columns:
                     + "; the later lines replace the earlier ones",
                 )
             )
+
+
+def read_new_lines(header: bytes, context: list[bytes], complete: bytes) -> NewPoints | None:
+    """The points of new lines each at a step after the last (the fast path of an appended
+    step log: readers/appended_rows.py), as Columns.add reads them; None for lines it
+    leaves to the parse: no usable step, a step going back (a restart), a value that is
+    no number, two names of one metric on a line."""
+    rows = json_objects(complete)
+    if rows is None:
+        return None
+    steps: list[int] = []
+    series: dict[str, Points] = {}
+    sources: dict[str, str] = {}
+    for row in rows:
+        step = _step(row.get("step"))
+        if step is None or (steps and step <= steps[-1]):
+            return None
+        steps.append(step)
+        epoch, time = _float(row.get("epoch")), _float(row.get("time"))
+        seen = set()
+        for raw, value in row.items():
+            if raw in _AXES or value is None:
+                continue
+            number = value if type(value) is float else to_number(value)
+            key = ALIASES.get(raw, raw)
+            if number is None or key in seen:
+                return None
+            seen.add(key)
+            if key != raw:
+                sources.setdefault(key, raw)
+            points = series.get(key)
+            if points is None:
+                points = series[key] = Points([], [], [], [])
+            points.steps.append(step)
+            points.values.append(number)
+            points.epochs.append(epoch)  # type: ignore[union-attr]
+            points.times.append(time)  # type: ignore[union-attr]
+    return NewPoints(steps, series, {"source_keys": sources} if sources else None)
 
 
 def _one_name_each(keys: tuple[str, ...]) -> bool:

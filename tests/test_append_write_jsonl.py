@@ -1,0 +1,144 @@
+"""The fast path of an appended JSON-lines log (readers/appended_rows.py): a write's
+lines of metricwatch's step log `metrics.jsonl`, or of a detectron2 `metrics.json`,
+decoded alone, give the same run as a whole parse of the file; anything else falls back
+to the general path (the parse of context and new lines) or to a whole read, as before.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_append_write_rows import Follower
+
+
+def step_line(step: int, **extra: object) -> str:
+    record: dict[str, object] = {
+        "step": step,
+        "epoch": round(step / 50, 4),
+        "time": 1.7e9 + 0.1 * step,
+        "train_loss": 2.0 / step,
+        "lr": 3e-4 * (1 - step / 1e4),
+    }
+    record.update(extra)
+    return json.dumps({k: v for k, v in record.items() if v is not ...}) + "\n"
+
+
+def step_log(first: int = 1, last: int = 3, **extra: object) -> Follower:
+    text = "".join(step_line(step, **extra) for step in range(first, last + 1))
+    return Follower("metrics.jsonl", text.encode())
+
+
+def test_step_log_lines_are_read_by_the_fast_path_and_match_the_whole_parse():
+    log = step_log()
+    for step in range(4, 40):
+        log.write(step_line(step) if step % 5 else step_line(step) + step_line(step + 100))
+        if step % 5 == 0:
+            break
+    for step in range(106, 130, 2):
+        log.write(step_line(step) + step_line(step + 1))
+    assert (log.fast, log.general, log.whole) == (14, 0, 0)
+
+
+def test_step_log_lines_without_an_epoch_or_time_are_nan_there():
+    log = step_log()
+    log.write(step_line(4, epoch=..., time=None))
+    log.write(step_line(5, epoch="x", time=float("inf")))
+    log.write(step_line(6))
+    assert (log.fast, log.general, log.whole) == (3, 0, 0)
+
+
+def test_a_source_name_the_log_knows_is_the_fast_path_s_a_new_one_the_parse_s():
+    log = step_log(acc=0.5)  # `acc` is logged as train_accuracy
+    log.write(step_line(4, acc=0.6))
+    assert log.fast == 1
+    log.write(step_line(5, acc=0.6, learning_rate=1.0, lr=...))  # a new source of lr
+    assert log.general == 1
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        '{"step": 4, "train_loss": "high"}\n',  # no number: the parse counts it
+        '{"step": 4, "loss": 1.0}\n',  # two names of one metric on a line
+        '{"epoch": 1, "train_loss": 1.0}\n',  # no step
+        '{"step": 4.5, "train_loss": 1.0}\n',  # a step that is not whole
+        '{"step": 2, "train_loss": 1.0}\n',  # a step going back: a restart
+        '{"step": 5, "train_loss": 1.0}\n{"step": 4, "train_loss": 1.0}\n',  # back in a write
+        '{"step": 4, "train_loss": 1.0}\n\n',  # a blank line
+        "[1, 2]\n",  # no object
+        '{"step": 4, "train_loss": 1.0\n',  # no JSON
+        '\ufeff{"step": 4, "train_loss": 1.0}\n',  # a byte-order mark inside the file
+    ],
+)
+def test_step_log_lines_the_fast_path_leaves_to_the_parse(lines):
+    log = step_log()
+    log.write(lines)
+    assert log.fast == 0
+    log.write(step_line(50))
+    log.write(step_line(51))
+
+
+# --- detectron2 ---------------------------------------------------------------------------------
+
+
+def d2_line(iteration: int, eta: float | None = 100.0, **extra: object) -> str:
+    record: dict[str, object] = {
+        "data_time": 0.004,
+        "iteration": iteration,
+        "loss_cls": 1.0 / (iteration + 1),
+        "lr": 0.02,
+        "time": 0.21,
+        "total_loss": 2.0 / (iteration + 1),
+    }
+    if eta is not None:
+        record["eta_seconds"] = eta
+    record.update(extra)
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+def detectron2(lines: int = 3) -> Follower:
+    text = "".join(d2_line(20 * i + 19, eta=1000.0 - i) for i in range(lines))
+    return Follower("metrics.json", text.encode())
+
+
+def test_detectron2_lines_are_read_by_the_fast_path_and_match_the_whole_parse():
+    log = detectron2()
+    for index in range(3, 30):
+        log.write(d2_line(20 * index + 19, eta=900.0 - index))
+    log.write(d2_line(619, eta=None) + d2_line(639, eta=7.0))
+    log.write(json.dumps({"iteration": 659, "eta_seconds": 5.0}) + "\n")  # only an eta
+    log.write(d2_line(679, eta=4.0, loss_box_reg=float("nan")) + d2_line(699, eta=3.0))
+    assert log.whole == 0
+    assert log.fast >= 29
+
+
+def test_detectron2_evaluation_lines_and_a_run_s_end_are_the_parse_s():
+    log = detectron2()
+    log.write(d2_line(79, **{"bbox/AP": 12.5, "bbox/AP50": 20.0}))  # percentages, a task
+    log.write(d2_line(99))
+    log.write(d2_line(119, eta=0.0))  # the run's end: the next line may start a new run
+    log.write(d2_line(139))
+    log.write(d2_line(159))
+    log.write(d2_line(179, eta=0.0) + d2_line(199))  # an end, then a line, in one write
+    log.write(d2_line(219))
+    assert log.whole == 0
+    assert log.fast == 4  # lines 99, 119, 159 and 219
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        d2_line(79, loss_cls="x"),  # no number
+        d2_line(59),  # the last iteration again (a late line, or a resume)
+        d2_line(99) + d2_line(79),  # going back inside the write
+        '{"loss_cls": 1.0}\n',  # no iteration
+        d2_line(79).replace('"lr"', '"learning_rate": 1.0, "lr"'),  # two names of lr
+    ],
+)
+def test_detectron2_lines_the_fast_path_leaves_to_the_parse(lines):
+    log = detectron2()
+    log.write(lines)
+    assert log.fast == 0
+    log.write(d2_line(1019))
+    log.write(d2_line(1039))
