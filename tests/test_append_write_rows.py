@@ -370,3 +370,51 @@ def test_an_ultralytics_header_with_a_loss_column_and_its_parts_has_no_fast_path
     log.write(yolo_row(3, 3.0))
     log.write(yolo_row(4, 4.0))
     assert log.fast == 0 and log.general == 2
+
+
+# --- a header line again, with other names ----------------------------------------------
+
+SWAPPED = PL_HEADER.replace("train/acc_step", "SWAP").replace("train/loss_step", "train/acc_step")
+SWAPPED = SWAPPED.replace("SWAP", "train/loss_step")
+
+
+@pytest.mark.parametrize("at_start", [True, False])
+def test_a_header_line_again_with_other_names_makes_the_log_read_whole(at_start):
+    """The parse places the rows after it by its names; neither path can from the header
+    and the last lines (the general path could, while it was among them)."""
+    before = PL_HEADER + pl_write(0) + pl_write(1)
+    if at_start:
+        log = Follower("metrics.csv", (before + SWAPPED + "0,,2,,0.5,,1.0,,\n").encode())
+    else:
+        log = Follower("metrics.csv", before.encode())
+        assert log.write(SWAPPED) is None
+    for step in range(3, 25):
+        assert log.write(f"0,,{step},,0.5,,1.0,,\n") is None
+    assert log.fast == log.general == 0
+
+
+def test_the_same_header_line_again_is_followed():
+    log = Follower("metrics.csv", (PL_HEADER + pl_write(0) + pl_write(1)).encode())
+    log.write(PL_HEADER + pl_write(2))
+    for step in range(3, 25):
+        log.write(pl_write(step))
+    assert log.whole == 0 and log.fast >= 20
+
+
+@pytest.mark.parametrize(
+    "header, data, again",
+    [
+        (b"epoch,step\n", b"1,2\n3,4\n", False),
+        (b"epoch,step\n", b"1,2\nepoch,step\n3,4\n", False),  # the same header
+        (b"epoch,step\n", b"1,2\nepoch,step,x\n3,4,5\n", True),
+        (b"epoch,step\n", b'1,2\n "epoch" ,step,x\n', True),  # padded, quoted
+        (b"epoch,step\n", b"epoch,x\n", True),  # the first line after the header
+        (b"epoch,step\n", b"1,2\n3,4,epoch\n", False),  # not at a line's start
+        (b",loss\n", b"0,1\n,loss,x\n", False),  # no first name: no header line again
+        (b"\xef\xbb\xbfepoch,step\r\n", b"1,2\r\nepoch,step\r\n", False),
+    ],
+)
+def test_a_header_line_again_is_told_by_its_first_name(header, data, again):
+    from metricwatch.readers.csv_rows import header_again
+
+    assert header_again(header, data) is again

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind, Series, Table
-from metricwatch.readers.appended_rows import append_points, row_reader
+from metricwatch.readers.appended_rows import append_points, row_reader, unfollowed
 from metricwatch.readers.appended_series import Axes, GrowingSeries, same_axes
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
 from metricwatch.readers.columns import GrowingColumn
@@ -95,6 +95,9 @@ class AppendedLog:
             return None  # the header is still being written
         if any(p.kind in (ProblemKind.EMPTY, ProblemKind.NOT_OURS) for p in result.problems):
             return None
+        header = data[: _after_lines(data, 0, fmt.appends.header_lines)]
+        if unfollowed(fmt.appends, header, data[len(header) :]):
+            return None
         return cls(fmt, data, result)
 
     def result(self, cut: list[Problem] | None = None) -> ParseResult:
@@ -123,6 +126,8 @@ class AppendedLog:
         small = complete and not partial and len(complete) <= ROWS_BYTES
         if small and self._read_rows(complete):
             return self.result()
+        if unfollowed(self.format.appends, self.header, complete):
+            return None
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
         if grown.parts or any(p.kind is not ProblemKind.TRUNCATED for p in grown.problems):

@@ -57,10 +57,20 @@ RowReader = Callable[[bytes, list[bytes], bytes], "NewPoints | None"]
 class RowAppends(Appends):
     """Appends, with the reader's fast path for plain new lines (see the module). `parse`
     is the parse whose points `rows` reads: a format given another parse (a wrapper that
-    counts its calls) is read by the general path, which calls it."""
+    counts its calls) is read by the general path, which calls it. `unfollowed`: given the
+    header and bytes after it, whether those hold a line after which no later line can be
+    read from the header and the last lines (a CSV's header again, with other names):
+    the log is then read whole."""
 
     rows: RowReader | None = None
     parse: Callable[[bytes], Any] | None = None
+    unfollowed: Callable[[bytes, bytes], bool] | None = None
+
+
+def unfollowed(appends: Appends | None, header: bytes, data: bytes) -> bool:
+    """Whether data (bytes after the header) holds a line the log cannot be followed past."""
+    check = appends.unfollowed if isinstance(appends, RowAppends) else None
+    return check is not None and check(header, data)
 
 
 def row_reader(appends: Appends | None, parse: Callable[[bytes], Any]) -> RowReader | None:

@@ -30,6 +30,37 @@ def header_names(header: bytes, filename: str) -> tuple[tuple[str, ...], bytes] 
     return tuple(table.header), table.delimiter.encode("ascii")
 
 
+@lru_cache(maxsize=32)
+def _first_name(header: bytes) -> tuple[bytes, bytes] | None:
+    """The header's first name (when it is a name, not a number) and its line, stripped."""
+    names = csv_table.read_table(header, "").header
+    first = names[0] if names else ""
+    if not first or csv_table.number_of(first) is not None:
+        return None
+    return first.encode("utf-8"), header.lstrip(b"\xef\xbb\xbf").strip()
+
+
+def header_again(header: bytes, data: bytes) -> bool:
+    """Whether data (lines after the header) may hold a line csv_table takes for a header
+    with other names: one that begins, past padding or a quote, with the header's first
+    name and is not the header line. The parse places the rows after such a line by its
+    names, which a parse of the header and the last lines cannot: such a log is read
+    whole. (A plain row holds no letter: its first name is found only in a line of text.)"""
+    found = _first_name(header)
+    if found is None:
+        return False
+    first, line = found
+    at = data.find(first)
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        if not data[start:at].strip(b' \t\r\x0b\x0c"'):
+            end = data.find(b"\n", at)
+            if data[start : len(data) if end < 0 else end].strip() != line:
+                return True
+        at = data.find(first, at + 1)
+    return False
+
+
 def plain_rows(
     complete: bytes, delimiter: bytes, width: int, missing: tuple[bytes, ...] = (b"",)
 ) -> list[list[float | None]] | None:

@@ -38,7 +38,7 @@ from metricwatch.model import EPOCH, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, Points, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.csv_rows import header_names, plain_rows, whole
+from metricwatch.readers.csv_rows import header_again, header_names, plain_rows, whole
 
 NAME = "the Keras CSV log"
 #: What Keras' CSVLogger writes for a key a row lacks.
@@ -256,5 +256,11 @@ FORMAT = FileFormat(
     ),
     sniff=_sniff,
     parse=parse_keras_csv,
-    appends=RowAppends(header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_keras_csv),
+    appends=RowAppends(
+        header_lines=1,
+        context_lines=2,
+        rows=read_new_rows,
+        parse=parse_keras_csv,
+        unfollowed=header_again,
+    ),
 )

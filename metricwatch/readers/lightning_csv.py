@@ -43,7 +43,7 @@ from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.csv_numbers import read_numeric_table
-from metricwatch.readers.csv_rows import header_names
+from metricwatch.readers.csv_rows import header_again, header_names
 from metricwatch.readers.lightning_rows import RowPlan, step_rows
 
 NAME = "metrics.csv"
@@ -363,6 +363,10 @@ FORMAT = FileFormat(
         ("meta_tags.csv", lambda data: {"config": parse_meta_tags(data)}),  # test-tube
     ),
     appends=RowAppends(
-        header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_lightning_csv
+        header_lines=1,
+        context_lines=2,
+        rows=read_new_rows,
+        parse=parse_lightning_csv,
+        unfollowed=header_again,
     ),
 )

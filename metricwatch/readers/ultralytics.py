@@ -53,7 +53,7 @@ from metricwatch.model import EPOCH, Problem, ProblemKind, Series, Table
 from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.csv_rows import header_names
+from metricwatch.readers.csv_rows import header_again, header_names
 from metricwatch.readers.lightning_csv import parse_hparams
 from metricwatch.readers.ultralytics_rows import RowPlan, epoch_rows
 
@@ -360,6 +360,10 @@ FORMAT = FileFormat(
         ("opt.yaml", lambda data: meta_from_args(data.decode("utf-8", "replace"))),  # YOLOv5
     ),
     appends=RowAppends(
-        header_lines=1, context_lines=2, rows=read_new_rows, parse=parse_ultralytics
+        header_lines=1,
+        context_lines=2,
+        rows=read_new_rows,
+        parse=parse_ultralytics,
+        unfollowed=header_again,
     ),
 )
