@@ -32,6 +32,7 @@ from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import FileFormat, ParseResult, quote_key
+from metricwatch.readers.shared_steps import StepPool
 from metricwatch.readers.tfevents_args import ARGS_WINDOW, args_in_file, args_in_head
 from metricwatch.readers.tfevents_columns import _add, _Column, _Sink
 from metricwatch.readers.tfevents_crc import masked_crc32c
@@ -89,7 +90,9 @@ class EventDirTail:
         #: when searched)
         self.args: dict[Path, tuple[tuple[int, int] | None, dict[str, Any] | None, bool, int]] = {}
         #: what the last build worked out, extended by the next (tfevents_tags.BuildMemo)
-        self.memo = BuildMemo()
+        #: the run's steps, shared by the tags logged at the same ones (shared_steps)
+        self.pool = StepPool()
+        self.memo = BuildMemo(self.pool)
 
     def read(self) -> ParseResult:
         files = event_files(self.directory)
@@ -98,7 +101,7 @@ class EventDirTail:
             if path not in self.tails:
                 self.tails[path] = (role, EventFileTail(path))
             tail = self.tails[path][1]
-            sink = _Sink(self.columns, path, tail)
+            sink = _Sink(self.columns, path, tail, self.pool)
             tail.read_chunk(sink=sink)
             sink.finish()
             problems.extend(tail.problems)
@@ -173,12 +176,13 @@ def parse_event_file(data: bytes) -> ParseResult:
     whole, and incrementally, by EventDirTail)."""
     chunk, pieces = scan_pieces(data)
     columns: dict[str, _Column] = {}
+    pool = StepPool()
     for piece in pieces:
-        _add(columns, piece, len(data))
+        _add(columns, piece, len(data), pool)
     problems = _chunk_problems(chunk, "the event file")
     if not data:
         problems.append(Problem(ProblemKind.EMPTY, "the event file is empty"))
-    result = _build([("", columns)], problems)
+    result = _build([("", columns)], problems, BuildMemo(pool))
     config = args_in_head(data[:ARGS_WINDOW])
     if config is not None:
         result.meta["config"] = config

@@ -1,7 +1,8 @@
 """A TensorBoard run's per-tag columns, grown in place as its files' pieces are read.
 
 Each file of a run keeps, per tag, its steps, times and values (`_Column`), sized for
-the whole read from how far into the file the first pieces are; `_Sink` takes a file's
+the whole read from how far into the file the first pieces are (the steps shared with the
+run's other tags logged at the same steps: shared_steps); `_Sink` takes a file's
 pieces as its tail (tfevents_records.EventFileTail) decodes them and puts the columns
 back as they were when a read fails half way. Not metricwatch.readers.columns'
 GrowingColumn: that one grows by a fixed factor and never shrinks, where these size
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from metricwatch.readers.shared_steps import SharedSteps, StepPool
 from metricwatch.readers.tfevents_bulk import narrow
 from metricwatch.readers.tfevents_records import EventFileTail
 from metricwatch.readers.tfevents_scanner import Chunk
@@ -24,19 +26,31 @@ class _Column:
     """A tag's steps, times and values, grown in place: one array each, sized for the
     whole read from how far into it the first pieces are (not one small array per piece
     kept to the end, whose holes a process's heap keeps). The run's series are views of
-    them; a later read writes only past their ends."""
+    them; a later read writes only past their ends.
 
-    def __init__(self) -> None:
+    The steps are shared (shared_steps.SharedSteps) with the other tags of the run logged
+    at the same steps so far: a step every tag is logged at is kept once, not per tag."""
+
+    def __init__(self, pool: StepPool | None = None) -> None:
         self.size = 0
-        self.arrays = [np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)]
+        self.steps = SharedSteps(pool)
+        self.arrays = [np.empty(0), np.empty(0)]  # times, values
 
     def append(self, parts: tuple[np.ndarray, ...], scale: float) -> None:
         need = self.size + len(parts[0])
         if need > len(self.arrays[0]):
-            self._resize(max(int(need * scale), need + need // 16 + 64))
-        for kept, part in zip(self.arrays, parts):
+            capacity = max(int(need * scale), need + need // 16 + 64)
+            self._resize(capacity)
+            self.steps.reserve(capacity)
+        self.steps.extend(parts[0])
+        for kept, part in zip(self.arrays, parts[1:]):
             kept[self.size : need] = part
         self.size = need
+
+    def rollback(self, size: int) -> None:
+        """Back to `size` points (a read that failed half way: its points come again)."""
+        self.size = size
+        self.steps.truncate(size)
 
     def trim(self) -> None:
         """Give back room a read's estimate left over (a little is kept for the next)."""
@@ -50,8 +64,8 @@ class _Column:
             self.arrays[i] = grown
 
     def views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        steps, times, values = (a[: self.size] for a in self.arrays)
-        return steps, times, values
+        times, values = (a[: self.size] for a in self.arrays)
+        return self.steps.view(), times, values
 
 
 class _Sink:
@@ -59,15 +73,19 @@ class _Sink:
     the file was replaced, and put back as they were if the read fails half way."""
 
     def __init__(
-        self, columns: dict[Path, dict[str, _Column]], path: Path, tail: EventFileTail
+        self,
+        columns: dict[Path, dict[str, _Column]],
+        path: Path,
+        tail: EventFileTail,
+        pool: StepPool | None = None,
     ) -> None:
-        self.all, self.path, self.tail = columns, path, tail
+        self.all, self.path, self.tail, self.pool = columns, path, tail, pool
         self.columns: dict[str, _Column] | None = None
         self.sizes: dict[str, int] = {}
 
     def __call__(self, piece: Chunk) -> None:
         columns = self.columns if self.columns is not None else self._start()
-        _add(columns, piece, self.tail.expected)
+        _add(columns, piece, self.tail.expected, self.pool)
 
     def _start(self) -> dict[str, _Column]:
         if self.tail.reset or self.path not in self.all:
@@ -82,14 +100,16 @@ class _Sink:
             for tag in [t for t in columns if t not in self.sizes]:
                 del columns[tag]
             for tag, size in self.sizes.items():
-                columns[tag].size = size
+                columns[tag].rollback(size)
         for column in columns.values():
             column.trim()
 
 
-def _add(columns: dict[str, _Column], chunk: Chunk, expected: int) -> None:
+def _add(
+    columns: dict[str, _Column], chunk: Chunk, expected: int, pool: StepPool | None = None
+) -> None:
     """Append a chunk's scalars to per-tag columns, grouped in one pass (chunk.end: the
-    bytes read so far of the `expected`)."""
+    bytes read so far of the `expected`; pool: the run's steps, which new columns share)."""
     if not len(chunk.tag_ids):
         return
     scale = 1.02 * expected / max(chunk.end, 1) if expected > chunk.end else 1.0
@@ -105,5 +125,5 @@ def _add(columns: dict[str, _Column], chunk: Chunk, expected: int) -> None:
             continue  # a tag whose every scalar was dropped
         column = columns.get(tag)
         if column is None:
-            column = columns[tag] = _Column()
+            column = columns[tag] = _Column(pool)
         column.append((steps[index], times[index], values[index]), scale)

@@ -18,10 +18,13 @@ followed by new ones, which tells the epoch and table-step memos (grown) to star
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from metricwatch.readers.columns import GrowingColumn
 from metricwatch.readers.grown import new_version
+from metricwatch.readers.shared_steps import SharedSteps, StepPool
 from metricwatch.readers.tfevents_columns import _Column
 
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, times, values
@@ -67,20 +70,25 @@ class _Merged:
 
     parts, sizes: the columns it was built from and their sizes then.
     back: how many times its steps went back, over all points read (not only kept ones).
-    own: the kept steps, times and values, when they are not the one column's views: plain
-    arrays as a first read makes them (a read of the whole run, `metricwatch summary`, needs
-    no room to grow, nor a copy), growing columns from the first points added."""
+    own: the kept steps, times and values, when they are not the one column's views. The
+    steps are shared_steps.SharedSteps: most often they are the steps of other tags (Hugging
+    Face's `train/epoch` is logged again at each evaluation's step, and its kept steps are
+    then the loss's), shared with them, not copied. Times and values are plain arrays as a
+    first read makes them (a read of the whole run, `metricwatch summary`, needs no room to
+    grow, nor a copy), growing columns from the first points added."""
 
-    def __init__(self, parts: list[_Column]) -> None:
+    def __init__(self, parts: list[_Column], pool: StepPool | None = None) -> None:
         self.version = new_version()
+        self.pool = pool
         arrays = [_joined(list(a)) for a in zip(*(part.views() for part in parts))]
         steps = arrays[0]
         keep = latest(steps)
         self.back = int(np.count_nonzero(steps[1:] < steps[:-1])) if not keep.all() else 0
         self.last = int(steps[-1]) if len(steps) else None  # the last step read
-        self.own: list[np.ndarray] | list[GrowingColumn] | None = None
+        self.own: list[Any] | None = None  # [SharedSteps, times, values]
         if len(parts) > 1 or not keep.all():
-            self.own = [a[keep] for a in arrays] if not keep.all() else arrays
+            own = [a[keep] for a in arrays] if not keep.all() else arrays
+            self.own = [SharedSteps(pool, own[0]), own[1], own[2]]
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
         self.changed = True  # whether the last build changed its points
@@ -143,10 +151,12 @@ class _Merged:
         if cut < size and _logged_again(kept, new, cut):
             self._again(kept, new, cut)
             return
-        if self.own is None or cut < size or isinstance(self.own[0], np.ndarray):
+        if self.own is None or cut < size or isinstance(self.own[1], np.ndarray):
             # columns of their own, from the points still kept (a copy: the arrays
-            # handed out before must not change)
-            self.own = [GrowingColumn(a[:cut], a.dtype.type) for a in kept]
+            # handed out before must not change; shared steps are never written over)
+            own_steps = self._own_steps(kept[0])
+            own_steps.truncate(cut)
+            self.own = [own_steps, *(GrowingColumn(a[:cut], a.dtype.type) for a in kept[1:])]
             if cut < size:
                 self.version = new_version()
         for column, more in zip(self.own, new):
@@ -157,9 +167,9 @@ class _Merged:
         Face and Lightning log the epoch again at an evaluation's step): steps and values
         stay as they are, and their times are copied only if they changed."""
         again = len(kept[0]) - cut
-        own: list[GrowingColumn | None] = [None, None, None]
-        if self.own is not None and not isinstance(self.own[0], np.ndarray):
-            own = list(self.own)  # type: ignore[arg-type]
+        own: list[Any] = [self._own_steps(kept[0]), None, None]
+        if self.own is not None and not isinstance(self.own[1], np.ndarray):
+            own[1:] = self.own[1:]
         if not _bits_equal(kept[1][cut:], new[1][:again]):
             own[1] = GrowingColumn(kept[1][:cut], np.float64)  # a copy, as above
             own[1].extend(new[1][:again])
@@ -169,6 +179,13 @@ class _Merged:
         for column, more in zip(columns, new):
             column.extend(more[again:])
         self.own = columns
+
+    def _own_steps(self, kept: np.ndarray) -> SharedSteps:
+        """The kept steps as steps of their own: the ones already so, else the column's
+        (shared with its store, not copied)."""
+        if self.own is not None:
+            return self.own[0]
+        return SharedSteps(self.pool, kept)
 
     def _kept(self) -> _Arrays:
         """The kept points of the last build."""
@@ -193,14 +210,19 @@ class _Merged:
 class MergedTags:
     """Every (role, tag) of a run as merged at the last build (see the module)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: StepPool | None = None) -> None:
         self.tags: dict[tuple[str, str], _Merged] = {}
+        self.pool = pool  # the run's steps (shared_steps), which kept steps share
 
     def merge(self, parts: dict[tuple[str, str], list[_Column]]) -> dict[tuple[str, str], _Merged]:
         """Each (role, tag)'s kept points, from its columns in file order."""
         merged = {}
         for name, columns in parts.items():
             known = self.tags.get(name)
-            merged[name] = known if known is not None and known.grow(columns) else _Merged(columns)
+            merged[name] = (
+                known
+                if known is not None and known.grow(columns)
+                else _Merged(columns, self.pool)
+            )
         self.tags = merged
         return merged

@@ -19,6 +19,7 @@ import numpy as np
 from metricwatch.model import EPOCH, STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.grown import GrownEpochs, GrownUnion, Name
+from metricwatch.readers.shared_steps import StepPool
 from metricwatch.readers.tfevents_columns import _Column
 from metricwatch.readers.tfevents_merged import MergedTags
 from metricwatch.readers.ultralytics import lr_keys
@@ -120,8 +121,8 @@ class BuildMemo:
     points (tfevents_merged), each series' epochs and the table steps (grown). A live
     run's read then costs the points it added, not the run (EventDirTail keeps one)."""
 
-    def __init__(self) -> None:
-        self.tags = MergedTags()
+    def __init__(self, pool: StepPool | None = None) -> None:
+        self.tags = MergedTags(pool)
         self.epochs = GrownEpochs()
         self.union = GrownUnion()
         self.series: dict[str, tuple[Name, bool, Series]] = {}  # key -> (tag, dated, Series)
