@@ -12,6 +12,14 @@ the process holds after a peak is more (blocks freed inside the heap stay
 with it: a 1M-point Lightning log's first read leaves 102 MiB where it left
 79 MiB).
 
+All threads share one arena (M_ARENA_MAX 1). glibc gives each thread that
+allocates its own arena, and blocks freed in one are not reused by another:
+the monitor's watch thread reads a run and the UI thread draws it, and each
+kept its own peak's freed blocks. With one arena the charts reuse what the
+read freed: the monitor's peak on a 1M-point run fell by 7-12 MiB (Lightning
+127 -> 117 MiB, TensorBoard 108 -> 101, MLflow 109 -> 97). Python threads
+allocate holding the GIL, so the arena's lock is rarely waited for.
+
 Only glibc has `mallopt`; elsewhere (macOS, musl) this does nothing.
 """
 
@@ -21,7 +29,7 @@ import ctypes
 import sys
 
 #: glibc's `mallopt` parameters (malloc.h).
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
 #: Blocks up to this size come from the heap, where freed ones are reused (glibc's
 #: largest allowed mmap threshold on 64-bit systems).
 MMAP_THRESHOLD = 32 * 1024 * 1024
@@ -31,7 +39,8 @@ TRIM_THRESHOLD = 32 * 1024 * 1024
 
 
 def keep_freed_memory() -> bool:
-    """Raise glibc's mmap and trim thresholds; True when both were taken."""
+    """Raise glibc's mmap and trim thresholds and keep one arena (call it before any thread
+    starts: threads that allocated already keep theirs); True when all were taken."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -40,5 +49,9 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    taken = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-    return mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and taken
+    taken = [
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        mallopt(M_ARENA_MAX, 1),
+    ]
+    return taken == [1, 1, 1]

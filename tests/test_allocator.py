@@ -51,3 +51,22 @@ def test_a_freed_block_is_reused_not_mapped_again():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_block_freed_by_one_thread_is_reused_by_another(keep):
+    # One arena for all threads: what the watch thread's read freed, the UI thread's charts
+    # reuse. glibc's default gives the thread an arena of its own, whose blocks stay there.
+    code = (
+        "import threading, numpy as np\n"
+        "from metricwatch.allocator import keep_freed_memory\n"
+        f"if {keep}: keep_freed_memory()\n"
+        "where = []\n"
+        "def read():\n"
+        "    a = np.empty(131_072); where.append(a.ctypes.data); del a\n"
+        "t = threading.Thread(target=read); t.start(); t.join()\n"
+        "b = np.empty(131_072); print(b.ctypes.data == where[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(keep)
