@@ -70,6 +70,8 @@ _ADDED_BITS = IN_CREATE | IN_MOVED_TO
 _DELETED_BITS = IN_DELETE | IN_MOVED_FROM
 _SELF_GONE_BITS = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT
 _MODIFIED_BITS = IN_MODIFY | IN_ATTRIB
+#: Paths of events remembered per watch (see decode_events); past this many, forgotten.
+PATHS_REMEMBERED = 4096
 
 _libc: Any = None
 
@@ -97,15 +99,20 @@ def available() -> bool:
     return True
 
 
-def decode_events(data: bytes, dirs: dict[int, str]) -> tuple[list[tuple[int, str]], bool]:
+def decode_events(
+    data: bytes, dirs: dict[int, str], paths: dict[tuple[int, bytes], str] | None = None
+) -> tuple[list[tuple[int, str]], bool]:
     """(change, path) of each event in a read of the descriptor, and whether the kernel's
-    queue overflowed. `dirs` maps watch descriptors to their directories' paths."""
+    queue overflowed. `dirs` maps watch descriptors to their directories' paths; `paths`,
+    if given, remembers the path of each (descriptor, name) met (a live run's files send
+    the same events over and over)."""
     changes: list[tuple[int, str]] = []
     overflow = False
     offset = 0
-    while offset + _EVENT.size <= len(data):
+    size = _EVENT.size
+    while offset + size <= len(data):
         wd, mask, _cookie, length = _EVENT.unpack_from(data, offset)
-        offset += _EVENT.size
+        offset += size
         raw_name = data[offset : offset + length].rstrip(b"\0")
         offset += length
         if mask & IN_Q_OVERFLOW:
@@ -119,7 +126,13 @@ def decode_events(data: bytes, dirs: dict[int, str]) -> tuple[list[tuple[int, st
             continue
         if not raw_name:
             continue  # the directory's own attributes
-        path = os.path.join(folder, os.fsdecode(raw_name))
+        path = paths.get((wd, raw_name)) if paths is not None else None
+        if path is None:
+            path = os.path.join(folder, os.fsdecode(raw_name))
+            if paths is not None:
+                if len(paths) >= PATHS_REMEMBERED:
+                    paths.clear()
+                paths[(wd, raw_name)] = path
         if mask & _ADDED_BITS:
             changes.append((ADDED, path))
         elif mask & _DELETED_BITS:
@@ -148,6 +161,7 @@ class InotifyWatch:
             raise OSError(code, f"inotify_init1: {os.strerror(code)}")
         self._fd: int | None = fd
         self._dirs: dict[int, str] = {}
+        self._paths: dict[tuple[int, bytes], str] = {}  # (descriptor, name) -> its path
         for path in watch_paths:
             wd = libc.inotify_add_watch(fd, os.fsencode(path), WATCH_MASK)
             if wd >= 0:
@@ -201,7 +215,9 @@ class InotifyWatch:
                 first = last if first is None else first
                 # As watchfiles: a file added or deleted in the batch is not also "modified".
                 for code, path in found:
-                    if code != MODIFIED or not changes & {(ADDED, path), (DELETED, path)}:
+                    if code != MODIFIED or (
+                        (ADDED, path) not in changes and (DELETED, path) not in changes
+                    ):
                         changes.add((code, path))
 
     def _read(self) -> list[tuple[int, str]]:
@@ -210,7 +226,7 @@ class InotifyWatch:
             data = os.read(self._fd, 1 << 16)
         except BlockingIOError:
             return []
-        found, overflow = decode_events(data, self._dirs)
+        found, overflow = decode_events(data, self._dirs, self._paths)
         if overflow:
             raise RuntimeError("the kernel's queue of file events overflowed")
         return found

@@ -210,10 +210,22 @@ def _notify_class() -> Any:
     return RustNotify
 
 
-def _change_name(code: int) -> str:
-    from watchfiles import Change
+#: watchfiles' change codes (watchfiles.Change, which inotify_watch shares) by name: looked
+#: up for every event, without importing watchfiles on Linux or an Enum call per event.
+_CHANGE_NAMES = {
+    inotify_watch.ADDED: "added",
+    inotify_watch.MODIFIED: "modified",
+    inotify_watch.DELETED: "deleted",
+}
 
-    return Change(code).name
+
+def _change_name(code: int) -> str:
+    name = _CHANGE_NAMES.get(code)
+    if name is None:
+        from watchfiles import Change
+
+        name = Change(code).name
+    return name
 
 
 #: Opening a watch and finding its inotify descriptor must not interleave with another.

@@ -142,7 +142,7 @@ class RunRoutes(RunLayouts):
     _lock: Any
     _run_above: Callable[[Path], bool]
 
-    def _routes(self, changes: Sequence[tuple[str, str]], keep: MetricsFilter) -> list[Route]:
+    def _routes(self, changes: Sequence[tuple[str, str]]) -> list[Route]:
         """The route of each change, from what is remembered when every one of them is."""
         memo = self._route_memo()
         if memo is not None:
@@ -150,6 +150,7 @@ class RunRoutes(RunLayouts):
             if None not in hits:
                 return hits  # type: ignore[return-value]
         by_dir = self._by_dir()
+        keep = MetricsFilter(self.root if not self._single_file else self.watch_dir)
         routes: list[Route] = []
         learnt: dict[str, Route] = {}
         spoilt = False

@@ -145,9 +145,10 @@ class RunLayouts:
         self._mark(new)
         return new
 
-    def _mark(self, metrics_path: Path) -> None:
-        """The run as just reported: its file's stamp (and its other files') are the known."""
-        self._stamps[metrics_path] = _stamp(metrics_path)
+    def _mark(self, metrics_path: Path, stamp: Stamp | None = None) -> None:
+        """The run as just reported: its file's stamp (and its other files') are the known.
+        `stamp`: the file's, just taken (else it is stat'ed here)."""
+        self._stamps[metrics_path] = _stamp(metrics_path) if stamp is None else stamp
         tree = self._tree_stamp(metrics_path)
         if tree is not None:
             self._trees[metrics_path] = tree
@@ -341,6 +342,11 @@ def _companion_stamp(path: Path) -> int:
 
 def _present(path: Path) -> bool:
     return _stamp(path) is not None
+
+
+def _present_stamp(path: Path) -> Stamp | None:
+    """The stamp _present decides by (None: not there), for a caller that keeps it."""
+    return _stamp(path)
 
 
 def _is_under(path: Path, ancestor: Path) -> bool:

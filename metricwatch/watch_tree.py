@@ -55,13 +55,14 @@ from metricwatch.sources.discovery import (
     scan,
 )
 from metricwatch.timed_io import WATCH_POOL, Blocked, TimedCalls
-from metricwatch.watch_routes import NOTHING, MetricsFilter, RunRoutes, Tracked
+from metricwatch.watch_routes import NOTHING, RunRoutes, Tracked
 from metricwatch.watch_runs import (
     RunUpdate,
     Stamp,
     UpdateKind,
     _is_under,
     _present,
+    _present_stamp,
     _stamp,
 )
 
@@ -140,12 +141,11 @@ class RunTree(RunRoutes):
     def _classify(
         self, changes: Iterable[tuple[str, str]], exists: Callable[[Path], bool]
     ) -> list[RunUpdate]:
-        keep = MetricsFilter(self.root if not self._single_file else self.watch_dir)
         files: set[Path] = set()
         new_dirs: set[Path] = set()
         removed: set[Path] = set()
         touched: dict[Path, bool] = {}  # runs to look at again -> whether they surely changed
-        for route in self._routes(list(changes), keep):
+        for route in self._routes(list(changes)):
             if route is NOTHING:
                 continue
             removed_dir, owner, surely, file, new_dir = route
@@ -157,7 +157,40 @@ class RunTree(RunRoutes):
                 files.add(file)
             if new_dir is not None:
                 new_dirs.add(new_dir)
-        by_dir = self._by_dir()
+        by_dir = self._by_dir()  # as the batch found it
+        updates: list[RunUpdate] = []
+        if removed or new_dirs:
+            updates = self._new_and_gone_dirs(removed, new_dirs, files, touched, exists)
+        for path in sorted(files):
+            if (
+                path not in self.known
+                and self._run_above(path.parent)
+                and not (is_store_file(path) and path.parent in by_dir)  # a store beside a run
+            ):
+                continue  # inside a run that appeared in this batch: the run's own
+            # The default test of presence stats the file: its stamp is then the one kept.
+            stamp = _present_stamp(path) if exists is _present else None
+            present = stamp is not None if exists is _present else exists(path)
+            found_update = self._file_update(path, present)
+            if present and found_update:
+                self._mark(path, stamp)  # so a catch-up does not load it again
+            updates.extend(found_update)
+            touched.pop(path, None)
+        for metrics_path, changed in sorted(touched.items()):
+            if metrics_path in self.known:
+                updates.extend(self._revisit(metrics_path, changed))
+        return updates
+
+    def _new_and_gone_dirs(
+        self,
+        removed: set[Path],
+        new_dirs: set[Path],
+        files: set[Path],
+        touched: dict[Path, bool],
+        exists: Callable[[Path], bool],
+    ) -> list[RunUpdate]:
+        """A batch's searched directories removed (or replaced) and new ones searched: the
+        runs gone with them, and those found (no longer among files to look at)."""
         updates: list[RunUpdate] = []
         # Deletions first: a directory moved within PATH frees its identity for its new path.
         # A searched directory deleted (or replaced) has lost its watch, even if one made
@@ -179,19 +212,6 @@ class RunTree(RunRoutes):
             found = self._search(directory)
             files.difference_update(location.metrics_path for location in found.runs)
             updates.extend(self._absorb(found, full=False))
-        for path in sorted(files):
-            beside = is_store_file(path) and path.parent in by_dir
-            if path not in self.known and self._run_above(path.parent) and not beside:
-                continue  # inside a run that appeared in this batch: the run's own
-            present = exists(path)
-            found_update = self._file_update(path, present)
-            if present and found_update:
-                self._mark(path)  # so a catch-up does not load it again
-            updates.extend(found_update)
-            touched.pop(path, None)
-        for metrics_path, changed in sorted(touched.items()):
-            if metrics_path in self.known:
-                updates.extend(self._revisit(metrics_path, changed))
         return updates
 
     def _run_above(self, directory: Path) -> bool:
