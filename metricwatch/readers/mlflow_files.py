@@ -21,6 +21,7 @@ from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
 from metricwatch.readers.mlflow_run import BuildMemo, build_result
+from metricwatch.readers.shared_steps import SharedSteps, StepPool
 
 #: MLflow's RunStatus numbers, as the file store's meta.yaml writes them.
 _STATUS = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4": "FAILED", "5": "KILLED"}
@@ -314,11 +315,13 @@ class MetricFileTail:
 class _KeyColumns:
     """One metric's points read so far, in growing columns (appending a line costs the
     line), and whether its steps have been strictly ascending (then they need no sort
-    and no dedup, and what was built from them can be extended: mlflow_run.BuildMemo)."""
+    and no dedup, and what was built from them can be extended: mlflow_run.BuildMemo).
+    Its steps are shared with the run's other metrics logged at the same steps so far
+    (shared_steps: a file a metric, each with the same steps, kept them once per file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: StepPool | None = None) -> None:
         empty = np.empty(0)
-        self.steps = GrowingColumn(empty, np.int64)
+        self.steps = SharedSteps(pool)
         self.values = GrowingColumn(empty, np.float64)
         self.times = GrowingColumn(empty, np.float64)
         self.ascending = True
@@ -360,6 +363,7 @@ class FileStoreRunTail:
         self.run_dir = Path(run_dir)
         self.tails: dict[str, MetricFileTail] = {}
         self.columns: dict[str, _KeyColumns] = {}
+        self.pool = StepPool()  # the steps the run's metrics share (shared_steps)
         self.memo = BuildMemo()
 
     def read(self) -> ParseResult:
@@ -409,7 +413,7 @@ class FileStoreRunTail:
     def _columns_of(self, key: str, reset: bool, grown: dict[str, int]) -> _KeyColumns:
         """The key's columns to add new lines to: new ones for a file read from its start."""
         if reset or key not in self.columns:
-            self.columns[key] = _KeyColumns()
+            self.columns[key] = _KeyColumns(self.pool)
             grown[key] = 0
         return self.columns[key]
 

@@ -24,7 +24,7 @@ import numpy as np
 from metricwatch.model import STEP, Problem, ProblemKind, Series, Table
 from metricwatch.readers.base import ParseResult, quote_key, union_steps, with_epochs
 from metricwatch.readers.columns import GrowingColumn
-from metricwatch.readers.grown import epochs_at
+from metricwatch.readers.grown import GrownUnion, epochs_at, new_version
 
 #: Names the frameworks log to MLflow whose meaning is a registry key: Hugging Face
 #: Trainer's MLflowCallback (`loss`, `eval_loss`, `learning_rate`), Lightning's MLFlowLogger
@@ -83,15 +83,15 @@ class BuildMemo:
         at exactly the axis's steps, whose epochs are the axis's values themselves (no copy:
         Hugging Face and Lightning log the epoch with every loss, a copy a key was 8 bytes
         a point).
-    union / union_keys: the table steps then, when every series was ascending, and each
-    series key's number of points they hold."""
+    union: the table steps then (grown.GrownUnion), each series named by its key and a
+    version that stays the same for as long as the key only grew (versions)."""
 
     def __init__(self) -> None:
         self.lengths: dict[str, int] = {}
         self.epoch_length: int | None = None
         self.epochs: dict[str, GrowingColumn | object] = {}
-        self.union: GrowingColumn | None = None
-        self.union_keys: dict[str, int] = {}
+        self.union = GrownUnion()
+        self.versions: dict[str, int] = {}
 
     def kept(self, key: str, grown: Mapping[str, int]) -> int | None:
         """How many of key's first points are the ones the last build had (None: unknown)."""
@@ -297,48 +297,18 @@ def _table_steps(
     grown: Mapping[str, int],
     memo: BuildMemo | None,
 ) -> np.ndarray:
-    """Every step of every series, once, ascending: the last build's, extended by the new
-    steps when they all come after it (a live run's writes), else worked out again."""
-    arrays = [s.steps for s in series.values()]
-    keys = {sources[name]: len(s) for name, s in series.items()}
+    """Every step of every series, once, ascending: with a memo, the last build's extended
+    by the new steps (grown.GrownUnion: a live run's writes), and a series' own steps, not
+    a copy, when they hold every other's."""
     if memo is None:
-        return union_steps(arrays)
-    if not all(key in grown for key in keys):
-        memo.union, memo.union_keys = None, {}
-        return union_steps(arrays)
-    new = _new_steps(series, sources, grown, memo)
-    if new is None:
-        memo.union = GrowingColumn(union_steps(arrays), np.int64)
-    elif len(new):
-        memo.union.extend(new)  # type: ignore[union-attr]
-    memo.union_keys = keys
-    return memo.union.view()  # type: ignore[union-attr]
-
-
-def _new_steps(
-    series: dict[str, Series], sources: dict[str, str], grown: Mapping[str, int], memo: BuildMemo
-) -> np.ndarray | None:
-    """The steps the series gained since the last build, once, ascending, if they all come
-    after its table steps and nothing else changed; None when the union must be redone."""
-    if memo.union is None:
-        return None
-    current = {sources[name] for name in series}
-    if any(key not in current or grown[key] != n for key, n in memo.union_keys.items()):
-        return None  # a key gone, replaced or shrunk
-    parts = [
-        s.steps[memo.union_keys.get(sources[name], 0) :]
-        for name, s in series.items()
-        if sources[name] in memo.union_keys or grown[sources[name]] == 0
-    ]
-    if len(parts) != len(series):
-        return None  # a key new to the series, yet not new to the run
-    parts = [part for part in parts if len(part)]
-    if not parts:
-        return np.empty(0, dtype=np.int64)
-    union = memo.union.view()
-    if len(union) and min(int(part[0]) for part in parts) <= int(union[-1]):
-        return None
-    if len(parts) == 1:
-        return parts[0]
-    merged = np.sort(np.concatenate(parts), kind="stable")
-    return merged[np.append(True, merged[1:] != merged[:-1])]
+        return union_steps([s.steps for s in series.values()])
+    versions = {}
+    for name in series:
+        key = sources[name]
+        known = memo.versions.get(key)
+        grew = key in grown and grown[key] > 0 and memo.kept(key, grown) is not None
+        versions[key] = known if known is not None and grew else new_version()
+    memo.versions = versions
+    return memo.union.steps(
+        [((sources[n], versions[sources[n]]), s.steps) for n, s in series.items()]
+    )
