@@ -232,6 +232,20 @@ def test_a_line_being_written_and_a_big_write_are_the_parse_s():
     assert (log.fast, log.general) == (0, 3)
 
 
+def test_after_a_step_back_lightning_has_no_fast_path():
+    """The parse dates an lr row by every row at its step, those a resume dropped too: the
+    new rows alone cannot tell its epoch."""
+    log = lightning(6)
+    assert log.write("0,,3,,0.5,,2.0,,\n") is None  # a resume: read whole
+    for step in range(4, 12):
+        log.write(pl_write(step))
+    assert log.fast == 0 and log.whole == 2  # (the next write's context holds the step back)
+    fmt = format_named("lightning_csv")
+    assert row_reader(fmt.appends, fmt.parse, restarted=True) is None
+    keras = format_named("keras_csv")
+    assert row_reader(keras.appends, keras.parse, restarted=True) is not None
+
+
 def test_a_format_with_another_parse_has_no_fast_path():
     fmt = format_named("lightning_csv")
     assert row_reader(fmt.appends, fmt.parse) is not None
@@ -356,11 +370,11 @@ def test_the_first_write_after_a_whole_read_is_the_general_path_s():
     """A whole read's context may hold what its parse found wrong (here a step going back),
     which the general path's parse of the context tells again: read whole, as before; the
     fast path follows once the general path has read a write."""
-    log = lightning(6)
-    assert log.write("0,,3,,0.5,,2.0,,\n") is None  # a resume: read whole
-    assert log.write(pl_write(6)) is None  # the context still holds the step going back
-    log.write(pl_write(7))  # the context is clean: the general path reads it
-    log.write(pl_write(8))
+    log = Follower("training.log", (KERAS_HEADER + "".join(map(keras_row, range(6)))).encode())
+    assert log.write(keras_row(3)) is None  # a resume: read whole
+    assert log.write(keras_row(6)) is None  # the context still holds the epoch going back
+    log.write(keras_row(7))  # the context is clean: the general path reads it
+    log.write(keras_row(8))
     assert (log.fast, log.general, log.whole) == (1, 1, 2)
 
 
@@ -418,3 +432,58 @@ def test_a_header_line_again_is_told_by_its_first_name(header, data, again):
     from metricwatch.readers.csv_rows import header_again
 
     assert header_again(header, data) is again
+
+
+# --- random logs, written in random pieces ----------------------------------------------------
+
+
+def random_lightning_rows(rng: random.Random, count: int) -> list[str]:
+    """Rows as Lightning writes them and worse: lr rows without an epoch, several rows at
+    one step, sparse cells, NaN losses, a row without a value. (No step back: after one, the
+    parse dates an lr row by rows it dropped, which the general path does not see either.)"""
+    rows, step = [], 0
+    for _ in range(count):
+        step += rng.choice((0, 1, 1, 1, 2))
+        epoch = "" if rng.random() < 0.3 else str(step // 7)
+        cells = [epoch, "", str(step)] + [""] * 6
+        for index in rng.sample(range(3, 9), rng.randint(0, 3)):
+            cells[index] = rng.choice(("0.5", "1e-3", "2", "-0.25", "nan", f"{rng.random()!r}"))
+        if not epoch and rng.random() < 0.7:
+            cells[1] = f"{rng.random() * 1e-3!r}"
+        rows.append(",".join(cells) + "\n")
+    return rows
+
+
+def random_keras_rows(rng: random.Random, count: int) -> list[str]:
+    rows, epoch = [], 0
+    for _ in range(count):
+        epoch += 1 if rng.random() > 0.03 else -rng.randint(0, 2)
+        cells = [str(max(epoch, 1))]
+        cells += [rng.choice(("NA", "0.5", "1e-3", f"{rng.random()!r}")) for _ in range(5)]
+        rows.append(",".join(cells) + "\r\n")
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize(
+    "name, header, rows",
+    [
+        ("metrics.csv", PL_HEADER, random_lightning_rows),
+        ("training.log", KERAS_HEADER, random_keras_rows),
+    ],
+)
+def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, header, rows, seed):
+    rng = random.Random(seed)
+    lines = rows(rng, 160)
+    log = Follower(name, (header + "".join(lines[:3])).encode())
+    at = 3
+    while at < len(lines):
+        take = rng.choice((1, 1, 2, 3, 4))
+        piece = "".join(lines[at : at + take])
+        at += take
+        if rng.random() < 0.1:  # a line cut short, finished by the next write
+            cut = rng.randint(1, len(piece) - 1)
+            log.write(piece[:cut])
+            piece = piece[cut:]
+        log.write(piece)
+    assert log.fast > 0

@@ -152,7 +152,8 @@ class AppendedLog:
         wrong (a step going back, a new run), which the general path's parse of it tells
         again and reads whole, as it always did; once it has read a write, the context
         parses cleanly."""
-        rows = row_reader(self.format.appends, self.format.parse)
+        restarted = any(p.kind is ProblemKind.RESTART for p in self._base.problems)
+        rows = row_reader(self.format.appends, self.format.parse, restarted)
         if rows is None or not self._clean:
             return False
         points = rows(self.header, self._context, complete)
@@ -231,7 +232,8 @@ class AppendedLog:
         for key, epochs in filled.items():
             grown = self._own_axes_unless_shared_alike(key, filled)
             assert grown.epochs is not None
-            grown.epochs.view()[-len(epochs) :] = epochs
+            told = ~np.isnan(epochs)
+            grown.epochs.view()[-len(epochs) :][told] = epochs[told]
         for grown in self._series.values() if filled else ():
             grown.forget()  # epochs written in place: each series a new Series
         self._extend(added)
@@ -368,7 +370,8 @@ def _starts_with(array: np.ndarray, prefix: np.ndarray) -> bool:
 def _same_points(series: Series, known: Series) -> bool | np.ndarray | None:
     """Whether series begins with exactly the points of known (NaN equal to NaN): True;
     None when not; or, when only epochs unknown in known are known in series, those
-    epochs (the points' epochs as series has them)."""
+    epochs (NaN at the points whose epoch series does not newly tell: the columns may
+    know it from lines before the context, which neither parse saw)."""
     n = len(known)
     if len(series) < n or not np.array_equal(series.steps[:n], known.steps):
         return None
@@ -384,7 +387,7 @@ def _same_points(series: Series, known: Series) -> bool | np.ndarray | None:
     mine, theirs = series.epochs[:n], known.epochs
     differ = ~((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)))
     if np.isnan(known.epochs[differ]).all():
-        return np.array(series.epochs[:n])
+        return np.where(differ, mine, np.nan)
     return None
 
 

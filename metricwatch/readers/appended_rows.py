@@ -60,11 +60,14 @@ class RowAppends(Appends):
     counts its calls) is read by the general path, which calls it. `unfollowed`: given the
     header and bytes after it, whether those hold a line after which no later line can be
     read from the header and the last lines (a CSV's header again, with other names):
-    the log is then read whole."""
+    the log is then read whole. `after_restart`: whether `rows` reads new lines exactly in
+    a log whose parse dropped lines (a RESTART problem: Lightning dates a row by the rows
+    at its step, dropped ones too, which only the whole parse sees)."""
 
     rows: RowReader | None = None
     parse: Callable[[bytes], Any] | None = None
     unfollowed: Callable[[bytes, bytes], bool] | None = None
+    after_restart: bool = True
 
 
 def unfollowed(appends: Appends | None, header: bytes, data: bytes) -> bool:
@@ -73,10 +76,13 @@ def unfollowed(appends: Appends | None, header: bytes, data: bytes) -> bool:
     return check is not None and check(header, data)
 
 
-def row_reader(appends: Appends | None, parse: Callable[[bytes], Any]) -> RowReader | None:
-    """The fast path of a format with these appends and parse, if it has one."""
+def row_reader(
+    appends: Appends | None, parse: Callable[[bytes], Any], restarted: bool = False
+) -> RowReader | None:
+    """The fast path of a format with these appends and parse, if it has one (and reads a
+    log whose parse dropped lines, when `restarted`)."""
     if isinstance(appends, RowAppends) and appends.parse is parse:
-        return appends.rows
+        return appends.rows if appends.after_restart or not restarted else None
     return None
 
 

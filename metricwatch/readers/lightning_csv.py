@@ -368,5 +368,6 @@ FORMAT = FileFormat(
         rows=read_new_rows,
         parse=parse_lightning_csv,
         unfollowed=header_again,
+        after_restart=False,
     ),
 )
