@@ -10,10 +10,16 @@ Here a key's steps are the first `size` steps of a store (`StepStore`, one growi
 that other keys' steps may be the first steps of too. A key adding steps compares those the
 store already holds past its own end with them, and writes only the ones past the store's
 end; a key whose steps differ from the store's from some point on (it was not logged at a
-step, or logged one twice) takes a copy of its own steps so far and goes on alone. The
-store is never written below its end, so a view handed out before never changes.
+step) takes a copy of its own steps so far and goes on alone. The store is never written
+below its end, so a view handed out before never changes.
 
-A `StepPool` is a run's stores: a key's first steps look for a store there that starts
+A shared store's steps only ever rise: a key whose steps go back or repeat (Hugging Face
+logs `train/epoch` again at each evaluation's step; a resumed run) does not write them
+there, where the keys that follow it would then part from the store one by one, each with
+a copy; it goes on in a store of its own, which no other key looks at (as it kept its steps
+before).
+
+A `StepPool` is a run's shared stores: a key's first steps look for one there that starts
 with them (the first key logged makes one, the keys logged with it then share it).
 """
 
@@ -29,11 +35,13 @@ _NO_STEPS = np.empty(0, dtype=np.int64)
 
 
 class StepStore:
-    """Steps written once, in order, that keys' steps are the first steps of."""
+    """Steps written once, in order, that keys' steps are the first steps of; `shared`: in
+    a pool, strictly ascending (else one key's own)."""
 
-    __slots__ = ("__weakref__", "column")
+    __slots__ = ("__weakref__", "column", "shared")
 
-    def __init__(self, initial: np.ndarray = _NO_STEPS, capacity: int = 0) -> None:
+    def __init__(self, initial: np.ndarray, shared: bool, capacity: int = 0) -> None:
+        self.shared = shared
         self.column = GrowingColumn(initial, np.int64)
         if capacity:
             self.column.reserve(capacity)
@@ -101,14 +109,18 @@ class SharedSteps:
             self.store = self._found(steps)
             if self.store is not None:
                 return
-            self.store = self._new_store(_NO_STEPS)
-        if not self._follow(self.store, steps):
-            self.store = self._new_store(self.view())
-            self._follow(self.store, steps)
+        elif self._follow(self.store, steps):
+            return
+        # on its own from here: a store of its own steps so far, shared while they rise
+        so_far = self.view()
+        shared = (self.store is None or self.store.shared) and _rising(so_far, steps)
+        self.store = self._new_store(so_far, shared)
+        self._follow(self.store, steps)
 
     def _follow(self, store: StepStore, steps: np.ndarray) -> bool:
         """Add steps along the store: compare those it holds past our end, write the rest
-        past its end; False (nothing changed) when they differ."""
+        past its end (a shared store's only if they rise past it); False (nothing
+        changed) when they cannot be."""
         column = store.column
         overlap = min(column.size - self.size, len(steps))
         if overlap > 0 and not np.array_equal(
@@ -116,7 +128,10 @@ class SharedSteps:
         ):
             return False
         if overlap < len(steps):
-            column.extend(steps[overlap:] if overlap > 0 else steps)
+            rest = steps[overlap:] if overlap > 0 else steps
+            if store.shared and not _rising(column.buffer[: column.size], rest):
+                return False
+            column.extend(rest)
         self.size += len(steps)
         return True
 
@@ -130,9 +145,16 @@ class SharedSteps:
                 return store
         return None
 
-    def _new_store(self, initial: np.ndarray) -> StepStore:
-        store = StepStore(initial, self._hint)
+    def _new_store(self, initial: np.ndarray, shared: bool) -> StepStore:
+        store = StepStore(initial, shared, self._hint)
         self._hint = 0
-        if self.pool is not None:
+        if shared and self.pool is not None:
             self.pool.add(store)
         return store
+
+
+def _rising(before: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether steps, after `before` (strictly ascending), keep rising strictly."""
+    if len(before) and len(steps) and int(steps[0]) <= int(before[-1]):
+        return False
+    return len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1]))
