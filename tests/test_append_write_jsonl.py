@@ -7,6 +7,7 @@ to the general path (the parse of context and new lines) or to a whole read, as 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from test_append_write_rows import Follower
@@ -142,3 +143,66 @@ def test_detectron2_lines_the_fast_path_leaves_to_the_parse(lines):
     assert log.fast == 0
     log.write(d2_line(1019))
     log.write(d2_line(1039))
+
+
+# --- random logs, written in random pieces ----------------------------------------------------
+
+
+def random_step_lines(rng: random.Random, count: int) -> list[str]:
+    """Step log lines and worse: steps going back, no epoch or time, aliases (two names of
+    lr now and then), null, NaN, a value that is no number, lines without a metric."""
+    lines, step = [], 0
+    for _ in range(count):
+        step += rng.choice((1, 1, 1, 2)) if rng.random() > 0.03 else -rng.randint(0, 4)
+        record: dict[str, object] = {"step": max(step, 0)}
+        if rng.random() > 0.1:
+            record["epoch"] = round(step / 20, 3)
+        if rng.random() > 0.1:
+            record["time"] = 1.7e9 + step
+        keys = ["train_loss", "lr", "acc", "grad_norm", "learning_rate"]
+        for key in rng.sample(keys, rng.randint(0, 3)):
+            value = rng.choice([rng.random(), 1, None, float("nan")])
+            record[key] = value if rng.random() > 0.02 else "x"
+        lines.append(json.dumps(record) + "\n")
+    return lines
+
+
+def random_d2_lines(rng: random.Random, count: int) -> list[str]:
+    """detectron2 lines and worse: late lines and resumes, an iteration again, runs ending
+    (eta 0), lines without an eta, evaluation keys, lines with only an eta."""
+    lines, iteration = [], 19
+    for index in range(count):
+        draw = rng.random()
+        if draw < 0.03:
+            iteration -= rng.choice((20, 200))
+        elif draw > 0.06:
+            iteration += 20
+        record: dict[str, object] = {"iteration": max(iteration, 0)}
+        if rng.random() > 0.1:
+            record["eta_seconds"] = 0.0 if rng.random() < 0.03 else 100.0 - index
+        keys = ["total_loss", "lr", "loss_cls", "time", "bbox/AP", "fast_rcnn/cls_accuracy"]
+        for key in rng.sample(keys, rng.randint(0, 4)):
+            record[key] = rng.random()
+        lines.append(json.dumps(record, sort_keys=True) + "\n")
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(
+    "name, lines", [("metrics.jsonl", random_step_lines), ("metrics.json", random_d2_lines)]
+)
+def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, lines, seed):
+    rng = random.Random(seed)
+    written = lines(rng, 120)
+    log = Follower(name, "".join(written[:3]).encode())
+    at = 3
+    while at < len(written):
+        take = rng.choice((1, 1, 2, 3))
+        piece = "".join(written[at : at + take])
+        at += take
+        if rng.random() < 0.1:  # a line cut short, finished by the next write
+            cut = rng.randint(1, len(piece) - 1)
+            log.write(piece[:cut])
+            piece = piece[cut:]
+        log.write(piece)
+    assert log.fast > 0
