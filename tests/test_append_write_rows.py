@@ -464,12 +464,33 @@ def random_keras_rows(rng: random.Random, count: int) -> list[str]:
     return rows
 
 
+def random_yolo_rows(rng: random.Random, count: int) -> list[str]:
+    """results.csv rows and worse: resumes, the clock restarting, rows without a time or
+    a cell, epochs without validation (every val/ and metrics/ cell 0)."""
+    rows, epoch, clock = [], 0, 0.0
+    for _ in range(count):
+        epoch += 1 if rng.random() > 0.03 else -rng.randint(0, 2)
+        clock = clock + 60.0 * rng.random() if rng.random() > 0.05 else 10.0 * rng.random()
+        cells = [str(max(epoch, 1)), "" if rng.random() < 0.05 else repr(clock)]
+        unvalidated = rng.random() < 0.05
+        for index in range(13):
+            if unvalidated and 3 <= index < 10:
+                cells.append("0")
+            elif rng.random() < 0.05:
+                cells.append("")
+            else:
+                cells.append(rng.choice(("0", "0.5", "1e-3", repr(rng.random()))))
+        rows.append(",".join(cells) + "\n")
+    return rows
+
+
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize(
     "name, header, rows",
     [
         ("metrics.csv", PL_HEADER, random_lightning_rows),
         ("training.log", KERAS_HEADER, random_keras_rows),
+        ("results.csv", YOLO_HEADER, random_yolo_rows),
     ],
 )
 def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, header, rows, seed):
