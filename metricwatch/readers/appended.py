@@ -30,11 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind, Series, Table
+from metricwatch.readers.appended_checks import (
+    known_meta,
+    merge_meta,
+    same_points,
+    starts_with,
+    without_cut,
+)
 from metricwatch.readers.appended_rows import append_points, row_reader, unfollowed
 from metricwatch.readers.appended_series import Axes, GrowingSeries, same_axes
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
@@ -73,7 +79,7 @@ class AppendedLog:
         #: whether a write was read by the general path since the whole read: the context
         #: then parses cleanly (see _read_rows)
         self._clean = False
-        self._base = replace(_without_cut(result), table=Table())  # the columns hold it
+        self._base = replace(without_cut(result), table=Table())  # the columns hold it
         self._series: dict[str, GrowingSeries] = {}
         shared: list[tuple[Series, Axes]] = []  # each distinct axes, and a series with them
         for key, series in result.table.series.items():
@@ -142,7 +148,7 @@ class AppendedLog:
             self.offset += len(complete)
             self._grow_context(complete, None if partial else grown)
             self._clean = True
-            _merge_meta(self._base, grown.meta)
+            merge_meta(self._base, grown.meta)
         return self.result(cut)
 
     def _read_rows(self, complete: bytes) -> bool:
@@ -157,14 +163,14 @@ class AppendedLog:
         if rows is None or not self._clean:
             return False
         points = rows(self.header, self._context, complete)
-        if points is None or (points.meta and not _known(self._base.meta, points.meta)):
+        if points is None or (points.meta and not known_meta(self._base.meta, points.meta)):
             return False
         if not append_points(self._steps, self._series, points):
             return False
         self.offset += len(complete)
         self._grow_context(complete, None)
         if points.meta:
-            _merge_meta(self._base, points.meta)
+            merge_meta(self._base, points.meta)
         return True
 
     def _grow_context(self, complete: bytes, parsed: ParseResult | None) -> None:
@@ -202,7 +208,7 @@ class AppendedLog:
     def _take(self, before: ParseResult, after: ParseResult) -> bool:
         """Append what `after` (context + new lines) has beyond `before` (the context)."""
         old, new = before.table, after.table
-        if new.x != self._x or not _starts_with(new.steps, old.steps):
+        if new.x != self._x or not starts_with(new.steps, old.steps):
             return False
         if any(key not in new.series for key in old.series):
             return False
@@ -212,7 +218,7 @@ class AppendedLog:
             known = old.series.get(key)
             start = 0 if known is None else len(known)
             if known is not None:
-                match = _same_points(series, known)
+                match = same_points(series, known)
                 if match is None:
                     return False  # a new line changed a point before it
                 if match is not True:
@@ -361,62 +367,3 @@ def _last_lines(data: bytes, start: int, end: int, count: int) -> list[bytes]:
         lines.insert(0, data[begin:end])
         end = begin
     return lines
-
-
-def _starts_with(array: np.ndarray, prefix: np.ndarray) -> bool:
-    return len(array) >= len(prefix) and bool(np.array_equal(array[: len(prefix)], prefix))
-
-
-def _same_points(series: Series, known: Series) -> bool | np.ndarray | None:
-    """Whether series begins with exactly the points of known (NaN equal to NaN): True;
-    None when not; or, when only epochs unknown in known are known in series, those
-    epochs (NaN at the points whose epoch series does not newly tell: the columns may
-    know it from lines before the context, which neither parse saw)."""
-    n = len(known)
-    if len(series) < n or not np.array_equal(series.steps[:n], known.steps):
-        return None
-    for mine, theirs in ((series.values, known.values), (series.times, known.times)):
-        if (mine is None) != (theirs is None):
-            return None
-        if mine is not None and not np.array_equal(mine[:n], theirs, equal_nan=True):
-            return None
-    if (series.epochs is None) != (known.epochs is None):
-        return None
-    if series.epochs is None or np.array_equal(series.epochs[:n], known.epochs, equal_nan=True):
-        return True
-    mine, theirs = series.epochs[:n], known.epochs
-    differ = ~((mine == theirs) | (np.isnan(mine) & np.isnan(theirs)))
-    if np.isnan(known.epochs[differ]).all():
-        return np.where(differ, mine, np.nan)
-    return None
-
-
-def _without_cut(result: ParseResult) -> ParseResult:
-    """The result without the note of a cut last line: that line is read again later."""
-    kept = [p for p in result.problems if p.kind is not ProblemKind.TRUNCATED]
-    return replace(result, problems=kept)
-
-
-def _known(meta: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Whether every entry of the new lines' mappings (a key's source name) is known as it
-    is: a new one joins the mapping as the whole parse would not always have it (it keeps
-    the first source of a key), which the general path's parse of the context tells."""
-    for name, value in new.items():
-        if isinstance(value, dict):
-            known = meta.get(name)
-            if not isinstance(known, dict):
-                return False
-            if any(entry not in known or known[entry] != v for entry, v in value.items()):
-                return False
-    return True
-
-
-def _merge_meta(base: ParseResult, meta: dict[str, Any]) -> None:
-    """What new lines say about the run joins what was known: mappings (source keys, value
-    scales) are merged, a later single value (detectron2's eta) replaces the earlier."""
-    for key, value in meta.items():
-        known: Any = base.meta.get(key)
-        if isinstance(value, dict) and isinstance(known, dict):
-            base.meta[key] = {**known, **value}
-        else:
-            base.meta[key] = value
