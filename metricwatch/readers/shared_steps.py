@@ -158,3 +158,38 @@ def _rising(before: np.ndarray, steps: np.ndarray) -> bool:
     if len(before) and len(steps) and int(steps[0]) <= int(before[-1]):
         return False
     return len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1]))
+
+
+#: Points copied at a time by kept_columns.
+_BLOCK = 1 << 16
+
+
+def kept_columns(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    keep: np.ndarray,
+    pool: StepPool | None,
+) -> list[SharedSteps | GrowingColumn]:
+    """The kept points (`keep`: a mask over the parts' points one after the other) of
+    (steps, times, values) parts as growing columns, the steps shared where a store holds
+    them. Written a block at a time: besides the columns, no whole copy of the points is
+    made (TensorBoard's epoch tag, logged again at each evaluation's step, was copied whole
+    into plain arrays, then copied again into growing columns at the next live read)."""
+    empty = np.empty(0)
+    columns: list[SharedSteps | GrowingColumn] = [
+        SharedSteps(pool),
+        GrowingColumn(empty, np.float64),
+        GrowingColumn(empty, np.float64),
+    ]
+    total = int(np.count_nonzero(keep))
+    for column in columns:
+        column.reserve(total)
+    at = 0
+    for part in parts:
+        size = len(part[0])
+        for start in range(0, size, _BLOCK):
+            end = min(start + _BLOCK, size)
+            mask = keep[at + start : at + end]
+            for column, array in zip(columns, part):
+                column.extend(array[start:end][mask])
+        at += size
+    return columns

@@ -24,7 +24,7 @@ import numpy as np
 
 from metricwatch.readers.columns import GrowingColumn
 from metricwatch.readers.grown import new_version
-from metricwatch.readers.shared_steps import SharedSteps, StepPool
+from metricwatch.readers.shared_steps import SharedSteps, StepPool, kept_columns
 from metricwatch.readers.tfevents_columns import _Column
 
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, times, values
@@ -73,22 +73,21 @@ class _Merged:
     own: the kept steps, times and values, when they are not the one column's views. The
     steps are shared_steps.SharedSteps: most often they are the steps of other tags (Hugging
     Face's `train/epoch` is logged again at each evaluation's step, and its kept steps are
-    then the loss's), shared with them, not copied. Times and values are plain arrays as a
-    first read makes them (a read of the whole run, `metricwatch summary`, needs no room to
-    grow, nor a copy), growing columns from the first points added."""
+    then the loss's), shared with them, not copied. Times and values are growing columns
+    (shared_steps.kept_columns), written a block at a time from the parts: the first read
+    makes no whole copy besides them, nor the first live read after it."""
 
     def __init__(self, parts: list[_Column], pool: StepPool | None = None) -> None:
         self.version = new_version()
         self.pool = pool
-        arrays = [_joined(list(a)) for a in zip(*(part.views() for part in parts))]
-        steps = arrays[0]
+        views = [part.views() for part in parts]
+        steps = _joined([view[0] for view in views])
         keep = latest(steps)
         self.back = int(np.count_nonzero(steps[1:] < steps[:-1])) if not keep.all() else 0
         self.last = int(steps[-1]) if len(steps) else None  # the last step read
         self.own: list[Any] | None = None  # [SharedSteps, times, values]
         if len(parts) > 1 or not keep.all():
-            own = [a[keep] for a in arrays] if not keep.all() else arrays
-            self.own = [SharedSteps(pool, own[0]), own[1], own[2]]
+            self.own = kept_columns(views, keep, pool)
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
         self.changed = True  # whether the last build changed its points
@@ -151,7 +150,7 @@ class _Merged:
         if cut < size and _logged_again(kept, new, cut):
             self._again(kept, new, cut)
             return
-        if self.own is None or cut < size or isinstance(self.own[1], np.ndarray):
+        if self.own is None or cut < size:
             # columns of their own, from the points still kept (a copy: the arrays
             # handed out before must not change; shared steps are never written over)
             own_steps = self._own_steps(kept[0])
@@ -168,7 +167,7 @@ class _Merged:
         stay as they are, and their times are copied only if they changed."""
         again = len(kept[0]) - cut
         own: list[Any] = [self._own_steps(kept[0]), None, None]
-        if self.own is not None and not isinstance(self.own[1], np.ndarray):
+        if self.own is not None:
             own[1:] = self.own[1:]
         if not _bits_equal(kept[1][cut:], new[1][:again]):
             own[1] = GrowingColumn(kept[1][:cut], np.float64)  # a copy, as above
@@ -220,9 +219,7 @@ class MergedTags:
         for name, columns in parts.items():
             known = self.tags.get(name)
             merged[name] = (
-                known
-                if known is not None and known.grow(columns)
-                else _Merged(columns, self.pool)
+                known if known is not None and known.grow(columns) else _Merged(columns, self.pool)
             )
         self.tags = merged
         return merged
