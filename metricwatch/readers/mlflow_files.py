@@ -10,7 +10,6 @@ A key with `/` (`train/loss`) is a nested folder. readers/mlflow.py is the API.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,6 +19,7 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.mlflow_lines import _fast_lines, parse_metric_file
 from metricwatch.readers.mlflow_run import BuildMemo, build_result
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
 
@@ -95,97 +95,6 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return entry.is_dir()
     except OSError:
         return False
-
-
-def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
-    """A metric file's lines `timestamp value step` as (steps, values, times in seconds),
-    the number of lines that are not numbers, and whether the last line is cut short.
-
-    Lines of MLflow before 1.0 have no step (step 0). Values may be nan, inf, -inf."""
-    body = data[: data.rfind(b"\n") + 1]
-    fast = _fast_lines(body)
-    if fast is not None:
-        return (*fast, 0, len(body) < len(data) and bool(data[len(body) :].strip()))
-    text = data.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    cut = bool(lines[-1].strip())  # no newline after the last line: a write in progress
-    if cut:
-        lines.pop()
-    steps: list[int] = []
-    values: list[float] = []
-    times: list[float] = []
-    bad = 0
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        try:
-            stamp = float(parts[0]) / 1000.0
-            value = float(parts[1])
-            step = int(parts[2]) if len(parts) > 2 else 0
-        except (ValueError, IndexError, OverflowError):
-            bad += 1
-            continue
-        if len(parts) > 3 or not -(2**63) <= step < 2**63:
-            bad += 1
-            continue
-        steps.append(step)
-        values.append(value)
-        times.append(stamp)
-    return (
-        np.asarray(steps, dtype=np.int64),
-        np.asarray(values, dtype=np.float64),
-        np.asarray(times, dtype=np.float64),
-        bad,
-        cut,
-    )
-
-
-def _fast_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Whole lines of exactly `timestamp value step` (one space apart), parsed by numpy in
-    one call; None when any line is shaped otherwise (the line-by-line path handles it)."""
-    if not body or not _three_fields(body):
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
-        except ValueError:  # a token that is no number (numpy 2 raises where 1.x warned)
-            return None
-    if numbers.shape[0] != 3 * body.count(b"\n"):
-        return None
-    table = numbers.reshape(-1, 3)
-    steps = table[:, 2]
-    # finite whole numbers, below 2**53 (beyond exact float integers: the line-by-line path
-    # parses them as ints); NaN fails the first test
-    if not (bool((np.abs(steps) < 2.0**53).all()) and bool((steps == np.round(steps)).all())):
-        return None
-    return steps.astype(np.int64), table[:, 1].copy(), table[:, 0] / 1000.0
-
-
-#: Below this many bytes, lines are checked one by one in Python: numpy's fixed cost per
-#: call is most of a live write's read (a line or two per metric file).
-_SMALL_BODY = 4096
-
-
-def _three_fields(body: bytes) -> bool:
-    """Whether every line of body (whole lines) is three fields one space apart."""
-    if len(body) < _SMALL_BODY:
-        for line in body.split(b"\n")[:-1]:
-            if line.count(b" ") != 2 or b"  " in line or line[:1] == b" " or line[-1:] == b" ":
-                return False
-        return True
-    raw = np.frombuffer(body, dtype=np.uint8)
-    space = raw == 0x20
-    ends = np.flatnonzero(raw == 0x0A)
-    per_line = np.diff(np.searchsorted(np.flatnonzero(space), ends), prepend=0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    return not (
-        bool((per_line != 2).any())
-        or bool((space[1:] & space[:-1]).any())
-        or bool(space[starts].any())
-        or bool(space[ends - 1].any())
-    )
 
 
 def read_file_store_run(run_dir: Path) -> ParseResult:
