@@ -182,3 +182,13 @@ def test_mlflow_metrics_at_the_same_steps_hold_them_once(tmp_path):
         assert live.table.steps.tolist() == whole.table.steps.tolist()
         held_once(live)
         held_once(whole)
+
+
+def test_many_stores_are_searched_a_few_at_a_time_and_stay_right():
+    pool = StepPool()
+    keys = [SharedSteps(pool, steps(range(0, 100 * every, every))) for every in range(1, 60)]
+    assert len(pool.stores()) == 59
+    again = SharedSteps(pool, steps(range(0, 100 * 58, 58)))  # among the last made: found
+    assert again.store is keys[57].store
+    oldest = SharedSteps(pool, steps(range(0, 100)))  # past the searched ones: its own
+    assert oldest.view().tolist() == keys[0].view().tolist() == list(range(100))

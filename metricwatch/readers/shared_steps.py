@@ -51,23 +51,31 @@ class StepStore:
         return self.column.size
 
 
+#: How many of a pool's stores a key's first steps are compared with, the ones last made or
+#: found first: a run of hundreds of tags each logged at steps of its own would otherwise
+#: compare each new tag's with every store (a run has a few sets of steps; past this many,
+#: a key that finds none keeps its steps in a store of its own, as before stores were shared).
+SEARCHED = 32
+
+
 class StepPool:
     """A run's step stores, for a key's first steps to find one they begin (weakly held: a
     store no key uses any more is gone)."""
 
     def __init__(self) -> None:
-        self._stores: list[weakref.ref[StepStore]] = []
+        self._stores: list[weakref.ref[StepStore]] = []  # the last made or found first
 
     def stores(self) -> list[StepStore]:
-        """The live stores, oldest first."""
+        """The live stores, the last made or found first."""
         found = [store for store in (ref() for ref in self._stores) if store is not None]
         if len(found) < len(self._stores):
             self._stores = [weakref.ref(store) for store in found]
         return found
 
     def add(self, store: StepStore) -> None:
-        self.stores()  # (drops the dead ones)
-        self._stores.append(weakref.ref(store))
+        """A store made, or found by a key: first in the search from now on."""
+        live = [s for s in self.stores() if s is not store]
+        self._stores = [weakref.ref(s) for s in (store, *live)]
 
 
 class SharedSteps:
@@ -123,9 +131,7 @@ class SharedSteps:
         changed) when they cannot be."""
         column = store.column
         overlap = min(column.size - self.size, len(steps))
-        if overlap > 0 and not np.array_equal(
-            column.buffer[self.size : self.size + overlap], steps[:overlap]
-        ):
+        if overlap > 0 and not _same(column.buffer[self.size : self.size + overlap], steps):
             return False
         if overlap < len(steps):
             rest = steps[overlap:] if overlap > 0 else steps
@@ -140,8 +146,9 @@ class SharedSteps:
         then they are written past its end), now followed."""
         if self.pool is None:
             return None
-        for store in self.pool.stores():
+        for store in self.pool.stores()[:SEARCHED]:
             if store.size and self._follow(store, steps):
+                self.pool.add(store)
                 return store
         return None
 
@@ -151,6 +158,14 @@ class SharedSteps:
         if shared and self.pool is not None:
             self.pool.add(store)
         return store
+
+
+def _same(held: np.ndarray, steps: np.ndarray) -> bool:
+    """Whether steps begin with `held`: their ends first (a run of many tags logged at
+    other steps looks through every store for a new tag's: most differ there at once)."""
+    if held[0] != steps[0] or held[-1] != steps[len(held) - 1]:
+        return False
+    return bool(np.array_equal(held, steps[: len(held)]))
 
 
 def _rising(before: np.ndarray, steps: np.ndarray) -> bool:
