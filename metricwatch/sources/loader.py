@@ -245,9 +245,10 @@ class RunLoader:
         files = self._sidecar_files(path, log.format.name)
         side_key = ("sidecars", path)
         asked = [] if self._io.is_stuck(side_key) else _asked(files)
+        inode, expected = self._inodes.get(path), log.header + log.context
         try:
             (stat, head, new), reads = self._io.call_in_parts(
-                path, side_key, _fetch_appended, path, known, self._inodes.get(path), log, asked
+                path, side_key, _fetch_appended, path, known, inode, log, expected, asked
             )
         except Partial as partial:  # the side files hold it up: the log is read
             (stat, head, new), reads = partial.first, None
@@ -258,7 +259,7 @@ class RunLoader:
         stamp = _stamp_of(stat)
         if stamp == known:
             return self._cache[path][1], stat.st_mtime
-        if new is None or head != log.header + log.context:
+        if new is None or head != expected:
             return None  # rewritten in place: its first or last lines read are not the same
         result = log.update(new)
         if result is None:
@@ -417,12 +418,14 @@ def _fetch_appended(
     known: _Stamp,
     inode: int | None,
     log: AppendedLog,
+    expected: bytes,
     sidecar_files: list[tuple[Path, _Stamp | None]],
 ) -> tuple[tuple[os.stat_result | None, bytes | None, bytes | None], _Reads]:
     """In a TimedCalls thread, for call_in_parts: _fetch_new, then, when the log grew as an
-    appended log does, _read_sidecars of its side files (None when that gave up)."""
+    appended log does (its bytes checked are the `expected` ones), _read_sidecars of its
+    side files (None when that gave up)."""
     fetched = _fetch_new(path, known, inode, log.offset, log.checked)
-    if not sidecar_files or fetched[2] is None or fetched[1] != log.header + log.context:
+    if not sidecar_files or fetched[2] is None or fetched[1] != expected:
         return fetched, ()  # unchanged or rewritten: a whole read reads the side files
     say_first(fetched)
     try:
