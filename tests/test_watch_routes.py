@@ -301,3 +301,34 @@ def test_a_run_forgotten_by_a_catch_up_no_longer_owns_its_step_log(tmp_path):
             (UpdateKind.APPEARED, "a"),
         ]
     assert modified(w, steps) == [(UpdateKind.CHANGED, "a", steps)]
+
+
+# --- reading events -------------------------------------------------------------------------
+
+
+def test_change_names_are_watchfiles_own():
+    from watchfiles import Change
+
+    from metricwatch import watch
+
+    for change in Change:
+        assert watch._change_name(change.value) == change.name
+
+
+def test_remembered_event_paths_are_the_paths_decoded_anew():
+    import struct
+
+    from metricwatch.inotify_watch import IN_CREATE, IN_DELETE, IN_MODIFY, decode_events
+
+    def event(wd: int, mask: int, name: bytes) -> bytes:
+        padded = name + b"\0" * (16 - len(name) % 16)
+        return struct.pack("iIII", wd, mask, 0, len(padded)) + padded
+
+    data = event(1, IN_MODIFY, b"metrics.csv") + event(2, IN_CREATE, b"odd\xff name")
+    data += event(1, IN_DELETE, b"metrics.csv") + event(9, IN_MODIFY, b"gone")
+    dirs = {1: "/r/a", 2: "/r/b"}
+    paths: dict[tuple[int, bytes], str] = {}
+    fresh = decode_events(data, dirs)
+    assert decode_events(data, dirs, paths) == fresh
+    assert decode_events(data, dirs, paths) == fresh  # from what is remembered
+    assert paths == {(1, b"metrics.csv"): "/r/a/metrics.csv", (2, b"odd\xff name"): fresh[0][1][1]}
