@@ -20,7 +20,7 @@ from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
 from metricwatch.readers.mlflow_lines import _fast_lines, parse_metric_file
-from metricwatch.readers.mlflow_run import BuildMemo, build_result
+from metricwatch.readers.mlflow_run import EPOCH_KEYS, BuildMemo, build_result
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
 
 #: MLflow's RunStatus numbers, as the file store's meta.yaml writes them.
@@ -226,13 +226,16 @@ class _KeyColumns:
     line), and whether its steps have been strictly ascending (then they need no sort
     and no dedup, and what was built from them can be extended: mlflow_run.BuildMemo).
     Its steps are shared with the run's other metrics logged at the same steps so far
-    (shared_steps: a file a metric, each with the same steps, kept them once per file)."""
+    (shared_steps: a file a metric, each with the same steps, kept them once per file).
 
-    def __init__(self, pool: StepPool | None = None) -> None:
+    timed=False: its times are not kept (arrays() gives NaN, no memory): the epoch key's,
+    the epochs axis, whose times no series has (8 bytes an epoch point for nothing)."""
+
+    def __init__(self, pool: StepPool | None = None, timed: bool = True) -> None:
         empty = np.empty(0)
         self.steps = SharedSteps(pool)
         self.values = GrowingColumn(empty, np.float64)
-        self.times = GrowingColumn(empty, np.float64)
+        self.times = GrowingColumn(empty, np.float64) if timed else None
         self.ascending = True
 
     def extend(self, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> None:
@@ -243,10 +246,11 @@ class _KeyColumns:
             self.ascending = after and (len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1])))
         self.steps.extend(steps)
         self.values.extend(values)
-        self.times.extend(times)
+        if self.times is not None:
+            self.times.extend(times)
 
     def reserve(self, capacity: int) -> None:
-        for column in (self.steps, self.values, self.times):
+        for column in self._columns():
             column.reserve(capacity)
 
     def mark(self) -> tuple[int, bool]:
@@ -256,11 +260,18 @@ class _KeyColumns:
     def rollback(self, mark: tuple[int, bool]) -> None:
         """Drop the points added since mark (views handed out before it keep theirs)."""
         size, self.ascending = mark
-        for column in (self.steps, self.values, self.times):
+        for column in self._columns():
             column.truncate(size)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.times is None:
+            times = np.broadcast_to(np.float64(np.nan), (self.steps.size,))
+            return self.steps.view(), self.values.view(), times
         return self.steps.view(), self.values.view(), self.times.view()
+
+    def _columns(self) -> list[SharedSteps | GrowingColumn]:
+        kept = [self.steps, self.values]
+        return kept if self.times is None else [*kept, self.times]
 
 
 class FileStoreRunTail:
@@ -322,7 +333,7 @@ class FileStoreRunTail:
     def _columns_of(self, key: str, reset: bool, grown: dict[str, int]) -> _KeyColumns:
         """The key's columns to add new lines to: new ones for a file read from its start."""
         if reset or key not in self.columns:
-            self.columns[key] = _KeyColumns(self.pool)
+            self.columns[key] = _KeyColumns(self.pool, timed=key not in EPOCH_KEYS)
             grown[key] = 0
         return self.columns[key]
 

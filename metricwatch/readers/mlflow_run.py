@@ -61,7 +61,7 @@ _KEYS: dict[str, str] = {
 #: A key's (steps, values, times).
 _Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 #: Keys that give the epoch at a step (HF and Lightning log `epoch`): the epochs axis.
-_EPOCH_KEYS = ("epoch",)
+EPOCH_KEYS = ("epoch",)
 #: BuildMemo.epochs of a key whose epochs are the epoch axis's values.
 SHARED = object()
 
@@ -127,7 +127,7 @@ def build_result(
         steps, values, times = columns[key]
         if key not in grown:
             steps, values, times = _in_step_order(key, steps, values, times, unstepped)
-        if key in _EPOCH_KEYS:
+        if key in EPOCH_KEYS:
             epoch_axis = (key, steps, values)
             continue
         name = canonical_key(key)
