@@ -26,6 +26,7 @@ with them (the first key logged makes one, the keys logged with it then share it
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -183,16 +184,18 @@ def kept_columns(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     keep: np.ndarray,
     pool: StepPool | None,
-) -> list[SharedSteps | GrowingColumn]:
+    times: Any = None,
+) -> list[Any]:
     """The kept points (`keep`: a mask over the parts' points one after the other) of
     (steps, times, values) parts as growing columns, the steps shared where a store holds
     them. Written a block at a time: besides the columns, no whole copy of the points is
     made (TensorBoard's epoch tag, logged again at each evaluation's step, was copied whole
-    into plain arrays, then copied again into growing columns at the next live read)."""
+    into plain arrays, then copied again into growing columns at the next live read).
+    `times`: the column the times go to, if not a new growing column (one keeping none)."""
     empty = np.empty(0)
-    columns: list[SharedSteps | GrowingColumn] = [
+    columns: list[Any] = [
         SharedSteps(pool),
-        GrowingColumn(empty, np.float64),
+        times if times is not None else GrowingColumn(empty, np.float64),
         GrowingColumn(empty, np.float64),
     ]
     total = int(np.count_nonzero(keep))

@@ -65,6 +65,24 @@ def _logged_again(kept: _Arrays, new: _Arrays, cut: int) -> bool:
     )
 
 
+class _NoTimes:
+    """The epochs axis' times, which no series has: NaN, in no memory (as GrowingColumn)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def extend(self, values: np.ndarray) -> None:
+        self.size += len(values)
+
+    def reserve(self, capacity: int) -> None:
+        pass  # nothing is kept
+
+    def view(self) -> np.ndarray:
+        return np.broadcast_to(np.float64(np.nan), (self.size,))
+
+
 class _Merged:
     """One (role, tag)'s kept points as of the last build (see the module).
 
@@ -75,11 +93,15 @@ class _Merged:
     Face's `train/epoch` is logged again at each evaluation's step, and its kept steps are
     then the loss's), shared with them, not copied. Times and values are growing columns
     (shared_steps.kept_columns), written a block at a time from the parts: the first read
-    makes no whole copy besides them, nor the first live read after it."""
+    makes no whole copy besides them, nor the first live read after it.
+    timed: False for the epochs axis' tag, whose times no series has: its own times are
+    then _NoTimes (NaN, no memory)."""
 
-    def __init__(self, parts: list[_Column], pool: StepPool | None = None) -> None:
+    def __init__(
+        self, parts: list[_Column], pool: StepPool | None = None, timed: bool = True
+    ) -> None:
         self.version = new_version()
-        self.pool = pool
+        self.pool, self.timed = pool, timed
         views = [part.views() for part in parts]
         steps = _joined([view[0] for view in views])
         keep = latest(steps)
@@ -87,7 +109,7 @@ class _Merged:
         self.last = int(steps[-1]) if len(steps) else None  # the last step read
         self.own: list[Any] | None = None  # [SharedSteps, times, values]
         if len(parts) > 1 or not keep.all():
-            self.own = kept_columns(views, keep, pool)
+            self.own = kept_columns(views, keep, pool, None if timed else _NoTimes(0))
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
         self.changed = True  # whether the last build changed its points
@@ -155,7 +177,11 @@ class _Merged:
             # handed out before must not change; shared steps are never written over)
             own_steps = self._own_steps(kept[0])
             own_steps.truncate(cut)
-            self.own = [own_steps, *(GrowingColumn(a[:cut], a.dtype.type) for a in kept[1:])]
+            self.own = [
+                own_steps,
+                self._times(kept[1][:cut]),
+                GrowingColumn(kept[2][:cut], np.float64),
+            ]
             if cut < size:
                 self.version = new_version()
         for column, more in zip(self.own, new):
@@ -169,15 +195,21 @@ class _Merged:
         own: list[Any] = [self._own_steps(kept[0]), None, None]
         if self.own is not None:
             own[1:] = self.own[1:]
-        if not _bits_equal(kept[1][cut:], new[1][:again]):
+        if self.timed and not _bits_equal(kept[1][cut:], new[1][:again]):
             own[1] = GrowingColumn(kept[1][:cut], np.float64)  # a copy, as above
             own[1].extend(new[1][:again])
-        columns = [
-            c if c is not None else GrowingColumn(a, a.dtype.type) for c, a in zip(own, kept)
-        ]
+        if own[1] is None:
+            own[1] = self._times(kept[1])
+        if own[2] is None:
+            own[2] = GrowingColumn(kept[2], np.float64)
+        columns = own
         for column, more in zip(columns, new):
             column.extend(more[again:])
         self.own = columns
+
+    def _times(self, kept: np.ndarray) -> GrowingColumn | _NoTimes:
+        """The kept times as a column of their own (a copy), or none for the axis' tag."""
+        return GrowingColumn(kept, np.float64) if self.timed else _NoTimes(len(kept))
 
     def _own_steps(self, kept: np.ndarray) -> SharedSteps:
         """The kept steps as steps of their own: the ones already so, else the column's
@@ -213,13 +245,19 @@ class MergedTags:
         self.tags: dict[tuple[str, str], _Merged] = {}
         self.pool = pool  # the run's steps (shared_steps), which kept steps share
 
-    def merge(self, parts: dict[tuple[str, str], list[_Column]]) -> dict[tuple[str, str], _Merged]:
-        """Each (role, tag)'s kept points, from its columns in file order."""
+    def merge(
+        self,
+        parts: dict[tuple[str, str], list[_Column]],
+        axis: tuple[str, str] | None = None,
+    ) -> dict[tuple[str, str], _Merged]:
+        """Each (role, tag)'s kept points, from its columns in file order (`axis`: the tag
+        taken as the epochs axis, whose own times are not kept)."""
         merged = {}
         for name, columns in parts.items():
-            known = self.tags.get(name)
-            merged[name] = (
-                known if known is not None and known.grow(columns) else _Merged(columns, self.pool)
-            )
+            known, timed = self.tags.get(name), name != axis
+            if known is not None and known.timed == timed and known.grow(columns):
+                merged[name] = known
+            else:
+                merged[name] = _Merged(columns, self.pool, timed)
         self.tags = merged
         return merged

@@ -140,7 +140,9 @@ def _build(
     for role, columns in files:
         for tag, column in columns.items():
             parts.setdefault((role, tag), []).append(column)
-    merged = memo.tags.merge(parts)
+    # the epochs axis: the first epoch tag of the run's own directory (its times unused)
+    axis = next((name for name in parts if not name[0] and name[1] in _EPOCH_TAGS), None)
+    merged = memo.tags.merge(parts, axis)
     # Keras: per-epoch tags in train/ and validation/ make an epoch run; its per-batch and
     # `evaluation_*_vs_iterations` tags count optimiser steps, another axis: set aside.
     keras = any(role and tag.startswith("epoch_") for role, tag in merged)
