@@ -34,6 +34,8 @@ from typing import Any
 
 #: watchfiles' change codes (watchfiles.Change): added, modified, deleted.
 ADDED, MODIFIED, DELETED = 1, 2, 3
+#: Their names, as watchfiles.Change has them (the watcher looks them up per event).
+CHANGE_NAMES = {ADDED: "added", MODIFIED: "modified", DELETED: "deleted"}
 #: Seconds between looks at the stop event while no change comes (a rescan or quitting
 #: waits at most this long for the watch to answer).
 STOP_CHECK_S = 0.1
@@ -232,4 +234,12 @@ class InotifyWatch:
         return found
 
 
-__all__ = ["ADDED", "DELETED", "MODIFIED", "InotifyWatch", "available", "decode_events"]
+__all__ = [
+    "ADDED",
+    "CHANGE_NAMES",
+    "DELETED",
+    "MODIFIED",
+    "InotifyWatch",
+    "available",
+    "decode_events",
+]

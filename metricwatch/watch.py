@@ -210,18 +210,10 @@ def _notify_class() -> Any:
     return RustNotify
 
 
-#: watchfiles' change codes (watchfiles.Change, which inotify_watch shares) by name: looked
-#: up for every event, without importing watchfiles on Linux or an Enum call per event.
-_CHANGE_NAMES = {
-    inotify_watch.ADDED: "added",
-    inotify_watch.MODIFIED: "modified",
-    inotify_watch.DELETED: "deleted",
-}
-
-
 def _change_name(code: int) -> str:
-    name = _CHANGE_NAMES.get(code)
-    if name is None:
+    """A change code's name ("modified"): from a dict, not an Enum call per event."""
+    name = inotify_watch.CHANGE_NAMES.get(code)
+    if name is None:  # a code of watchfiles' that inotify_watch does not make
         from watchfiles import Change
 
         name = Change(code).name
