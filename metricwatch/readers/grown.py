@@ -16,8 +16,9 @@ series again. The results hold the same numbers as with_epochs and union_steps o
 same arrays; arrays handed out by an earlier build never change (a column is copied
 before any point it already dated is dated again).
 
-The TensorBoard reader builds with these (tfevents_tags); mlflow_run's BuildMemo does
-the same for MLflow's file store with its own code, which could move onto these.
+The TensorBoard reader builds with these (tfevents_tags); mlflow_run's BuildMemo takes
+its table steps from GrownUnion too, and dates epochs with its own code, which could move
+onto GrownEpochs.
 """
 
 from __future__ import annotations
