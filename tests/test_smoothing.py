@@ -110,7 +110,9 @@ def test_a_series_grown_in_pieces_is_smoothed_as_a_whole_computing_only_the_new_
     seen = []
     real = smoothing._ema
     try:
-        smoothing._ema = lambda x, w, carry=0.0: seen.append(len(x)) or real(x, w, carry)
+        smoothing._ema = lambda x, w, carry=0.0, **kw: (
+            seen.append(len(x)) or real(x, w, carry, **kw)
+        )
         grown = extend_ema(extend_ema(None, values[:4000], 0.95), values, 0.95)
     finally:
         smoothing._ema = real
@@ -138,3 +140,47 @@ def test_a_million_points_underflow_nothing():
     with np.errstate(all="raise"):
         out = debiased_ema(values, 0.9)
     assert out[-1] == pytest.approx(9 * 1e-6 * (1 - 0.9) / 0.1 + 0.0, abs=1e-5)
+
+
+def _reference(previous, values, weight):
+    """extend_ema as it was written before it smoothed in place and debiased in blocks: the
+    same arithmetic on whole arrays (the numbers must not move by a bit)."""
+    from metricwatch.analysis import smoothing
+
+    start, average, count, head = 0, 0.0, 0, None
+    if previous is not None:
+        start, average, count, head = (
+            len(previous.values),
+            previous.average,
+            previous.count,
+            previous.out,
+        )
+    tail = np.asarray(values, dtype=np.float64)[start:].copy()
+    finite = np.isfinite(tail)
+    if weight > 0.0 and finite.any():
+        x = tail[finite]
+        ema = smoothing._ema(x, weight, average)
+        n = count + np.arange(1, len(x) + 1)
+        with np.errstate(under="ignore"):
+            tail[finite] = ema / (1.0 - weight**n)
+        average, count = float(ema[-1]), count + len(x)
+    out = tail if head is None else np.concatenate([head, tail])
+    return out, average, count
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.6, 0.9, 0.99])
+@pytest.mark.parametrize("cut", [None, 1, 65_535, 65_536, 70_000])
+def test_in_place_blocked_smoothing_is_bit_for_bit_the_whole_array_formula(weight, cut):
+    from metricwatch.analysis import smoothing
+    from metricwatch.analysis.smoothing import extend_ema
+
+    assert smoothing._DEBIAS_BLOCK == 65_536
+    rng = np.random.default_rng(7)
+    values = rng.normal(3.0, 2.0, 140_001)  # over two debias blocks past any cut
+    values[[5, 65_536, 65_540, 100_000]] = [np.nan, np.inf, -np.inf, np.nan]
+    previous = None if cut is None else extend_ema(None, values[:cut], weight)
+    got = extend_ema(previous, values, weight)
+    out, average, count = _reference(previous, values, weight)
+    assert got.out.tobytes() == out.tobytes()
+    assert (got.average, got.count) == (average, count)
+    assert got.values is values or np.array_equal(got.values, values, equal_nan=True)

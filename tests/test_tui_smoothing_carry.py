@@ -18,7 +18,9 @@ def counting(monkeypatch) -> list[int]:
     """The lengths of what goes through the average, from now on."""
     seen: list[int] = []
     real = smoothing._ema
-    monkeypatch.setattr(smoothing, "_ema", lambda x, w, c=0.0: seen.append(len(x)) or real(x, w, c))
+    monkeypatch.setattr(
+        smoothing, "_ema", lambda x, w, c=0.0, **kw: seen.append(len(x)) or real(x, w, c, **kw)
+    )
     return seen
 
 

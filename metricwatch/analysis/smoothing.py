@@ -62,28 +62,48 @@ def extend_ema(previous: Smoothed | None, values: np.ndarray, weight: float) -> 
             previous.count,
             previous.out,
         )
-    tail = values[start:].copy()
+    out = np.empty_like(values)
+    if head is not None:
+        out[:start] = head
+    tail = out[start:]  # smoothed in place: no copy of the series besides its output
+    tail[:] = values[start:]
     finite = np.isfinite(tail)
     if weight > 0.0 and finite.any():
         x = tail[finite]
-        ema = _ema(x, weight, average)
-        n = count + np.arange(1, len(x) + 1)
-        with np.errstate(under="ignore"):  # w^n is 0 after a few thousand points
-            tail[finite] = ema / (1.0 - weight**n)
-        average, count = float(ema[-1]), count + len(x)
-    out = tail if head is None else np.concatenate([head, tail])
+        _ema(x, weight, average, out=x)
+        average = float(x[-1])
+        _debias(x, weight, count)
+        tail[finite] = x
+        count += len(x)
     return Smoothed(values, out, weight, average, count)
 
 
-def _ema(x: np.ndarray, weight: float, carry: float = 0.0) -> np.ndarray:
-    """a_n = w a_(n-1) + (1 - w) x_n from a_0 = carry, without a Python loop over points.
+#: Points debiased at a time: the exponents and divisors of a million points at once
+#: were three temporaries of the series' size at the smoothing's peak.
+_DEBIAS_BLOCK = 65_536
+
+
+def _debias(ema: np.ndarray, weight: float, count: int) -> None:
+    """ema[i] / (1 - w^n), n = count + i + 1 (the finite points so far), in place."""
+    with np.errstate(under="ignore"):  # w^n is 0 after a few thousand points
+        for first in range(0, len(ema), _DEBIAS_BLOCK):
+            last = min(len(ema), first + _DEBIAS_BLOCK)
+            n = count + np.arange(first + 1, last + 1)
+            ema[first:last] /= 1.0 - weight**n
+
+
+def _ema(
+    x: np.ndarray, weight: float, carry: float = 0.0, out: np.ndarray | None = None
+) -> np.ndarray:
+    """a_n = w a_(n-1) + (1 - w) x_n from a_0 = carry, without a Python loop over points;
+    into `out` when given (x itself may be: each block is read before it is written).
 
     Inside a block, a_n = w^n (a_start + (1 - w) sum_k x_k w^-k): a cumulative sum. Each
     block is scaled by its largest magnitude (values up to 1.8e308 stay finite) and is
     short enough that w^-k stays below 1e250.
     """
     block = max(1, int(_MAX_EXPONENT / -np.log(weight)))
-    out = np.empty_like(x)
+    out = np.empty_like(x) if out is None else out
     with np.errstate(under="ignore"):  # a denormal scaled to 0 is no loss
         for start in range(0, len(x), block):
             chunk = x[start : start + block]
