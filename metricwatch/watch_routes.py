@@ -141,6 +141,9 @@ class RunRoutes(RunLayouts):
     _watched: dict[Path, Any]
     _lock: Any
     _run_above: Callable[[Path], bool]
+    #: Whether the last batch routed only wrote to files (see _routes): its runs' folders
+    #: and files are the ones they had, and need no new listing.
+    contents_only: bool = False
 
     def _routes(self, changes: Sequence[tuple[str, str]]) -> list[Route]:
         """The route of each change, from what is remembered when every one of them is."""
@@ -148,6 +151,7 @@ class RunRoutes(RunLayouts):
         if memo is not None:
             hits = [memo.get(raw) if kind == "modified" else None for kind, raw in changes]
             if None not in hits:
+                self.contents_only = True
                 return hits  # type: ignore[return-value]
         by_dir = self._by_dir()
         keep = MetricsFilter(self.root if not self._single_file else self.watch_dir)
@@ -161,6 +165,8 @@ class RunRoutes(RunLayouts):
                 spoilt = True  # a file added or deleted, a searched directory changed
             elif lasting:
                 learnt[raw] = route
+        # Files written to and nothing else: no folder or file of a run came or went.
+        self.contents_only = not spoilt
         if memo is not None:
             if spoilt:
                 memo.clear()

@@ -115,10 +115,19 @@ class RunLayouts:
         ):
             touched[owner] = touched.get(owner, False)  # a checkpoint, metrics/, validation/
 
-    def _revisit(self, metrics_path: Path, changed: bool) -> list[RunUpdate]:
+    def _revisit(
+        self, metrics_path: Path, changed: bool, contents_only: bool = False
+    ) -> list[RunUpdate]:
         """A run whose directory moved: pick its file again (nested formats) and renew the
-        owned directories it is watched by; CHANGED when anything of it moved."""
+        owned directories it is watched by; CHANGED when anything of it moved.
+        `contents_only`: the batch only wrote to files (an MLflow run's metric files, ten
+        times a second), so the run's folders and files are the ones it had: it is CHANGED,
+        with no listing of its folders. Its files' digest is left as it was: a catch-up
+        then reads the run once more, which finds what was already read."""
         fmt = self._format(metrics_path)
+        if contents_only and changed and (fmt is None or fmt.nested is None):
+            self._mark(metrics_path, tree=False)
+            return [RunUpdate(UpdateKind.CHANGED, self.known[metrics_path], metrics_path)]
         run_dir = self._run_dir(metrics_path)
         path = metrics_path
         if fmt is not None and fmt.nested is not None:
@@ -145,13 +154,16 @@ class RunLayouts:
         self._mark(new)
         return new
 
-    def _mark(self, metrics_path: Path, stamp: Stamp | None = None) -> None:
+    def _mark(self, metrics_path: Path, stamp: Stamp | None = None, *, tree: bool = True) -> None:
         """The run as just reported: its file's stamp (and its other files') are the known.
-        `stamp`: the file's, just taken (else it is stat'ed here)."""
+        `stamp`: the file's, just taken (else it is stat'ed here). `tree`: False for a batch
+        that only wrote to files (see _revisit): its other files' digest is left as it was."""
         self._stamps[metrics_path] = _stamp(metrics_path) if stamp is None else stamp
-        tree = self._tree_stamp(metrics_path)
-        if tree is not None:
-            self._trees[metrics_path] = tree
+        if not tree:
+            return
+        digest = self._tree_stamp(metrics_path)
+        if digest is not None:
+            self._trees[metrics_path] = digest
 
     def _tree_moved(self, metrics_path: Path) -> bool:
         """Whether a file of the run other than its run file changed since last marked."""

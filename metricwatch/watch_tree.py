@@ -173,12 +173,14 @@ class RunTree(RunRoutes):
             present = stamp is not None if exists is _present else exists(path)
             found_update = self._file_update(path, present)
             if present and found_update:
-                self._mark(path, stamp)  # so a catch-up does not load it again
+                # So a catch-up does not load it again (its other files, only written to,
+                # are left to the catch-up: listing them at every write cost more).
+                self._mark(path, stamp, tree=not self.contents_only)
             updates.extend(found_update)
             touched.pop(path, None)
         for metrics_path, changed in sorted(touched.items()):
             if metrics_path in self.known:
-                updates.extend(self._revisit(metrics_path, changed))
+                updates.extend(self._revisit(metrics_path, changed, self.contents_only))
         return updates
 
     def _new_and_gone_dirs(
