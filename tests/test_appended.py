@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from metricwatch.model import ProblemKind
-from metricwatch.readers import appended, format_named, parse
+from metricwatch.readers import appended_context, format_named, parse
 from metricwatch.readers.appended import AppendedLog, read_in_chunks
 from metricwatch.readers.base import ParseResult
 from metricwatch.readers.columns import GROWTH
@@ -159,7 +159,7 @@ def test_a_write_of_a_line_costs_one_parse_while_the_context_grows(monkeypatch):
     to CONTEXT_REUSE_LINES lines; then the context is cut back to the format's two lines,
     parsed again at the next write. A line cut short is parsed with the context, whose
     parse is then not the next one's."""
-    monkeypatch.setattr(appended, "CONTEXT_REUSE_LINES", 6)
+    monkeypatch.setattr(appended_context, "CONTEXT_REUSE_LINES", 6)
     data = (HEADER + lightning_rows(0, 40)).encode()
     ends = line_ends(data)
     log = follow("metrics.csv", data[: ends[2]])  # header and two rows: the context
@@ -177,7 +177,7 @@ def test_a_write_of_a_line_costs_one_parse_while_the_context_grows(monkeypatch):
     # A context of 2 lines (parsed), then of 3, 4, 5 and 6 (each the write before's chunk);
     # 6 and a new line are past the limit: cut back to 2, parsed at the next write.
     assert per_write == [2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2]
-    assert len(log._context) == 3
+    assert len(log._context.lines) == 3
     # A write ending in a cut line: its parse holds that line, so the next write parses the
     # context again (the cut line, now whole, among the new lines).
     cut = log.update(data[log.offset : ends[14] + 3])

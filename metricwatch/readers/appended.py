@@ -10,7 +10,9 @@ Each update parses a small chunk: the file's header lines, the last few
 complete lines already read (the context), and the new complete lines (plus
 a last line still being written, which the format reports as cut short).
 The same chunk without the new lines is parsed too; the new points are what
-the first parse has beyond the second. They are appended to growing
+the first parse has beyond the second. (A format whose parse reads a row with the other
+rows at its step, Lightning's, has every row of the last step in the context:
+appended_context.) They are appended to growing
 columns, so earlier points are neither parsed nor copied again.
 
 This is exact by construction or not done at all: the chunk's parse must
@@ -41,7 +43,8 @@ from metricwatch.readers.appended_checks import (
     starts_with,
     without_cut,
 )
-from metricwatch.readers.appended_rows import append_points, row_reader, unfollowed
+from metricwatch.readers.appended_context import Context
+from metricwatch.readers.appended_rows import append_points, meta_merge, row_reader, unfollowed
 from metricwatch.readers.appended_series import Axes, GrowingSeries, same_axes
 from metricwatch.readers.base import Appends, FileFormat, ParseResult
 from metricwatch.readers.columns import GrowingColumn
@@ -52,10 +55,6 @@ from metricwatch.readers.columns import GrowingColumn
 #: Keras or Ultralytics log's first read peaks about 30 bytes a point lower and is no
 #: slower (bench_formats.py).
 CHUNK_BYTES = 2**20
-#: The context may grow to this many lines, new lines joining it, before it is cut back to
-#: the format's `context_lines`: while it grows, the parse of context and new lines at one
-#: update is the parse of the context at the next, so a write costs one parse, not two.
-CONTEXT_REUSE_LINES = 16
 #: New lines up to this many bytes may be read by the format's fast path (appended_rows):
 #: its Python costs a few microseconds a row, the parse's numpy a millisecond a call and
 #: little a row, so a big write (a chunk of a first read) is the parse's.
@@ -68,14 +67,12 @@ class AppendedLog:
     def __init__(self, fmt: FileFormat, data: bytes, result: ParseResult) -> None:
         self.format = fmt
         appends = fmt.appends or Appends()
-        self._keep = appends.context_lines
         #: how far the file has been read: the end of its last complete line
         self.offset = data.rfind(b"\n") + 1
         #: the bytes the file must still begin with (a rewrite changes them)
         self.header = data[: _after_lines(data, 0, appends.header_lines)]
-        self._context = _last_lines(data, len(self.header), self.offset, self._keep)
-        #: the parse of header + context, when known (the last update's whole chunk)
-        self._context_parse: ParseResult | None = None
+        #: the last lines read, and their parse when known (appended_context)
+        self._context = Context.of(appends, self.header, data, len(self.header), self.offset)
         #: whether a write was read by the general path since the whole read: the context
         #: then parses cleanly (see _read_rows)
         self._clean = False
@@ -134,6 +131,8 @@ class AppendedLog:
             return self.result()
         if unfollowed(self.format.appends, self.header, complete):
             return None
+        if self._context.reaches_last_step(complete):
+            return None  # rows at that step may lie before the context: read it whole
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
         if grown.parts or any(p.kind is not ProblemKind.TRUNCATED for p in grown.problems):
@@ -142,13 +141,13 @@ class AppendedLog:
         if partial and not cut:
             return None  # the format took a line without its end as whole: so must we
         if complete:
-            before = self._context_parse
+            before = self._context.parse
             if not self._take(self.format.parse(head) if before is None else before, grown):
                 return None
             self.offset += len(complete)
-            self._grow_context(complete, None if partial else grown)
+            self._context.grow(complete, None if partial else grown)
             self._clean = True
-            merge_meta(self._base, grown.meta)
+            self._merge_meta(grown.meta)
         return self.result(cut)
 
     def _read_rows(self, complete: bytes) -> bool:
@@ -158,39 +157,29 @@ class AppendedLog:
         wrong (a step going back, a new run), which the general path's parse of it tells
         again and reads whole, as it always did; once it has read a write, the context
         parses cleanly."""
-        restarted = any(p.kind is ProblemKind.RESTART for p in self._base.problems)
-        rows = row_reader(self.format.appends, self.format.parse, restarted)
+        rows = row_reader(self.format.appends, self.format.parse)
         if rows is None or not self._clean:
             return False
-        points = rows(self.header, self._context, complete)
+        points = rows(self.header, self._context.lines, complete)
         if points is None or (points.meta and not known_meta(self._base.meta, points.meta)):
             return False
         if not append_points(self._steps, self._series, points):
             return False
         self.offset += len(complete)
-        self._grow_context(complete, None)
+        self._context.grow(complete, None)
         if points.meta:
-            merge_meta(self._base, points.meta)
+            self._merge_meta(points.meta)
         return True
 
-    def _grow_context(self, complete: bytes, parsed: ParseResult | None) -> None:
-        """The context after `complete` was taken: all of it joins the context while that
-        stays within CONTEXT_REUSE_LINES, and then `parsed` (the parse of header, context
-        and `complete`, when nothing followed them) is the new context's parse; else the
-        context is cut back to the format's lines and parsed when next needed."""
-        count = complete.count(b"\n")
-        if self._keep and len(self._context) + count <= CONTEXT_REUSE_LINES:
-            self._context += _last_lines(complete, 0, len(complete), count)
-            self._context_parse = parsed
-            return
-        lines = _last_lines(complete, 0, len(complete), self._keep)
-        self._context = (self._context + lines)[-self._keep :] if self._keep else []
-        self._context_parse = None
+    def _merge_meta(self, meta: dict) -> None:
+        """What a write's lines say about the run joins what was known, as the format
+        merges it (RowAppends.merge_meta), else as appended_checks.merge_meta does."""
+        (meta_merge(self.format.appends) or merge_meta)(self._base.meta, meta)
 
     @property
     def context(self) -> bytes:
         """The last complete lines read (a rewrite in place changes them)."""
-        return b"".join(self._context)
+        return self._context.text
 
     @property
     def checked(self) -> tuple[int, int]:
@@ -357,13 +346,3 @@ def _after_lines(data: bytes, start: int, count: int) -> int:
             break
         end = found + 1
     return end
-
-
-def _last_lines(data: bytes, start: int, end: int, count: int) -> list[bytes]:
-    """The last count complete lines of data[start:end] (which ends at a line end)."""
-    lines: list[bytes] = []
-    while len(lines) < count and end > start:
-        begin = max(data.rfind(b"\n", start, end - 1) + 1, start)
-        lines.insert(0, data[begin:end])
-        end = begin
-    return lines

@@ -63,12 +63,13 @@ def known_meta(meta: dict[str, Any], new: dict[str, Any]) -> bool:
     return True
 
 
-def merge_meta(base: ParseResult, meta: dict[str, Any]) -> None:
-    """What new lines say about the run joins what was known: mappings (source keys, value
-    scales) are merged, a later single value (detectron2's eta) replaces the earlier."""
-    for key, value in meta.items():
-        known: Any = base.meta.get(key)
+def merge_meta(meta: dict[str, Any], new: dict[str, Any]) -> None:
+    """What new lines say about the run (`new`) joins what was known (`meta`): mappings
+    (source keys, value scales) are merged, a later single value (detectron2's eta)
+    replaces the earlier."""
+    for key, value in new.items():
+        known: Any = meta.get(key)
         if isinstance(value, dict) and isinstance(known, dict):
-            base.meta[key] = {**known, **value}
+            meta[key] = {**known, **value}
         else:
-            base.meta[key] = value
+            meta[key] = value

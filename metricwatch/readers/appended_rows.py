@@ -53,6 +53,13 @@ class NewPoints:
 RowReader = Callable[[bytes, list[bytes], bytes], "NewPoints | None"]
 
 
+#: A format's reading of its last lines: (header bytes, lines) -> how many of the last
+#: lines hold every row at the last step, or None when they cannot tell (see RowAppends).
+StepLines = Callable[[bytes, list[bytes]], "int | None"]
+#: A format's merging of a write's meta into the run's (meta known, meta of the write).
+MetaMerge = Callable[[dict[str, Any], dict[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class RowAppends(Appends):
     """Appends, with the reader's fast path for plain new lines (see the module). `parse`
@@ -60,14 +67,19 @@ class RowAppends(Appends):
     counts its calls) is read by the general path, which calls it. `unfollowed`: given the
     header and bytes after it, whether those hold a line after which no later line can be
     read from the header and the last lines (a CSV's header again, with other names):
-    the log is then read whole. `after_restart`: whether `rows` reads new lines exactly in
-    a log whose parse dropped lines (a RESTART problem: Lightning dates a row by the rows
-    at its step, dropped ones too, which only the whole parse sees)."""
+    the log is then read whole. `last_step_lines`: for a format whose parse reads a row
+    with the other rows at its step (Lightning dates a row without an epoch by them), how
+    many of the last lines hold every row at the last step (0: none is needed), or None
+    when they cannot tell; the context then holds them (readers/appended_context.py).
+    `merge_meta`: how the meta of a write's lines joins the run's, when the whole parse's
+    is not what appended_checks.merge_meta makes of them (detectron2's task: the highest
+    one any line tells)."""
 
     rows: RowReader | None = None
     parse: Callable[[bytes], Any] | None = None
     unfollowed: Callable[[bytes, bytes], bool] | None = None
-    after_restart: bool = True
+    last_step_lines: StepLines | None = None
+    merge_meta: MetaMerge | None = None
 
 
 def unfollowed(appends: Appends | None, header: bytes, data: bytes) -> bool:
@@ -76,14 +88,22 @@ def unfollowed(appends: Appends | None, header: bytes, data: bytes) -> bool:
     return check is not None and check(header, data)
 
 
-def row_reader(
-    appends: Appends | None, parse: Callable[[bytes], Any], restarted: bool = False
-) -> RowReader | None:
-    """The fast path of a format with these appends and parse, if it has one (and reads a
-    log whose parse dropped lines, when `restarted`)."""
+def row_reader(appends: Appends | None, parse: Callable[[bytes], Any]) -> RowReader | None:
+    """The fast path of a format with these appends and parse, if it has one."""
     if isinstance(appends, RowAppends) and appends.parse is parse:
-        return appends.rows if appends.after_restart or not restarted else None
+        return appends.rows
     return None
+
+
+def last_step_lines(appends: Appends | None) -> StepLines | None:
+    """The format's reading of how many last lines hold the last step's rows, if it needs
+    one (see RowAppends)."""
+    return appends.last_step_lines if isinstance(appends, RowAppends) else None
+
+
+def meta_merge(appends: Appends | None) -> MetaMerge | None:
+    """The format's merging of a write's meta, if it has one of its own (see RowAppends)."""
+    return appends.merge_meta if isinstance(appends, RowAppends) else None
 
 
 def append_points(steps: GrowingColumn, series: dict[str, GrowingSeries], new: NewPoints) -> bool:

@@ -47,6 +47,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers.appended_checks import merge_meta
 from metricwatch.readers.appended_rows import NewPoints, Points, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.detectron2_keys import (
@@ -65,8 +66,13 @@ from metricwatch.readers.json_text import DECODER, quote_key, to_number, whole_n
 #: Evaluator prefixes whose values are percentages (COCO AP, semantic segmentation IoU).
 _PERCENT_PREFIXES = ("bbox/", "segm/", "keypoints/", "sem_seg/", "panoptic_seg/")
 
-#: The task a line's evaluation keys tell (instance masks before boxes).
-_TASKS = (("segm/", "instance_segmentation"), ("sem_seg/", "segmentation"))
+#: The task a line's evaluation keys tell, the first found of these: instance masks before
+#: boxes (a segm evaluator writes both).
+_TASKS = (
+    ("segm/", "instance_segmentation"),
+    ("sem_seg/", "segmentation"),
+    ("bbox/", "object_detection"),
+)
 
 
 def parse_detectron2(data: bytes) -> ParseResult:
@@ -103,9 +109,6 @@ def parse_detectron2(data: bytes) -> ParseResult:
         if any(raw.startswith(prefix) for raw in runs.raw_names.values()):
             meta["task"] = task
             break
-    else:
-        if any(raw.startswith("bbox/") for raw in runs.raw_names.values()):
-            meta["task"] = "object_detection"
     return result
 
 
@@ -238,6 +241,17 @@ def read_new_lines(header: bytes, context: list[bytes], complete: bytes) -> NewP
     return NewPoints(steps, series, meta)
 
 
+def merge_new_meta(meta: dict[str, Any], new: dict[str, Any]) -> None:
+    """The meta of a write's lines joins the run's (appended_checks.merge_meta), but for
+    the task: the whole parse's is the first of _TASKS any line tells, so a write telling
+    a later one (a bbox-only evaluation after a segm one) leaves the run's as it is."""
+    known = meta.get("task")
+    merge_meta(meta, new)
+    order = [task for _, task in _TASKS]
+    if known in order and order.index(known) < order.index(meta.get("task", known)):
+        meta["task"] = known
+
+
 def _finished(context: list[bytes]) -> bool:
     """Whether the last eta before the new lines was 0 (the run had ended), or cannot be
     told from the context (none there, or a line that is no object)."""
@@ -277,6 +291,10 @@ FORMAT = FileFormat(
     sniff=_sniff,
     parse=parse_detectron2,
     appends=RowAppends(
-        header_lines=0, context_lines=2, rows=read_new_lines, parse=parse_detectron2
+        header_lines=0,
+        context_lines=2,
+        rows=read_new_lines,
+        parse=parse_detectron2,
+        merge_meta=merge_new_meta,
     ),
 )

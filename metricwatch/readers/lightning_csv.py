@@ -7,7 +7,8 @@ Quirks handled here:
   last train row and the validation row of an epoch end): a key takes its
   value from whichever row has it (the last one if both do);
 - `lr-<Optimizer>` rows (LearningRateMonitor) have an empty epoch: the epoch
-  of another row at the same step is used where there is one, else NaN;
+  of another row at the same step is used where there is one (the largest; a
+  row a resume dropped dates none), else NaN;
   the first `lr-*` column is `lr`, further ones (`lr-Adam/pg2`, `lr-SGD-1`)
   keep their names;
 - `x_step`/`x_epoch` pairs (self.log(on_step=True, on_epoch=True)): the
@@ -44,7 +45,7 @@ from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.csv_numbers import read_numeric_table
 from metricwatch.readers.csv_rows import header_again, header_names
-from metricwatch.readers.lightning_rows import RowPlan, step_rows
+from metricwatch.readers.lightning_rows import RowPlan, last_step_lines, step_rows
 
 NAME = "metrics.csv"
 _AXES = ("step", "epoch", "created_at")
@@ -75,7 +76,6 @@ def parse_lightning_csv(data: bytes) -> ParseResult:
     if "step" in header:
         x = STEP
         row_x, usable = _whole(table.column("step"), table.nrows)
-        row_epochs = _fill_epochs(row_x, usable, row_epochs)
         what = "step"
     else:
         row_x, usable = _whole(epoch_column, table.nrows)
@@ -94,6 +94,8 @@ def parse_lightning_csv(data: bytes) -> ParseResult:
     kept, restarts = csv_table.keep_after_resumes(row_x[rows], strict=(x == EPOCH))
     keep = np.zeros(table.nrows, dtype=bool)
     keep[rows[kept]] = True
+    if "step" in header:
+        row_epochs = _fill_epochs(row_x, keep, row_epochs)
     if restarts:
         result.problems.append(csv_table.restart_problem(restarts, what))
     keys, source_keys, collisions = csv_table.assign_keys(_wanted(header))
@@ -135,7 +137,9 @@ def _whole(column: csv_table.Column, nrows: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _fill_epochs(row_x: np.ndarray, usable: np.ndarray, epochs: np.ndarray) -> np.ndarray:
-    """A row without an epoch (an lr row) takes the epoch of a row at the same step."""
+    """A row without an epoch (an lr row) takes the epoch of a row at the same step. Only
+    the rows kept (`usable`) date each other: the rows a resume dropped are the run it
+    left, and a reader that follows the file from its last lines does not see them."""
     known = usable & np.isfinite(epochs)
     unknown = np.flatnonzero(usable & ~np.isfinite(epochs))
     if not len(unknown) or not known.any():
@@ -239,6 +243,11 @@ def read_new_rows(header: bytes, context: list[bytes], complete: bytes) -> NewPo
     """The points new plain rows of a step log add (lightning_rows), or None."""
     plan = _row_plan(header)
     return None if plan is None else step_rows(plan, complete)
+
+
+def rows_at_last_step(header: bytes, lines: list[bytes]) -> int | None:
+    """How many of the last lines hold every row at the last step (lightning_rows)."""
+    return last_step_lines(header, lines, NAME)
 
 
 def parse_meta_tags(data: bytes) -> dict:
@@ -368,6 +377,6 @@ FORMAT = FileFormat(
         rows=read_new_rows,
         parse=parse_lightning_csv,
         unfollowed=header_again,
-        after_restart=False,
+        last_step_lines=rows_at_last_step,
     ),
 )

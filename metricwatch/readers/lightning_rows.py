@@ -14,8 +14,10 @@ plain number) is the parse's, with the problems it tells.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple
 
+from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, Points
 from metricwatch.readers.csv_rows import plain_rows, whole
 
@@ -89,3 +91,55 @@ def _last_per_step(
     if not steps:
         return None
     return Points(steps, values, None if epochs is None else dates)
+
+
+# --- the rows at the last step (the context of an appended log: readers/appended_context.py) ---
+
+
+@lru_cache(maxsize=32)
+def _step_cell(header: bytes, filename: str) -> tuple[bytes, int] | None:
+    """Where a step log's rows hold their step: the delimiter and the `step` column's
+    index (-1: rows whose cells a split at the delimiter does not find, a header with
+    quotes); None when the parse dates no row by another (no `step` or `epoch` column)."""
+    table = csv_table.read_table(header, filename)
+    if "step" not in table.header or "epoch" not in table.header:
+        return None
+    delimiter = table.delimiter.encode("ascii")
+    if b'"' in header or header.count(delimiter) + 1 != len(table.header):
+        return delimiter, -1
+    return delimiter, table.header.index("step")
+
+
+def last_step_lines(header: bytes, lines: list[bytes], filename: str) -> int | None:
+    """How many of the last lines hold every row at the last step (lightning_csv dates a
+    row without an epoch by the rows at its step): those up to a row at an earlier step;
+    None when the lines cannot tell (a row whose step is not read here, a later step
+    before the last step's rows: a resume, and rows at that step the parse keeps may lie
+    before it); 0 for a log whose rows are not dated by each other."""
+    found = _step_cell(header, filename)
+    if found is None:
+        return 0
+    delimiter, index = found
+    again = header.lstrip(b"\xef\xbb\xbf").strip()
+    last = None
+    for back, line in enumerate(reversed(lines)):
+        stripped = line.strip()
+        if not stripped or stripped == again:
+            continue  # a blank line, the header again: no row
+        step = _step_of(line, delimiter, index)
+        if step is None or (last is not None and step > last):
+            return None
+        if last is not None and step < last:
+            return back
+        last = step
+    return len(lines)
+
+
+def _step_of(line: bytes, delimiter: bytes, index: int) -> int | None:
+    """A row's usable step (csv_table reads its cell), or None when not read here."""
+    if index < 0 or b'"' in line:
+        return None
+    cells = line.split(delimiter)
+    if index >= len(cells):
+        return None
+    return whole(csv_table.number_of(cells[index].decode("utf-8", "replace")))
