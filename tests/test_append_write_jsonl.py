@@ -206,3 +206,61 @@ def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, li
             piece = piece[cut:]
         log.write(piece)
     assert log.fast > 0
+
+
+# --- detectron2's task: the first of segm, sem_seg, bbox that any line tells ------------------
+
+
+def test_a_bbox_evaluation_after_a_segm_one_leaves_the_task_instance_segmentation():
+    """The whole parse's task is the first any line tells; a write's parse, of the context
+    and the new lines, tells only theirs (here, the segm line is long out of the context)."""
+    log = detectron2()
+    log.write(d2_line(79, **{"segm/AP": 30.0, "bbox/AP": 12.5}))
+    for index in range(5, 25):
+        log.write(d2_line(20 * index + 19))
+    grown = log.write(d2_line(999, **{"bbox/AP": 13.0}))
+    assert grown.meta["task"] == "instance_segmentation"
+    grown = log.write(d2_line(1019, **{"sem_seg/mIoU": 40.0}))
+    assert grown.meta["task"] == "instance_segmentation"
+    assert log.whole == 0
+
+
+def test_a_segm_evaluation_after_a_bbox_one_makes_the_task_instance_segmentation():
+    log = detectron2()
+    log.write(d2_line(79, **{"bbox/AP": 12.5}))
+    for index in range(5, 25):
+        log.write(d2_line(20 * index + 19))
+    assert log.write(d2_line(999))
+    grown = log.write(d2_line(1019, **{"segm/AP": 30.0}))
+    assert grown.meta["task"] == "instance_segmentation"
+
+
+EVALUATIONS = (
+    {"bbox/AP": 12.5},
+    {"bbox/AP": 13.0, "segm/AP": 11.0},
+    {"sem_seg/mIoU": 40.0},
+    {"bbox/AP50": 20.0, "sem_seg/mIoU": 41.0},
+)
+
+
+def random_d2_evaluations(rng: random.Random, count: int) -> list[str]:
+    """Training lines with now and then an evaluation of one task or another, far enough
+    apart for the context to lose the one before."""
+    lines = []
+    for index in range(count):
+        extra = rng.choice(EVALUATIONS) if rng.random() < 0.06 else {}
+        lines.append(d2_line(20 * index + 19, eta=1000.0 - index, **extra))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_evaluations_of_several_tasks_read_as_their_whole_parse(seed):
+    rng = random.Random(seed)
+    written = random_d2_evaluations(rng, 150)
+    log = Follower("metrics.json", "".join(written[:3]).encode())
+    at = 3
+    while at < len(written):
+        take = rng.choice((1, 1, 2, 3))
+        log.write("".join(written[at : at + take]))
+        at += take
+    assert log.whole == 0 and log.fast > 0

@@ -437,8 +437,8 @@ def test_a_header_line_again_is_told_by_its_first_name(header, data, again):
 
 def random_lightning_rows(rng: random.Random, count: int) -> list[str]:
     """Rows as Lightning writes them and worse: lr rows without an epoch, several rows at
-    one step, sparse cells, NaN losses, a row without a value. (No step back: after one, the
-    parse dates an lr row by rows it dropped, which the general path does not see either.)"""
+    one step, sparse cells, NaN losses, a row without a value. (No step back: see
+    test_append_write_lightning_steps.py for those.)"""
     rows, step = [], 0
     for _ in range(count):
         step += rng.choice((0, 1, 1, 1, 2))
@@ -493,7 +493,14 @@ def random_yolo_rows(rng: random.Random, count: int) -> list[str]:
 )
 def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, header, rows, seed):
     rng = random.Random(seed)
-    lines = rows(rng, 160)
+    log = write_in_pieces(name, header, rows(rng, 160), rng)
+    assert log.fast > 0
+
+
+def write_in_pieces(name: str, header: str, lines: list[str], rng: random.Random) -> Follower:
+    """A log of these lines followed from its first three, then written 1 to 4 lines at a
+    time (now and then a line cut short, finished by the next write), each write's read
+    checked against the whole parse."""
     log = Follower(name, (header + "".join(lines[:3])).encode())
     at = 3
     while at < len(lines):
@@ -505,4 +512,4 @@ def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, he
             log.write(piece[:cut])
             piece = piece[cut:]
         log.write(piece)
-    assert log.fast > 0
+    return log

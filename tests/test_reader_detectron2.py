@@ -291,6 +291,22 @@ def test_instance_and_semantic_segmentation_keys():
     assert result.meta["value_scale"]["val_mAP_mask"] == 100.0
 
 
+@pytest.mark.parametrize(
+    "evaluations, task",
+    [
+        ([{"segm/AP": 30.0, "bbox/AP": 35.0}, {"bbox/AP": 36.0}], "instance_segmentation"),
+        ([{"bbox/AP": 36.0}, {"segm/AP": 30.0}], "instance_segmentation"),
+        ([{"bbox/AP": 36.0}, {"sem_seg/mIoU": 60.0}], "segmentation"),
+        ([{"sem_seg/mIoU": 60.0}, {"bbox/AP": 36.0}], "segmentation"),
+        ([{"bbox/AP": 36.0}, {"bbox/AP": 37.0}], "object_detection"),
+    ],
+)
+def test_the_task_is_the_first_of_segm_sem_seg_bbox_any_line_tells(evaluations, task):
+    """Whatever the order of the lines (an appended log merges its writes' tasks so)."""
+    rows = [train_line(19 + 20 * i, 1.0, **extra) for i, extra in enumerate(evaluations)]
+    assert parse_detectron2(lines(*rows)).meta["task"] == task
+
+
 def test_bare_nan_and_infinity_tokens():
     data = b'{"iteration": 19, "total_loss": NaN, "loss_cls": Infinity, "lr": -Infinity}\n'
     result = parse_detectron2(data)
