@@ -84,9 +84,10 @@ def test_a_resume_before_the_last_step_s_rows_makes_a_write_at_that_step_read_wh
     assert not log.log._context.whole_step
     assert log.write(",,5,,,,,,0.5\n") is None  # at step 5: read whole
     assert log.write("1,,5,,,,,,\n") is None  # (dates every row at step 5)
-    grown = log.write(pl_write(6))  # after it: followed
+    assert log.write(pl_write(6)[:9]) is not None  # a line being written: a note
+    grown = log.write(pl_write(6)[9:])  # rows after step 5: followed
     assert grown.table.series["val_accuracy"].epochs.tolist() == [1.0]
-    assert log.whole == 2 and log.general == 1
+    assert log.whole == 2 and log.general == 2
 
 
 def test_after_a_resume_a_row_is_dated_by_the_rows_kept_not_those_it_dropped():

@@ -131,7 +131,7 @@ class AppendedLog:
             return self.result()
         if unfollowed(self.format.appends, self.header, complete):
             return None
-        if self._context.reaches_last_step(complete):
+        if complete and self._context.reaches_last_step(complete):
             return None  # rows at that step may lie before the context: read it whole
         head = self.header + self.context
         grown = self.format.parse(head + complete + partial)
