@@ -9,6 +9,10 @@ row of a step holding it; a row without an epoch takes the largest epoch of the 
 its step (lightning_csv._fill_epochs), else none (NaN). Anything else (no usable step,
 a step going back among the new rows, an epoch that is not finite, a cell that is no
 plain number) is the parse's, with the problems it tells.
+
+Rows a write adds at the last step read are the general path's, which parses them with
+the context: last_step_lines tells how many of the last lines the context must hold for
+it to hold every row at that step (readers/appended_context.py).
 """
 
 from __future__ import annotations
