@@ -27,7 +27,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from _thread import allocate_lock
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -70,7 +69,7 @@ class _Job:
         self.fn, self.args = fn, args
         # A bare lock held until the job is done, rather than an Event: a waiting caller
         # costs one C-level acquire, not a Condition built for every call.
-        self._signal = allocate_lock()
+        self._signal = threading.Lock()
         self._signal.acquire()
         self.finished = self.started = self.cancelled = self.stuck = False
         self.result: Any = None

@@ -175,7 +175,9 @@ class RunTree(RunRoutes):
             if present and found_update:
                 # So a catch-up does not load it again (its other files, only written to,
                 # are left to the catch-up: listing them at every write cost more).
-                self._mark(path, stamp, tree=not self.contents_only)
+                # A run new to the tree gets its digest whatever the batch.
+                tree = not self.contents_only or path not in self._trees
+                self._mark(path, stamp, tree=tree)
             updates.extend(found_update)
             touched.pop(path, None)
         for metrics_path, changed in sorted(touched.items()):

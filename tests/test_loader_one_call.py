@@ -234,3 +234,14 @@ def test_an_error_in_a_job_is_raised_in_the_caller():
         calls.call_in_parts("k", "rest", failing)
     with pytest.raises(ValueError, match="bad"):
         calls.call("k", lambda: (_ for _ in ()).throw(ValueError("bad")))
+
+
+def test_a_forgotten_log_forgets_where_its_side_files_are(run):
+    loader = RunLoader()
+    loader.load("camels", run)
+    grow(run)
+    loader.load("camels", run)
+    assert [key[0] for key in loader._sidecar_paths] == [run]
+    loader.forget(run)  # `r`, or the run gone: nothing of it stays behind
+    assert loader._sidecar_paths == {}
+    assert loader.load("camels", run).meta["config"] == {"hidden_size": 85}

@@ -170,14 +170,16 @@ def _reference(previous, values, weight):
 
 @pytest.mark.parametrize("weight", [0.0, 0.6, 0.9, 0.99])
 @pytest.mark.parametrize("cut", [None, 1, 65_535, 65_536, 70_000])
-def test_in_place_blocked_smoothing_is_bit_for_bit_the_whole_array_formula(weight, cut):
+@pytest.mark.parametrize("all_finite", [False, True])
+def test_in_place_blocked_smoothing_is_bit_for_bit_the_whole_array_formula(weight, cut, all_finite):
     from metricwatch.analysis import smoothing
     from metricwatch.analysis.smoothing import extend_ema
 
     assert smoothing._DEBIAS_BLOCK == 65_536
     rng = np.random.default_rng(7)
     values = rng.normal(3.0, 2.0, 140_001)  # over two debias blocks past any cut
-    values[[5, 65_536, 65_540, 100_000]] = [np.nan, np.inf, -np.inf, np.nan]
+    if not all_finite:  # else smoothed where it is, without gathering the finite values
+        values[[5, 65_536, 65_540, 100_000]] = [np.nan, np.inf, -np.inf, np.nan]
     previous = None if cut is None else extend_ema(None, values[:cut], weight)
     got = extend_ema(previous, values, weight)
     out, average, count = _reference(previous, values, weight)

@@ -69,11 +69,13 @@ def extend_ema(previous: Smoothed | None, values: np.ndarray, weight: float) -> 
     tail[:] = values[start:]
     finite = np.isfinite(tail)
     if weight > 0.0 and finite.any():
-        x = tail[finite]
+        every = bool(finite.all())  # the usual case: smoothed where it is, no gathered copy
+        x = tail if every else tail[finite]
         _ema(x, weight, average, out=x)
         average = float(x[-1])
         _debias(x, weight, count)
-        tail[finite] = x
+        if not every:
+            tail[finite] = x
         count += len(x)
     return Smoothed(values, out, weight, average, count)
 

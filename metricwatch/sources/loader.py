@@ -101,6 +101,8 @@ class RunLoader:
     def _drop(self, path: Path) -> None:
         for cache in (self._cache, self._tails, self._logs, self._inodes, self._joined):
             cache.pop(path, None)
+        for key in [key for key in self._sidecar_paths if key[0] == path]:
+            del self._sidecar_paths[key]
 
     def size(self, metrics_path: Path) -> int:
         """The file's size; 0 when it cannot be known in time (stat blocks on a hung mount)."""
@@ -248,7 +250,16 @@ class RunLoader:
         inode, expected = self._inodes.get(path), log.header + log.context
         try:
             (stat, head, new), reads = self._io.call_in_parts(
-                path, side_key, _fetch_appended, path, known, inode, log, expected, asked
+                path,
+                side_key,
+                _fetch_appended,
+                path,
+                known,
+                inode,
+                log.offset,
+                log.checked,
+                expected,
+                asked,
             )
         except Partial as partial:  # the side files hold it up: the log is read
             (stat, head, new), reads = partial.first, None
@@ -417,21 +428,20 @@ def _fetch_appended(
     path: Path,
     known: _Stamp,
     inode: int | None,
-    log: AppendedLog,
+    offset: int,
+    checked: tuple[int, int],
     expected: bytes,
     sidecar_files: list[tuple[Path, _Stamp | None]],
-) -> tuple[tuple[os.stat_result | None, bytes | None, bytes | None], _Reads]:
-    """In a TimedCalls thread, for call_in_parts: _fetch_new, then, when the log grew as an
-    appended log does (its bytes checked are the `expected` ones), _read_sidecars of its
-    side files (None when that gave up)."""
-    fetched = _fetch_new(path, known, inode, log.offset, log.checked)
+) -> tuple[tuple[os.stat_result | None, bytes | None, bytes | None], list[Any] | tuple[()]]:
+    """For TimedCalls.call_in_parts: _fetch_new, then, when the log grew as an appended log
+    does (its bytes checked are the `expected` ones), _read_sidecars of its side files;
+    () when they are not read (unchanged, or rewritten: a whole read reads them). The
+    log's offset and checked lengths come as values: the caller's log is not touched here."""
+    fetched = _fetch_new(path, known, inode, offset, checked)
     if not sidecar_files or fetched[2] is None or fetched[1] != expected:
-        return fetched, ()  # unchanged or rewritten: a whole read reads the side files
+        return fetched, ()
     say_first(fetched)
-    try:
-        return fetched, _read_sidecars(sidecar_files)
-    except Blocked:
-        return fetched, None
+    return fetched, _read_sidecars(sidecar_files)
 
 
 def _blocked_message(path: Path, blocked: Blocked) -> str:
