@@ -9,11 +9,12 @@ loader keeps an AppendedLog per file.
 Each update parses a small chunk: the file's header lines, the last few
 complete lines already read (the context), and the new complete lines (plus
 a last line still being written, which the format reports as cut short).
-The same chunk without the new lines is parsed too; the new points are what
-the first parse has beyond the second. (A format whose parse reads a row with the other
-rows at its step, Lightning's, has every row of the last step in the context:
-appended_context.) They are appended to growing
-columns, so earlier points are neither parsed nor copied again.
+The new points are what that parse has beyond the context's own parse, which
+is remembered from the write before while the context grows (up to 16 lines:
+one parse a write). A format whose parse reads a row with the other rows at
+its step (Lightning's) keeps every row of the last step in the context
+(appended_context). The new points are appended to growing columns, so
+earlier points are neither parsed nor copied again.
 
 This is exact by construction or not done at all: the chunk's parse must
 begin with the context's parse point for point (new lines changed nothing
