@@ -15,39 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_appended import line_ends, same
 
 from metricwatch.readers import appended, format_named, parse
 from metricwatch.readers.appended import AppendedLog
 from metricwatch.readers.appended_rows import row_reader
-from metricwatch.readers.base import ParseResult
 
 CORPUS = Path(__file__).parent / "corpus"
-
-
-def same(a: ParseResult, b: ParseResult) -> None:
-    """Assert two results are the same run, point for point (as test_appended's)."""
-    assert a.format == b.format
-    assert a.table.x == b.table.x
-    assert a.table.steps.tolist() == b.table.steps.tolist()
-    assert sorted(a.table.series) == sorted(b.table.series)
-    for key, mine in a.table.series.items():
-        theirs = b.table.series[key]
-        assert mine.steps.tolist() == theirs.steps.tolist(), key
-        assert np.array_equal(mine.values, theirs.values, equal_nan=True), key
-        for axis in ("epochs", "times"):
-            x, y = getattr(mine, axis), getattr(theirs, axis)
-            assert (x is None) == (y is None), (key, axis)
-            if x is not None:
-                assert np.array_equal(x, y, equal_nan=True), (key, axis)
-    assert a.meta == b.meta
-    assert a.extra == b.extra
-    assert sorted((p.kind, p.message) for p in a.problems) == sorted(
-        (p.kind, p.message) for p in b.problems
-    )
-
-
-def line_ends(data: bytes) -> list[int]:
-    return [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
 
 
 PL_HEADER = "epoch,lr-AdamW,step,train/acc_epoch,train/acc_step,train/loss_epoch,train/loss_step,val/acc,val/loss\n"  # noqa: E501
