@@ -356,10 +356,5 @@ def _present(path: Path) -> bool:
     return _stamp(path) is not None
 
 
-def _present_stamp(path: Path) -> Stamp | None:
-    """The stamp _present decides by (None: not there), for a caller that keeps it."""
-    return _stamp(path)
-
-
 def _is_under(path: Path, ancestor: Path) -> bool:
     return path == ancestor or ancestor in path.parents

@@ -62,7 +62,6 @@ from metricwatch.watch_runs import (
     UpdateKind,
     _is_under,
     _present,
-    _present_stamp,
     _stamp,
 )
 
@@ -169,7 +168,7 @@ class RunTree(RunRoutes):
             ):
                 continue  # inside a run that appeared in this batch: the run's own
             # The default test of presence stats the file: its stamp is then the one kept.
-            stamp = _present_stamp(path) if exists is _present else None
+            stamp = _stamp(path) if exists is _present else None
             present = stamp is not None if exists is _present else exists(path)
             found_update = self._file_update(path, present)
             if present and found_update:

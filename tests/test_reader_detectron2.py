@@ -447,3 +447,17 @@ def test_arbitrary_json_lines_never_raise(rows):
     assert result.table.steps.tolist() == sorted(set(result.table.steps.tolist()))
     for series in result.table.series.values():
         assert set(series.steps.tolist()) <= set(result.table.steps.tolist())
+
+
+def test_a_write_telling_a_task_the_parse_never_tells_leaves_the_known_one():
+    from metricwatch.readers.detectron2 import merge_new_meta
+
+    meta = {"task": "object_detection"}
+    merge_new_meta(meta, {"task": "keypoints"})  # ranked after every task of the parse
+    assert meta["task"] == "object_detection"
+    meta = {"task": "object_detection"}
+    merge_new_meta(meta, {"task": "instance_segmentation"})  # an earlier one: taken
+    assert meta["task"] == "instance_segmentation"
+    meta = {}
+    merge_new_meta(meta, {"task": "keypoints"})  # nothing known: the write's
+    assert meta["task"] == "keypoints"

@@ -247,8 +247,9 @@ def merge_new_meta(meta: dict[str, Any], new: dict[str, Any]) -> None:
     a later one (a bbox-only evaluation after a segm one) leaves the run's as it is."""
     known = meta.get("task")
     merge_meta(meta, new)
-    order = [task for _, task in _TASKS]
-    if known in order and order.index(known) < order.index(meta.get("task", known)):
+    rank = {task: i for i, (_, task) in enumerate(_TASKS)}
+    last = len(rank)  # a task no line of the parse tells ranks after every known one
+    if known in rank and rank[known] < rank.get(meta.get("task", known), last):
         meta["task"] = known
 
 
