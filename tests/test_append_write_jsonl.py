@@ -10,7 +10,7 @@ import json
 import random
 
 import pytest
-from test_append_write_rows import Follower
+from test_append_write_rows import Follower, write_in_pieces
 
 
 def step_line(step: int, **extra: object) -> str:
@@ -193,18 +193,7 @@ def random_d2_lines(rng: random.Random, count: int) -> list[str]:
 )
 def test_random_logs_written_in_random_pieces_read_as_their_whole_parse(name, lines, seed):
     rng = random.Random(seed)
-    written = lines(rng, 120)
-    log = Follower(name, "".join(written[:3]).encode())
-    at = 3
-    while at < len(written):
-        take = rng.choice((1, 1, 2, 3))
-        piece = "".join(written[at : at + take])
-        at += take
-        if rng.random() < 0.1:  # a line cut short, finished by the next write
-            cut = rng.randint(1, len(piece) - 1)
-            log.write(piece[:cut])
-            piece = piece[cut:]
-        log.write(piece)
+    log = write_in_pieces(name, "", lines(rng, 120), rng)
     assert log.fast > 0
 
 

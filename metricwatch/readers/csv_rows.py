@@ -30,6 +30,13 @@ def header_names(header: bytes, filename: str) -> tuple[tuple[str, ...], bytes] 
     return tuple(table.header), table.delimiter.encode("ascii")
 
 
+def key_columns(names: list[str], wanted: list[tuple[str, str]]) -> tuple[tuple[int, str], ...]:
+    """(column index, key) of each column the parse keeps, named as the parse names them
+    (csv_table.assign_keys of the reader's wanted columns): what a row's cells become."""
+    keys, _, _ = csv_table.assign_keys(wanted)
+    return tuple((names.index(column), key) for column, key in keys.items())
+
+
 @lru_cache(maxsize=32)
 def _first_name(header: bytes) -> tuple[bytes, bytes] | None:
     """The header's first name (when it is a name, not a number) and its line, stripped."""

@@ -38,7 +38,13 @@ from metricwatch.model import EPOCH, Problem, ProblemKind, Table
 from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, Points, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.csv_rows import header_again, header_names, plain_rows, whole
+from metricwatch.readers.csv_rows import (
+    header_again,
+    header_names,
+    key_columns,
+    plain_rows,
+    whole,
+)
 
 NAME = "the Keras CSV log"
 #: What Keras' CSVLogger writes for a key a row lacks.
@@ -192,8 +198,7 @@ def _row_plan(header: bytes) -> tuple[bytes, int, int, tuple[tuple[int, str], ..
     epoch_name = "epoch" if "epoch" in names else index
     if epoch_name is None:
         return None
-    keys, _, _ = csv_table.assign_keys(_wanted(names, index))
-    columns = tuple((names.index(column), key) for column, key in keys.items())
+    columns = key_columns(names, _wanted(names, index))
     return found[1], len(names), names.index(epoch_name), columns
 
 

@@ -44,7 +44,7 @@ from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.csv_numbers import read_numeric_table
-from metricwatch.readers.csv_rows import header_again, header_names
+from metricwatch.readers.csv_rows import header_again, header_names, key_columns
 from metricwatch.readers.lightning_rows import RowPlan, last_step_lines, step_rows
 
 NAME = "metrics.csv"
@@ -233,8 +233,7 @@ def _row_plan(header: bytes) -> RowPlan | None:
     names, delimiter = found
     if "step" not in names or "created_at" in names:
         return None
-    keys, _, _ = csv_table.assign_keys(_wanted(list(names)))
-    columns = tuple((names.index(column), key) for column, key in keys.items())
+    columns = key_columns(list(names), _wanted(list(names)))
     epoch = names.index("epoch") if "epoch" in names else None
     return RowPlan(delimiter, len(names), names.index("step"), epoch, columns)
 

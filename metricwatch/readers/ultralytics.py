@@ -53,7 +53,7 @@ from metricwatch.model import EPOCH, Problem, ProblemKind, Series, Table
 from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
-from metricwatch.readers.csv_rows import header_again, header_names
+from metricwatch.readers.csv_rows import header_again, header_names, key_columns
 from metricwatch.readers.lightning_csv import parse_hparams
 from metricwatch.readers.ultralytics_rows import RowPlan, epoch_rows
 
@@ -201,8 +201,8 @@ def _row_plan(header: bytes) -> RowPlan | None:
     if found is None or "epoch" not in found[0]:
         return None
     names = list(found[0])
-    keys, _, _ = csv_table.assign_keys(_wanted(names))
-    taken = set(keys.values())
+    columns = key_columns(names, _wanted(names))
+    taken = {key for _, key in columns}
     sums = []
     for total, prefix in (("train_loss", "train/"), ("val_loss", "val/")):
         parts = [names.index(n) for n in _part_names(names, prefix)]
@@ -217,7 +217,7 @@ def _row_plan(header: bytes) -> RowPlan | None:
         width=len(names),
         epoch=names.index("epoch"),
         time=names.index("time") if "time" in names else None,
-        columns=tuple((names.index(column), key) for column, key in keys.items()),
+        columns=columns,
         validated=tuple(i for i, n in enumerate(names) if n.startswith(("val/", "metrics/"))),
         sums=tuple(sums),
     )
