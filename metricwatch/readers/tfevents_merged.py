@@ -46,10 +46,6 @@ def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _view(column: np.ndarray | GrowingColumn) -> np.ndarray:
-    return column if isinstance(column, np.ndarray) else column.view()
-
-
 def _bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two float arrays hold the same bits (-0.0 is not 0.0; a NaN is itself)."""
     return len(a) == len(b) and bool(np.array_equal(a.view(np.int64), b.view(np.int64)))
@@ -121,7 +117,7 @@ class _Merged:
         """The kept steps, times and values (the arrays of a build's Series)."""
         if self.own is None:
             return self.parts[0].views()
-        steps, times, values = (_view(column) for column in self.own)
+        steps, times, values = (column.view() for column in self.own)
         return steps, times, values
 
     def grow(self, parts: list[_Column]) -> bool:
