@@ -28,10 +28,10 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from metricwatch.model import Problem, ProblemKind, Run
@@ -57,6 +57,11 @@ from metricwatch.tui.screens.help import HelpScreen
 from metricwatch.tui.state import RunState, build_state
 from metricwatch.tui.state_file import state_file
 from metricwatch.tui.view_keys import VIEW_BINDINGS, ViewKeys
+from metricwatch.tui.widgets.background import (
+    BackgroundFooter,
+    BackgroundHorizontal,
+    BackgroundScreen,
+)
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
 from metricwatch.watch import (
@@ -165,13 +170,16 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     def compose(self) -> ComposeResult:
         # Kept: timers and every write look them up, and a DOM query walks every widget.
         self._run_list, self._view = RunList(id="runs"), RunView(id="view")
-        with Horizontal(id="body"):
+        with BackgroundHorizontal(id="body"):
             with Vertical(id="sidebar"):
                 yield Input(placeholder="filter runs…", id="filter", disabled=True)
                 yield self._run_list
             yield self._view
             yield Static(self._waiting_text(), id="waiting")
-        yield Footer(compact=True)
+        yield BackgroundFooter(compact=True)
+
+    def get_default_screen(self) -> Screen:
+        return BackgroundScreen(id="_default")
 
     @property
     def run_list(self) -> RunList:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 from textual.app import ComposeResult
-from textual.containers import Container, Grid, Vertical
+from textual.containers import Vertical
 from textual.events import Resize
 from textual.timer import Timer
 from textual.widgets import Static
@@ -28,6 +28,7 @@ from metricwatch.tui.charts import ChartSpec, charts_for, visible
 from metricwatch.tui.compare import Marks, compare_charts
 from metricwatch.tui.state import RunState
 from metricwatch.tui.view_options import ViewOptions
+from metricwatch.tui.widgets.background import BackgroundContainer, BackgroundGrid, BackgroundOnly
 from metricwatch.tui.widgets.chart import ChartWidget
 from metricwatch.tui.widgets.header import RunHeader
 from metricwatch.tui.widgets.panels import FindingsPanel, SummaryPanel, notice_text
@@ -90,7 +91,7 @@ def chart_layout(width: int, height: int) -> tuple[int, int]:
     return 2 * columns, columns
 
 
-class RunView(Vertical):
+class RunView(BackgroundOnly, Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.header = RunHeader(id="run-header")
@@ -126,9 +127,9 @@ class RunView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.header
-        with Grid(id="charts"):
+        with BackgroundGrid(id="charts"):
             yield from self.slots
-        with Container(id="bottom"):
+        with BackgroundContainer(id="bottom"):
             yield self.summary
             yield self.findings
 
@@ -308,7 +309,7 @@ class RunView(Vertical):
         hidden = len(self._charts) - len(shown)
         hint = f"m: {hidden} more chart{'s' if hidden > 1 else ''}" if hidden else ""
         count = len(shown)
-        grid = self.query_one("#charts", Grid)
+        grid = self.query_one("#charts", BackgroundGrid)
         columns = min(self.columns, count) or 1
         rows = -(-count // columns) if count else 1
         stagger = stagger and (columns, rows) == self._grid
