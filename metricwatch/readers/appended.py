@@ -16,7 +16,10 @@ its step (Lightning's) keeps every row of the last step in the context
 (appended_context). The new points are appended to growing columns, so
 earlier points are neither parsed nor copied again.
 
-This is exact by construction or not done at all: the chunk's parse must
+This is exact by construction or not done at all: the context's parse must
+end the log as read (its steps the last ones, key by key: a parse of the last
+lines alone may read them otherwise than the whole file's, as detectron2's
+late lines and restarts), the chunk's parse must
 begin with the context's parse point for point (new lines changed nothing
 before them: no back-filled epoch, no resume), report no problem but a cut
 last line, hold no other runs, and put every new point after the last one
@@ -38,6 +41,7 @@ import numpy as np
 
 from metricwatch.model import Problem, ProblemKind, Series, Table
 from metricwatch.readers.appended_checks import (
+    ends_with,
     known_meta,
     merge_meta,
     same_points,
@@ -200,6 +204,8 @@ class AppendedLog:
         old, new = before.table, after.table
         if new.x != self._x or not starts_with(new.steps, old.steps):
             return False
+        if not self._ends_with(old):
+            return False
         if any(key not in new.series for key in old.series):
             return False
         added: dict[str, Series] = {}
@@ -234,6 +240,21 @@ class AppendedLog:
             grown.forget()  # epochs written in place: each series a new Series
         self._extend(added)
         self._steps.extend(new_steps)
+        return True
+
+    def _ends_with(self, context: Table) -> bool:
+        """Whether the table read so far, and each of its series, ends with the steps of
+        the context's parse. That parse may read its lines otherwise than the whole parse,
+        which saw the lines before them (detectron2 tells a line back to an earlier
+        iteration for a late line of the same write, or for a restart, by the keys of every
+        record before it): its points are then not the log's last ones, and what a chunk's
+        parse has beyond them (points, a value_scale) is not what the new lines add."""
+        if not ends_with(self._steps.view(), context.steps):
+            return False
+        for key, series in context.series.items():
+            grown = self._series.get(key)
+            if grown is None or not ends_with(grown.steps.view(), series.steps):
+                return False
         return True
 
     def _sharers(self, axes: Axes) -> list[str]:

@@ -1,6 +1,7 @@
 """What a chunk's parse must show for an appended log to take its new points, and the
-meta new lines bring (readers/appended.AppendedLog): the chunk begins with the context's
-points, and the run's mappings grow as the whole parse's would.
+meta new lines bring (readers/appended.AppendedLog): the log ends with the context's
+points, the chunk begins with them, and the run's mappings grow as the whole parse's
+would.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from metricwatch.readers.base import ParseResult
 def starts_with(array: np.ndarray, prefix: np.ndarray) -> bool:
     """Whether array begins with prefix (the chunk's steps with the context's)."""
     return len(array) >= len(prefix) and bool(np.array_equal(array[: len(prefix)], prefix))
+
+
+def ends_with(array: np.ndarray, suffix: np.ndarray) -> bool:
+    """Whether array ends with suffix (the log's steps with the context's)."""
+    start = len(array) - len(suffix)
+    return start >= 0 and bool(np.array_equal(array[start:], suffix))
 
 
 def same_points(series: Series, known: Series) -> bool | np.ndarray | None:

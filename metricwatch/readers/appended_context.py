@@ -4,15 +4,17 @@ those lines add.
 
 The context holds the format's `context_lines`, and more while it grows: up to
 CONTEXT_REUSE_LINES lines, new lines join it, and the parse of context and new lines at
-one write is the context's parse at the next. A format whose parse reads a row with the
-other rows at its step (Lightning dates a row without an epoch by the rows at its step)
-tells how many of the last lines hold every row at the last step
-(RowAppends.last_step_lines): the context holds them all, so that a new row at that step is
-read with every row the whole parse reads it with. When they are more than STEP_LINES, or
+one write is the context's parse at the next. A format whose parse reads a row with rows
+before it tells how many of the last lines hold every line the last row, and a new row at
+its step, is read with (RowAppends.last_step_lines): Lightning dates a row without an
+epoch by the rows at its step, and Ultralytics' duration is the time since the last row
+with one, which may lie rows back. The context holds them all, so that a new row is read
+with every row the whole parse reads it with. When they are more than STEP_LINES, or
 the lines cannot tell (a resume before them: rows at that step may lie before a later
 step), the context says so (`whole_step` False), and AppendedLog reads a write that
-begins at that step whole (reaches_last_step); once a write's rows are past it, the
-context holds the new last step's rows again.
+begins at that step whole (reaches_last_step; a results.csv's every write, as its
+lines never tell that a new row needs no line before it); once a write's rows are past
+it, the context holds the new last step's rows again.
 """
 
 from __future__ import annotations

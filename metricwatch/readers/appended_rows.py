@@ -54,7 +54,8 @@ RowReader = Callable[[bytes, list[bytes], bytes], "NewPoints | None"]
 
 
 #: A format's reading of its last lines: (header bytes, lines) -> how many of the last
-#: lines hold every row at the last step, or None when they cannot tell (see RowAppends).
+#: lines hold every line the last row is read with, or None when they cannot tell (see
+#: RowAppends).
 StepLines = Callable[[bytes, list[bytes]], "int | None"]
 #: A format's merging of a write's meta into the run's (meta known, meta of the write).
 MetaMerge = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -68,9 +69,11 @@ class RowAppends(Appends):
     header and bytes after it, whether those hold a line after which no later line can be
     read from the header and the last lines (a CSV's header again, with other names):
     the log is then read whole. `last_step_lines`: for a format whose parse reads a row
-    with the other rows at its step (Lightning dates a row without an epoch by them), how
-    many of the last lines hold every row at the last step (0: none is needed), or None
-    when they cannot tell; the context then holds them (readers/appended_context.py).
+    with rows before it, how many of the last lines hold every line the last row, and a
+    new row at its step, is read with (Lightning dates a row without an epoch by the rows
+    at its step: those; Ultralytics' duration is the time since the last row with one:
+    those back to the one before the last row), 0 when none is needed, or None when they
+    cannot tell; the context then holds them (readers/appended_context.py).
     `merge_meta`: how the meta of a write's lines joins the run's, when the whole parse's
     is not what appended_checks.merge_meta makes of them (detectron2's task: the highest
     one any line tells)."""

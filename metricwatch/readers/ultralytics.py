@@ -55,7 +55,12 @@ from metricwatch.readers.appended_rows import NewPoints, RowAppends
 from metricwatch.readers.base import FileFormat, ParseResult
 from metricwatch.readers.csv_rows import header_again, header_names, key_columns
 from metricwatch.readers.lightning_csv import parse_hparams
-from metricwatch.readers.ultralytics_rows import RowPlan, epoch_rows
+from metricwatch.readers.ultralytics_rows import (
+    RowPlan,
+    TimeCells,
+    epoch_rows,
+    lines_to_last_time,
+)
 
 NAME = "results.csv"
 _METRIC = re.compile(
@@ -229,6 +234,28 @@ def read_new_rows(header: bytes, context: list[bytes], complete: bytes) -> NewPo
     return None if plan is None else epoch_rows(plan, context, complete)
 
 
+@lru_cache(maxsize=32)
+def _time_cells(header: bytes) -> TimeCells | None:
+    """Where a results.csv's rows hold their epoch and time; None when the parse reads no
+    duration from them (no `time` or no `epoch` column)."""
+    table = csv_table.read_table(header, NAME)
+    if "time" not in table.header or "epoch" not in table.header:
+        return None
+    delimiter = table.delimiter.encode("ascii")
+    if b'"' in header or header.count(delimiter) + 1 != len(table.header):
+        return TimeCells(delimiter, -1, -1)
+    return TimeCells(delimiter, table.header.index("epoch"), table.header.index("time"))
+
+
+def rows_to_last_time(header: bytes, lines: list[bytes]) -> int | None:
+    """How many of the last lines hold the row a new row's duration is read from
+    (ultralytics_rows.lines_to_last_time); 0 for a file without times."""
+    cells = _time_cells(header)
+    if cells is None:
+        return 0
+    return lines_to_last_time(cells, header.lstrip(b"\xef\xbb\xbf").strip(), lines)
+
+
 def _blank_unvalidated(table: csv_table.CsvTable, keep: np.ndarray, problems: list) -> None:
     """Rows whose every val/ and metrics/ cell is 0: validation did not run there."""
     names = [n for n in table.header if n.startswith(("val/", "metrics/"))]
@@ -365,5 +392,6 @@ FORMAT = FileFormat(
         rows=read_new_rows,
         parse=parse_ultralytics,
         unfollowed=header_again,
+        last_step_lines=rows_to_last_time,
     ),
 )

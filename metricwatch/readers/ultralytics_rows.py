@@ -9,6 +9,10 @@ ultralytics._loss_sum adds them); duration_s as the row's `time` minus the time 
 row before (the last of the context's rows the parse keeps, or the time itself after a
 restart of the clock). A row whose every val/ and metrics/ cell is 0 (validation did
 not run) changes the parse's count of such epochs: the parse's, as is anything else.
+
+The row a duration is read from may lie a few rows back (rows without a time between):
+lines_to_last_time tells how many of the last lines the context must hold for it to
+hold that row (readers/appended_context.py), for this path and the parse alike.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from metricwatch.readers import csv_table
 from metricwatch.readers.appended_rows import NewPoints, Points
 from metricwatch.readers.csv_rows import plain_rows, whole
 
@@ -118,3 +123,51 @@ def _last_time(plan: RowPlan, context: list[bytes]) -> float | None:
         if kept and cells[plan.time] is not None:
             return cells[plan.time]
     return None
+
+
+# --- the row a duration is read from (the context of an appended log: appended_context.py) ---
+
+
+class TimeCells(NamedTuple):
+    """Where a results.csv's rows hold their epoch and time (-1: cells a split at the
+    delimiter does not find, a header with quotes)."""
+
+    delimiter: bytes
+    epoch: int
+    time: int
+
+
+def lines_to_last_time(cells: TimeCells, header_line: bytes, lines: list[bytes]) -> int | None:
+    """How many of the last lines hold the row the last row's duration is read from (the
+    last row before it the parse keeps that has a time), which is, or comes before, the
+    row a later row's duration is read from: those back to it. len(lines) when no such
+    row is among them (it may lie before them); None when a line is not read here."""
+    later = math.inf
+    last_row = True
+    for back, line in enumerate(reversed(lines)):
+        stripped = line.strip()
+        if not stripped or stripped == header_line:
+            continue  # a blank line, the header again: no row
+        found = _epoch_and_time(line, cells)
+        if found is None:
+            return None
+        epoch, time = found
+        if epoch is None:
+            continue  # no usable epoch: a row the parse skips
+        kept, later = epoch < later, min(later, epoch)
+        if kept and time is not None and not last_row:
+            return back + 1
+        last_row = False
+    return len(lines)
+
+
+def _epoch_and_time(line: bytes, cells: TimeCells) -> tuple[int | None, float | None] | None:
+    """A row's usable epoch and its time as csv_table reads their cells, or None when they
+    are not read here (quotes, too few cells)."""
+    if cells.epoch < 0 or b'"' in line:
+        return None
+    parts = line.split(cells.delimiter)
+    if max(cells.epoch, cells.time) >= len(parts):
+        return None
+    epoch = csv_table.number_of(parts[cells.epoch].decode("utf-8", "replace"))
+    return whole(epoch), csv_table.number_of(parts[cells.time].decode("utf-8", "replace"))
