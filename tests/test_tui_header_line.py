@@ -7,7 +7,7 @@ import pytest
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Offset
+from textual.geometry import Offset, Region
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Static
@@ -162,3 +162,83 @@ async def test_a_new_style_a_theme_or_a_selection_falls_back_to_textual(tmp_path
         assert header._fast_strip(text) is None  # the selection's look is Textual's to draw
         fast, mine, textuals = await _header_lines(app, pilot, text)
         assert not fast and mine == textuals
+
+
+# --- the header's whole line: padding and filters around the fast line ------------------------
+
+
+def _textuals_lines(header, crop: Region) -> list[list[Segment]]:
+    header._styles_cache.clear()
+    return [list(strip) for strip in Static.render_lines(header, crop)]
+
+
+async def _framed_lines(header, pilot) -> tuple[Region, list[list[Segment]]]:
+    """The header's lines once its frame is learned: made by LineFrame, not by Textual."""
+    await pilot.pause()
+    if header._fast_line() is None:  # a style not learned: Textual drew it, and taught it
+        header._text = None
+        header.tick(header._now)
+        await pilot.pause()
+    crop = Region(0, 0, *header.region.size)
+    header.render_lines(crop)  # Textual's, the first time for this look: the frame is learned
+    strip = header._fast_line()
+    assert strip is not None
+    assert header._frame.lines(header._frame_key(crop), strip) is not None
+    return crop, [list(line) for line in header.render_lines(crop)]
+
+
+async def test_the_header_frame_is_textuals_for_every_width_theme_and_status(tmp_path):
+    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_loaded(pilot, 2)
+        header = app.view.header
+        for theme in ("textual-dark", "textual-light"):
+            app.theme = theme
+            for name in ("good", "bad"):
+                app.select(name)
+                for width in (110, 70):
+                    await pilot.resize_terminal(width, 30)
+                    for ago in (0.5, 4000.0):
+                        header.show(app.states[name], NOW + ago, "events", (1, 2))
+                        crop, mine = await _framed_lines(header, pilot)
+                        assert mine == _textuals_lines(header, crop), (theme, name, width, ago)
+                        assert sum(s.cell_length for s in mine[0]) == width - 32 * (width > 100)
+
+
+async def test_the_header_frame_under_no_color_and_a_crop_is_textuals(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    write_run(tmp_path / "run", 6, total=10, mtime=NOW - 3)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, 1)
+        header = app.view.header
+        header.show(app.states["run"], NOW + 5, "events", None)
+        crop, mine = await _framed_lines(header, pilot)
+        assert mine == _textuals_lines(header, crop)
+        assert all(s.style.color is None or s.style.color.triplet is not None for s in mine[0])
+        part = Region(4, 0, crop.width - 10, 1)  # a clipped header: only its visible cells
+        header.render_lines(part)
+        assert [list(line) for line in header.render_lines(part)] == _textuals_lines(header, part)
+
+
+async def test_a_border_or_a_tint_leaves_the_header_line_to_textual(tmp_path):
+    write_run(tmp_path / "run", 6, total=10, mtime=NOW - 3)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_loaded(pilot, 1)
+        header = app.view.header
+        header.show(app.states["run"], NOW + 5, "events", None)
+        crop, plain = await _framed_lines(header, pilot)
+        header.styles.tint = "red 40%"
+        await pilot.pause()
+        crop = Region(0, 0, *header.region.size)
+        tinted = [list(line) for line in header.render_lines(crop)]
+        assert tinted != plain and tinted == _textuals_lines(header, crop)
+        assert header._frame.lines(header._frame_key(crop), header._fast_line()) is None
+        header.styles.tint = None
+        header.styles.padding = (0, 3)
+        crop, padded = await _framed_lines(header, pilot)
+        assert padded == _textuals_lines(header, crop)
+        assert padded[0][0].text == "   "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -16,7 +17,7 @@ from metricwatch.analysis.status import STATUS_LOOKS, Status
 from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.tui.state import RunState, format_ago
-from metricwatch.tui.widgets.line_styles import LineStyles
+from metricwatch.tui.widgets.line_styles import LineFrame, LineStyles
 
 #: Cells of the run name kept, shortened in the middle, before the ETA, the last write
 #: and the status word are left out to make room (run position and watch mode go first).
@@ -142,6 +143,8 @@ class RunHeader(Static):
         self._styles = LineStyles()
         #: The line made by LineStyles, and the look it was made for (None: Static draws).
         self._fast: tuple[tuple[object, ...], Strip] | None = None
+        #: Its padding, background and filters around it, as Textual last drew them.
+        self._frame = LineFrame()
 
     def show(
         self,
@@ -178,6 +181,40 @@ class RunHeader(Static):
                 self.refresh()  # drawn by render_line from the styles learned
             else:
                 self.update(text, layout=False)  # one line whatever the text: no relayout
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The fast line in the frame LineFrame learned for this look, size and crop; else
+        Textual's lines (which render_line below is asked for), and the frame learned."""
+        strip = self._fast_line()
+        if strip is not None:
+            lines = self._frame.lines(self._frame_key(crop), strip)
+            if lines is not None:
+                return lines
+        lines = super().render_lines(crop)
+        strip = self._fast_line()
+        if strip is not None:
+            self._frame.learn(self._frame_key(crop), self, crop, strip, lines)
+        return lines
+
+    def _fast_line(self) -> Strip | None:
+        """The line made by LineStyles, if it is for the look the header has now."""
+        if self._fast is None or self.text_selection is not None:
+            return None
+        look, strip = self._fast
+        return strip if look == self._look() else None
+
+    def _frame_key(self, crop: Region) -> tuple[object, ...]:
+        # The visual style is a new object whenever the header's styles change: compared by
+        # its id, and held in the key so that the id is not another object's meanwhile.
+        look = self.visual_style
+        return (
+            id(look),
+            look,
+            self.styles.gutter,
+            self.region.size,
+            crop,
+            *self.get_line_filters(),
+        )
 
     def render_line(self, y: int) -> Strip:
         """The line LineStyles made when it knew its styles (see its module), if the look
