@@ -9,11 +9,16 @@ STATE as --state), then times:
 - the first read: EventDirTail(run).read() of the whole run (wall clock and this
   thread's CPU, the medians of 3);
 - one write's read: the writer appends one step (4 records, flushed; not timed), then
-  tail.read() is timed with time.thread_time (this thread's CPU), over --writes writes;
+  the read the loader makes (loader_io._tail_read: tail.read() and the run's "last
+  written") is timed with time.thread_time (this thread's CPU), over --writes writes;
   the mean and the median are printed in milliseconds. With --apart, each record of a
   step is flushed and read on its own (a writer flushing between a step's records: a
   read then sees series ahead of the epoch axis, whose epochs are copied when it
   catches up, as arrays handed out before must not change).
+
+The run's folder and files are made an hour old before it is read, as those of a run
+the monitor follows are (it started before it): the tail keeps the listings of settled
+folders (readers/listings.py), which a folder made a moment ago is not.
 
     python benchmarks/bench_tfevents_tail.py [--points 1000000] [--writes 100] [--apart]
 
@@ -35,8 +40,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import format_logs as fl  # noqa: E402
+from bench_mlflow_tail import make_old  # noqa: E402
 
-from metricwatch.readers.tfevents import EventDirTail  # noqa: E402
+from metricwatch.readers.tfevents import FORMAT, EventDirTail  # noqa: E402
+from metricwatch.sources.loader_io import _tail_read  # noqa: E402
 
 FIRST_READS = 3
 
@@ -45,9 +52,11 @@ def writer_for(root: Path, points: int, run: Path | None, state: Path | None) ->
     """A TensorBoard writer ready to append to its run under root (generated, or copied)."""
     if run is not None and state is not None:
         shutil.copytree(run, root)
+        make_old(root)
         return fl.load_state("tfevents", root, state)
     writer = fl.make("tfevents", root)
     writer.generate(points)
+    make_old(root)
     writer.open()
     return writer
 
@@ -79,7 +88,7 @@ def measure(writer: fl.LogFormat, writes: int, apart: bool = False) -> dict[str,
                 writer.handle.write(record)  # type: ignore[attr-defined]
                 writer.handle.flush()  # type: ignore[attr-defined]
             cpu = time.thread_time()
-            tail.read()
+            _tail_read(writer.path, tail, FORMAT)  # type: ignore[attr-defined]
             costs.append(time.thread_time() - cpu)
     writer.close()
     return {

@@ -11,9 +11,12 @@ reads must not change either (a view of a growing buffer is shown while it grows
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import random
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,23 @@ def append(run: Path, key: str, text: str) -> None:
 
 def line(step: int, value: float, stamp: int | None = None) -> str:
     return f"{T0 + step if stamp is None else stamp} {value} {step}\n"
+
+
+#: Old mtimes, one second apart: each use of age_tree gives each changed path its own.
+OLD_NS = 1_600_000_000 * 10**9
+_AGES = itertools.count()
+
+
+def age_tree(root: Path) -> None:
+    """Every folder and file under root changed in the last minute gets an old mtime never
+    given before: what a tail kept of them (readers/listings.py) is then trusted, and a
+    change made since its last read still shows as another stamp."""
+    now = time.time_ns()
+    for folder, _, files in os.walk(root):
+        for path in [folder, *(os.path.join(folder, name) for name in files)]:
+            if now - os.stat(path).st_mtime_ns < 60 * 10**9:
+                old = OLD_NS + next(_AGES) * 10**9
+                os.utime(path, ns=(old, old))
 
 
 def snapshot(result: ParseResult) -> list[tuple[str, str, np.ndarray]]:
@@ -326,6 +346,29 @@ def test_random_bursts(tmp_path, seed):
     checked = Checked(run)
     for _ in range(60):
         writer.burst()
+        checked.read()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_bursts_with_settled_folders(tmp_path, seed):
+    """As test_random_bursts, with the run's folders and files made old after most bursts
+    (the tail then keeps its listings, meta.yaml and params between reads), and meta.yaml
+    and the params rewritten now and then."""
+    rng = random.Random(500 + seed)
+    run = make_run(tmp_path)
+    writer = RandomWriter(run, rng)
+    checked = Checked(run)
+    for burst in range(60):
+        writer.burst()
+        roll = rng.random()
+        if roll < 0.08:  # in place, as MLflow rewrites it (same size: a status of one digit)
+            meta = (run / "meta.yaml").read_text()
+            status = f"status: {rng.randrange(1, 6)}"
+            (run / "meta.yaml").write_text(re.sub(r"status: \d", status, meta))
+        elif roll < 0.16:
+            (run / "params" / rng.choice(["lr", "batch"])).write_text(str(burst))
+        if rng.random() < 0.8:
+            age_tree(tmp_path)
         checked.read()
 
 

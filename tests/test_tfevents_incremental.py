@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_mlflow_tail_incremental import age_tree
 from test_reader_tfevents import SHAPE_SCALAR, VERSION, event, ld, record, simple, tensor_value
 from test_tfevents_fast_decode import same_result
 
@@ -274,11 +275,31 @@ def test_records_cut_anywhere_and_written_in_bursts(live):
         live.check()
 
 
+class SettledLive(Live):
+    """Live, with the run's folders and files made old before each read (its tail then
+    keeps the folders' listings between reads: readers/listings.py)."""
+
+    def check(self) -> ParseResult:
+        age_tree(self.root)
+        return super().check()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_runs_with_settled_folders(tmp_path, seed):
+    run = SettledLive(tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    write_at_random(run, random.Random(100 + seed))
+    run.unchanged()
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_random_runs(live, seed):
+    write_at_random(live, random.Random(seed))
+
+
+def write_at_random(live: Live, rng: random.Random) -> None:
     """Tags, steps forward, repeated and back, files (new, grown, cut short, replaced),
-    evaluations and epochs at random."""
-    rng = random.Random(seed)
+    evaluations and epochs at random, each write checked."""
     files = [FILE_A]
     live.write(FILE_A, VERSION)
     step = 0

@@ -19,6 +19,7 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.listings import FolderListings, SettledTexts, Stamp, stamp_of
 from metricwatch.readers.mlflow_lines import _fast_lines, parse_metric_file
 from metricwatch.readers.mlflow_run import EPOCH_KEYS, BuildMemo, build_result
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
@@ -30,12 +31,17 @@ _STATUS = {"1": "RUNNING", "2": "SCHEDULED", "3": "FINISHED", "4": "FAILED", "5"
 
 
 def read_meta_yaml(path: Path) -> dict[str, str]:
-    """The flat `key: value` lines of an MLflow meta.yaml (no YAML library: the few keys we
-    need are flat scalars). Quotes are removed; nested lines are ignored."""
+    """The flat `key: value` lines of an MLflow meta.yaml ({} when it cannot be read)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return {}
+    return parse_meta_yaml(text)
+
+
+def parse_meta_yaml(text: str) -> dict[str, str]:
+    """The flat `key: value` lines of a meta.yaml's text (no YAML library: the few keys we
+    need are flat scalars). Quotes are removed; nested lines are ignored."""
     meta: dict[str, str] = {}
     for line in text.splitlines():
         if not line or line[0] in " \t-#" or ":" not in line:
@@ -48,10 +54,13 @@ def read_meta_yaml(path: Path) -> dict[str, str]:
     return meta
 
 
-def _run_name(run_dir: Path, meta: dict[str, str]) -> str:
-    name = (
-        meta.get("run_name") or _read_text(run_dir / "tags" / "mlflow.runName") or meta.get("name")
-    )
+def _run_name(
+    run_dir: Path, meta: dict[str, str], read_text: Callable[[str], str] | None = None
+) -> str:
+    """The run's name as MLflow shows it (read_text: how the tag file is read; a live run's
+    tail reads it through its SettledTexts)."""
+    tag = os.path.join(run_dir, "tags", "mlflow.runName")
+    name = meta.get("run_name") or (read_text or _read_text)(tag) or meta.get("name")
     return name.strip() if name and name.strip() else run_dir.name
 
 
@@ -63,38 +72,32 @@ def _read_text(path: str | Path) -> str:
         return ""
 
 
-def _files_under(folder: str | Path) -> list[tuple[str, str]]:
+def _files_under(listings: FolderListings, folder: str) -> list[tuple[str, str]]:
     """(key, path) of every file below folder; the key is the relative path with `/`.
 
     As os.walk would list them (each folder's files by name, then its folders by name;
-    links to folders not followed), without pathlib: a live run lists its metrics and
-    params at every write."""
+    links to folders not followed), without pathlib, and from the folders' kept listings
+    (listings: a live run lists its metrics and params at every write)."""
     found: list[tuple[str, str]] = []
-    _list_folder(os.fspath(folder), "", found)
+    _list_folder(listings, folder, "", found)
     return found
 
 
-def _list_folder(folder: str, prefix: str, found: list[tuple[str, str]]) -> None:
-    try:
-        with os.scandir(folder) as entries:
-            listed = [(entry.name, _is_dir(entry)) for entry in entries]
-    except OSError:
+def _list_folder(
+    listings: FolderListings, folder: str, prefix: str, found: list[tuple[str, str]]
+) -> None:
+    listed = listings.entries(folder)
+    if listed is None:
         return
-    listed.sort()
     found.extend(
-        (prefix + name, os.path.join(folder, name)) for name, is_dir in listed if not is_dir
+        (prefix + entry.name, os.path.join(folder, entry.name))
+        for entry in listed
+        if not entry.is_dir
     )
-    for name, is_dir in listed:
-        path = os.path.join(folder, name)
-        if is_dir and not os.path.islink(path):
-            _list_folder(path, f"{prefix}{name}/", found)
-
-
-def _is_dir(entry: os.DirEntry) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
+    for entry in listed:
+        if entry.is_dir and not entry.is_link:
+            path = os.path.join(folder, entry.name)
+            _list_folder(listings, path, f"{prefix}{entry.name}/", found)
 
 
 def read_file_store_run(run_dir: Path) -> ParseResult:
@@ -118,10 +121,15 @@ def _file_problems(cut: list[str], bad: dict[str, int], problems: list[Problem])
         )
 
 
-def _file_meta(run_dir: Path, meta_yaml: dict[str, str]) -> dict[str, Any]:
-    params = {key: _read_text(path) for key, path in _files_under(os.path.join(run_dir, "params"))}
+def _file_meta(
+    run_dir: Path, meta_yaml: dict[str, str], listings: FolderListings, texts: SettledTexts
+) -> dict[str, Any]:
+    """The run's meta from its meta.yaml, params and tags (read through the tail's kept
+    listings and texts: they seldom change while the metrics grow)."""
+    params_dir = os.path.join(run_dir, "params")
+    params = {key: texts.text(path) for key, path in _files_under(listings, params_dir)}
     meta: dict[str, Any] = {
-        "run_name": _run_name(run_dir, meta_yaml),
+        "run_name": _run_name(run_dir, meta_yaml, texts.text),
         "run_id": meta_yaml.get("run_id") or meta_yaml.get("run_uuid") or run_dir.name,
         "experiment_id": meta_yaml.get("experiment_id", run_dir.parent.name),
         "status": _STATUS.get(meta_yaml.get("status", ""), meta_yaml.get("status", "")),
@@ -143,15 +151,20 @@ READ_BYTES = 2**20
 class MetricFileTail:
     """One append-only metric file and its read offset: read_into() parses only the whole
     lines added since the last call. A file replaced (new inode) or shrunk is read again
-    from the start; `reset` then tells the caller to drop what it had."""
+    from the start; `reset` then tells the caller to drop what it had. A file whose stat
+    (inode, size, mtime) is the one it had when last read to its end is not opened: an
+    append changes its size (most of a run's files have nothing new at a write)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._file = os.fspath(path)
         self.offset = 0
         self.identity: tuple[int, int] | None = None
         self.reset = False
         self.cut = False  # the file ends in a line cut short (left for the next call)
         self.bad = 0
+        self.stamp: Stamp | None = None  # the file's stamp when last read through
+        self.mtime: float | None = None  # its mtime at the last read_into
 
     def read_new(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, values, times) of the new whole lines. Raises OSError if unreadable."""
@@ -168,8 +181,12 @@ class MetricFileTail:
         (parse_metric_file's fast path). A piece that is not sends the read back to where it
         began: the lines are then parsed in one go, as parse_metric_file reads a file (a
         file's lines are parsed one way, whichever pieces they were read in)."""
-        self.reset = False
-        with open(self.path, "rb") as handle:
+        self.reset, self.mtime = False, None
+        stat = os.stat(self._file)
+        self.mtime = stat.st_mtime  # the tail's "last written" (stat'ed here at every read)
+        if stamp_of(stat) == self.stamp:
+            return  # not written since it was read to its end: nothing new (append-only)
+        with open(self._file, "rb") as handle:
             stat = os.fstat(handle.fileno())
             identity = (stat.st_dev, stat.st_ino)
             if identity != self.identity or stat.st_size < self.offset:
@@ -179,6 +196,7 @@ class MetricFileTail:
             start, mark = self.offset, columns.mark()
             handle.seek(start)
             if self._read_fast(handle, columns, stat.st_size - start):
+                self.stamp = stamp_of(stat)
                 return
             columns.rollback(mark)
             self.offset = start
@@ -186,12 +204,12 @@ class MetricFileTail:
             data = handle.read()
         whole = data.rfind(b"\n") + 1
         self.cut = bool(data[whole:].strip())
-        if not whole:  # nothing new (the common case of most files at a write): no parse
-            return
-        steps, values, times, bad, _ = parse_metric_file(data[:whole])
-        self.offset += whole
-        self.bad += bad
-        columns.extend(steps, values, times)
+        if whole:  # something new (most files at a write have nothing): parsed
+            steps, values, times, bad, _ = parse_metric_file(data[:whole])
+            self.offset += whole
+            self.bad += bad
+            columns.extend(steps, values, times)
+        self.stamp = stamp_of(stat)
 
     def _read_fast(self, handle: BinaryIO, columns: _KeyColumns, pending: int) -> bool:
         """The new lines added piece by piece (see read_into); False at the first piece
@@ -277,7 +295,12 @@ class _KeyColumns:
 class FileStoreRunTail:
     """A file-store run read as it grows: each read() parses only new metric lines, and
     builds the run from the last build and the new points (a live run is read at every
-    write: the cost of a write stays that of the write, not of the run)."""
+    write: the cost of a write stays that of the write, not of the run). Its folders'
+    listings and its meta.yaml, params and tags are kept between reads while their stamps
+    stay the same (readers/listings.py says when that can be trusted).
+
+    mtime: after a read, the newest mtime of the metric files it read (the loader's "last
+    written": MLflow appends to metrics/, not to meta.yaml)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -285,9 +308,15 @@ class FileStoreRunTail:
         self.columns: dict[str, _KeyColumns] = {}
         self.pool = StepPool()  # the steps the run's metrics share (shared_steps)
         self.memo = BuildMemo()
+        self.listings = FolderListings()
+        self.texts = SettledTexts()
+        self.mtime: float | None = None
+        self._meta_yaml = os.path.join(self.run_dir, "meta.yaml")
+        self._meta: tuple[str, dict[str, str]] = ("", {})  # meta.yaml's text, parsed
+        self._metrics = os.path.join(self.run_dir, "metrics")
 
     def read(self) -> ParseResult:
-        meta_yaml = read_meta_yaml(self.run_dir / "meta.yaml")
+        meta_yaml = self._parsed_meta(self.texts.text(self._meta_yaml))
         problems: list[Problem] = []
         if not meta_yaml:
             problems.append(
@@ -295,7 +324,7 @@ class FileStoreRunTail:
                     ProblemKind.MISSING, f"{quote_key(self.run_dir.name)} has no MLflow meta.yaml"
                 )
             )
-        present = _files_under(self.run_dir / "metrics")
+        present = _files_under(self.listings, self._metrics)
         grown = {key: self.columns[key].steps.size for key in self.columns}
         for key, path in present:
             self._read_key(key, path, grown, problems)
@@ -309,18 +338,25 @@ class FileStoreRunTail:
         tails = [(key, self.tails[key]) for key, _ in present if key in self.tails]
         cut = [key for key, tail in tails if tail.cut]
         bad = {key: tail.bad for key, tail in tails if tail.bad}
+        self.mtime = max((t.mtime for _, t in tails if t.mtime is not None), default=None)
         _file_problems(cut, bad, problems)
-        meta = _file_meta(self.run_dir, meta_yaml)
+        meta = _file_meta(self.run_dir, meta_yaml, self.listings, self.texts)
         return build_result(columns, meta, problems, grown=ascending, memo=self.memo)
 
+    def _parsed_meta(self, text: str) -> dict[str, str]:
+        """meta.yaml's keys, parsed again only when its text changed (not to be changed)."""
+        if text != self._meta[0]:
+            self._meta = (text, parse_meta_yaml(text))
+        return self._meta[1]
+
     def _read_key(
-        self, key: str, path: Path, grown: dict[str, int], problems: list[Problem]
+        self, key: str, path: str, grown: dict[str, int], problems: list[Problem]
     ) -> None:
         """The key's new lines added to its columns (new columns if its file was replaced
         or shrunk: `grown` then says it had no points before)."""
         tail = self.tails.get(key)
         if tail is None:
-            tail = self.tails[key] = MetricFileTail(Path(path))
+            tail = self.tails[key] = MetricFileTail(path)
         try:
             tail.read_into(lambda reset: self._columns_of(key, reset, grown))
         except OSError as error:

@@ -229,10 +229,13 @@ def claims_store(db: Path) -> bool:
 
 class SqliteStoreTail:
     """An mlflow.db read as it grows: each read() fetches only the metric rows added since
-    the last (rowid above the last seen) and gives every live run as a part."""
+    the last (rowid above the last seen) and gives every live run as a part.
+
+    mtime: after a read, the store file's mtime then (the loader's "last written")."""
 
     def __init__(self, db: Path) -> None:
         self.db = Path(db)
+        self.mtime: float | None = None
         self.identity: tuple[int, int] | None = None
         self.rowid = 0
         # run_uuid -> key -> chunks of (steps, values, times), in the order they were logged
@@ -244,7 +247,9 @@ class SqliteStoreTail:
         try:
             stat = os.stat(self.db)
         except OSError as error:
+            self.mtime = None
             return _store_failed(self.db, error)
+        self.mtime = stat.st_mtime
         identity = (stat.st_dev, stat.st_ino)
         if identity != self.identity:
             self._reset(identity)

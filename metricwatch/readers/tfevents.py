@@ -32,6 +32,7 @@ from typing import Any
 
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import FileFormat, ParseResult, quote_key
+from metricwatch.readers.listings import Entry, FolderListings, list_folder
 from metricwatch.readers.shared_steps import StepPool
 from metricwatch.readers.tfevents_args import ARGS_WINDOW, args_in_file, args_in_head
 from metricwatch.readers.tfevents_columns import _add, _Column, _Sink
@@ -51,23 +52,42 @@ PATTERN = "events.out.tfevents.*"
 # --- a directory of event files: one run -----------------------------------------------------
 
 _STAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
+_EVENTS = "events.out.tfevents."
 
 
-def event_files(directory: Path) -> list[tuple[str, Path]]:
+_ROLES = ("", "train", "validation")
+
+
+def event_files(directory: Path, listings: FolderListings | None = None) -> list[tuple[str, Path]]:
     """(role, path) of the event files of a run directory, in reading order.
 
     Role is "" for files in the directory itself, "train"/"validation" for
     Keras' subdirectories. Order: by the timestamp in the name, then the name.
+    listings: the folders' kept listings (a live run's tail: it looks at every write);
+    without, the folders are listed now.
     """
+    return _event_files_of(directory, _role_listings(directory, listings))
+
+
+def _role_listings(directory: Path, listings: FolderListings | None) -> list[list[Entry] | None]:
+    """The entries of the run directory and of its train/ and validation/ (None: absent;
+    a subfolder its directory's listing does not hold is not looked for)."""
+    listed = listings.entries if listings is not None else list_folder
+    top = listed(os.fspath(directory))
+    folders = {entry.name for entry in top or () if entry.is_dir}
+    return [top] + [
+        listed(os.path.join(directory, role)) if role in folders else None for role in _ROLES[1:]
+    ]
+
+
+def _event_files_of(directory: Path, listed: list[list[Entry] | None]) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
-    for role in ("", "train", "validation"):
-        folder = directory / role if role else directory
-        try:
-            names = [entry.name for entry in os.scandir(folder) if entry.is_file()]
-        except OSError:
+    for role, entries in zip(_ROLES, listed):
+        if entries is None:
             continue
-        names = [name for name in names if name.startswith("events.out.tfevents.")]
+        names = [e.name for e in entries if e.is_file and e.name.startswith(_EVENTS)]
         names.sort(key=file_order)
+        folder = directory / role if role else directory
         found.extend((role, folder / name) for name in names)
     return found
 
@@ -79,10 +99,18 @@ def file_order(name: str) -> tuple[int, str]:
 
 
 class EventDirTail:
-    """A run directory's event files, each tailed; read() re-reads only new bytes."""
+    """A run directory's event files, each tailed; read() re-reads only new bytes, and its
+    folders are listed again only when they changed (readers/listings.py).
+
+    mtime: after a read, the newest mtime of the event files it read (the loader's "last
+    written")."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
+        self.listings = FolderListings()
+        self._listed: list[list[Entry] | None] = []  # the listings _files last worked from
+        self._event_files: list[tuple[str, Path]] = []
+        self.mtime: float | None = None
         self.tails: dict[Path, tuple[str, EventFileTail]] = {}
         #: per file, per tag: its steps, times, values (in file order)
         self.columns: dict[Path, dict[str, _Column]] = {}
@@ -95,7 +123,7 @@ class EventDirTail:
         self.memo = BuildMemo(self.pool)
 
     def read(self) -> ParseResult:
-        files = event_files(self.directory)
+        files = self._files()
         problems: list[Problem] = []
         for role, path in files:
             if path not in self.tails:
@@ -110,6 +138,9 @@ class EventDirTail:
             del self.tails[path]
             self.columns.pop(path, None)
             self.args.pop(path, None)
+        self.mtime = max(
+            (tail.mtime for _, tail in self.tails.values() if tail.mtime is not None), default=None
+        )
         result = _build([(role, self.columns[path]) for role, path in files], problems, self.memo)
         config = self._config([path for _, path in files])
         if config is not None:
@@ -124,6 +155,16 @@ class EventDirTail:
             result.problems.append(Problem(ProblemKind.EMPTY, "the event files are empty"))
         result.format = "tfevents"
         return result
+
+    def _files(self) -> list[tuple[str, Path]]:
+        """event_files, from the kept listings: worked out again only when one of them was
+        listed again (the listings of the last call are held, so `is` tells them apart)."""
+        listed = _role_listings(self.directory, self.listings)
+        if len(listed) != len(self._listed) or any(
+            a is not b for a, b in zip(listed, self._listed)
+        ):
+            self._listed, self._event_files = listed, _event_files_of(self.directory, listed)
+        return self._event_files
 
     def _config(self, paths: list[Path]) -> dict[str, Any] | None:
         """The arguments of the newest file that starts with them (a resumed run's files

@@ -166,6 +166,7 @@ class EventFileTail:
         self.expected = 0  # the bytes the last read expected to find
         self.problems: list[Problem] = []
         self.skipped = 0
+        self.mtime: float | None = None  # the file's mtime at the last read
         self.quoted = quote_key(self.path.name)  # for its problems (a grapheme walk: once)
 
     def read_new(self) -> list[tuple[str, int, float, float]]:
@@ -175,11 +176,13 @@ class EventFileTail:
         """The new scalars as columns; with a sink, each piece goes to it as it is decoded
         and the chunk returned holds only the counts (what EventDirTail uses)."""
         self.reset = self.failed = False
+        self.mtime = None
         total = Chunk(end=0)
         pieces: list[Chunk] = []
         try:
             with open(self.path, "rb") as handle:
                 stat = os.fstat(handle.fileno())
+                self.mtime = stat.st_mtime
                 identity = (stat.st_dev, stat.st_ino)
                 if identity != self.identity or stat.st_size < self.offset:
                     self.reset = self.identity is not None

@@ -14,7 +14,6 @@ from stat import S_ISREG
 from typing import Any
 
 from metricwatch.readers import HEAD_BYTES, FileFormat, ParseResult
-from metricwatch.sources.discovery import owned_dirs
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -127,23 +126,17 @@ def _read_small(path: Path, known: _Stamp | None = None) -> tuple[_Stamp | None,
 def _tail_read(
     path: Path, tail: Any, fmt: FileFormat
 ) -> tuple[os.stat_result | None, ParseResult | None, float | None]:
-    """The run read by its tail, and when it was last written: the newest of its format's
-    files beside it and in its owned folders (MLflow appends to metrics/, not meta.yaml)."""
+    """The run read by its tail, and when it was last written: the newest of the run file's
+    mtime and the tail's `mtime`, the newest of the files its read read (stat'ed by the read
+    itself: the run's folders are not listed again for it at every write). fmt is not used:
+    the tail knows which files are its format's."""
     try:
         stat = path.stat()
     except OSError:
         return None, None, None
     result = tail.read()
-    mtime = stat.st_mtime
-    for folder in [path.parent, *owned_dirs(path, fmt)]:
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    if (folder != path.parent or fmt.may_hold(entry.name)) and entry.is_file():
-                        mtime = max(mtime, entry.stat().st_mtime)
-        except OSError:
-            continue
-    return stat, result, mtime
+    newest = tail.mtime
+    return stat, result, stat.st_mtime if newest is None else max(stat.st_mtime, newest)
 
 
 def _size_of(path: Path) -> int:
