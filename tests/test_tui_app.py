@@ -19,6 +19,7 @@ from tui_fixtures.support import (
 )
 
 from metricwatch.analysis.status import Status
+from metricwatch.tui import app as app_module
 from metricwatch.tui.app import create_app
 from metricwatch.tui.screens.help import HelpScreen, help_table
 
@@ -207,7 +208,8 @@ async def test_new_epoch_shows_up(two_runs, poll):
         assert ("polling" in header(app)) == (poll is not None)
 
 
-async def test_corrupt_write_keeps_the_last_good_data_with_a_notice(two_runs):
+async def test_corrupt_write_keeps_the_last_good_data_with_a_notice(two_runs, monkeypatch):
+    monkeypatch.setattr(app_module, "DAMAGE_GRACE_S", 0.4)  # the notice after a shorter grace
     root, a, _ = two_runs
     app = create_app(root)
     async with app.run_test(size=WIDE) as pilot:
