@@ -47,7 +47,7 @@ def parse_step_log(data: bytes) -> ParseResult:
     """Read the bytes of a metrics.jsonl. Never raises on content."""
     problems: list[Problem] = []
     text = decode_text(data, problems)
-    if not text.strip():
+    if not text or text.isspace():  # not strip(): that copies a whole chunk of text
         problems.append(Problem(ProblemKind.EMPTY, f"{NAME} is empty (a write may be in progress)"))
         return ParseResult(problems=problems)
     columns = read_columns(text)
