@@ -45,7 +45,10 @@ def row(state: RunState, now: float, width: int, swatch: tuple[int, str] | None 
 
 
 class RunList(OptionList):
-    """OptionList of runs keyed by name; only changed rows are re-rendered."""
+    """OptionList of runs keyed by name; only changed rows are re-rendered, and only when
+    the list is on screen: hidden (one run named, a narrow terminal, `l`), a changed row
+    waits until the list is shown. An epoch run's row changes at every write (its epoch
+    count), and replacing a prompt clears the list's line caches and repaints it."""
 
     class WidthChanged(Message):
         """The rows were fitted to another width: the app rebuilds them (it has the states)."""
@@ -56,6 +59,7 @@ class RunList(OptionList):
         self._filter = ""
         self._order: list[str] = []
         self._width: int | None = None  # the width the rows were fitted to
+        self._unshown: set[str] = set()  # rows changed while the list was hidden
         #: Runs marked for comparison: (colour, NO_COLOR marker), shown as a swatch.
         self.swatches: dict[str, tuple[int, str]] = {}
 
@@ -80,7 +84,10 @@ class RunList(OptionList):
 
     def upsert(self, states: Iterable[RunState], now: float) -> None:
         """Add new runs at the end, replace the rows of known ones when their text changed."""
-        width = self.row_width
+        hidden = not self.region.area
+        # A hidden list has no width of its own: its rows keep theirs until it is shown
+        # (and resized, if its width changed meanwhile: on_resize).
+        width = (self._width or self.row_width) if hidden else self.row_width
         if self._width is not None and width != self._width:
             self.post_message(self.WidthChanged())
         self._width = self._width or width
@@ -95,14 +102,24 @@ class RunList(OptionList):
                 self._order.append(state.name)
                 if self._matches(state.name):
                     added.append(Option(text, id=state.name))
+            elif hidden:
+                self._unshown.add(state.name)
             elif self._matches(state.name):
                 self.replace_option_prompt(state.name, text)
         if added:
             self.add_options(added)
 
+    def on_show(self) -> None:
+        """The rows that changed while the list was hidden, as they are now."""
+        unshown, self._unshown = self._unshown, set()
+        for name in unshown:
+            if name in self._rows and self._matches(name):
+                self.replace_option_prompt(name, self._rows[name])
+
     def remove(self, names: Iterable[str]) -> None:
         """Take runs off the list (their file no longer holds them)."""
         for name in names:
+            self._unshown.discard(name)
             if self._rows.pop(name, None) is None:
                 continue
             self._order.remove(name)
@@ -112,6 +129,7 @@ class RunList(OptionList):
     def rebuild(self, states: dict[str, RunState], now: float) -> None:
         """All rows again: after a filter change or a resize (the row width changed)."""
         keep = self.selected_name()
+        self._unshown.clear()
         width = self._width = self.row_width
         options = []
         for name in self._order:
