@@ -19,11 +19,12 @@ import re
 import struct
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_jsonl_fast_parse import check_step_log, chunked
 
-from metricwatch.readers import step_log
+from metricwatch.readers import step_log, step_log_columns
 from metricwatch.readers.json_lines import _NUMBER, MIN_SHAPED_LINES, LineRuns
 from metricwatch.readers.json_text import DECODER, to_number
 
@@ -207,3 +208,14 @@ def test_generated_logs_take_the_fast_path():
     lines = [writer_line(random.Random(1), s, ["loss"], {}) for s in range(1, 200)]
     assert not LineRuns.few("\n".join(lines))
     assert math.isfinite(json.loads(lines[0])["loss"])
+
+
+def test_escaped_unicode_keys_are_read_in_runs():
+    """json.dumps escapes keys that are not ASCII (`\\u635f\\u5931`), as the step log writer
+    does: such lines are read as tables too, and give what the line-by-line reading gives."""
+    lines = [writer_line(random.Random(s), s, ["损失", "précision"], {}) for s in range(1, 300)]
+    text = "\n".join(lines) + "\n"
+    assert "\\u" in text
+    runs = [run for _, _, run in step_log_columns._RUNS.runs(text)]
+    assert any(isinstance(run, np.ndarray) for run in runs)
+    check_step_log(text.encode())

@@ -88,9 +88,11 @@ class LineShape:
 
     __slots__ = ("keys", "lines", "pattern")
 
-    def __init__(self, keys: tuple[str, ...], counts: frozenset[str], style: int) -> None:
+    def __init__(
+        self, keys: tuple[str, ...], counts: frozenset[str], style: int, ascii_keys: bool
+    ) -> None:
         self.keys = keys
-        self.pattern, self.lines = _shape_patterns(keys, counts, style)
+        self.pattern, self.lines = _shape_patterns(keys, counts, style, ascii_keys)
 
 
 class LineRuns:
@@ -173,10 +175,18 @@ class LineRuns:
             if not self.accept(keys):
                 continue
             for style in range(len(_STYLES)):
-                shape = LineShape(keys, self.counts, style)
-                if shape.pattern.fullmatch(line):
-                    return shape
+                for ascii_keys in _key_spellings(keys):
+                    shape = LineShape(keys, self.counts, style, ascii_keys)
+                    if shape.pattern.fullmatch(line):
+                        return shape
         return None
+
+
+def _key_spellings(keys: tuple[str, ...]) -> tuple[bool, ...]:
+    """How a line may spell these keys (LineShape's ascii_keys): keys that are not all ASCII
+    as they are, or escaped (`\\u00e9`) as json.dumps does by default, and so metricwatch's
+    own step log writer (torch/step_log.py), whose lines would else all be read one by one."""
+    return (False,) if all(map(str.isascii, keys)) else (False, True)
 
 
 def _runs(
@@ -211,10 +221,11 @@ def _table(rows: list[tuple[str, ...]], width: int) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def _shape_patterns(
-    keys: tuple[str, ...], counts: frozenset[str], style: int
+    keys: tuple[str, ...], counts: frozenset[str], style: int, ascii_keys: bool
 ) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """A line of these keys (fullmatch), and lines (findall: a tuple a line, the tokens of
-    a line of these keys or, for any other line, empty tokens and the line as the last)."""
+    a line of these keys or, for any other line, empty tokens and the line as the last).
+    ascii_keys: the keys spelt with their non-ASCII characters escaped (`\\u00e9`)."""
     separators = _STYLES[style]
     if separators is None:
         item, colon, start = f"{_LINE_WS},{_LINE_WS}", f"{_LINE_WS}:{_LINE_WS}", _LINE_WS
@@ -223,7 +234,7 @@ def _shape_patterns(
     fields = []
     for key in keys:
         token = _COUNT if key in counts else _NUMBER
-        name = re.escape(json.dumps(key, ensure_ascii=False))
+        name = re.escape(json.dumps(key, ensure_ascii=ascii_keys))
         fields.append(f"{name}{colon}({token})")
     body = start + r"\{" + start + item.join(fields) + start + r"\}" + _LINE_WS
     return re.compile(body), re.compile(f"^(?:{body}|(.*))$", re.MULTILINE)
