@@ -18,6 +18,8 @@ of 1e308 give infinities, never exceptions.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -90,6 +92,17 @@ def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def row_medians(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The medians of the rows `which` of a 2-D array (a sliding window view): the values
+    np.median of all its rows gives them, for only the rows a rule needs."""
+    out = np.empty(len(which), dtype=np.float64)
+    chunk = _rows_at_once(rows.shape[1])
+    with np.errstate(over="ignore"):  # the mean of two middle values of 1e308: inf
+        for start in range(0, len(which), chunk):
+            out[start : start + chunk] = np.median(rows[which[start : start + chunk]], axis=1)
+    return out
+
+
 def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Each point's mean with the window - 1 before it (fewer at the start); overflow-safe."""
     values = np.asarray(values, dtype=np.float64)
@@ -105,10 +118,19 @@ def block_medians(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
 
     A trailing partial block is kept when it holds at least half a block; fewer
     points than that say too little about the level to stand as a point.
+    The last results are kept for the same read-only array (see _LastBlocks).
     """
-    values = np.asarray(values, dtype=np.float64)
     if size <= 1:
+        values = np.asarray(values, dtype=np.float64)
         return values, np.arange(len(values))
+    found = _LAST_BLOCKS.get(values, size)
+    if found is None:
+        found = _block_medians(np.asarray(values, dtype=np.float64), size)
+        _LAST_BLOCKS.put(values, size, found)
+    return found
+
+
+def _block_medians(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     whole = len(values) // size
     blocks = values[: whole * size].reshape(whole, size)
     chunk = _rows_at_once(size)
@@ -120,7 +142,35 @@ def block_medians(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
     if rest * 2 >= size:
         medians = np.append(medians, np.median(values[whole * size :]))
         ends = np.append(ends, len(values) - 1)
-    return medians.astype(np.float64), ends
+    medians, ends = medians.astype(np.float64), ends
+    medians.flags.writeable = ends.flags.writeable = False  # shared by the rules that ask
+    return medians, ends
+
+
+class _LastBlocks(threading.local):
+    """The block medians last taken (KEPT of them, per thread), each for one read-only
+    array (by identity, held weakly) and size. The trend, spike and oscillation rules of
+    one analysis ask for the same loss curve's medians four times, at two sizes: half of
+    a long run's analysis. A read-only array's values cannot change under it; a writable
+    one (or another array) is worked out again."""
+
+    KEPT = 4
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[weakref.ref[np.ndarray], int, tuple[np.ndarray, np.ndarray]]] = []
+
+    def get(self, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+        for held, held_size, found in self.kept:
+            if held() is values and held_size == size:
+                return found
+        return None
+
+    def put(self, values: np.ndarray, size: int, found: tuple[np.ndarray, np.ndarray]) -> None:
+        if isinstance(values, np.ndarray) and not values.flags.writeable:
+            self.kept = [(weakref.ref(values), size, found), *self.kept[: self.KEPT - 1]]
+
+
+_LAST_BLOCKS = _LastBlocks()
 
 
 def reduced(values: np.ndarray, limits: Thresholds = THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:

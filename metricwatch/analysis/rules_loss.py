@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from metricwatch.analysis.findings import (
     Finding,
@@ -27,9 +28,9 @@ from metricwatch.analysis.findings import (
 from metricwatch.analysis.levels import (
     block_medians,
     reduced,
+    row_medians,
     smoothed,
     trailing_mean,
-    trailing_median,
     weight_for,
     window_for,
 )
@@ -201,15 +202,7 @@ def spikes(loss: Series, limits: Thresholds) -> list[tuple[int, int, float, int]
     window = spike_window(n, limits)
     if n <= window + 1:
         return []
-    before = trailing_median(values, window)  # before[i - 1]: the window ending at i - 1
-    steps = np.abs(np.diff(values))
-    noise = trailing_median(steps, window - 1)  # noise[i - 2]: the diffs inside that window
-    base = np.concatenate([[np.nan] * window, before[window - 1 : n - 1]])
-    spread = np.concatenate([[np.nan] * window, noise[window - 2 : n - 2]])
-    with np.errstate(invalid="ignore"):
-        outlier = (values > limits.spike_factor * base) & (
-            values - base > limits.spike_noise * spread
-        )
+    base, outlier = _outliers(values, window, limits)
     found: list[tuple[int, int, float, int]] = []
     last_peak = -1
     i = window
@@ -231,6 +224,36 @@ def spikes(loss: Series, limits: Thresholds) -> list[tuple[int, int, float, int]
             found.append((int(ends[peak]), int(ends[peak + 1 + back[0]]), baseline, window))
             last_peak = peak
     return found
+
+
+def _outliers(values: np.ndarray, window: int, limits: Thresholds) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's baseline (the median of the window before it; NaN where not taken) and
+    whether it is an outlier (see spikes), for points from `window` on.
+
+    A point can only be above spike_factor times the median of the window before it if
+    it is above that factor times the window's lowest value (the median is not below
+    it): the medians, which cost a sort of each window (most of an analysis of a long
+    run), are taken only at those points, with the values the whole curve's would have."""
+    n = len(values)
+    before = sliding_window_view(values[:-1], window)  # row j: the window before j + window
+    if limits.spike_factor > 0:
+        lowest = before.min(axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            rows = np.flatnonzero(values[window:] > limits.spike_factor * lowest)
+    else:
+        rows = np.arange(n - window)
+    changes = sliding_window_view(np.abs(np.diff(values)), window - 1)  # ... its changes
+    level = row_medians(before, rows)
+    spread = row_medians(changes, rows)
+    points = rows + window
+    base = np.full(n, np.nan)
+    base[points] = level
+    outlier = np.zeros(n, dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        outlier[points] = (values[points] > limits.spike_factor * level) & (
+            values[points] - level > limits.spike_noise * spread
+        )
+    return base, outlier
 
 
 def loss_spike(run: Run, limits: Thresholds) -> Finding | None:

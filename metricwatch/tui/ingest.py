@@ -62,8 +62,8 @@ REWRITE_KINDS = DAMAGE_KINDS - {ProblemKind.UNREADABLE, ProblemKind.MISSING}
 #: The share of a core the summaries and rules of a run written many times a second may
 #: take, and the longest its findings and best values may lag its progress: 5 s. A quarter
 #: of a percent: a million-point Lightning run (2.5 ms an analysis) is analysed once a
-#: second, a TensorBoard one (50 ms) every 5 s; at 1 % the first took 1 % of a core again
-#: in analyses four times a second, for findings that do not move in a quarter second.
+#: second, a TensorBoard one (about 10 ms) every 4 s; at 1 % the first took 1 % of a core
+#: again in analyses four times a second, for findings that do not move in a quarter second.
 #: A run's first NaN is analysed at once whatever the pace (state.grown_state), and its
 #: progress and last values are shown at every write.
 ANALYSIS_SHARE = 0.0025
