@@ -46,11 +46,13 @@ OVERFIT = [
 ]
 
 
-@pytest.fixture
-def many_runs(tmp_path):
+@pytest.fixture(scope="module")
+def many_runs(tmp_path_factory):
+    """300 runs, written once for the module: the tests that use them only read them."""
+    root = tmp_path_factory.mktemp("many_runs")
     for index in range(300):
-        write_metrics(tmp_path / f"sweep/lr{index % 7}_bs{index}", healthy(), {"total_epochs": 6})
-    return tmp_path
+        write_metrics(root / f"sweep/lr{index % 7}_bs{index}", healthy(), {"total_epochs": 6})
+    return root
 
 
 def summary_text(capsys, monkeypatch, *args, columns=80):
