@@ -122,13 +122,16 @@ class Series:
         keep = np.isfinite(self.values)
         return self if keep.all() else self.take(keep)
 
+    # last and last_step are read for every key at every write of a live run: no len().
     @property
     def last(self) -> float | None:
-        return float(self.values[-1]) if len(self) else None
+        values = self.values
+        return float(values[-1]) if values.shape[0] else None
 
     @property
     def last_step(self) -> int | None:
-        return int(self.steps[-1]) if len(self) else None
+        steps = self.steps
+        return int(steps[-1]) if steps.shape[0] else None
 
     def epoch_at(self, index: int) -> float | None:
         """The epoch of point index, where known."""

@@ -282,16 +282,19 @@ def with_progress(summary: RunSummary, run: Run) -> RunSummary:
     stay as they were (the next whole summarize brings them), what the header and the
     last-value cells show is now. No pass over the data: a few lookups per key.
     """
-    keys = run.keys
+    lasts = {key: series.last for key, series in run.table.series.items()}
     metrics = []
     for line in summary.metrics:
-        series = run.series(line.key)
-        metrics.append(replace(line, last=series.last, last_step=series.last_step))
+        last, last_step = lasts.get(line.key), run.series(line.key).last_step
+        if line.last == last and line.last_step == last_step:  # a key this write left alone
+            metrics.append(line)
+        else:
+            metrics.append(replace(line, last=last, last_step=last_step))
     return replace(
         summary,
         epochs=run.epochs_done,
         total_epochs=run.total_epochs,
-        last={key: run.series(key).last for key in keys},
+        last=lasts,
         metrics=metrics,
         steps=len(run.table),
         last_step=run.last_step,

@@ -302,10 +302,18 @@ def _first_non_finite(analysed: RunState, earlier: Run, run: Run) -> bool:
     for key in run.keys:
         if key in GRADIENT_KEYS:
             continue
-        new = run.series(key).values[len(earlier.series(key)) :]
-        if len(new) and not bool(np.isfinite(new).all()):
+        values = run.series(key).values
+        known = len(earlier.series(key))
+        if len(values) > known and not _all_finite(values[known:]):
             return True
     return False
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    """A write's few points in Python (numpy's call costs more than them), many in numpy."""
+    if len(values) < 64:
+        return all(map(math.isfinite, values.tolist()))
+    return bool(np.isfinite(values).all())
 
 
 def _column(run: Run | None, key: str) -> tuple[np.ndarray, np.ndarray]:
