@@ -4,15 +4,17 @@ what it has not learned (a new style, another theme, a selection) Textual draws.
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Offset, Region
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widgets import Static
 from tui_fixtures.support import NOW, fixed_app, wait_loaded, write_run
 
+from metricwatch.tui.widgets.header import header_text, line_segments
 from metricwatch.tui.widgets.line_styles import LineStyles
 
 BOLD, DIM = Style(bold=True), Style(dim=True)
@@ -90,6 +92,19 @@ def test_styles_learned_before_stay_when_a_line_teaches_nothing():
     styles.learn("dark", [Segment("x", DIM)], _drawn(("y", DRAWN_DIM)))
     assert styles.strip("dark", [Segment("run", BOLD)]) is not None
     assert styles.strip("dark", [Segment("x", DIM)]) is None
+
+
+def test_a_style_learned_again_is_the_one_strips_are_made_with():
+    """Strips made before a style was learned again do not lend it their old look."""
+    styles = LineStyles()
+    styles.learn("dark", [Segment("run", BOLD)], _drawn(("run", DRAWN_BOLD)))
+    assert list(styles.strip("dark", [Segment("run", BOLD)])) == list(_drawn(("run", DRAWN_BOLD)))
+    redrawn = Style(color="#ff0000", bgcolor="#1b1b1b", bold=True)
+    assert styles.learn("dark", [Segment("run", BOLD)], _drawn(("run", redrawn)))
+    assert list(styles.strip("dark", [Segment("run", BOLD)])) == list(_drawn(("run", redrawn)))
+    styles.learn("light", [Segment("run", BOLD)], _drawn(("run", DRAWN_DIM)))
+    assert styles.strip("dark", [Segment("run", BOLD)]) is None
+    assert list(styles.strip("light", [Segment("run", BOLD)])) == list(_drawn(("run", DRAWN_DIM)))
 
 
 # --- the header in the app --------------------------------------------------------------------
@@ -242,3 +257,58 @@ async def test_a_border_or_a_tint_leaves_the_header_line_to_textual(tmp_path):
         crop, padded = await _framed_lines(header, pilot)
         assert padded == _textuals_lines(header, crop)
         assert padded[0][0].text == "   "
+
+
+# --- the line's segments, made in one pass -----------------------------------------------------
+
+
+def _assembled(*parts: tuple[str, str | Style]) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for part, style in parts:
+        text.append(part, style=style)
+    return text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _assembled(("● ", "bold green"), ("run", "bold"), ("  ", ""), ("epoch 3", "bold")),
+        _assembled((" · ", "dim"), ("events", "dim"), ("x", "")),  # same style, two spans
+        _assembled(("plain", ""), (" tail", "italic")),  # a gap first
+        _assembled(("a", Style(bold=True)), ("b", Style(color="red", link="https://x"))),
+        _assembled(("ünï", "bold"), ("表", "dim"), ("", "red"), ("end", "")),
+        Text("no spans at all"),
+        Text(""),
+        Text("styled line", style="bold"),  # a style of its own: Text.render
+    ],
+)
+def test_line_segments_are_text_renders(text):
+    console = Console()
+    assert line_segments(text, console) == list(text.render(console, end=""))
+
+
+def test_overlapping_or_unordered_spans_are_left_to_text_render():
+    console = Console()
+    text = Text("abcdef")
+    text.stylize("bold", 0, 4)
+    text.stylize("red", 2, 6)  # overlaps the first
+    assert line_segments(text, console) == list(text.render(console, end=""))
+    backwards = Text("abcdef", spans=[Span(3, 6, "bold"), Span(0, 2, "dim")])
+    assert line_segments(backwards, console) == list(backwards.render(console, end=""))
+    past_end = Text("abc", spans=[Span(1, 9, "bold")])
+    assert line_segments(past_end, console) == list(past_end.render(console, end=""))
+
+
+async def test_line_segments_of_every_header_are_text_renders(tmp_path):
+    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await wait_loaded(pilot, 2)
+        for name in ("good", "bad"):
+            for width in (110, 60, 30, None):
+                for ago in (0.5, 4000.0):
+                    text = header_text(app.states[name], NOW + ago, "events", (1, 2), width=width)
+                    assert line_segments(text, app.console) == list(
+                        text.render(app.console, end="")
+                    )

@@ -7,7 +7,9 @@ only when its text actually changed.
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
@@ -29,6 +31,7 @@ DROP_ORDER = ("follow", "position", "format", "mode", "eta", "ago", "word")
 _LEVELS = ((False, 0), (False, 1), *((True, count) for count in range(1, len(DROP_ORDER) + 1)))
 #: From this level on the name may be shortened (following, position and mode are out).
 _SHORTEN_FROM = _LEVELS.index((True, 4))
+_NULL = Style.null()
 
 
 def _parts(
@@ -123,6 +126,28 @@ def header_text(
     if width is not None and text.cell_len > width:
         text.truncate(width, overflow="ellipsis")  # narrower than the epoch label itself
     return text
+
+
+def line_segments(text: Text, console: Console) -> list[Segment]:
+    """Text.render's segments of a line whose spans follow one another (header_text's),
+    made in one pass: Text.render's general walk of span boundaries cost more than the
+    rest of the line's making. Text with a style of its own or spans that overlap, are
+    empty or out of order: Text.render."""
+    if text.style or not text.spans:
+        return list(text.render(console, end=""))
+    plain, get_style = text.plain, console.get_style
+    segments: list[Segment] = []
+    at = 0
+    for start, end, style in text.spans:
+        if start < at or end <= start or end > len(plain):
+            return list(text.render(console, end=""))
+        if start > at:
+            segments.append(Segment(plain[at:start], _NULL))
+        segments.append(Segment(plain[start:end], get_style(style, default=_NULL)))
+        at = end
+    if at < len(plain):
+        segments.append(Segment(plain[at:], _NULL))
+    return segments
 
 
 class RunHeader(Static):
@@ -250,7 +275,7 @@ class RunHeader(Static):
         return (self.visual_style, self.app.theme, self.app.ansi_color)
 
     def _segments(self, text: Text) -> list[Segment]:
-        return list(text.render(self.app.console, end=""))
+        return line_segments(text, self.app.console)
 
     def on_resize(self) -> None:
         # The fit depends on the width, which is only known once laid out.

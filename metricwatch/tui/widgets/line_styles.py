@@ -18,6 +18,7 @@ from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
@@ -39,6 +40,9 @@ class LineStyles:
     def __init__(self) -> None:
         self._key: Hashable = None
         self._styles: dict[Style | None, Style] = {}
+        #: (style, offset) -> the learned style with that offset: a line's parts move by
+        #: a cell or two as its numbers grow, so these are few (styles x offsets).
+        self._placed: dict[tuple[Style | None, int], Style] = {}
 
     def strip(self, key: Hashable, segments: Sequence[Segment]) -> Strip | None:
         """The strip Textual would draw for these segments (of one line of Rich text), or
@@ -46,16 +50,19 @@ class LineStyles:
         offset of its first character, as Textual's do (text selection reads them)."""
         if key != self._key:
             return None
-        styles = self._styles
+        styles, placed = self._styles, self._placed
         out = []
         x = cells = 0
         for text, style, _ in segments:
-            learned = styles.get(style)
-            if learned is None:
-                return None
-            out.append(Segment(text, learned + _offset(x)))
+            drawn = placed.get((style, x))
+            if drawn is None:
+                learned = styles.get(style)
+                if learned is None:
+                    return None
+                drawn = placed[(style, x)] = learned + _offset(x)
+            out.append(Segment(text, drawn))
             x += len(text)
-            cells += Segment(text).cell_length
+            cells += cell_len(text)
         return Strip(out, cells)
 
     def learn(self, key: Hashable, segments: Sequence[Segment], drawn: Strip) -> bool:
@@ -63,7 +70,7 @@ class LineStyles:
         for segment as Rich split it (same texts, an offset and nothing else as meta), so
         that a strip made later is the one Textual would have drawn. True if learned."""
         if key != self._key:
-            self._key, self._styles = key, {}
+            self._key, self._styles, self._placed = key, {}, {}
         drawn_segments = list(drawn)
         if len(drawn_segments) != len(segments):
             return False
@@ -79,6 +86,7 @@ class LineStyles:
                 return False
             x += len(text)
         self._styles.update(found)
+        self._placed.clear()  # made from the styles learned before
         return True
 
 
