@@ -8,4 +8,6 @@ export PATH="$PWD/.venv/bin:$PATH"  # the tests run the installed `metricwatch`
 "$py" -m pip install -q "torch==2.13.0"
 "$py" -m pip install -q -e ".[test,torch]"
 "$py" -m ruff check .
-"$py" -m pytest -q "$@"
+# Two workers (pytest-xdist), one per core of CI's machine; worksteal hands a worker that is
+# done the tests another has not started yet, so the long ones do not end up queued on one.
+"$py" -m pytest -q -n 2 --dist worksteal "$@"
