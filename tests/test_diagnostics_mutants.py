@@ -384,13 +384,9 @@ def test_a_stall_at_exactly_its_limit_is_a_stall():
     assert stall_check(3, 10, 1000.0, 30.0, 1000.0 + 150.0, longer) is None
 
 
-def test_trailing_medians_at_and_around_the_window():
-    from metricwatch.analysis.levels import block_medians, trailing_median
+def test_block_medians_and_their_ends():
+    from metricwatch.analysis.levels import block_medians
 
-    assert trailing_median(np.array([3, 1, 2]), 3).tolist() == [3.0, 2.0, 2.0]
-    assert trailing_median(np.array([3, 1]), 3).tolist() == [3.0, 2.0]
-    assert trailing_median(np.array([4, 1, 3, 2, 9]), 2).tolist() == [4.0, 2.5, 2.0, 2.5, 5.5]
-    assert trailing_median(np.array([1, 2]), 2).dtype == np.float64
     medians, ends = block_medians(np.array([1, 3, 5, 7]), 2)
     assert medians.tolist() == [2.0, 6.0] and ends.tolist() == [1, 3]
     assert medians.dtype == np.float64 and ends.dtype == np.int64

@@ -23,8 +23,8 @@ from metricwatch.analysis.findings import judged_loss, span
 from metricwatch.analysis.levels import (
     block_medians,
     reduced,
+    row_medians,
     smoothed,
-    trailing_median,
     weight_for,
     window_for,
 )
@@ -83,12 +83,6 @@ def test_the_ema_weight_is_the_charts_nearest_the_window():
         0.95,
         0.95,
     ]
-
-
-def test_trailing_median_takes_the_points_before_and_fewer_at_the_start():
-    values = np.array([5.0, 1.0, 3.0, 100.0, 2.0, 4.0])
-    assert trailing_median(values, 3).tolist() == [5.0, 3.0, 3.0, 3.0, 3.0, 4.0]
-    assert trailing_median(values, 1).tolist() == values.tolist()
 
 
 def test_block_medians_keep_a_half_block_at_the_end_only():
@@ -500,40 +494,28 @@ def test_severity_ranks_order_findings(severity):
     assert severity.alarm == (severity is not Severity.INFO)
 
 
-def _median_before(values: np.ndarray, window: int) -> np.ndarray:
-    """The definition trailing_median implements, one np.median per point."""
-    out = np.empty(len(values))
-    for i in range(len(values)):
-        out[i] = np.median(values[max(0, i - window + 1) : i + 1])
-    return out
-
-
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_trailing_median_equals_a_median_per_point_with_nan_inf_and_huge_values():
-    rng = np.random.default_rng(7)
-    specials = [np.nan, np.inf, -np.inf, 1e308, -1e308]
-    for _ in range(3000):
-        n, window = int(rng.integers(0, 30)), int(rng.integers(1, 12))
-        values = rng.normal(size=n)
-        if n and rng.random() < 0.6:
-            where = rng.integers(0, n, size=int(rng.integers(1, 4)))
-            values[where] = rng.choice(specials, size=len(where))
-        expected = _median_before(values, window)
-        assert np.array_equal(trailing_median(values, window), expected, equal_nan=True)
-    # the head (fewer points before): 1e308 twice is inf through the mean of the two middle
-    # values, as np.median's; one value is itself
-    huge = trailing_median(np.array([1e308, 1e308, 1.0]), 5).tolist()
-    assert huge == [1e308, math.inf, 1e308]
-    # a NaN makes every median whose points include it NaN, in the head and after
-    got = trailing_median(np.array([2.0, np.nan, 1.0, 5.0, 7.0]), 3)
-    assert got[0] == 2.0 and np.isnan(got[1:4]).all() and got[4] == 5.0
-
-
-def test_trailing_median_over_more_points_than_one_chunk_of_windows():
+def test_row_medians_are_each_rows_median_with_nan_inf_and_huge_values():
     from numpy.lib.stride_tricks import sliding_window_view
 
-    values = np.random.default_rng(11).normal(size=70_000)  # two chunks of 65,536 windows
-    got = trailing_median(values, 5)
-    body = np.median(sliding_window_view(values, 5), axis=1)
-    np.testing.assert_array_equal(got[4:], body)
-    assert got[:4].tolist() == _median_before(values[:4], 5).tolist()
+    rng = np.random.default_rng(7)
+    specials = [np.nan, np.inf, -np.inf, 1e308, -1e308]
+    for _ in range(500):
+        n, window = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+        values = rng.normal(size=n + window)
+        where = rng.integers(0, len(values), size=int(rng.integers(0, 4)))
+        values[where] = rng.choice(specials, size=len(where))
+        rows = sliding_window_view(values, window)
+        which = rng.integers(0, len(rows), size=int(rng.integers(0, 8)))
+        expected = [np.median(rows[i]) for i in which]
+        assert np.array_equal(row_medians(rows, which), expected, equal_nan=True)
+    huge = sliding_window_view(np.array([1e308, 1e308, 1.0]), 2)
+    assert row_medians(huge, np.array([0, 1])).tolist() == [math.inf, 5e307]
+
+
+def test_row_medians_over_more_rows_than_one_chunk():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rows = sliding_window_view(np.random.default_rng(11).normal(size=70_000), 5)
+    which = np.arange(len(rows))[::-1]  # three chunks of 26,214 rows, in any order
+    np.testing.assert_array_equal(row_medians(rows, which), np.median(rows, axis=1)[which])

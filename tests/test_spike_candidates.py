@@ -10,22 +10,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metricwatch.analysis.diagnostics import THRESHOLDS
-from metricwatch.analysis.levels import reduced, row_medians, trailing_median
+from metricwatch.analysis.levels import reduced, row_medians
 from metricwatch.analysis.rules_loss import _outliers, spike_window, spikes
 from metricwatch.model import Series
 
 
 def _every_window(values: np.ndarray, window: int, limits) -> tuple[np.ndarray, np.ndarray]:
-    """The baselines and outliers from the medians of every window (the former spikes())."""
+    """The baselines and outliers from the medians of every window, one by one: point i's
+    baseline is the median of the window before it, its spread the median of the changes
+    inside that window (the former spikes(), through trailing medians of the whole curve)."""
     n = len(values)
-    before = trailing_median(values, window)
-    noise = trailing_median(np.abs(np.diff(values)), window - 1)
-    base = np.concatenate([[np.nan] * window, before[window - 1 : n - 1]])
-    spread = np.concatenate([[np.nan] * window, noise[window - 2 : n - 2]])
-    with np.errstate(invalid="ignore", over="ignore"):
-        outlier = (values > limits.spike_factor * base) & (
-            values - base > limits.spike_noise * spread
-        )
+    changes = np.abs(np.diff(values))
+    base, outlier = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    for i in range(window, n):
+        base[i] = np.median(values[i - window : i])
+        spread = np.median(changes[i - window : i - 1])
+        with np.errstate(invalid="ignore", over="ignore"):
+            outlier[i] = values[i] > limits.spike_factor * base[i] and (
+                values[i] - base[i] > limits.spike_noise * spread
+            )
     return base, outlier
 
 

@@ -22,7 +22,6 @@ import threading
 import weakref
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from metricwatch.analysis.smoothing import WEIGHTS, debiased_ema
 from metricwatch.analysis.thresholds import THRESHOLDS, Thresholds
@@ -61,35 +60,6 @@ def weight_for(points: int, limits: Thresholds = THRESHOLDS) -> float:
 def smoothed(values: np.ndarray, points: int, limits: Thresholds = THRESHOLDS) -> np.ndarray:
     """The curve a trend rule reads: the chart's debiased EMA at weight_for(points)."""
     return debiased_ema(values, weight_for(points, limits))
-
-
-def trailing_median(values: np.ndarray, window: int) -> np.ndarray:
-    """Each point's median with the window - 1 points before it (fewer at the start)."""
-    values = np.asarray(values, dtype=np.float64)
-    n = len(values)
-    out = np.empty(n, dtype=np.float64)
-    head = min(window - 1, n)
-    if head > 0:
-        # The first points have fewer before them. Row i holds the first i + 1 values
-        # padded with NaN, which sorts last; its median is picked by position, as np.median
-        # does (one middle value, or the mean of two). A NaN of the data makes every median
-        # after it NaN, as np.median of that prefix is.
-        padded = np.concatenate([np.full(head, np.nan), values[:head]])
-        rows = np.sort(sliding_window_view(padded, head)[1:], axis=1)
-        counts = np.arange(1, head + 1)
-        low = rows[counts - 1, (counts - 1) // 2]
-        high = rows[counts - 1, counts // 2]
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 1e308 + 1e308
-            out[:head] = np.where(counts % 2 == 1, low, (low + high) / 2)
-        out[:head][np.maximum.accumulate(np.isnan(values[:head]))] = np.nan
-    if n >= window:
-        view = sliding_window_view(values, window)
-        chunk = _rows_at_once(window)
-        for start in range(0, len(view), chunk):
-            out[window - 1 + start : window - 1 + start + chunk] = np.median(
-                view[start : start + chunk], axis=1
-            )
-    return out
 
 
 def row_medians(rows: np.ndarray, which: np.ndarray) -> np.ndarray:
