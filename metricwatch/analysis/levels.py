@@ -112,7 +112,6 @@ def _block_medians(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     if rest * 2 >= size:
         medians = np.append(medians, np.median(values[whole * size :]))
         ends = np.append(ends, len(values) - 1)
-    medians, ends = medians.astype(np.float64), ends
     medians.flags.writeable = ends.flags.writeable = False  # shared by the rules that ask
     return medians, ends
 
