@@ -538,8 +538,8 @@ def test_a_read_that_fails_half_way_keeps_nothing_of_it(tmp_path, monkeypatch):
     monkeypatch.setattr(tfevents_records, "BLOCK", 4096)
     real = tfevents_records._pieces
 
-    def failing(read, scanner, into):
-        for count, piece in enumerate(real(read, scanner, into)):
+    def failing(read, scanner, into, size=None):
+        for count, piece in enumerate(real(read, scanner, into, size)):
             if count == 3:
                 raise OSError(5, "Input/output error")
             yield piece

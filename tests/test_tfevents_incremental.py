@@ -228,8 +228,8 @@ def test_a_read_that_fails_half_way_is_put_back(live, monkeypatch):
     monkeypatch.setattr(tfevents_records, "BLOCK", 256)
     real = tfevents_records._pieces
 
-    def failing(read, scanner, into):
-        for count, piece in enumerate(real(read, scanner, into)):
+    def failing(read, scanner, into, size=None):
+        for count, piece in enumerate(real(read, scanner, into, size)):
             if count == 2:
                 raise OSError(5, "Input/output error")
             yield piece

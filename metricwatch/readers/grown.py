@@ -16,6 +16,9 @@ series again. The results hold the same numbers as with_epochs and union_steps o
 same arrays; arrays handed out by an earlier build never change (a column is copied
 before any point it already dated is dated again).
 
+A live run's write adds a step or two to a series: a few new steps are compared, looked
+for and added in Python (FEW), where numpy's fixed costs are most of the work.
+
 The TensorBoard reader builds with these (tfevents_tags); mlflow_run's BuildMemo takes
 its table steps from GrownUnion too, and dates epochs with its own code, which could move
 onto GrownEpochs.
@@ -32,6 +35,7 @@ from metricwatch.readers.base import union_steps
 from metricwatch.readers.columns import GrowingColumn
 
 _VERSIONS = itertools.count(1)
+Steps = np.ndarray | list[int]  # steps: an array, or a few as a list
 
 
 def new_version() -> int:
@@ -56,18 +60,31 @@ def _view(column: np.ndarray | GrowingColumn) -> np.ndarray:
     return column if isinstance(column, np.ndarray) else column.view()
 
 
+#: Up to this many new steps (a live run's write) are compared in Python: numpy's calls
+#: cost more.
+FEW = 16
+
+
 def _equal_prefix(a: np.ndarray, b: np.ndarray) -> int:
     """How many leading elements of two arrays of one length are equal."""
+    if len(a) <= FEW:
+        pairs = zip(a.tolist(), b.tolist())
+        return next((i for i, (x, y) in enumerate(pairs) if x != y), len(a))
     differ = np.flatnonzero(a != b)
     return int(differ[0]) if len(differ) else len(a)
 
 
 def _holds(ascending: np.ndarray, steps: np.ndarray) -> bool:
-    """Whether every one of steps is in `ascending` (strictly ascending): a search each."""
+    """Whether every one of steps is in `ascending` (strictly ascending): a search each,
+    or for a few steps at its end (a live run's write), a look at its last steps."""
     if not len(steps):
         return True
     if not len(ascending):
         return False
+    if len(steps) <= FEW:
+        values, last = steps.tolist(), ascending[-FEW:].tolist()
+        if min(values) >= last[0]:
+            return set(values) <= set(last)
     at = np.minimum(np.searchsorted(ascending, steps), len(ascending) - 1)
     return bool(np.array_equal(ascending[at], steps))
 
@@ -115,14 +132,15 @@ class _Dating:
     def grow(self, steps: np.ndarray, epoch_steps: np.ndarray, epochs: np.ndarray) -> None:
         """Date the points added since (and those an epoch logged since dates again)."""
         self.changed = False
-        if len(steps) == self.length and len(epoch_steps) == self.axis_length:
+        length, axis_length = len(steps), len(epoch_steps)
+        if length == self.length and axis_length == self.axis_length:
             return  # nothing new
         both = min(self.length, self.axis_length)
         if self.equal == both:  # equal so far: compare the new steps only
-            upto = min(len(steps), len(epoch_steps))
+            upto = min(length, axis_length)
             self.equal = both + _equal_prefix(steps[both:upto], epoch_steps[both:upto])
         before, axis_before = self.length, self.axis_length
-        self.length, self.axis_length = len(steps), len(epoch_steps)
+        self.length, self.axis_length = length, axis_length
         if self.same():
             self.own, self.changed = None, True
             return
@@ -133,12 +151,12 @@ class _Dating:
             self.own, self.changed = np.concatenate((epochs[:before], more)), True
             return
         start = before
-        first_new = epoch_steps[axis_before] if axis_before < len(epoch_steps) else None
-        if first_new is not None and before and steps[before - 1] >= first_new:
+        first_new = int(epoch_steps[axis_before]) if axis_before < axis_length else None
+        if first_new is not None and before and int(steps[before - 1]) >= first_new:
             # an epoch logged at or before points already dated: from there they are dated
             # again, in a copy (the arrays handed out before must not change)
             start = int(np.searchsorted(steps[:before], first_new, side="left"))
-        if start == len(steps):
+        if start == length:
             return
         if isinstance(self.own, np.ndarray) or start < before:
             self.own = GrowingColumn(self.dated(epochs)[:start], np.float64)
@@ -185,6 +203,30 @@ class GrownEpochs:
         self._dated, self._next = self._next, {}
 
 
+def _later(union: np.ndarray, steps: np.ndarray, several: bool) -> Steps | None:
+    """The steps past the union's last, once each, ascending (`several`: the steps of
+    several series, one after the other); None when one before it is not in the union.
+    A few (a live run's write) in Python."""
+    if len(steps) <= FEW:
+        top = int(union[-1]) if len(union) else None
+        values = steps.tolist()
+        older = [step for step in values if top is not None and step <= top]
+        if older and not _holds(union, np.asarray(older, dtype=np.int64)):
+            return None
+        later = [step for step in values if top is None or step > top] if older else values
+        return sorted(set(later)) if several else later
+    if len(union):
+        past = steps > union[-1]
+        if not past.all():
+            if not _holds(union, steps[~past]):
+                return None
+            steps = steps[past]
+    if several and len(steps):
+        steps = np.sort(steps, kind="stable")
+        steps = steps[np.append(True, steps[1:] != steps[:-1])]
+    return steps
+
+
 class GrownUnion:
     """The table steps (every step of every series, once, ascending) of growing series, as
     union_steps finds them: the last build's, with the new steps (see the module).
@@ -209,7 +251,8 @@ class GrownUnion:
     def _new_steps(
         self, series: list[tuple[Name, np.ndarray]]
     ) -> dict[Hashable, np.ndarray] | None:
-        """Each series' steps new since the last build; None when one is gone or changed."""
+        """The series' steps new since the last build, of those that have some; None when
+        one is gone or changed."""
         if self._key is None and self._column is None:
             return None
         new: dict[Hashable, np.ndarray] = {}
@@ -217,8 +260,10 @@ class GrownUnion:
             known = self._lengths.get(key, (version, 0))
             if known[0] != version or known[1] > len(steps):
                 return None
-            new[key] = steps[known[1] :]
-        if len(new) != len(series) or not self._lengths.keys() <= new.keys():
+            if known[1] < len(steps):
+                new[key] = steps[known[1] :]
+        names = {key for (key, _), _ in series}
+        if len(names) != len(series) or not self._lengths.keys() <= names:
             return None  # a series gone (or named twice)
         return new
 
@@ -231,22 +276,16 @@ class GrownUnion:
             return held if fits else None
         assert self._column is not None
         union = _view(self._column)
-        parts = [part for part in new.values() if len(part)]
+        parts = list(new.values())
         if not parts:
             return union
         steps = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        if len(union):
-            later = steps > union[-1]
-            if not later.all():
-                if not _holds(union, steps[~later]):
-                    return None  # a new step among the old ones: merged again
-                steps = steps[later]
-        if len(parts) > 1 and len(steps):
-            steps = np.sort(steps, kind="stable")
-            steps = steps[np.append(True, steps[1:] != steps[:-1])]
+        later = _later(union, steps, len(parts) > 1)
+        if later is None:
+            return None  # a new step among the old ones: merged again
         if isinstance(self._column, np.ndarray):
             self._column = GrowingColumn(self._column, np.int64)
-        self._column.extend(steps)
+        self._column.extend(later)
         return self._column.view()
 
     def _start(self, series: list[tuple[Name, np.ndarray]]) -> np.ndarray:

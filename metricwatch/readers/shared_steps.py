@@ -19,6 +19,9 @@ there, where the keys that follow it would then part from the store one by one, 
 a copy; it goes on in a store of its own, which no other key looks at (as it kept its steps
 before).
 
+A live run's write adds a step or two to a key: they may come as a list, and are compared
+in Python (FEW).
+
 A `StepPool` is a run's shared stores: a key's first steps look for one there that starts
 with them (the first key logged makes one, the keys logged with it then share it).
 """
@@ -26,6 +29,7 @@ with them (the first key logged makes one, the keys logged with it then share it
 from __future__ import annotations
 
 import weakref
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -33,6 +37,8 @@ import numpy as np
 from metricwatch.readers.columns import GrowingColumn
 
 _NO_STEPS = np.empty(0, dtype=np.int64)
+#: Steps added to a key: an array, or a few as a list (a live run's write, kept in Python).
+Steps = np.ndarray | list[int]
 
 
 class StepStore:
@@ -111,7 +117,7 @@ class SharedSteps:
         key's next steps are compared with them as with any other key's."""
         self.size = min(self.size, size)
 
-    def extend(self, steps: np.ndarray) -> None:
+    def extend(self, steps: Steps) -> None:
         if not len(steps):
             return
         if self.store is None:
@@ -126,7 +132,7 @@ class SharedSteps:
         self.store = self._new_store(so_far, shared)
         self._follow(self.store, steps)
 
-    def _follow(self, store: StepStore, steps: np.ndarray) -> bool:
+    def _follow(self, store: StepStore, steps: Steps) -> bool:
         """Add steps along the store: compare those it holds past our end, write the rest
         past its end (a shared store's only if they rise past it); False (nothing
         changed) when they cannot be."""
@@ -142,7 +148,7 @@ class SharedSteps:
         self.size += len(steps)
         return True
 
-    def _found(self, steps: np.ndarray) -> StepStore | None:
+    def _found(self, steps: Steps) -> StepStore | None:
         """The pool's first store that begins with these steps (or that they begin with:
         then they are written past its end), now followed."""
         if self.pool is None:
@@ -161,19 +167,29 @@ class SharedSteps:
         return store
 
 
-def _same(held: np.ndarray, steps: np.ndarray) -> bool:
+#: Steps compared in Python up to this many (a live run's write): numpy's calls cost more.
+FEW = 16
+
+
+def _same(held: np.ndarray, steps: Steps) -> bool:
     """Whether steps begin with `held`: their ends first (a run of many tags logged at
     other steps looks through every store for a new tag's: most differ there at once)."""
+    if len(held) <= FEW:
+        return held.tolist() == list(steps[: len(held)])
     if held[0] != steps[0] or held[-1] != steps[len(held) - 1]:
         return False
     return bool(np.array_equal(held, steps[: len(held)]))
 
 
-def _rising(before: np.ndarray, steps: np.ndarray) -> bool:
+def _rising(before: np.ndarray, steps: Steps) -> bool:
     """Whether steps, after `before` (strictly ascending), keep rising strictly."""
     if len(before) and len(steps) and int(steps[0]) <= int(before[-1]):
         return False
-    return len(steps) < 2 or bool(np.all(steps[1:] > steps[:-1]))
+    if len(steps) <= FEW:
+        few = list(steps)
+        return all(a < b for a, b in pairwise(few))
+    array = np.asarray(steps)
+    return bool(np.all(array[1:] > array[:-1]))
 
 
 #: Points copied at a time by kept_columns.

@@ -27,6 +27,7 @@ from metricwatch.readers.tfevents_crc import (
     _masked_crc_at,
     _zero_shift,
     masked_crc32c,
+    masked_length_crc,
 )
 
 #: Data CRCs of records up to this length are checked in bulk (a scalar event is ~40 bytes).
@@ -133,7 +134,7 @@ def _walk_few(buf: bytes, pos: int) -> _Frames:
     starts: list[int] = []
     while pos + 12 <= size:
         length, length_crc = _HEADER.unpack_from(buf, pos)
-        if masked_crc32c(buf[pos : pos + 8]) != length_crc:
+        if masked_length_crc(buf[pos : pos + 8], length) != length_crc:
             return _Frames(np.asarray(starts, dtype=np.int64), pos, pos)
         end = pos + 16 + length
         if end > size:

@@ -10,6 +10,8 @@ last build found and takes in only the points added since:
 - the kept points before are still kept, except those at or after the smallest new step
   (a prefix stays: they ascend strictly);
 - of the new points, those no later new point replaces are added.
+A live run's write adds a few points after the kept ones, ascending: they are taken in
+by Python (_Merged._grew_after), the general way's numpy calls costing more than them.
 A tag read from one file whose steps only ever rose is its column as it is (views, no
 copy), as a fresh read gives it; otherwise the kept points are columns of their own. Its
 `version` (grown.new_version) changes whenever the kept points are not the last build's
@@ -18,6 +20,7 @@ followed by new ones, which tells the epoch and table-step memos (grown) to star
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,9 @@ from metricwatch.readers.shared_steps import SharedSteps, StepPool, kept_columns
 from metricwatch.readers.tfevents_columns import _Column
 
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, times, values
+#: New points of a tag up to this many (a live run's write) are taken in in Python when
+#: they simply follow the kept ones (_Merged._grew_after): numpy's calls cost more.
+FEW = 16
 
 
 def latest(steps: np.ndarray) -> np.ndarray:
@@ -61,6 +67,10 @@ def _logged_again(kept: _Arrays, new: _Arrays, cut: int) -> bool:
     )
 
 
+_NAN = np.full(1, np.nan)
+_NAN.flags.writeable = False
+
+
 class _NoTimes:
     """The epochs axis' times, which no series has: NaN, in no memory (as GrowingColumn)."""
 
@@ -76,7 +86,8 @@ class _NoTimes:
         pass  # nothing is kept
 
     def view(self) -> np.ndarray:
-        return np.broadcast_to(np.float64(np.nan), (self.size,))
+        # np.broadcast_to's array, without its checks (~10 us at every build)
+        return np.ndarray((self.size,), np.float64, _NAN, strides=(0,))
 
 
 class _Merged:
@@ -109,27 +120,33 @@ class _Merged:
         self._remember(parts)
         self._minus_one = (self.version, 0, True)
         self.changed = True  # whether the last build changed its points
+        self._arrays: _Arrays | None = None  # arrays(), until the points change
 
     def _remember(self, parts: list[_Column]) -> None:
         self.parts, self.sizes = list(parts), [part.size for part in parts]
 
     def arrays(self) -> _Arrays:
-        """The kept steps, times and values (the arrays of a build's Series)."""
-        if self.own is None:
-            return self.parts[0].views()
-        steps, times, values = (column.view() for column in self.own)
-        return steps, times, values
+        """The kept steps, times and values (the arrays of a build's Series): the last
+        build's while no point came (most tags at most reads)."""
+        if self._arrays is None:
+            if self.own is None:
+                self._arrays = self.parts[0].views()
+            else:
+                steps, times, values = (column.view() for column in self.own)
+                self._arrays = steps, times, values
+        return self._arrays
 
     def grow(self, parts: list[_Column]) -> bool:
         """Take in the points added to the same columns since; False when the columns are
         not the last build's grown (then the tag is merged again from scratch)."""
-        if len(parts) == len(self.parts) and all(
-            part is was and part.size == size
-            for part, was, size in zip(parts, self.parts, self.sizes)
-        ):
+        if len(parts) == len(self.parts) and self._unchanged(parts):
             self.changed = False
             return True  # nothing new (most tags at most reads)
         self.changed = True
+        if self._grew_after(parts):
+            self._remember(parts)
+            self._arrays = None
+            return True
         new = self._new_points(parts)
         if new is None:
             return False
@@ -137,6 +154,41 @@ class _Merged:
         if len(steps):
             self._add(steps, times, values, single=len(parts) == 1)
         self._remember(parts)
+        self._arrays = None
+        return True
+
+    def _unchanged(self, parts: list[_Column]) -> bool:
+        """Whether the columns given are the first of the last build's, of the same sizes
+        (the caller compares how many there are)."""
+        for part, was, size in zip(parts, self.parts, self.sizes):
+            if part is not was or part.size != size:
+                return False
+        return True
+
+    def _grew_after(self, parts: list[_Column]) -> bool:
+        """Take in a live run's write, in Python: the same columns, the last one grown by a
+        few points that come after the kept ones, ascending, to points that stay where
+        they are (the one column's, or columns of their own, extended). False (nothing
+        done) for any other case, which _add works out."""
+        last, start = parts[-1], self.sizes[-1]
+        if len(parts) != len(self.parts) or last is not self.parts[-1]:
+            return False
+        if not 0 < last.size - start <= FEW or not self._unchanged(parts[:-1]):
+            return False
+        steps = last.steps.view()
+        few = steps[start:].tolist()
+        if self.own is None:
+            top = int(steps[start - 1]) if start else None
+        else:
+            top = int(self.own[0].view()[-1]) if self.own[0].size else None
+        if (top is not None and few[0] <= top) or any(a >= b for a, b in pairwise(few)):
+            return False
+        self.back += int(self.last is not None and few[0] < self.last)
+        self.last = few[-1]
+        if self.own is not None:
+            times, values = (kept[start : last.size] for kept in last.arrays)
+            for column, more in zip(self.own, (few, times, values)):
+                column.extend(more)
         return True
 
     def _new_points(self, parts: list[_Column]) -> _Arrays | None:
@@ -146,7 +198,11 @@ class _Merged:
         for i, (part, was, size) in enumerate(zip(parts, self.parts, self.sizes)):
             if part is not was or part.size < size or (i < known - 1 and part.size != size):
                 return None  # a file replaced, or one before the last grew
-        pieces = [tuple(a[self.sizes[-1] :] for a in parts[known - 1].views())]
+        start = self.sizes[-1]
+        steps, times, values = parts[known - 1].views()
+        if len(parts) == known:  # the last column grew (a live run's write)
+            return steps[start:], times[start:], values[start:]
+        pieces = [(steps[start:], times[start:], values[start:])]
         pieces += [part.views() for part in parts[known:]]
         steps, times, values = (_joined(list(a)) for a in zip(*pieces))
         return steps, times, values

@@ -27,13 +27,21 @@ BLOCK = 1 << 20
 __all__ = ["BLOCK", "EventFileTail", "parse_events", "scan", "scan_pieces"]
 
 
-def _pieces(read: Callable[[int], bytes], scanner: _Scanner, into: Chunk) -> Iterator[Chunk]:
+def _pieces(
+    read: Callable[[int], bytes], scanner: _Scanner, into: Chunk, size: int | None = None
+) -> Iterator[Chunk]:
     """The scalars of the bytes `read` gives, a piece at a time; `into` gets the counts and
-    where reading ended (end, pending, corrupt_at: offsets from the first byte read)."""
-    buf, offset, want = b"", 0, BLOCK
+    where reading ended (end, pending, corrupt_at: offsets from the first byte read).
+    size: the bytes there are to read, when known (a file's, at its stat): no more are
+    asked for, as a read of a block allocates a block (~50 us for a live run's write)."""
+    buf, offset, want, left = b"", 0, BLOCK, size
     while True:
-        more = read(want)
-        eof = not more
+        ask = want if left is None else min(want, left)
+        more = read(ask)
+        # a short read is the end (of a regular file, or of scan's bytes), as is the size:
+        # not read again to find nothing, which framed an empty piece at every live read
+        left = None if left is None else left - len(more)
+        eof = len(more) < ask or left == 0
         buf = buf + more if buf else more
         del more  # one copy of the bytes at a time
         raw = np.frombuffer(buf, dtype=np.uint8)
@@ -149,6 +157,36 @@ def _chunk_problems(chunk: Chunk, name: str) -> list[Problem]:
 # --- one file, read as it grows --------------------------------------------------------------
 
 
+class _Opened:
+    """A file open for reading, by its descriptor: a live read makes 5 system calls (open,
+    stat, seek, read, close), where a buffered file made 8 (its own stat and seek, and a
+    read more to find the end), each a release of the GIL that the app's other threads
+    take, and a cold cache after."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+
+    def __enter__(self) -> _Opened:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self.fd)
+
+    def read(self, size: int) -> bytes:
+        """size bytes, fewer only at the end (as a buffered file's read)."""
+        data = os.read(self.fd, size)
+        if len(data) == size or not data:
+            return data
+        parts, got = [data], len(data)
+        while got < size:
+            more = os.read(self.fd, size - got)
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
+
 class EventFileTail:
     """One event file and its read offset: each read_new() returns only new scalars.
 
@@ -168,6 +206,9 @@ class EventFileTail:
         self.skipped = 0
         self.mtime: float | None = None  # the file's mtime at the last read
         self.quoted = quote_key(self.path.name)  # for its problems (a grapheme walk: once)
+        #: the shapes of event learnt from the records before the offset (_Scanner): the
+        #: file's reads decode as one read of it does
+        self.shapes: dict[bytes, str] = {}
 
     def read_new(self) -> list[tuple[str, int, float, float]]:
         return self.read_chunk().rows()
@@ -179,20 +220,26 @@ class EventFileTail:
         self.mtime = None
         total = Chunk(end=0)
         pieces: list[Chunk] = []
+        learnt = len(self.shapes)
         try:
-            with open(self.path, "rb") as handle:
-                stat = os.fstat(handle.fileno())
+            with _Opened(self.path) as handle:
+                stat = os.fstat(handle.fd)
                 self.mtime = stat.st_mtime
                 identity = (stat.st_dev, stat.st_ino)
                 if identity != self.identity or stat.st_size < self.offset:
                     self.reset = self.identity is not None
                     self.identity, self.offset, self.skipped = identity, 0, 0
+                    self.shapes.clear()  # read from the start as a fresh read reads it
+                    learnt = 0
                 self.expected = stat.st_size - self.offset
-                handle.seek(self.offset)
-                for piece in _pieces(handle.read, _Scanner(), total):
+                os.lseek(handle.fd, self.offset, os.SEEK_SET)
+                scanner = _Scanner(self.shapes)
+                for piece in _pieces(handle.read, scanner, total, self.expected):
                     (sink or pieces.append)(piece)
         except OSError as error:
             self.failed = True  # what a sink was given is not to be kept: read again
+            for shape in list(self.shapes)[learnt:]:  # nor the shapes learnt from it
+                del self.shapes[shape]
             self.problems = [
                 Problem(ProblemKind.UNREADABLE, f"{self.path.name}: {error.strerror or error}")
             ]

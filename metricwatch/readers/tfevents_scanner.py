@@ -4,6 +4,10 @@ The scalars PyTorch's add_scalar writes are decoded in bulk (tfevents_bulk) and 
 other record by the full decoder (tfevents_proto), one by one, in file order, with a
 fast path for the shapes of event it has learnt; both kinds are merged into columns
 in record order, the records with a wrong data CRC (tfevents_framing) dropped.
+
+A live run's write is a few records: they are decoded one by one in Python (_few), by
+the shapes the file's earlier reads learnt (EventFileTail keeps them), so that a write
+costs ~2 us a record, not the full decoder's ~25 us for the first record of each tag.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from metricwatch.readers.tfevents_proto import (
 )
 
 _NO_FLOATS = np.empty(0, dtype=np.float64)
+#: The fast path's wall_time and value: the value's float32 made a float64 by the same C
+#: cast numpy's bulk decoding makes (NaN payloads included).
+_TIME = struct.Struct("<d").unpack_from
+_VALUE = struct.Struct("<f").unpack_from
 #: A piece of at most this many records (and 128 bytes a record) is decoded one record at
 #: a time (see _few): in Python, ~15 us a scalar record, where bulk decoding costs ~0.5 ms.
 FEW_RECORDS = 16
@@ -59,12 +67,17 @@ class Chunk:
 
 class _Scanner:
     """One read's decoding state across its pieces: the tags seen, the shapes of event
-    learnt for the one-by-one decoder's fast path, and the counts of what was dropped."""
+    learnt for the one-by-one decoder's fast path, and the counts of what was dropped.
 
-    def __init__(self) -> None:
+    shapes: the shapes learnt by earlier reads of the file (EventFileTail keeps them): a
+    live run's write is then decoded by the fast path, where a new read learning them
+    again sent every record of a write through the full decoder."""
+
+    def __init__(self, shapes: dict[bytes, str] | None = None) -> None:
         self.names: list[str] = []
         self.ids: dict[str, int] = {}
-        self.fast: dict[bytes, int] = {}  # the bytes after the step -> tag, one-scalar events
+        #: the bytes after the step -> tag, of one-scalar events
+        self.fast: dict[bytes, str] = shapes if shapes is not None else {}
         self.bad_data = self.undecodable = self.skipped = 0
 
     def id_of(self, tag: str) -> int:
@@ -78,7 +91,7 @@ class _Scanner:
         """The scalars of the framed records of buf, in file order, as columns."""
         starts = frames.starts
         if len(starts) <= FEW_RECORDS and frames.end <= FEW_RECORDS * 128:
-            return self._few(buf, starts.tolist(), frames.end, raw)
+            return self._few(buf, starts.tolist(), frames.end)
         lengths = unaligned(raw, "<u8")[starts].astype(np.int64)
         begins = starts + 12
         bulk = bulk_scalars(raw, begins, lengths)
@@ -88,13 +101,13 @@ class _Scanner:
         rows = _Rows()
         self._one_by_one(buf, begins, lengths, bulk, rows)
         tag_ids = bulk.tag_ids(rows.group_ids)
-        columns = _merged(bulk, tag_ids, rows, raw)
+        columns = _merged(bulk, tag_ids, rows)
         keep = ~bad[columns[0]]
         out = Chunk(self.names, *(c[keep] if not keep.all() else c for c in columns[1:]))
         out.end = frames.end
         return out
 
-    def _few(self, buf: bytes, starts: list[int], end: int, raw: np.ndarray) -> Chunk:
+    def _few(self, buf: bytes, starts: list[int], end: int) -> Chunk:
         """piece, for a few records (a live run's read): each through the one-by-one
         decoder and its data CRC checked in Python, where the bulk decoder's and the bulk
         checks' fixed costs (~0.5 ms) would be most of the read. What the bulk path
@@ -109,10 +122,7 @@ class _Scanner:
                 bad.add(index)
             self._record(buf, begin, stop, index, rows)
         self.bad_data += len(bad)
-        columns = _row_columns(rows, raw)
-        if bad:
-            keep = ~np.isin(columns[0], list(bad))
-            columns = tuple(c[keep] for c in columns)
+        columns = _row_columns(rows.dropped(bad) if bad else rows)
         out = Chunk(self.names, *columns[1:])
         out.end = end
         return out
@@ -120,7 +130,9 @@ class _Scanner:
     def past_corruption(self, buf: bytes) -> None:
         """The records after a wrong length CRC, walked by their (untrusted) lengths to
         the end of the file: their scalars are dropped, but what they add to the counts
-        (damaged, skipped) and tags is kept, as it always was."""
+        (damaged, skipped) and tags is kept, as it always was. The shapes they teach are
+        not kept for the file's next reads, which walk them again."""
+        self.fast = dict(self.fast)
         rows = _Rows()
         pos = 0
         while pos + 12 <= len(buf):
@@ -150,7 +162,7 @@ class _Scanner:
             elif kind == 1:
                 suffix = bulk.suffix(group)
                 if suffix not in self.fast and len(self.fast) < 10_000:
-                    self.fast[suffix] = self.id_of(bulk.tags[group])
+                    self.fast[suffix] = bulk.tags[group]
             else:
                 begin = int(begins[index])
                 self._record(buf, begin, begin + int(lengths[index]), index, rows)
@@ -165,8 +177,8 @@ class _Scanner:
             if at <= end - 4:
                 tag = self.fast.get(buf[at : end - 4])
                 if tag is not None:
-                    step = int64(step)
-                    rows.fast(index, tag, step, begin + 1, end - 4)
+                    time, value = _TIME(buf, begin + 1)[0], _VALUE(buf, end - 4)[0]
+                    rows.add(index, self.id_of(tag), int64(step), time, value)
                     return
         self._slow(buf, begin, end, index, rows)
 
@@ -187,7 +199,7 @@ class _Scanner:
             return
         self.skipped += event.skipped
         for tag, value in event.values:
-            rows.slow(index, self.id_of(tag), event.step, event.wall_time, value)
+            rows.add(index, self.id_of(tag), event.step, event.wall_time, value)
         if event.simple_at == -1 and len(event.values) == 1 and data[0] == 0x09:
             self._learn(data, event)
 
@@ -203,12 +215,12 @@ class _Scanner:
         if pos > len(data) - 4 or struct.unpack("<f", data[-4:])[0] != event.values[0][1]:
             return  # NaN compares unequal: such an event simply takes the slow path
         if len(self.fast) < 10_000:
-            self.fast[data[pos:-4]] = self.id_of(event.values[0][0])
+            self.fast[data[pos:-4]] = event.values[0][0]
 
 
 class _Rows:
     """The scalars of the records decoded one by one (few: a run's first records, other
-    writers' shapes), with the index of their record."""
+    writers' shapes, a live run's writes), with the index of their record."""
 
     def __init__(self) -> None:
         self.group_ids: dict[int, int] = {}  # bulk group -> tag id
@@ -217,43 +229,40 @@ class _Rows:
         self.steps: list[int] = []
         self.times: list[float] = []
         self.values: list[float] = []
-        self.fast_at: list[tuple[int, int, int]] = []  # (row, wall_time at, value at)
 
-    def slow(self, index: int, tag: int, step: int, time: float, value: float) -> None:
+    def add(self, index: int, tag: int, step: int, time: float, value: float) -> None:
         self.index.append(index)
         self.tag_ids.append(tag)
         self.steps.append(step)
         self.times.append(time)
         self.values.append(value)
 
-    def fast(self, index: int, tag: int, step: int, time_at: int, value_at: int) -> None:
-        self.fast_at.append((len(self.index), time_at, value_at))
-        self.slow(index, tag, step, 0.0, 0.0)
+    def dropped(self, bad: set[int]) -> _Rows:
+        """These rows less those of the records in `bad`."""
+        kept = _Rows()
+        for row in zip(self.index, self.tag_ids, self.steps, self.times, self.values):
+            if row[0] not in bad:
+                kept.add(*row)
+        return kept
 
 
-def _merged(bulk: BulkScalars, tag_ids: np.ndarray, rows: _Rows, raw: np.ndarray) -> tuple:
+def _merged(bulk: BulkScalars, tag_ids: np.ndarray, rows: _Rows) -> tuple:
     """(record index, tag ids, steps, times, values) of the bulk and one-by-one scalars,
     in record order."""
     columns = (bulk.records, tag_ids, bulk.steps, bulk.times, bulk.values)
     if not rows.index:
         return columns
-    extra = _row_columns(rows, raw)
+    extra = _row_columns(rows)
     at = np.searchsorted(bulk.records, extra[0])
     return tuple(np.insert(c, at, e) for c, e in zip(columns, extra))
 
 
-def _row_columns(rows: _Rows, raw: np.ndarray) -> tuple[np.ndarray, ...]:
+def _row_columns(rows: _Rows) -> tuple[np.ndarray, ...]:
     """(record index, tag ids, steps, times, values) of the scalars decoded one by one."""
-    times = np.asarray(rows.times, dtype=np.float64)
-    values = np.asarray(rows.values, dtype=np.float64)
-    if rows.fast_at:  # gathered as the bulk values are: the same float32 to float64
-        row, time_at, value_at = (np.asarray(c, dtype=np.int64) for c in zip(*rows.fast_at))
-        times[row] = unaligned(raw, "<f8")[time_at]
-        values[row] = unaligned(raw, "<f4")[value_at]
     return (
         np.asarray(rows.index, dtype=np.int64),
         np.asarray(rows.tag_ids, dtype=np.int64),
         np.asarray(rows.steps, dtype=np.int64),
-        times,
-        values,
+        np.asarray(rows.times, dtype=np.float64),
+        np.asarray(rows.values, dtype=np.float64),
     )

@@ -7,7 +7,8 @@ run's files' columns per (directory role, tag), keeps the later points of a step
 went back (a resumed run), sets aside Keras' other-axis tags, takes an epoch tag as the
 epochs axis and reports restarts and tags that mean the same metric. A live run is
 built again at every read: given the run's BuildMemo, _build works out only what the
-points added since change (tfevents_merged, grown), so a read costs what it read.
+points added since change (tfevents_merged, grown), so a read costs what it read, and
+what the tags mean (_Plan) only when a tag comes or goes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.grown import GrownEpochs, GrownUnion, Name
 from metricwatch.readers.shared_steps import StepPool
 from metricwatch.readers.tfevents_columns import _Column
-from metricwatch.readers.tfevents_merged import MergedTags
+from metricwatch.readers.tfevents_merged import MergedTags, _Merged
 from metricwatch.readers.ultralytics import lr_keys
 
 # --- tag names ----------------------------------------------------------------------------
@@ -118,14 +119,73 @@ def canonical_tag(tag: str, role: str = "") -> str:
 
 class BuildMemo:
     """What a run's last _build worked out, for the next one to extend: each tag's merged
-    points (tfevents_merged), each series' epochs and the table steps (grown). A live
-    run's read then costs the points it added, not the run (EventDirTail keeps one)."""
+    points (tfevents_merged), each series' epochs and the table steps (grown), and what
+    its tags mean (_Plan). A live run's read then costs the points it added, not the run
+    (EventDirTail keeps one)."""
 
     def __init__(self, pool: StepPool | None = None) -> None:
         self.tags = MergedTags(pool)
         self.epochs = GrownEpochs()
         self.union = GrownUnion()
         self.series: dict[str, tuple[Name, bool, Series]] = {}  # key -> (tag, dated, Series)
+        self.plan: _Plan | None = None
+
+
+_TagName = tuple[str, str]  # (directory role, tag)
+
+
+class _Plan:
+    """What a run's tags mean, worked out from their names alone (and whether Lightning's
+    `hp_metric` placeholder is left out): the epochs axis, the series' keys, the tags set
+    aside and the collisions. A live run's writes seldom bring a new tag: the last build's
+    plan is used again while the names are the same (`names`, `hp_left_out`)."""
+
+    def __init__(self, names: list[_TagName], hp_left_out: bool) -> None:
+        self.names, self.hp_left_out = names, hp_left_out
+        # Keras: per-epoch tags in train/ and validation/ make an epoch run; its per-batch
+        # and `evaluation_*_vs_iterations` tags count optimiser steps, another axis: set aside.
+        keras = any(role and tag.startswith("epoch_") for role, tag in names)
+        self.other_axis = [f"{r}/{t}" for r, t in names if keras and not t.startswith("epoch_")]
+        tags = {tag for role, tag in names if not role}
+        self.per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
+        self.axis: _TagName | None = None  # the tag whose points are the epochs axis
+        self.keys: list[tuple[_TagName, str]] = []  # the series' tags and keys, in order
+        self.sources: dict[str, str] = {}  # key -> original tag
+        self.collisions: list[str] = []
+        self._assign(names, tags, hp_left_out)
+
+    def _assign(self, names: list[_TagName], tags: set[str], hp_left_out: bool) -> None:
+        segment = "metrics/mAP50-95(M)" in tags
+        lrs = lr_keys(tags)  # Ultralytics' lr/pg0..2: the schedule is group 1
+        for role, tag in names:
+            original = f"{role}/{tag}" if role else tag
+            if original in self.other_axis:
+                continue
+            if not role and tag == "hp_metric" and hp_left_out:
+                continue  # Lightning's placeholder, logged once when no metric is named
+            if not role and tag in _EPOCH_TAGS and self.axis is None:
+                self.axis = (role, tag)
+                continue
+            key = _SEGMENT_KEYS.get(tag, "") if segment and not role else ""
+            key = key or (lrs.get(tag, "") if not role else "")
+            key = key or canonical_tag(tag, role)
+            if key in self.sources:
+                self.collisions.append(f"{quote_key(self.sources[key])} and {quote_key(original)}")
+                key = original
+                if key in self.sources:
+                    continue
+            self.sources[key] = original
+            self.keys.append(((role, tag), key))
+
+
+def _plan_of(memo: BuildMemo, merged: dict[_TagName, _Merged]) -> _Plan:
+    """The memo's plan, or a new one when the tags (or the placeholder's fate) changed."""
+    hp = merged.get(("", "hp_metric"))
+    hp_left_out = hp is not None and hp.all_minus_one()
+    plan = memo.plan
+    if plan is None or plan.hp_left_out != hp_left_out or plan.names != list(merged):
+        plan = memo.plan = _Plan(list(merged), hp_left_out)
+    return plan
 
 
 def _build(
@@ -136,55 +196,30 @@ def _build(
     """Columns per (role, tag) across files in order -> a Table with canonical keys; with
     the memo of the run's last build, only what was added since is worked out."""
     memo = memo if memo is not None else BuildMemo()
-    parts: dict[tuple[str, str], list[_Column]] = {}
+    parts: dict[_TagName, list[_Column]] = {}
     for role, columns in files:
         for tag, column in columns.items():
             parts.setdefault((role, tag), []).append(column)
     # the epochs axis: the first epoch tag of the run's own directory (its times unused)
     axis = next((name for name in parts if not name[0] and name[1] in _EPOCH_TAGS), None)
     merged = memo.tags.merge(parts, axis)
-    # Keras: per-epoch tags in train/ and validation/ make an epoch run; its per-batch and
-    # `evaluation_*_vs_iterations` tags count optimiser steps, another axis: set aside.
-    keras = any(role and tag.startswith("epoch_") for role, tag in merged)
-    other_axis = [f"{r}/{t}" for r, t in merged if keras and not t.startswith("epoch_")]
-    tags = {tag for role, tag in merged if not role}
-    segment = "metrics/mAP50-95(M)" in tags
-    lrs = lr_keys(tags)  # Ultralytics' lr/pg0..2: the schedule is group 1
-    found: dict[str, tuple[Name, bool, _Arrays]] = {}
-    sources: dict[str, str] = {}
+    plan = _plan_of(memo, merged)
+    restarts = [(tag, points.back) for (_, tag), points in merged.items() if points.back]
     epoch_axis: tuple[Name, np.ndarray, np.ndarray] | None = None
-    restarts: list[tuple[str, int]] = []  # (tag, times its steps went back)
-    collisions: list[str] = []
-    for (role, tag), points in merged.items():
-        if points.back:
-            restarts.append((tag, points.back))
-        original = f"{role}/{tag}" if role else tag
-        if original in other_axis:
-            continue
-        if not role and tag == "hp_metric" and points.all_minus_one():
-            continue  # Lightning's placeholder, logged once when no metric is named
-        name = ((role, tag), points.version)
-        steps, times, values = points.arrays()
-        if not role and tag in _EPOCH_TAGS and epoch_axis is None:
-            epoch_axis = (name, steps, values)
-            continue
-        key = _SEGMENT_KEYS.get(tag, "") if segment and not role else ""
-        key = key or (lrs.get(tag, "") if not role else "")
-        key = key or canonical_tag(tag, role)
-        if key in found:
-            collisions.append(f"{quote_key(sources[key])} and {quote_key(original)}")
-            key = original
-            if key in found:
-                continue
-        sources[key] = original
-        found[key] = (name, points.changed, (steps, times, values))
+    if plan.axis is not None:
+        points = merged[plan.axis]
+        steps, _, values = points.arrays()
+        epoch_axis = ((plan.axis, points.version), steps, values)
+    found: dict[str, tuple[Name, bool, _Arrays]] = {}
+    for name, key in plan.keys:
+        points = merged[name]
+        found[key] = ((name, points.version), points.changed, points.arrays())
     series = _series(found, epoch_axis, memo)
-    _note_problems(problems, restarts, collisions)
+    _note_problems(problems, restarts, plan.collisions)
     table_steps = memo.union.steps([(name, arrays[0]) for name, _, arrays in found.values()])
-    per_epoch = keras or not _EPOCH_RUN_TAGS.isdisjoint(tags)
-    table = Table(table_steps, series, EPOCH if per_epoch else STEP)
-    meta = {"source_keys": {k: v for k, v in sources.items() if k != v}}
-    extra = {"other_axis_tags": other_axis} if other_axis else {}
+    table = Table(table_steps, series, EPOCH if plan.per_epoch else STEP)
+    meta = {"source_keys": {k: v for k, v in plan.sources.items() if k != v}}
+    extra = {"other_axis_tags": list(plan.other_axis)} if plan.other_axis else {}
     return ParseResult(table=table, meta=meta, extra=extra, problems=problems)
 
 
