@@ -22,10 +22,10 @@ def _every_window(values: np.ndarray, window: int, limits) -> tuple[np.ndarray, 
     n = len(values)
     changes = np.abs(np.diff(values))
     base, outlier = np.full(n, np.nan), np.zeros(n, dtype=bool)
-    for i in range(window, n):
-        base[i] = np.median(values[i - window : i])
-        spread = np.median(changes[i - window : i - 1])
-        with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # 1e308s: inf, as the rule has them
+        for i in range(window, n):
+            base[i] = np.median(values[i - window : i])
+            spread = np.median(changes[i - window : i - 1])
             outlier[i] = values[i] > limits.spike_factor * base[i] and (
                 values[i] - base[i] > limits.spike_noise * spread
             )

@@ -100,6 +100,8 @@ def bulk_scalars(raw: np.ndarray, begins: np.ndarray, lengths: np.ndarray) -> Bu
     tag_bytes = [bytes(raw[s : s + n]) for s, n in zip(starts.tolist(), tag_size[firsts].tolist())]
     mask = np.zeros(len(begins), dtype=bool)
     mask[index] = True
+    with np.errstate(invalid="ignore"):  # a signalling NaN is quietened, not warned about
+        values = values.astype(np.float64)
     return BulkScalars(
         mask=mask,
         records=index.astype(np.int64, copy=False),
@@ -110,7 +112,7 @@ def bulk_scalars(raw: np.ndarray, begins: np.ndarray, lengths: np.ndarray) -> Bu
         learn=learn,
         steps=steps.astype(np.int64),
         times=unaligned(raw, "<f8")[at + 1],
-        values=values.astype(np.float64),
+        values=values,
         at=at,
         size=size,
         prefix=prefix,
