@@ -110,6 +110,13 @@ def test_a_style_learned_again_is_the_one_strips_are_made_with():
 # --- the header in the app --------------------------------------------------------------------
 
 
+def _good_and_bad(tmp_path):
+    """A run written 3 s ago, and one with NaN from epoch 4 that stopped hours ago."""
+    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
+    return fixed_app(tmp_path)
+
+
 async def _header_lines(app, pilot, text: Text) -> tuple[bool, list[Segment], list[Segment]]:
     """The header's line for `text` as the header draws it, and as Static draws it."""
     header = app.view.header
@@ -128,9 +135,7 @@ async def _header_lines(app, pilot, text: Text) -> tuple[bool, list[Segment], li
 
 
 async def test_the_header_line_is_textuals_line_for_every_status_and_width(tmp_path):
-    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
-    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
-    app = fixed_app(tmp_path)
+    app = _good_and_bad(tmp_path)
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_loaded(pilot, 2)
         header = app.view.header
@@ -203,9 +208,7 @@ async def _framed_lines(header, pilot) -> tuple[Region, list[list[Segment]]]:
 
 
 async def test_the_header_frame_is_textuals_for_every_width_theme_and_status(tmp_path):
-    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
-    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
-    app = fixed_app(tmp_path)
+    app = _good_and_bad(tmp_path)
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_loaded(pilot, 2)
         header = app.view.header
@@ -300,9 +303,7 @@ def test_overlapping_or_unordered_spans_are_left_to_text_render():
 
 
 async def test_line_segments_of_every_header_are_text_renders(tmp_path):
-    write_run(tmp_path / "good", 6, total=10, mtime=NOW - 3)
-    write_run(tmp_path / "bad", 6, total=10, nan_from=4, mtime=NOW - 40_000)
-    app = fixed_app(tmp_path)
+    app = _good_and_bad(tmp_path)
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_loaded(pilot, 2)
         for name in ("good", "bad"):
