@@ -23,9 +23,7 @@ from test_reader_tfevents import VERSION, event, record, simple
 
 from metricwatch.readers import listings, mlflow_files, mlflow_lines, tfevents
 from metricwatch.readers.listings import Entry, FolderListings, SettledTexts
-from metricwatch.readers.mlflow import FORMAT as MLFLOW
 from metricwatch.readers.mlflow import FileStoreRunTail, read_file_store_run
-from metricwatch.readers.tfevents import FORMAT as TFEVENTS
 from metricwatch.readers.tfevents import EventDirTail, read_event_dir
 from metricwatch.sources.loader_io import _tail_read
 
@@ -239,13 +237,13 @@ def test_mlflow_tail_mtime_is_its_newest_metric_file(tmp_path):
     set_mtime(run / "metrics" / "train" / "loss", OLD_NS + 7 * 10**9)
     set_mtime(run / "meta.yaml", OLD_NS)
     tail = FileStoreRunTail(run)
-    stat, result, mtime = _tail_read(run / "meta.yaml", tail, MLFLOW)
+    stat, result, mtime = _tail_read(run / "meta.yaml", tail)
     assert tail.mtime == mtime == (OLD_NS + 7 * 10**9) / 1e9
     assert stat is not None and stat.st_mtime == OLD_NS / 1e9 and result is not None
     (run / "metrics" / "train" / "loss").unlink()
-    assert _tail_read(run / "meta.yaml", tail, MLFLOW)[2] == (OLD_NS + 5 * 10**9) / 1e9
+    assert _tail_read(run / "meta.yaml", tail)[2] == (OLD_NS + 5 * 10**9) / 1e9
     set_mtime(run / "meta.yaml", OLD_NS + 9 * 10**9)  # the run file, newer still
-    assert _tail_read(run / "meta.yaml", tail, MLFLOW)[2] == (OLD_NS + 9 * 10**9) / 1e9
+    assert _tail_read(run / "meta.yaml", tail)[2] == (OLD_NS + 9 * 10**9) / 1e9
 
 
 def test_mlflow_a_settled_run_read_fresh_equals_the_tail_after_writes(tmp_path):
@@ -371,8 +369,8 @@ def test_tensorboard_tail_mtime_is_its_newest_event_file(tmp_path):
     set_mtime(run / FILE_B, OLD_NS + 6 * 10**9)
     set_mtime(run / "notes.txt", OLD_NS + 20 * 10**9)
     tail = EventDirTail(run)
-    _, _, mtime = _tail_read(run / FILE_B, tail, TFEVENTS)
+    _, _, mtime = _tail_read(run / FILE_B, tail)
     assert tail.mtime == mtime == (OLD_NS + 8 * 10**9) / 1e9
     (run / FILE_A).unlink()
-    assert _tail_read(run / FILE_B, tail, TFEVENTS)[2] == (OLD_NS + 6 * 10**9) / 1e9
-    assert _tail_read(run / FILE_A, tail, TFEVENTS) == (None, None, None)  # the run file gone
+    assert _tail_read(run / FILE_B, tail)[2] == (OLD_NS + 6 * 10**9) / 1e9
+    assert _tail_read(run / FILE_A, tail) == (None, None, None)  # the run file gone

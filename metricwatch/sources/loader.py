@@ -287,7 +287,7 @@ class RunLoader:
         if tail is None:
             tail = self._tails[path] = fmt.tail(path)
         try:
-            stat, result, mtime = self._tail_io.call(path, _tail_read, path, tail, fmt)
+            stat, result, mtime = self._tail_io.call(path, _tail_read, path, tail)
         except Blocked as blocked:
             return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
         if stat is None:

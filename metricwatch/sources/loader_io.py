@@ -13,7 +13,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from metricwatch.readers import HEAD_BYTES, FileFormat, ParseResult
+from metricwatch.readers import HEAD_BYTES, ParseResult
 
 #: Files larger than this are not read at all: a metrics.json this big is not ours.
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -124,12 +124,11 @@ def _read_small(path: Path, known: _Stamp | None = None) -> tuple[_Stamp | None,
 
 
 def _tail_read(
-    path: Path, tail: Any, fmt: FileFormat
+    path: Path, tail: Any
 ) -> tuple[os.stat_result | None, ParseResult | None, float | None]:
     """The run read by its tail, and when it was last written: the newest of the run file's
     mtime and the tail's `mtime`, the newest of the files its read read (stat'ed by the read
-    itself: the run's folders are not listed again for it at every write). fmt is not used:
-    the tail knows which files are its format's."""
+    itself: the run's folders are not listed again for it at every write)."""
     try:
         stat = path.stat()
     except OSError:
