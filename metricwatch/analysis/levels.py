@@ -1,9 +1,10 @@
-"""Recent levels for the rules: trailing medians, block medians, windows sized by points.
+"""Recent levels for the rules: window and block medians, windows sized by points.
 
 The smoothed curve a trend rule reads is smoothing.debiased_ema (the chart's
 smoothing) at the weight weight_for picks; this module holds what is not a
 smoothed curve but a level: the median of the points just before one (what a
-spike is measured against) and the medians of blocks of points (what a step
+spike is measured against: row_medians of the windows the rule needs) and the
+medians of blocks of points (what a step
 run's oscillation is judged on, one logged batch's loss being a sample). A
 median ignores a single spike and keeps a level change sharp, and a trailing
 one never mixes a value with the future, so the live monitor and a later
@@ -11,8 +12,9 @@ re-read agree at every step. Windows are a fraction of the curve's points
 (thresholds.window_fraction), so a 20-epoch run and a log of 3,000 steps are
 both read over a tenth of their length.
 
-Every function is pure, works on float64 arrays, and is overflow-safe: values
-of 1e308 give infinities, never exceptions.
+Every function works on float64 arrays and is overflow-safe: values of 1e308
+give infinities, never exceptions. All are pure; block_medians keeps its last
+results for read-only arrays (the same values give the same medians).
 """
 
 from __future__ import annotations
