@@ -4,13 +4,12 @@ The smoothed curve a trend rule reads is smoothing.debiased_ema (the chart's
 smoothing) at the weight weight_for picks; this module holds what is not a
 smoothed curve but a level: the median of the points just before one (what a
 spike is measured against: row_medians of the windows the rule needs) and the
-medians of blocks of points (what a step
-run's oscillation is judged on, one logged batch's loss being a sample). A
-median ignores a single spike and keeps a level change sharp, and a trailing
-one never mixes a value with the future, so the live monitor and a later
-re-read agree at every step. Windows are a fraction of the curve's points
-(thresholds.window_fraction), so a 20-epoch run and a log of 3,000 steps are
-both read over a tenth of their length.
+medians of blocks of points (what a step run's oscillation is judged on, one
+logged batch's loss being a sample). A median ignores a single spike and keeps
+a level change sharp, and one of the points before never mixes a value with the
+future, so the live monitor and a later re-read agree at every step. Windows are
+a fraction of the curve's points (thresholds.window_fraction), so a 20-epoch run
+and a log of 3,000 steps are both read over a tenth of their length.
 
 Every function works on float64 arrays and is overflow-safe: values of 1e308
 give infinities, never exceptions. All are pure; block_medians keeps its last
