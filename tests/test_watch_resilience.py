@@ -485,10 +485,14 @@ def test_a_run_directory_made_again_is_watched_anew_even_with_the_same_inode(tmp
         for _ in range(3):
             shutil.rmtree(tmp_path / "a")
             doc = write_run(tmp_path / "a", 1)
-            wait_until(lambda: w._watched.get(tmp_path / "a") == watch.dir_id(tmp_path / "a"))
+            # Upper bounds of 10 s: a loaded machine (two test workers) may take seconds.
+            wait_until(
+                lambda: w._watched.get(tmp_path / "a") == watch.dir_id(tmp_path / "a"),
+                timeout=10.0,
+            )
             events.drain(quiet=0.1)
             append_epoch(doc, 2)
-            events.until(CHANGED, "a")
+            events.until(CHANGED, "a", timeout=10.0)
 
 
 def test_no_inotify_instance_left_means_polling_said_so(tmp_path, monkeypatch):
