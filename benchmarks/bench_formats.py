@@ -391,41 +391,34 @@ def _settle(pid: int, at_least: float, limit: float = 90.0) -> None:
         before = now
 
 
+def start_monitor(code: Path, root: Path, socket: str) -> int:
+    """The real command `python -m metricwatch ROOT` of the metricwatch checkout at `code`,
+    in a detached tmux session `b` (SIZE) on tmux server `socket`; its process id."""
+    command = (
+        f"cd {shlex.quote(str(code))} && exec env -u COLUMNS -u LINES "
+        f"PYTHONPATH={shlex.quote(str(code))} "
+        f"{shlex.quote(sys.executable)} -m metricwatch {shlex.quote(str(root))}"
+    )
+    tmux = ["tmux", "-L", socket]
+    size = ["-x", str(SIZE[0]), "-y", str(SIZE[1])]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "b", *size, command], check=True)
+    found = subprocess.run(
+        [*tmux, "display", "-p", "-t", "b", "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(found.stdout.strip())
+
+
 def live_cpu(
     name: str, root: Path, state: Path, seconds: float, rate: float, settle_s: float
 ) -> dict[str, Any]:
     socket = f"mw-formats-{os.getpid()}-{name}"
-    command = (
-        f"cd {shlex.quote(str(REPO))} && exec env -u COLUMNS -u LINES "
-        f"PYTHONPATH={shlex.quote(str(REPO))} "
-        f"{shlex.quote(sys.executable)} -m metricwatch {shlex.quote(str(root))}"
-    )
     tmux = ["tmux", "-L", socket]
     _SOCKETS.add(socket)
     try:
-        subprocess.run(
-            [
-                *tmux,
-                "new-session",
-                "-d",
-                "-s",
-                "b",
-                "-x",
-                str(SIZE[0]),
-                "-y",
-                str(SIZE[1]),
-                command,
-            ],
-            check=True,
-        )
-        pid = int(
-            subprocess.run(
-                [*tmux, "display", "-p", "-t", "b", "#{pane_pid}"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
+        pid = start_monitor(REPO, root, socket)
         _settle(pid, settle_s)
         idle_start, idle_at = tree_cpu_seconds(pid), time.monotonic()
         time.sleep(2.0)

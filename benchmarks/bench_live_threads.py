@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
+import bench_formats as bf  # noqa: E402
 import format_logs as fl  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,54 +68,18 @@ def _thread_ticks(pid: int) -> dict[int, int]:
     return ticks
 
 
-def _settle(pid: int, at_least: float = 4.0, limit: float = 120.0) -> None:
-    """Until the monitor has loaded the run: a half second with under 5 % of a core."""
-    time.sleep(at_least)
-    deadline = time.monotonic() + limit
-    before = sum(_thread_ticks(pid).values())
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = sum(_thread_ticks(pid).values())
-        if now - before < 0.025 * TICKS:
-            return
-        before = now
-
-
 def measure(build: Path, name: str, run: Path, state: Path, args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="mw-threads-") as folder:
         copy, copy_state = Path(folder) / "run", Path(folder) / "state.json"
         shutil.copytree(run, copy, symlinks=True)
         shutil.copy(state, copy_state)
         socket = f"mw-threads-{os.getpid()}"
-        command = (
-            f"cd {shlex.quote(str(build))} && exec env -u COLUMNS -u LINES "
-            f"PYTHONPATH={shlex.quote(str(build))} "
-            f"{shlex.quote(sys.executable)} -m metricwatch {shlex.quote(str(copy))}"
-        )
-        tmux = ["tmux", "-L", socket]
-        subprocess.run([*tmux, "new-session", "-d", "-s", "b", "-x", "120", "-y", "40", command])
         writer = None
         try:
-            pid = int(
-                subprocess.run(
-                    [*tmux, "display", "-p", "-t", "b", "#{pane_pid}"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-            )
-            _settle(pid)
+            pid = bf.start_monitor(build, copy, socket)
+            bf._settle(pid, 4.0)
             writer = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(HERE / "bench_formats.py"),
-                    "--writer",
-                    name,
-                    str(copy),
-                    str(copy_state),
-                    str(args.seconds + 10),
-                    str(args.rate),
-                ],
+                bf._writer_args(name, copy, copy_state, args.seconds + 10, args.rate),
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -129,7 +93,7 @@ def measure(build: Path, name: str, run: Path, state: Path, args: argparse.Names
             if writer is not None:
                 writer.kill()
                 writer.wait()
-            subprocess.run([*tmux, "kill-server"], capture_output=True)
+            subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
     share = {
         tid: (ticks - before.get(tid, 0)) / TICKS / elapsed * 100 for tid, ticks in after.items()
     }
