@@ -117,6 +117,19 @@ def _good_and_bad(tmp_path):
     return fixed_app(tmp_path)
 
 
+def _one_run(tmp_path):
+    write_run(tmp_path / "run", 6, total=10, mtime=NOW - 3)
+    return fixed_app(tmp_path)
+
+
+async def _shown_header(app, pilot):
+    """The one run's header, shown at a fixed clock."""
+    await wait_loaded(pilot, 1)
+    header = app.view.header
+    header.show(app.states["run"], NOW + 5, "events", None)
+    return header
+
+
 async def _header_lines(app, pilot, text: Text) -> tuple[bool, list[Segment], list[Segment]]:
     """The header's line for `text` as the header draws it, and as Static draws it."""
     header = app.view.header
@@ -227,12 +240,9 @@ async def test_the_header_frame_is_textuals_for_every_width_theme_and_status(tmp
 
 async def test_the_header_frame_under_no_color_and_a_crop_is_textuals(tmp_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    write_run(tmp_path / "run", 6, total=10, mtime=NOW - 3)
-    app = fixed_app(tmp_path)
+    app = _one_run(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_loaded(pilot, 1)
-        header = app.view.header
-        header.show(app.states["run"], NOW + 5, "events", None)
+        header = await _shown_header(app, pilot)
         crop, mine = await _framed_lines(header, pilot)
         assert mine == _textuals_lines(header, crop)
         assert all(s.style.color is None or s.style.color.triplet is not None for s in mine[0])
@@ -242,12 +252,9 @@ async def test_the_header_frame_under_no_color_and_a_crop_is_textuals(tmp_path, 
 
 
 async def test_a_border_or_a_tint_leaves_the_header_line_to_textual(tmp_path):
-    write_run(tmp_path / "run", 6, total=10, mtime=NOW - 3)
-    app = fixed_app(tmp_path)
+    app = _one_run(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_loaded(pilot, 1)
-        header = app.view.header
-        header.show(app.states["run"], NOW + 5, "events", None)
+        header = await _shown_header(app, pilot)
         crop, plain = await _framed_lines(header, pilot)
         header.styles.tint = "red 40%"
         await pilot.pause()
