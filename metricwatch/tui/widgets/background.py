@@ -50,7 +50,8 @@ class BackgroundOnly:
     filtered as Textual filters every line. Not a Widget itself: Textual takes a widget's
     CSS type names (`Footer`, `Grid`) along its first base that is one."""
 
-    _background_lines: tuple[tuple[Any, ...], list[Strip]] | None = None
+    #: The look, filters and crop the lines were made for, and the lines (None: Textual's).
+    _background_lines: tuple[tuple[Any, ...], list[Strip] | None] | None = None
 
     def render_lines(self: Any, crop: Region) -> list[Strip]:
         look = self.visual_style  # a new object whenever the styles (or the ancestors') change
@@ -58,13 +59,12 @@ class BackgroundOnly:
         titled = self._border_title is not None or self._border_subtitle is not None
         memo = self._background_lines
         if memo is not None and not titled:
-            (drawn_look, drawn_filters, drawn_crop, plain), lines = memo
+            (drawn_look, drawn_filters, drawn_crop), lines = memo
             if drawn_look is look and drawn_filters == filters and drawn_crop == crop:
-                return lines if plain else super().render_lines(crop)
-        plain = not titled and _plain(self)
-        lines = self._blank_lines(crop, filters) if plain else super().render_lines(crop)
-        self._background_lines = ((look, filters, crop, plain), lines)
-        return lines
+                return lines if lines is not None else super().render_lines(crop)
+        lines = self._blank_lines(crop, filters) if not titled and _plain(self) else None
+        self._background_lines = ((look, filters, crop), lines)
+        return lines if lines is not None else super().render_lines(crop)
 
     def _blank_lines(self: Any, crop: Region, filters: tuple[Any, ...]) -> list[Strip]:
         base_background, background = self.background_colors
