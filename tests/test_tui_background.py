@@ -7,7 +7,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from tui_fixtures.support import NOW, fixed_app, wait_loaded, write_run
 
-from metricwatch.tui.widgets.background import BackgroundOnly, BackgroundScreen, _plain
+from metricwatch.tui.widgets.background import BackgroundOnly, BackgroundScreen, KeptLines, _plain
 
 
 def _backgrounds(app) -> list[Widget]:
@@ -31,7 +31,8 @@ def _mine(widget: Widget, crop: Region) -> list[list]:
 
 async def _assert_same(app, pilot) -> set[str]:
     await pilot.pause()
-    widgets = _backgrounds(app)
+    # The sidebar has a border of its own: Textual draws it (KeptLines, tested below).
+    widgets = [widget for widget in _backgrounds(app) if widget.id != "sidebar"]
     assert {type(w).__name__ for w in widgets} >= {
         "BackgroundScreen",
         "BackgroundHorizontal",
@@ -110,3 +111,76 @@ async def test_a_container_given_a_look_of_its_own_is_drawn_by_textual(tmp_path)
         bottom.styles.padding = 0
         await pilot.pause()
         assert _mine(bottom, crop) == plain
+
+
+def _sidebar_lines_are_textuals(sidebar: Widget) -> list[list]:
+    """The sidebar's lines, in two crops, are Textual's, and kept once drawn; the whole."""
+    width, height = sidebar.outer_size  # its border included
+    whole = Region(0, 0, width, height)
+    for crop in (Region(2, 3, width - 2, 4), whole):
+        mine = _mine(sidebar, crop)
+        assert mine == _textuals(sidebar, crop), crop
+        # Textual drew them again (its cache was cleared): those are kept from now on.
+        assert _mine(sidebar, crop) == mine
+        assert sidebar.render_lines(crop) is sidebar.render_lines(crop)
+    return mine
+
+
+async def test_a_bordered_container_keeps_textuals_lines_while_textual_would_draw_the_same(
+    tmp_path,
+):
+    """The runs list's sidebar has a border: Textual draws it, and its lines are kept (the
+    same list handed back) until Textual's own cache of them changes."""
+    write_run(tmp_path / "a", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "b", 4, total=10, mtime=NOW - 3)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(pilot, 2)
+        sidebar = app.query_one("#sidebar")
+        assert isinstance(sidebar, KeptLines) and not _plain(sidebar)
+        crop = Region(0, 0, *sidebar.outer_size)
+        first = sidebar.render_lines(crop)
+        assert [list(s) for s in first] == _textuals(sidebar, crop)
+        assert sidebar.render_lines(crop) is not first  # Textual drew it again: new strips
+        dark = _sidebar_lines_are_textuals(sidebar)
+        app.theme = "textual-light"  # a new look: drawn again
+        await pilot.pause()
+        light = _sidebar_lines_are_textuals(sidebar)
+        assert light != dark
+        sidebar.styles.border = ("round", "green")  # a style of its own changed
+        await pilot.pause()
+        bordered = _sidebar_lines_are_textuals(sidebar)
+        assert "╭" in bordered[0][0].text
+        sidebar.border_title = "runs"  # a title: Textual refreshes the container
+        await pilot.pause()
+        titled = _sidebar_lines_are_textuals(sidebar)
+        assert "runs" in "".join(segment.text for segment in titled[0])
+        assert titled[1:] == bordered[1:]
+        sidebar.styles.border_right = ("heavy", "red")
+        await pilot.pause()
+        assert _sidebar_lines_are_textuals(sidebar) != titled
+        kept = sidebar.render_lines(crop)
+        sidebar.refresh()  # Textual's cache cleared: never the kept lines
+        assert sidebar.render_lines(crop) is not kept
+        await pilot.resize_terminal(140, 30)
+        await pilot.pause()
+        assert sidebar.outer_size.height == 29
+        _sidebar_lines_are_textuals(sidebar)
+
+
+async def test_kept_lines_follow_the_line_filters(tmp_path):
+    """A filter that comes (the ANSI theme's) is part of what the lines were kept for."""
+    write_run(tmp_path / "a", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "b", 4, total=10, mtime=NOW - 3)
+    app = fixed_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(pilot, 2)
+        sidebar = app.query_one("#sidebar")
+        _sidebar_lines_are_textuals(sidebar)
+        crop = Region(0, 0, *sidebar.outer_size)
+        kept, filters = sidebar.render_lines(crop), list(sidebar.get_line_filters())
+        app.ansi_color = True  # the terminal's own colours: the truecolor filter goes
+        await pilot.pause()
+        assert list(sidebar.get_line_filters()) != filters
+        assert sidebar.render_lines(crop) is not kept
+        _sidebar_lines_are_textuals(sidebar)

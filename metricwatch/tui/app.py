@@ -28,7 +28,6 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
@@ -61,6 +60,7 @@ from metricwatch.tui.widgets.background import (
     BackgroundFooter,
     BackgroundHorizontal,
     BackgroundScreen,
+    BackgroundVertical,
 )
 from metricwatch.tui.widgets.run_list import RunList
 from metricwatch.tui.widgets.run_view import RunView
@@ -171,7 +171,7 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         # Kept: timers and every write look them up, and a DOM query walks every widget.
         self._run_list, self._view = RunList(id="runs"), RunView(id="view")
         with BackgroundHorizontal(id="body"):
-            with Vertical(id="sidebar"):
+            with BackgroundVertical(id="sidebar"):
                 yield Input(placeholder="filter runs…", id="filter", disabled=True)
                 yield self._run_list
             yield self._view
