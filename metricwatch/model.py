@@ -107,6 +107,36 @@ class Series:
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
+    @classmethod
+    def of_columns(
+        cls,
+        key: str,
+        steps: np.ndarray,
+        values: np.ndarray,
+        epochs: np.ndarray | None,
+        times: np.ndarray | None,
+    ) -> Series:
+        """A Series of arrays that are already what __post_init__ makes them: read-only,
+        int64 steps, float64 values, epochs and times, all of one length (a growing log's
+        columns: readers/columns.GrowingColumn.shown). A live log makes a Series for every
+        key it wrote at every write; the checks cost more than the write's points. Only the
+        lengths are checked here, as __post_init__ would."""
+        length = values.shape[0]
+        if (
+            steps.shape[0] != length
+            or (epochs is not None and epochs.shape[0] != length)
+            or (times is not None and times.shape[0] != length)
+        ):
+            raise ValueError(f"series {key!r}: its columns differ in length")
+        made = object.__new__(cls)
+        set_field = object.__setattr__
+        set_field(made, "key", key)
+        set_field(made, "steps", steps)
+        set_field(made, "values", values)
+        set_field(made, "epochs", epochs)
+        set_field(made, "times", times)
+        return made
+
     def take(self, index: np.ndarray) -> Series:
         """The points at index (a boolean mask or positions), every axis kept in step."""
         return Series(

@@ -282,14 +282,16 @@ def with_progress(summary: RunSummary, run: Run) -> RunSummary:
     stay as they were (the next whole summarize brings them), what the header and the
     last-value cells show is now. No pass over the data: a few lookups per key.
     """
-    lasts = {key: series.last for key, series in run.table.series.items()}
+    found = run.table.series
+    lasts = {key: series.last for key, series in found.items()}
     metrics = []
     for line in summary.metrics:
-        last, last_step = lasts.get(line.key), run.series(line.key).last_step
+        series = found.get(line.key)
+        last, last_step = lasts.get(line.key), None if series is None else series.last_step
         if line.last == last and line.last_step == last_step:  # a key this write left alone
             metrics.append(line)
-        else:
-            metrics.append(replace(line, last=last, last_step=last_step))
+        else:  # (a dataclass replace() costs a few times this, for every key at every write)
+            metrics.append(MetricLine(line.key, line.label, last, last_step, line.best, line.scale))
     return replace(
         summary,
         epochs=run.epochs_done,

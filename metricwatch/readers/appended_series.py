@@ -82,9 +82,8 @@ class GrowingSeries:
     key: str
     axes: Axes
     values: GrowingColumn
-    #: the Series last handed out, and the buffers and length it shows (see series())
+    #: the Series last handed out (see series())
     _shown: Series | None = field(default=None, repr=False, compare=False)
-    _shown_at: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, series: Series, axes: Axes | None = None) -> GrowingSeries:
@@ -111,37 +110,21 @@ class GrowingSeries:
         grown nor moved since (a key a write left alone): most of a log's keys at most of
         its writes, and a Series made again costs more than the write's own points."""
         axes = self.axes
-        at = (
-            axes.steps.buffer,
-            self.values.buffer,
-            None if axes.epochs is None else axes.epochs.buffer,
-            None if axes.times is None else axes.times.buffer,
-            self.values.size,
-        )
+        steps, values = axes.steps.shown(), self.values.shown()
+        epochs = None if axes.epochs is None else axes.epochs.shown()
+        times = None if axes.times is None else axes.times.shown()
         shown = self._shown
-        if shown is not None and _same_buffers(at, self._shown_at):
+        if (
+            shown is not None
+            and shown.values is values
+            and shown.steps is steps
+            and shown.epochs is epochs
+            and shown.times is times
+        ):
             return shown
-        self._shown_at = at
-        self._shown = Series(
-            self.key,
-            axes.steps.view(),
-            self.values.view(),
-            None if axes.epochs is None else axes.epochs.view(),
-            None if axes.times is None else axes.times.view(),
-        )
+        self._shown = Series.of_columns(self.key, steps, values, epochs, times)
         return self._shown
 
     def forget(self) -> None:
         """Hand out a new Series next time (its epochs were written in place)."""
         self._shown = None
-
-
-def _same_buffers(at: tuple[Any, ...], before: tuple[Any, ...]) -> bool:
-    """Whether the columns are the same buffers (by identity) and length as before."""
-    return (
-        at[0] is before[0]
-        and at[1] is before[1]
-        and at[2] is before[2]
-        and at[3] is before[3]
-        and at[4] == before[4]
-    )

@@ -47,7 +47,7 @@ class GrowingColumn:
     epoch unknown (NaN) at the last few points becomes known when the next line dates them
     (Lightning's `lr-*` rows), which a view already shown may then show too."""
 
-    __slots__ = ("buffer", "phase", "size")
+    __slots__ = ("_shown", "buffer", "phase", "size")
 
     def __init__(self, initial: np.ndarray, dtype: type) -> None:
         self.phase = (next(_PHASES) * _GOLDEN) % 1.0
@@ -55,6 +55,7 @@ class GrowingColumn:
         self.buffer = _allocate(self._capacity(size, int(size * GROWTH), dtype), dtype)
         self.buffer[:size] = initial
         self.size = size
+        self._shown: np.ndarray | None = None  # the last read-only view (shown())
 
     def extend(self, values: np.ndarray) -> None:
         end = self.size + len(values)
@@ -72,9 +73,23 @@ class GrowingColumn:
         """Drop the points from size on: only ones no view handed out holds (a reader taking
         back what it added in its current read)."""
         self.size = min(self.size, size)
+        self._shown = None  # points written again after a cut are not the view's
 
     def view(self) -> np.ndarray:
         return self.buffer[: self.size]
+
+    def shown(self) -> np.ndarray:
+        """A read-only view of the column, the same object while neither its buffer nor its
+        size changed: what a Series holds (model.Series.of_columns). Most of a live log's
+        keys gain nothing at a write, and the keys written on the same lines share their
+        axes: one view serves them all, and an unchanged view says the key is unchanged."""
+        shown = self._shown
+        if shown is not None and shown.base is self.buffer and shown.shape[0] == self.size:
+            return shown
+        shown = self.buffer[: self.size]
+        shown.flags.writeable = False
+        self._shown = shown
+        return shown
 
     @property
     def nbytes(self) -> int:

@@ -299,12 +299,14 @@ def _first_non_finite(analysed: RunState, earlier: Run, run: Run) -> bool:
     Only the new points are looked at."""
     if any(finding.id == "non_finite" for finding in analysed.findings):
         return False
-    for key in run.keys:
-        if key in GRADIENT_KEYS:
-            continue
-        values = run.series(key).values
-        known = len(earlier.series(key))
-        if len(values) > known and not _all_finite(values[known:]):
+    before = earlier.table.series
+    for key, series in run.table.series.items():
+        old = before.get(key)
+        if series is old or key in GRADIENT_KEYS:
+            continue  # (the same Series: a key no write touched since the analysis)
+        values = series.values
+        known = 0 if old is None else old.values.shape[0]
+        if values.shape[0] > known and not _all_finite(values[known:]):
             return True
     return False
 
