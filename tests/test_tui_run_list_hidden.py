@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import OptionList
 from tui_fixtures.support import NOW, fixed_app, wait_for, wait_loaded, write_run
 
+from metricwatch.tui.widgets import run_list as run_list_module
 from metricwatch.tui.widgets.run_list import RunList, row
 
 
@@ -48,15 +49,25 @@ async def test_rows_changed_while_hidden_are_shown_as_they_are_now(tmp_path, mon
         await pilot.pause()
         assert not app.run_list.region.area
         replaced.clear()
+        made: list[str] = []
+        original_row = run_list_module.row
+        monkeypatch.setattr(
+            run_list_module,
+            "row",
+            lambda state, *a: made.append(state.name) or original_row(state, *a),
+        )
         await _grow(app, pilot, tmp_path, "a", 9)
         await _grow(app, pilot, tmp_path, "b", 8)
+        app._check_status()  # the 5 s re-check of every run's mark
         assert replaced == []  # nothing repainted while hidden
+        assert made == []  # nor any row made
         assert "7/50" in _prompt(app, "a") and "6/50" in _prompt(app, "b")
         assert app.run_list._width == width  # no width of its own while hidden
 
         await pilot.press("l")  # shown again: the rows as they are now
         await wait_for(pilot, lambda: "9/50" in _prompt(app, "a"))
         assert sorted(replaced) == ["a", "b"]
+        assert {"a", "b"} <= set(made)  # made when shown
         for name in ("a", "b"):
             state = app.states[name]
             assert _prompt(app, name) == str(row(state, app.clock(), width))
