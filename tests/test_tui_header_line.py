@@ -4,6 +4,8 @@ what it has not learned (a new style, another theme, a selection) Textual draws.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -14,7 +16,13 @@ from textual.strip import Strip
 from textual.widgets import Static
 from tui_fixtures.support import NOW, fixed_app, wait_loaded, write_run
 
-from metricwatch.tui.widgets.header import header_text, line_segments
+from metricwatch.tui.widgets.header import (
+    header_pieces,
+    header_text,
+    line_segments,
+    pieces_segments,
+    pieces_text,
+)
 from metricwatch.tui.widgets.line_styles import LineStyles
 
 BOLD, DIM = Style(bold=True), Style(dim=True)
@@ -130,13 +138,37 @@ async def _shown_header(app, pilot):
     return header
 
 
+def _pieces_of(text: Text) -> tuple[tuple[str, str], ...]:
+    """The pieces of a line of Text whose spans follow one another, as the header keeps it."""
+    pieces, at = [], 0
+    for start, end, style in text.spans:
+        if start > at:
+            pieces.append((text.plain[at:start], ""))
+        pieces.append((text.plain[start:end], str(style)))
+        at = end
+    if at < len(text.plain):
+        pieces.append((text.plain[at:], ""))
+    assert pieces_text(pieces) == text
+    return tuple(pieces)
+
+
+def _set_line(header, text: Text, room: int | None = None) -> None:
+    """The header given `text` as its line, fitted to `room` (its width by default; 0: no
+    width, the line kept as it is), without a run (so tick() leaves it alone)."""
+    header._state = None
+    room = header.content_region.width if room is None else room
+    header._pieces, header._text = (_pieces_of(text), room), None
+
+
+def _fast_strip(header, text: Text, room: int | None = None):
+    _set_line(header, text, room)
+    return header._fast_strip()
+
+
 async def _header_lines(app, pilot, text: Text) -> tuple[bool, list[Segment], list[Segment]]:
     """The header's line for `text` as the header draws it, and as Static draws it."""
     header = app.view.header
-    header._text = None
-    header._state = None  # so tick() leaves the text given here alone
-    header._text = text
-    header._fast = header._fast_strip(text)
+    header._fast = _fast_strip(header, text)
     header.refresh()
     await pilot.pause()
     fast = header._fast is not None
@@ -161,8 +193,7 @@ async def test_the_header_line_is_textuals_line_for_every_status_and_width(tmp_p
                 for ago in (0.5, 30.0, 4000.0):
                     header.show(app.states[name], NOW + ago, "events", (1, 2))
                     await pilot.pause()
-                    text = header._text
-                    assert text is not None
+                    text = header._line_text()
                     fast, mine, textuals = await _header_lines(app, pilot, text)
                     assert mine == textuals, (name, width, ago)
         assert fast  # by then every style of these lines was learned
@@ -177,11 +208,11 @@ async def test_a_new_style_a_theme_or_a_selection_falls_back_to_textual(tmp_path
         text = Text("run  epoch 4 / 10", style="bold")
         text.append(" · written just now", style="dim")
         await _header_lines(app, pilot, text)  # drawn by Textual once: learned
-        assert header._fast_strip(text) is not None
+        assert _fast_strip(header, text) is not None
         odd = text.copy()
         odd.append(" · new", style="italic magenta")
-        assert header._fast_strip(odd) is None  # a style never drawn: Textual draws it
-        dark_line = list(header._fast_strip(text)[1])
+        assert _fast_strip(header, odd) is None  # a style never drawn: Textual draws it
+        dark_line = list(_fast_strip(header, text)[1])
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
         await pilot.pause()  # another look: Textual draws the line again, and teaches it
         assert header._styles._key == header._look()
@@ -189,10 +220,10 @@ async def test_a_new_style_a_theme_or_a_selection_falls_back_to_textual(tmp_path
         fast, mine, textuals = await _header_lines(app, pilot, text)
         assert fast and mine == textuals and mine != dark_line
         too_wide = Text("x" * (header.content_region.width + 1))
-        assert header._fast_strip(too_wide) is None  # Static cuts it: Textual draws it
+        assert _fast_strip(header, too_wide, room=0) is None  # Static cuts it: Textual draws it
         app.screen.selections = {header: Selection(Offset(0, 0), Offset(3, 0))}
         await pilot.pause()
-        assert header._fast_strip(text) is None  # the selection's look is Textual's to draw
+        assert _fast_strip(header, text) is None  # the selection's look is Textual's to draw
         fast, mine, textuals = await _header_lines(app, pilot, text)
         assert not fast and mine == textuals
 
@@ -209,7 +240,7 @@ async def _framed_lines(header, pilot) -> tuple[Region, list[list[Segment]]]:
     """The header's lines once its frame is learned: made by LineFrame, not by Textual."""
     await pilot.pause()
     if header._fast_line() is None:  # a style not learned: Textual drew it, and taught it
-        header._text = None
+        header._pieces = None
         header.tick(header._now)
         await pilot.pause()
     crop = Region(0, 0, *header.region.size)
@@ -320,3 +351,25 @@ async def test_line_segments_of_every_header_are_text_renders(tmp_path):
                     assert line_segments(text, app.console) == list(
                         text.render(app.console, end="")
                     )
+                    pieces = header_pieces(
+                        app.states[name], NOW + ago, "events", (1, 2), width=width
+                    )
+                    if width is None or text.cell_len < width:  # not cut to the width
+                        assert pieces_text(pieces) == text
+                        assert pieces_segments(pieces, app.console) == list(
+                            text.render(app.console, end="")
+                        )
+
+
+#: What a header piece may hold: names are made printable (no control characters) first.
+_PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
+_PIECE_STYLES = st.sampled_from(["", "bold", "dim", "bold green", "italic magenta"])
+
+
+@given(st.lists(st.tuples(st.text(_PRINTABLE, max_size=4), _PIECE_STYLES), max_size=8))
+def test_pieces_make_the_segments_their_text_renders_to(pieces):
+    """Empty pieces, unstyled ones in a row, the same style twice: as Rich renders them."""
+    console = Console()
+    text = pieces_text(pieces)
+    assert pieces_segments(pieces, console) == list(text.render(console, end=""))
+    assert text.plain == "".join(piece for piece, _ in pieces)

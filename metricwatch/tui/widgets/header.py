@@ -6,6 +6,8 @@ only when its text actually changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.cells import cell_len
 from rich.console import Console
 from rich.segment import Segment
@@ -42,9 +44,11 @@ def _parts(
     compact: bool,
     mode_alert: bool = False,
     view_words: tuple[str, ...] = (),
+    status: Status | None = None,
 ) -> list[tuple[str, str, str]]:
-    """(kind, text, style) of each part after the epoch, in display order."""
-    status = state.status(now)
+    """(kind, text, style) of each part after the epoch, in display order (`status`: the
+    run's status now, when the caller has it)."""
+    status = state.status(now) if status is None else status
     look = STATUS_LOOKS[status]
     parts: list[tuple[str, str, str]] = []
     following = "following" in view_words  # the `f` state: the first part left out
@@ -74,6 +78,10 @@ def _parts(
     return parts
 
 
+#: One piece of the header line: its text and its Rich style ("" for none).
+Piece = tuple[str, str]
+
+
 def header_text(
     state: RunState,
     now: float,
@@ -91,41 +99,96 @@ def header_text(
     middle down to NAME_KEEP cells; only then the ETA, the last write and the status word
     are left out, and the name takes what is left.
     """
-    look = STATUS_LOOKS[state.status(now)]
+    pieces = header_pieces(
+        state, now, mode_label, position, width=width, mode_alert=mode_alert, view_words=view_words
+    )
+    text = pieces_text(pieces)
+    if width is not None and text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")  # narrower than the epoch label itself
+    return text
+
+
+def header_pieces(
+    state: RunState,
+    now: float,
+    mode_label: str,
+    position: tuple[int, int] | None,
+    *,
+    width: int | None = None,
+    mode_alert: bool = False,
+    view_words: tuple[str, ...] = (),
+) -> tuple[Piece, ...]:
+    """header_text's line as (text, style) pieces, before any cut to `width`: what the
+    header compares at every write and tick (most ticks change nothing) and draws its
+    line from, with no Rich Text made."""
+    status = state.status(now)
+    look = STATUS_LOOKS[status]
     name = printable(state.name)
     epoch = state.epoch_label()
     shown = name
     if width is None:
-        parts = _parts(state, now, mode_label, position, False, mode_alert, view_words)
+        parts = _parts(state, now, mode_label, position, False, mode_alert, view_words, status)
     else:
         name_cells = cell_len(name)
+        fixed_cells = cell_len(f"{look.mark} ") + cell_len(f"  {epoch}")
         for level, (compact, count) in enumerate(_LEVELS):
             left_out = DROP_ORDER[:count]
             parts = [
                 p
-                for p in _parts(state, now, mode_label, position, compact, mode_alert, view_words)
+                for p in _parts(
+                    state, now, mode_label, position, compact, mode_alert, view_words, status
+                )
                 if p[0] not in left_out
             ]
-            fixed = cell_len(f"{look.mark} ") + cell_len(f"  {epoch}")
-            fixed += sum(3 + cell_len(text) for _, text, _ in parts)
-            room = width - fixed
+            room = width - fixed_cells - sum(3 + cell_len(text) for _, text, _ in parts)
             if name_cells <= room:
                 break
             last = level == len(_LEVELS) - 1
             if level >= _SHORTEN_FROM and (room >= NAME_KEEP or last):
                 shown = shorten_middle(name, max(room, 1))
                 break
-    text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append(f"{look.mark} ", style=look.style)
-    text.append(shown, style="bold")
-    text.append("  ")
-    text.append(epoch, style="bold")
+    pieces: list[Piece] = [
+        (f"{look.mark} ", look.style),
+        (shown, "bold"),
+        ("  ", ""),
+        (epoch, "bold"),
+    ]
     for _, part, part_style in parts:
-        text.append(" · ", style="dim")
-        text.append(part, style=part_style)
-    if width is not None and text.cell_len > width:
-        text.truncate(width, overflow="ellipsis")  # narrower than the epoch label itself
+        pieces.append((" · ", "dim"))
+        pieces.append((part, part_style))
+    return tuple(pieces)
+
+
+def pieces_text(pieces: Sequence[Piece]) -> Text:
+    """The pieces as one line of Rich Text (what the header gives Static to draw)."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for piece, style in pieces:
+        text.append(piece, style=style)
     return text
+
+
+def pieces_segments(pieces: Sequence[Piece], console: Console) -> list[Segment]:
+    """line_segments(pieces_text(pieces)), made from the pieces: Rich's text gives a styled
+    piece a segment of its own (an empty one none) and joins unstyled pieces that follow
+    one another into one; a line with no style is one segment."""
+    get_style = console.get_style
+    segments: list[Segment] = []
+    plain = ""  # unstyled text not yet given its segment
+    for piece, style in pieces:
+        if not piece:
+            continue
+        if not style:
+            plain += piece
+            continue
+        if plain:
+            segments.append(Segment(plain, _NULL))
+            plain = ""
+        segments.append(Segment(piece, get_style(style, default=_NULL)))
+    if not segments:  # no style at all: Rich's one segment, of no style (even if empty)
+        return [Segment(plain)]
+    if plain:
+        segments.append(Segment(plain, _NULL))
+    return segments
 
 
 def line_segments(text: Text, console: Console) -> list[Segment]:
@@ -161,6 +224,9 @@ class RunHeader(Static):
         self._mode = ""
         self._mode_alert = False
         self._position: tuple[int, int] | None = None
+        #: The line's pieces and the width they were fitted to (None: nothing shown yet),
+        #: and the line as Rich Text, made from them when asked for (_line_text).
+        self._pieces: tuple[tuple[Piece, ...], int] | None = None
         self._text: Text | None = None
         self._now = 0.0
         #: How the charts are read (ViewOptions.labels), shown after the epoch.
@@ -190,7 +256,7 @@ class RunHeader(Static):
         if self._state is None:
             return
         room = self.content_region.width
-        text = header_text(
+        pieces = header_pieces(
             self._state,
             now,
             self._mode,
@@ -199,13 +265,24 @@ class RunHeader(Static):
             mode_alert=self._mode_alert,
             view_words=tuple(self.view_words),
         )
-        if text != self._text:
+        if (pieces, room) == self._pieces:
+            return  # (most ticks: the same line)
+        self._pieces, self._text = (pieces, room), None
+        self._fast = self._fast_strip()
+        if self._fast is not None:
+            self.refresh()  # drawn by render_line from the styles learned
+        else:
+            self.update(self._line_text(), layout=False)  # one line whatever it says
+
+    def _line_text(self) -> Text:
+        """The line as header_text makes it (cut to the width it was fitted to)."""
+        if self._text is None:
+            pieces, room = self._pieces or ((), 0)
+            text = pieces_text(pieces)
+            if room and text.cell_len > room:
+                text.truncate(room, overflow="ellipsis")  # narrower than the epoch label
             self._text = text
-            self._fast = self._fast_strip(text)
-            if self._fast is not None:
-                self.refresh()  # drawn by render_line from the styles learned
-            else:
-                self.update(text, layout=False)  # one line whatever the text: no relayout
+        return self._text
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """The fast line in the frame LineFrame learned for this look, size and crop; else
@@ -249,33 +326,39 @@ class RunHeader(Static):
             if look == self._look() and self.text_selection is None:
                 return strip
             self._fast = None
-            self.update(self._text or "", layout=False)
+            self.update(self._line_text(), layout=False)
         strip = super().render_line(y)
-        if y == 0 and self._text is not None and self._fits(self._text):
-            self._styles.learn(self._look(), self._segments(self._text), strip)
+        if y == 0 and self._pieces is not None and self._fits():
+            self._styles.learn(self._look(), self._segments(), strip)
         return strip
 
-    def _fast_strip(self, text: Text) -> tuple[tuple[object, ...], Strip] | None:
-        if not self._fits(text):
+    def _fast_strip(self) -> tuple[tuple[object, ...], Strip] | None:
+        if not self._fits():
             return None
         look = self._look()
-        strip = self._styles.strip(look, self._segments(text))
+        strip = self._styles.strip(look, self._segments())
         return None if strip is None else (look, strip)
 
-    def _fits(self, text: Text) -> bool:
+    def _fits(self) -> bool:
         """A line Static would draw as it is: one line within the width, nothing selected."""
-        return (
-            self.text_selection is None
-            and "\n" not in text.plain
-            and 0 < text.cell_len <= self.content_region.width
-        )
+        if self.text_selection is not None or self._pieces is None:
+            return False
+        pieces, room = self._pieces
+        if any("\n" in piece for piece, _ in pieces):
+            return False
+        cells = sum(cell_len(piece) for piece, _ in pieces)
+        return 0 < min(cells, room or cells) <= self.content_region.width
 
     def _look(self) -> tuple[object, ...]:
         """What the styles Textual draws depend on besides the text's own."""
         return (self.visual_style, self.app.theme, self.app.ansi_color)
 
-    def _segments(self, text: Text) -> list[Segment]:
-        return line_segments(text, self.app.console)
+    def _segments(self) -> list[Segment]:
+        """The line's Rich segments: made from its pieces, unless it was cut to its width."""
+        pieces, room = self._pieces or ((), 0)
+        if room and sum(cell_len(piece) for piece, _ in pieces) > room:
+            return line_segments(self._line_text(), self.app.console)
+        return pieces_segments(pieces, self.app.console)
 
     def on_resize(self) -> None:
         # The fit depends on the width, which is only known once laid out.
@@ -283,4 +366,4 @@ class RunHeader(Static):
 
     @property
     def plain(self) -> str:
-        return self._text.plain if self._text is not None else ""
+        return self._line_text().plain if self._pieces is not None else ""
