@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from metricwatch.analysis.smoothing import WEIGHTS, debiased_ema
+from metricwatch.analysis.smoothing import WEIGHTS, debiased_ema, extend_ema
 
 
 def tensorboard_loop(values, weight):
@@ -186,3 +186,20 @@ def test_in_place_blocked_smoothing_is_bit_for_bit_the_whole_array_formula(weigh
     assert got.out.tobytes() == out.tobytes()
     assert (got.average, got.count) == (average, count)
     assert got.values is values or np.array_equal(got.values, values, equal_nan=True)
+
+
+@pytest.mark.parametrize("weight", [0.9, 0.999])
+def test_the_debiasing_ends_where_it_divides_by_exactly_one(weight):
+    """Past the point where 1 - w^n is 1.0 (w = 0.999: 36,000-odd points, within the first
+    block of the debiasing; beyond it, whole blocks are skipped), and for points appended
+    after it (their count starts there), the curve is still TensorBoard's."""
+    values = np.random.default_rng(3).normal(1.0, 0.2, size=140_000)
+    values[[5, 70_000]] = [np.nan, np.inf]
+    theirs = tensorboard_loop(values, weight)
+    whole = debiased_ema(values, weight)
+    assert np.allclose(whole, theirs, rtol=1e-12, atol=0, equal_nan=True)
+    start = extend_ema(None, values[:100_000], weight)
+    grown = extend_ema(start, values, weight).out
+    assert np.allclose(grown, theirs, rtol=1e-12, atol=0, equal_nan=True)
+    first_one = next(n for n in range(1, 10**6) if 1.0 - weight**n == 1.0)
+    assert whole[first_one + 10] != values[first_one + 10]  # smoothed there, not raw
