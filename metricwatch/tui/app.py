@@ -164,6 +164,8 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         # The user's `l` choice; None: the default for the width (shown from NARROW_WIDTH).
         self._show_list: bool | None = None
         self._watcher: RunWatcher | None = None
+        #: What _update_placeholder last showed: (the run view, the waiting text).
+        self._placeholder: tuple[bool, bool] | None = None
 
     # --- layout -------------------------------------------------------------------------------
 
@@ -412,8 +414,12 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
 
     def _update_placeholder(self) -> None:
         has_runs = bool(self.states)
+        waiting = not has_runs and self.scan_done.is_set()
+        if (has_runs, waiting) == self._placeholder:
+            return  # (every write of a live run: no DOM query, no style set)
+        self._placeholder = (has_runs, waiting)
         self.view.display = has_runs
-        self.query_one("#waiting").display = not has_runs and self.scan_done.is_set()
+        self.query_one("#waiting").display = waiting
 
     @on(RunList.WidthChanged)
     def _on_run_list_width_changed(self) -> None:
