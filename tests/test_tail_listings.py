@@ -120,6 +120,62 @@ def test_a_folder_holding_a_link_is_listed_at_every_call(tmp_path, counted):
     assert len(counted) == 2
 
 
+def _files(entries, folder: str, prefix: str = "") -> list[str]:
+    """Every file below folder, as a walk given to FolderListings.walked sees them."""
+    found: list[str] = []
+    for entry in entries(folder) or []:
+        if entry.is_dir:
+            found += _files(entries, os.path.join(folder, entry.name), f"{prefix}{entry.name}/")
+        else:
+            found.append(prefix + entry.name)
+    return found
+
+
+def test_a_walk_is_made_again_only_when_a_listing_it_used_changed(tmp_path, counted):
+    root = tmp_path / "metrics"
+    (root / "train").mkdir(parents=True)
+    (root / "loss").write_text("")
+    (root / "train" / "acc").write_text("")
+    age_tree(tmp_path)
+    kept = FolderListings()
+    walks: list[str] = []
+
+    def walk(entries):
+        walks.append("walked")
+        return _files(entries, str(root))
+
+    first = kept.walked(str(root), walk)
+    assert first == ["loss", "train/acc"] and len(walks) == 1
+    assert kept.walked(str(root), walk) is first  # the same listings: the same list
+    assert len(walks) == 1 and len(counted) == 2  # each folder listed once
+    (root / "train" / "lr").write_text("")  # a new file in the subfolder
+    set_mtime(root / "train", OLD_NS + 1)
+    assert kept.walked(str(root), walk) == ["loss", "train/acc", "train/lr"]
+    assert len(walks) == 2
+    (root / "train" / "acc").unlink()
+    (root / "train" / "lr").unlink()
+    (root / "train").rmdir()  # a folder gone: its parent's listing changed
+    set_mtime(root, OLD_NS + 2)
+    assert kept.walked(str(root), walk) == ["loss"]
+    fresh = tmp_path / "fresh"  # changed just now: its listing is not kept
+    fresh.mkdir()
+    (fresh / "a").write_text("")
+    again = kept.walked(str(fresh), lambda entries: _files(entries, str(fresh)))
+    assert again == ["a"]
+    assert kept.walked(str(fresh), lambda entries: _files(entries, str(fresh))) is not again
+
+
+def test_a_walk_of_a_folder_that_is_gone_finds_nothing_and_sees_it_come_back(tmp_path):
+    root = tmp_path / "params"
+    kept = FolderListings()
+    walk = lambda entries: _files(entries, str(root))  # noqa: E731
+    assert kept.walked(str(root), walk) == []
+    root.mkdir()
+    (root / "lr").write_text("0.1")
+    set_mtime(root, OLD_NS)
+    assert kept.walked(str(root), walk) == ["lr"]
+
+
 # --- SettledTexts -------------------------------------------------------------------------------
 
 

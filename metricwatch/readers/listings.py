@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+T = TypeVar("T")
 
 #: How long after a folder's or file's last change a listing or a read of it must have been
 #: taken to be kept: longer than any file system's timestamp granularity (FAT's 2 s), and than
@@ -59,6 +62,28 @@ class FolderListings:
 
     def __init__(self) -> None:
         self._kept: dict[str, tuple[Stamp, list[Entry]]] = {}
+        #: Per folder walked: the listings the walk used, and what it found (walked()).
+        self._walks: dict[str, tuple[list[tuple[str, list[Entry] | None]], Any]] = {}
+
+    def walked(self, folder: str, walk: Callable[[Callable[[str], list[Entry] | None]], T]) -> T:
+        """walk(entries) for a tree below folder (entries: this object's, for the folders
+        it lists), made again only when a listing it used is not the one it used then (a
+        folder changed, or its listing was not kept): a live run's metrics tree walked at
+        every write finds the same files, and then costs only their folders' stats. What
+        it found is shared between calls: not to be changed."""
+        memo = self._walks.get(folder)
+        if memo is not None and all(self.entries(path) is listed for path, listed in memo[0]):
+            return memo[1]
+        used: list[tuple[str, list[Entry] | None]] = []
+
+        def entries(path: str) -> list[Entry] | None:
+            listed = self.entries(path)
+            used.append((path, listed))
+            return listed
+
+        found = walk(entries)
+        self._walks[folder] = (used, found)
+        return found
 
     def entries(self, folder: str) -> list[Entry] | None:
         """The folder's entries sorted by name; None when it cannot be listed (absent, no

@@ -19,7 +19,7 @@ import numpy as np
 from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
-from metricwatch.readers.listings import FolderListings, SettledTexts, Stamp, stamp_of
+from metricwatch.readers.listings import Entry, FolderListings, SettledTexts, Stamp, stamp_of
 from metricwatch.readers.mlflow_lines import _fast_lines, parse_metric_file
 from metricwatch.readers.mlflow_run import EPOCH_KEYS, BuildMemo, build_result
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
@@ -77,16 +77,24 @@ def _files_under(listings: FolderListings, folder: str) -> list[tuple[str, str]]
 
     As os.walk would list them (each folder's files by name, then its folders by name;
     links to folders not followed), without pathlib, and from the folders' kept listings
-    (listings: a live run lists its metrics and params at every write)."""
-    found: list[tuple[str, str]] = []
-    _list_folder(listings, folder, "", found)
-    return found
+    (listings: a live run lists its metrics and params at every write; the same listings
+    give the same list, not made again)."""
+
+    def walk(entries: Callable[[str], list[Entry] | None]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        _list_folder(entries, folder, "", found)
+        return found
+
+    return listings.walked(folder, walk)
 
 
 def _list_folder(
-    listings: FolderListings, folder: str, prefix: str, found: list[tuple[str, str]]
+    entries: Callable[[str], list[Entry] | None],
+    folder: str,
+    prefix: str,
+    found: list[tuple[str, str]],
 ) -> None:
-    listed = listings.entries(folder)
+    listed = entries(folder)
     if listed is None:
         return
     found.extend(
@@ -97,7 +105,7 @@ def _list_folder(
     for entry in listed:
         if entry.is_dir and not entry.is_link:
             path = os.path.join(folder, entry.name)
-            _list_folder(listings, path, f"{prefix}{entry.name}/", found)
+            _list_folder(entries, path, f"{prefix}{entry.name}/", found)
 
 
 def read_file_store_run(run_dir: Path) -> ParseResult:
@@ -193,14 +201,16 @@ class MetricFileTail:
                 self.reset = self.identity is not None
                 self.identity, self.offset, self.bad = identity, 0, 0
             columns = columns_for(self.reset)
-            start, mark = self.offset, columns.mark()
+            start = self.offset
             handle.seek(start)
-            if self._read_fast(handle, columns, stat.st_size - start):
-                self.stamp = stamp_of(stat)
-                return
-            columns.rollback(mark)
-            self.offset = start
-            handle.seek(start)
+            if stat.st_size - start > READ_BYTES:  # (a live write's few lines: one piece)
+                mark = columns.mark()
+                if self._read_fast(handle, columns, stat.st_size - start):
+                    self.stamp = stamp_of(stat)
+                    return
+                columns.rollback(mark)
+                self.offset = start
+                handle.seek(start)
             data = handle.read()
         whole = data.rfind(b"\n") + 1
         self.cut = bool(data[whole:].strip())
@@ -214,7 +224,7 @@ class MetricFileTail:
     def _read_fast(self, handle: BinaryIO, columns: _KeyColumns, pending: int) -> bool:
         """The new lines added piece by piece (see read_into); False at the first piece
         that is not all lines of three fields (offset and columns then left to roll back)."""
-        if pending <= READ_BYTES:
+        if pending <= READ_BYTES:  # (read_into does not ask)
             return False  # one piece: read_into's single parse is the same and no slower
         carry, first = b"", True
         while True:
