@@ -36,7 +36,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import format_logs as fl  # noqa: E402
 
-from metricwatch.readers.mlflow import FORMAT, FileStoreRunTail  # noqa: E402
+from metricwatch.readers.mlflow import FileStoreRunTail  # noqa: E402
 from metricwatch.sources.loader_io import _tail_read  # noqa: E402
 
 FIRST_READS = 3
@@ -66,7 +66,7 @@ def measure(root: Path, points: int, writes: int) -> dict[str, float]:
     for _ in range(writes):
         writer.step()
         cpu = time.thread_time()
-        _tail_read(writer.run_dir / "meta.yaml", tail, FORMAT)
+        _tail_read(writer.run_dir / "meta.yaml", tail)
         costs.append(time.thread_time() - cpu)
     return {
         "table_points": float(sum(len(s.steps) for s in first.table.series.values())),
