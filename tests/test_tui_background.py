@@ -113,6 +113,18 @@ async def test_a_container_given_a_look_of_its_own_is_drawn_by_textual(tmp_path)
         assert _mine(bottom, crop) == plain
 
 
+def _two_runs(tmp_path):
+    """The app on a folder of two runs: the runs list (and its sidebar) shown."""
+    write_run(tmp_path / "a", 6, total=10, mtime=NOW - 3)
+    write_run(tmp_path / "b", 4, total=10, mtime=NOW - 3)
+    return fixed_app(tmp_path)
+
+
+async def _sidebar(app, pilot) -> Widget:
+    await wait_loaded(pilot, 2)
+    return app.query_one("#sidebar")
+
+
 def _sidebar_lines_are_textuals(sidebar: Widget) -> list[list]:
     """The sidebar's lines, in two crops, are Textual's, and kept once drawn; the whole."""
     width, height = sidebar.outer_size  # its border included
@@ -131,12 +143,9 @@ async def test_a_bordered_container_keeps_textuals_lines_while_textual_would_dra
 ):
     """The runs list's sidebar has a border: Textual draws it, and its lines are kept (the
     same list handed back) until Textual's own cache of them changes."""
-    write_run(tmp_path / "a", 6, total=10, mtime=NOW - 3)
-    write_run(tmp_path / "b", 4, total=10, mtime=NOW - 3)
-    app = fixed_app(tmp_path)
+    app = _two_runs(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        sidebar = app.query_one("#sidebar")
+        sidebar = await _sidebar(app, pilot)
         assert isinstance(sidebar, KeptLines) and not _plain(sidebar)
         crop = Region(0, 0, *sidebar.outer_size)
         first = sidebar.render_lines(crop)
@@ -170,12 +179,9 @@ async def test_a_bordered_container_keeps_textuals_lines_while_textual_would_dra
 
 async def test_kept_lines_follow_the_line_filters(tmp_path):
     """A filter that comes (the ANSI theme's) is part of what the lines were kept for."""
-    write_run(tmp_path / "a", 6, total=10, mtime=NOW - 3)
-    write_run(tmp_path / "b", 4, total=10, mtime=NOW - 3)
-    app = fixed_app(tmp_path)
+    app = _two_runs(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        sidebar = app.query_one("#sidebar")
+        sidebar = await _sidebar(app, pilot)
         _sidebar_lines_are_textuals(sidebar)
         crop = Region(0, 0, *sidebar.outer_size)
         kept, filters = sidebar.render_lines(crop), list(sidebar.get_line_filters())
