@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from metricwatch.readers import mlflow_files
@@ -45,6 +45,8 @@ def same_as_whole(tail: MetricFileTail, data: bytes) -> None:
         lines(300) + b"1700000000 0.5 5.0\n",  # a step as a float: read as the whole file is
         lines(100) + b"1700000000 " + b"1" * 400 + b" 5\n" + lines(50, 101),  # a long line
         lines(400) + b"\n",  # a blank line at the end
+        lines(400) + b"\x1c",  # a last "line" of what str.split() takes for whitespace
+        b"\x1f \x1c",  # and only that: blank, not a line being written
     ],
 )
 def test_a_file_read_in_pieces_is_its_whole_parse(tmp_path, monkeypatch, data):
@@ -91,6 +93,7 @@ def test_lines_appended_in_pieces_after_a_first_read(tmp_path, monkeypatch):
     st.binary(max_size=8),
     st.integers(16, 200),
 )
+@example(rows=[], end=b"\x1c", piece=16)  # found: the tail took it for a cut line
 def test_any_lines_in_any_pieces(tmp_path_factory, rows, end, piece):
     data = b"".join(rows) + end.replace(b"\n", b"")
     path = tmp_path_factory.mktemp("m") / "loss"

@@ -20,7 +20,7 @@ from metricwatch.model import Problem, ProblemKind
 from metricwatch.readers.base import ParseResult, quote_key
 from metricwatch.readers.columns import GrowingColumn
 from metricwatch.readers.listings import Entry, FolderListings, SettledTexts, Stamp, stamp_of
-from metricwatch.readers.mlflow_lines import _fast_lines, parse_metric_file
+from metricwatch.readers.mlflow_lines import _fast_lines, cut_line, parse_metric_file
 from metricwatch.readers.mlflow_run import EPOCH_KEYS, BuildMemo, build_result
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
 
@@ -213,7 +213,7 @@ class MetricFileTail:
                 handle.seek(start)
             data = handle.read()
         whole = data.rfind(b"\n") + 1
-        self.cut = bool(data[whole:].strip())
+        self.cut = cut_line(data[whole:])
         if whole:  # something new (most files at a write have nothing): parsed
             steps, values, times, bad, _ = parse_metric_file(data[:whole])
             self.offset += whole
@@ -230,7 +230,7 @@ class MetricFileTail:
         while True:
             block = handle.read(READ_BYTES)
             if not block:
-                self.cut = bool(carry.strip())
+                self.cut = cut_line(carry)
                 return True
             data = carry + block if carry else block
             whole = data.rfind(b"\n") + 1

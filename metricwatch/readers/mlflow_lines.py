@@ -14,6 +14,14 @@ import warnings
 import numpy as np
 
 
+def cut_line(rest: bytes) -> bool:
+    """Whether a file's bytes after its last newline are a line being written, not blank:
+    blank as the lines are read (decoded, then split at whitespace as str.split() does,
+    which counts more characters as whitespace than bytes do, such as \\x1c-\\x1f). The
+    whole read and the tail of a growing file say the same."""
+    return bool(rest.decode("utf-8", errors="replace").strip())
+
+
 def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """A metric file's lines `timestamp value step` as (steps, values, times in seconds),
     the number of lines that are not numbers, and whether the last line is cut short.
@@ -22,10 +30,10 @@ def parse_metric_file(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     body = data[: data.rfind(b"\n") + 1]
     fast = _fast_lines(body)
     if fast is not None:
-        return (*fast, 0, len(body) < len(data) and bool(data[len(body) :].strip()))
+        return (*fast, 0, len(body) < len(data) and cut_line(data[len(body) :]))
     text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")
-    cut = bool(lines[-1].strip())  # no newline after the last line: a write in progress
+    cut = cut_line(data[len(body) :])  # no newline after the last line: a write in progress
     if cut:
         lines.pop()
     steps: list[int] = []
