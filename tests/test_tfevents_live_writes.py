@@ -31,6 +31,7 @@ from metricwatch.readers import (
     tfevents_records,
     tfevents_scanner,
 )
+from metricwatch.readers.columns import FEW_STEPS
 from metricwatch.readers.shared_steps import SharedSteps, StepPool
 from metricwatch.readers.tfevents_columns import _Column, _few_groups, _groups
 from metricwatch.readers.tfevents_scanner import Chunk
@@ -314,7 +315,7 @@ def test_a_tags_new_points_that_follow_its_kept_ones_skip_the_general_merge(live
         [scalar("loss", 5, 9.0)],  # the kept last step again
         [scalar("loss", 3, 9.0)],  # back
         [scalar("loss", 12, 1.0), scalar("loss", 11, 2.0)],  # new points not ascending
-        [scalar("loss", s, s) for s in range(12, 12 + tfevents_merged.FEW + 1)],  # many
+        [scalar("loss", s, s) for s in range(12, 12 + FEW_STEPS + 1)],  # many
     ],
 )
 def test_new_points_that_do_not_simply_follow_go_the_general_way(live, monkeypatch, records):

@@ -40,6 +40,11 @@ MAPPED_BYTES = 2**18
 #: of the golden ratio spread any number of columns evenly over an octave.
 _PHASES = count()
 _GOLDEN = 0.6180339887498949
+#: Up to this many steps (what a live run's write adds to a column) are compared and added
+#: in Python by the readers that grow columns: numpy's fixed cost a call is more than that.
+FEW_STEPS = 16
+#: Steps added to a column: an array, or a few as a list (a live run's write).
+Steps = np.ndarray | list[int]
 
 
 class GrowingColumn:

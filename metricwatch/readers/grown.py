@@ -17,7 +17,7 @@ same arrays; arrays handed out by an earlier build never change (a column is cop
 before any point it already dated is dated again).
 
 A live run's write adds a step or two to a series: a few new steps are compared, looked
-for and added in Python (FEW), where numpy's fixed costs are most of the work.
+for and added in Python (columns.FEW_STEPS), where numpy's fixed costs are most of the work.
 
 The TensorBoard reader builds with these (tfevents_tags); mlflow_run's BuildMemo takes
 its table steps from GrownUnion too, and dates epochs with its own code, which could move
@@ -32,10 +32,9 @@ from collections.abc import Hashable
 import numpy as np
 
 from metricwatch.readers.base import union_steps
-from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.columns import FEW_STEPS, GrowingColumn, Steps
 
 _VERSIONS = itertools.count(1)
-Steps = np.ndarray | list[int]  # steps: an array, or a few as a list
 
 
 def new_version() -> int:
@@ -60,14 +59,9 @@ def _view(column: np.ndarray | GrowingColumn) -> np.ndarray:
     return column if isinstance(column, np.ndarray) else column.view()
 
 
-#: Up to this many new steps (a live run's write) are compared in Python: numpy's calls
-#: cost more.
-FEW = 16
-
-
 def _equal_prefix(a: np.ndarray, b: np.ndarray) -> int:
     """How many leading elements of two arrays of one length are equal."""
-    if len(a) <= FEW:
+    if len(a) <= FEW_STEPS:
         pairs = zip(a.tolist(), b.tolist())
         return next((i for i, (x, y) in enumerate(pairs) if x != y), len(a))
     differ = np.flatnonzero(a != b)
@@ -81,8 +75,8 @@ def _holds(ascending: np.ndarray, steps: np.ndarray) -> bool:
         return True
     if not len(ascending):
         return False
-    if len(steps) <= FEW:
-        values, last = steps.tolist(), ascending[-FEW:].tolist()
+    if len(steps) <= FEW_STEPS:
+        values, last = steps.tolist(), ascending[-FEW_STEPS:].tolist()
         if min(values) >= last[0]:
             return set(values) <= set(last)
     at = np.minimum(np.searchsorted(ascending, steps), len(ascending) - 1)
@@ -207,7 +201,7 @@ def _later(union: np.ndarray, steps: np.ndarray, several: bool) -> Steps | None:
     """The steps past the union's last, once each, ascending (`several`: the steps of
     several series, one after the other); None when one before it is not in the union.
     A few (a live run's write) in Python."""
-    if len(steps) <= FEW:
+    if len(steps) <= FEW_STEPS:
         top = int(union[-1]) if len(union) else None
         values = steps.tolist()
         older = [step for step in values if top is not None and step <= top]

@@ -20,7 +20,7 @@ a copy; it goes on in a store of its own, which no other key looks at (as it kep
 before).
 
 A live run's write adds a step or two to a key: they may come as a list, and are compared
-in Python (FEW).
+in Python (columns.FEW_STEPS).
 
 A `StepPool` is a run's shared stores: a key's first steps look for one there that starts
 with them (the first key logged makes one, the keys logged with it then share it).
@@ -34,11 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.columns import FEW_STEPS, GrowingColumn, Steps
 
 _NO_STEPS = np.empty(0, dtype=np.int64)
-#: Steps added to a key: an array, or a few as a list (a live run's write, kept in Python).
-Steps = np.ndarray | list[int]
 
 
 class StepStore:
@@ -167,14 +165,10 @@ class SharedSteps:
         return store
 
 
-#: Steps compared in Python up to this many (a live run's write): numpy's calls cost more.
-FEW = 16
-
-
 def _same(held: np.ndarray, steps: Steps) -> bool:
     """Whether steps begin with `held`: their ends first (a run of many tags logged at
     other steps looks through every store for a new tag's: most differ there at once)."""
-    if len(held) <= FEW:
+    if len(held) <= FEW_STEPS:
         return held.tolist() == list(steps[: len(held)])
     if held[0] != steps[0] or held[-1] != steps[len(held) - 1]:
         return False
@@ -185,7 +179,7 @@ def _rising(before: np.ndarray, steps: Steps) -> bool:
     """Whether steps, after `before` (strictly ascending), keep rising strictly."""
     if len(before) and len(steps) and int(steps[0]) <= int(before[-1]):
         return False
-    if len(steps) <= FEW:
+    if len(steps) <= FEW_STEPS:
         few = list(steps)
         return all(a < b for a, b in pairwise(few))
     array = np.asarray(steps)

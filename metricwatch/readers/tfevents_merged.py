@@ -25,15 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from metricwatch.readers.columns import GrowingColumn
+from metricwatch.readers.columns import FEW_STEPS, GrowingColumn
 from metricwatch.readers.grown import new_version
 from metricwatch.readers.shared_steps import SharedSteps, StepPool, kept_columns
 from metricwatch.readers.tfevents_columns import _Column
 
 _Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, times, values
-#: New points of a tag up to this many (a live run's write) are taken in in Python when
-#: they simply follow the kept ones (_Merged._grew_after): numpy's calls cost more.
-FEW = 16
 
 
 def latest(steps: np.ndarray) -> np.ndarray:
@@ -173,7 +170,7 @@ class _Merged:
         last, start = parts[-1], self.sizes[-1]
         if len(parts) != len(self.parts) or last is not self.parts[-1]:
             return False
-        if not 0 < last.size - start <= FEW or not self._unchanged(parts[:-1]):
+        if not 0 < last.size - start <= FEW_STEPS or not self._unchanged(parts[:-1]):
             return False
         steps = last.steps.view()
         few = steps[start:].tolist()
