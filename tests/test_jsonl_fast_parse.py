@@ -651,19 +651,24 @@ ODD_VALUES = [
 ]  # fmt: skip
 
 
+def odd_value(line: str, rnd: random.Random, values: list[str] = ODD_VALUES) -> str:
+    """One value of the line replaced by one of `values`."""
+    parts = line.split(": ")
+    if len(parts) < 2:
+        return line
+    index = rnd.randrange(1, len(parts))
+    _, comma, tail = parts[index].partition(",")
+    parts[index] = rnd.choice(values) + comma + tail
+    return ": ".join(parts)
+
+
 def mutate(line: str, rnd: random.Random) -> str:
     """One line changed the way a real or broken writer might."""
     choice = rnd.randrange(10)
     if choice == 9:  # a run's end (detectron2's eta 0)
         return re.sub('"eta_seconds": [^,}]*', '"eta_seconds": 0.0', line, count=1)
     if choice == 0:  # a value replaced
-        parts = line.split(": ")
-        if len(parts) < 2:
-            return line
-        index = rnd.randrange(1, len(parts))
-        _, comma, tail = parts[index].partition(",")
-        parts[index] = rnd.choice(ODD_VALUES) + comma + tail
-        return ": ".join(parts)
+        return odd_value(line, rnd)
     if choice == 1:  # cut anywhere
         return line[: rnd.randrange(len(line) + 1)]
     if choice == 2:  # keys reordered or one dropped

@@ -17,12 +17,13 @@ import math
 import random
 import re
 import struct
+from functools import partial
 from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_jsonl_fast_parse import check_step_log, chunked
+from test_jsonl_fast_parse import check_step_log, chunked, odd_value
 
 from metricwatch.readers import step_log, step_log_columns
 from metricwatch.readers.json_lines import _NUMBER, MIN_SHAPED_LINES, LineRuns
@@ -129,16 +130,6 @@ def reordered(line: str, rnd: random.Random) -> str:
     return json.dumps(dict(items))
 
 
-def odd_value(line: str, rnd: random.Random) -> str:
-    parts = line.split(": ")
-    if len(parts) < 2:
-        return line
-    index = rnd.randrange(1, len(parts))
-    _, comma, tail = parts[index].partition(",")
-    parts[index] = rnd.choice(ODD_VALUES) + comma + tail
-    return ": ".join(parts)
-
-
 def unicode_key(line: str, rnd: random.Random) -> str:
     row = loads(line)
     if row is None:
@@ -155,7 +146,14 @@ def other_line(line: str, rnd: random.Random) -> str:
     return rnd.choice(["", " ", "\r", "garbage", "[1]", "{}", '{"step": null}', line + "\r"])
 
 
-CHANGES = [odd_spacing, reordered, odd_value, unicode_key, cut, other_line]
+CHANGES = [
+    odd_spacing,
+    reordered,
+    partial(odd_value, values=ODD_VALUES),
+    unicode_key,
+    cut,
+    other_line,
+]
 
 
 @st.composite

@@ -89,8 +89,9 @@ class Live:
             assert np.array_equal(array, copy, equal_nan=True), (key, name)
 
 
-@pytest.fixture
-def live(tmp_path):
+@pytest.fixture(name="live")
+def live_run(tmp_path):
+    """A run folder read by a tail; at the end, the arrays its reads handed out unchanged."""
     run = Live(tmp_path / "run")
     (tmp_path / "run").mkdir()
     yield run

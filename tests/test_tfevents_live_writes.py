@@ -22,7 +22,15 @@ import struct
 import numpy as np
 import pytest
 from test_reader_tfevents import SHAPE_SCALAR, VERSION, event, ld, record, tensor_value
-from test_tfevents_incremental import FILE_A, FILE_B, Live, SettledLive, hf_step, scalar
+from test_tfevents_incremental import (
+    FILE_A,
+    FILE_B,
+    Live,
+    SettledLive,
+    hf_step,
+    live_run,  # noqa: F401 - the `live` fixture
+    scalar,
+)
 
 from metricwatch.readers import (
     grown,
@@ -138,14 +146,6 @@ def test_random_small_writes(tmp_path, seed):
 
 
 # --- the paths, one by one ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def live(tmp_path):
-    run = Live(tmp_path / "run")
-    (tmp_path / "run").mkdir()
-    yield run
-    run.unchanged()
 
 
 def test_later_writes_are_decoded_by_the_shapes_earlier_reads_learnt(live, monkeypatch):
@@ -280,6 +280,18 @@ def test_steps_that_do_not_rise_leave_the_shared_store():
     assert second.view().tolist() == [0, 1, 2, 3, 4]
 
 
+def _general_merges(monkeypatch) -> list[int]:
+    """One entry for each time a tag's new points go the general way (_Merged._add)."""
+    general: list[int] = []
+    real = tfevents_merged._Merged._add
+    monkeypatch.setattr(
+        tfevents_merged._Merged,
+        "_add",
+        lambda self, *a, **k: general.append(1) or real(self, *a, **k),
+    )
+    return general
+
+
 def merged_of(live: Live, tag: str) -> tfevents_merged._Merged:
     return next(m for (_, t), m in live.tail.memo.tags.tags.items() if t == tag)
 
@@ -287,13 +299,7 @@ def merged_of(live: Live, tag: str) -> tfevents_merged._Merged:
 def test_a_tags_new_points_that_follow_its_kept_ones_skip_the_general_merge(live, monkeypatch):
     live.write(FILE_A, VERSION + b"".join(b"".join(hf_step(s)) for s in range(10)))
     live.check()
-    general = []
-    real = tfevents_merged._Merged._add
-    monkeypatch.setattr(
-        tfevents_merged._Merged,
-        "_add",
-        lambda self, *a, **k: general.append(1) or real(self, *a, **k),
-    )
+    general = _general_merges(monkeypatch)
     for step in range(10, 30):  # the epoch (columns of its own) and loss (the column's views)
         live.write_and_check(FILE_A, hf_step(step, every=1000))
     assert merged_of(live, "train/epoch").own is not None
@@ -322,13 +328,7 @@ def test_new_points_that_do_not_simply_follow_go_the_general_way(live, monkeypat
     live.write(FILE_A, VERSION)
     for step in range(6):
         live.write_and_check(FILE_A, [scalar("loss", step, step), scalar("epoch", step, step)])
-    general = []
-    real = tfevents_merged._Merged._add
-    monkeypatch.setattr(
-        tfevents_merged._Merged,
-        "_add",
-        lambda self, *a, **k: general.append(1) or real(self, *a, **k),
-    )
+    general = _general_merges(monkeypatch)
     live.write(FILE_A, b"".join(records))  # read at once
     live.check()
     assert general

@@ -26,6 +26,13 @@ def _spy(monkeypatch) -> list[str]:
     return replaced
 
 
+def _two_runs(tmp_path):
+    """The app on two runs of 6 epochs (of 50): the runs list shown."""
+    write_run(tmp_path / "a", 6, mtime=NOW - 5)
+    write_run(tmp_path / "b", 6, mtime=NOW - 9)
+    return fixed_app(tmp_path)
+
+
 async def _grow(app, pilot, root, name: str, epochs: int) -> None:
     write_run(root / name, epochs, mtime=NOW - 1)
     app.action_reload()
@@ -33,9 +40,7 @@ async def _grow(app, pilot, root, name: str, epochs: int) -> None:
 
 
 async def test_rows_changed_while_hidden_are_shown_as_they_are_now(tmp_path, monkeypatch):
-    write_run(tmp_path / "a", 6, mtime=NOW - 5)
-    write_run(tmp_path / "b", 6, mtime=NOW - 9)
-    app = fixed_app(tmp_path)
+    app = _two_runs(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(pilot, 2)
         assert "6/50" in _prompt(app, "a")
@@ -77,9 +82,7 @@ async def test_rows_changed_while_hidden_are_shown_as_they_are_now(tmp_path, mon
 
 
 async def test_a_run_removed_while_hidden_is_not_shown_again(tmp_path, monkeypatch):
-    write_run(tmp_path / "a", 6, mtime=NOW - 5)
-    write_run(tmp_path / "b", 6, mtime=NOW - 9)
-    app = fixed_app(tmp_path)
+    app = _two_runs(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(pilot, 2)
         await pilot.press("l")
