@@ -1,12 +1,12 @@
-"""A CSV log of plain numbers read by numpy alone: no Python string a cell.
+"""A CSV log of plain numbers read in bulk: no csv row, no cell found in Python.
 
 A logger's CSV (Lightning's CSVLogger above all) is a header and rows of numbers with
 empty cells between them: of a million-point Lightning log's six million cells, four
 million are empty. csv_table cuts the text into a string a cell and reads each number
 with float(); here the cells are found in the bytes with numpy, the empty ones
-dropped there, and the others' text read by one np.fromstring call, which converts
-each number with PyOS_string_to_double, the function float() calls: the same numbers,
-bit for bit.
+dropped there, and the others' text read in one call: decimals.from_separated (orjson),
+or, for a number JSON does not spell so, np.fromstring, which converts each number
+with PyOS_string_to_double, the function float() calls: the same numbers, bit for bit.
 
 Only text of that shape is read here; read_numeric_table answers None for anything else
 (not ASCII, quotes, padding or any whitespace but the line ends, a blank line, a last line
@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from metricwatch.readers import decimals
 from metricwatch.readers.csv_table import Column, CsvTable, detect_delimiter, unique_names
 
 #: The bytes a number's text may hold here (digits, sign, point, exponent).
@@ -105,6 +106,9 @@ def _read_rows(body: bytes, spaces: bytes, width: int) -> tuple[int, np.ndarray,
 
 def _numbers(spaced: bytes) -> np.ndarray | None:
     """The numbers of a text of numbers and spaces, or None at one that is no number."""
+    plain = decimals.from_separated(spaced)
+    if plain is not None:
+        return plain
     try:
         with warnings.catch_warnings():
             # numpy 1.x warns (2.x raises) where a cell is no number; stop there either way

@@ -3,12 +3,12 @@
 A JSON-lines writer (metricwatch's step log, detectron2's JSONWriter) repeats
 one line shape: json.dumps of one dict, the same keys in the same order, every
 value a number. LineRuns finds runs of such lines with one regular expression a
-piece of text and converts their tokens with float() straight into a numpy table,
-with no json.loads and no dict a line; any other line (other keys or order,
-strings, nulls, `-0`, a cut or blank line, bad JSON) is handed back as text, for
-the reader to decode with the json module as before. A line the pattern takes
-decodes, with the json module, to exactly those numbers, so both ways give the
-same records.
+piece of text and converts their tokens (decimals.from_strings: the numbers float()
+reads) straight into a numpy table, with no json.loads and no dict a line; any other
+line (other keys or order, strings, nulls, `-0`, a cut or blank line, bad JSON) is
+handed back as text, for the reader to decode with the json module as before. A line
+the pattern takes decodes, with the json module, to exactly those numbers, so both
+ways give the same records.
 
 Used by the JSON-lines readers alone, so it stands apart from json_text (JSON
 text as every JSON reader meets it: decoding, numbers, what a cut file holds),
@@ -27,6 +27,7 @@ from operator import itemgetter
 import numpy as np
 
 from metricwatch.model import Problem, ProblemKind
+from metricwatch.readers import decimals
 from metricwatch.readers.json_text import DECODER
 
 #: JSON whitespace inside a line (a CRLF file leaves its \r at each line's end). No
@@ -214,8 +215,11 @@ def _runs(
 
 
 def _table(rows: list[tuple[str, ...]], width: int) -> np.ndarray:
-    tokens = filter(None, chain.from_iterable(rows))  # without the empty "other line"
-    flat = np.fromiter(map(float, tokens), np.float64, len(rows) * width)
+    count = len(rows) * width
+    tokens = list(filter(None, chain.from_iterable(rows)))  # without the empty "other line"
+    flat = decimals.from_strings(tokens)
+    if flat is None:  # a NaN or Infinity token, or one out of range
+        flat = np.fromiter(map(float, tokens), np.float64, count)
     return flat.reshape(len(rows), width).T.copy()
 
 

@@ -1,6 +1,7 @@
 """An MLflow metric file's lines (`timestamp value step`) parsed to numpy columns.
 
-A file of plain lines, as MLflow writes them, is parsed by numpy in one call (`_fast_lines`);
+A file of plain lines, as MLflow writes them, is parsed in one call (`_fast_lines`: by
+decimals.from_separated, or by numpy's parser where a value is nan or inf);
 any other shape (a line of two fields, a word, a step too big for a float) line by line in
 Python, as MLflow itself would read it. mlflow_files reads the files, whole or by their new
 lines, with these.
@@ -12,6 +13,8 @@ import re
 import warnings
 
 import numpy as np
+
+from metricwatch.readers import decimals
 
 
 def cut_line(rest: bytes) -> bool:
@@ -110,12 +113,14 @@ def _numpy_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
     """_fast_lines by numpy's parser: every line checked, then parsed in one call."""
     if not body or not _three_fields(body):
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
-        except ValueError:  # a token that is no number (numpy 2 raises where 1.x warned)
-            return None
+    numbers = decimals.from_separated(body)
+    if numbers is None:  # nan, inf, or a number JSON does not spell so
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                numbers = np.fromstring(body.decode("ascii", errors="replace"), sep=" ")
+            except ValueError:  # a token that is no number (numpy 2 raises where 1.x warned)
+                return None
     if numbers.shape[0] != 3 * body.count(b"\n"):
         return None
     table = numbers.reshape(-1, 3)
