@@ -166,9 +166,11 @@ FIRST_SCREEN = r"""
 import asyncio, json, os, sys, time
 from pathlib import Path
 from metricwatch.allocator import keep_freed_memory
-from metricwatch.tui.app import create_app
+from metricwatch.cli import _import_monitor
 
 keep_freed_memory()  # as the command does at start
+_import_monitor()  # as the command imports the TUI
+from metricwatch.tui.app import create_app
 
 def hwm(pid):
     # Peak RSS (VmHWM, kB): per address space, so unlike ru_maxrss not inherited on exec.

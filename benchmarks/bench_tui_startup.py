@@ -30,6 +30,11 @@ from metricwatch.writer import MetricsDocument
 CHILD = r"""
 import asyncio, json, sys, time
 from pathlib import Path
+from metricwatch.allocator import keep_freed_memory
+from metricwatch.cli import _import_monitor
+
+keep_freed_memory()  # as the command does at start
+_import_monitor()  # as the command imports the TUI
 from metricwatch.tui.app import create_app
 
 async def main(root):

@@ -290,3 +290,29 @@ def test_demo_rejects_nonsense_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--epochs", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_monitor_import_pauses_the_collector_and_leaves_it_as_it_was(collecting):
+    import gc
+
+    import metricwatch.tui
+    import metricwatch.tui.app
+    from metricwatch import cli
+
+    seen = []
+    original = sys.modules.pop("metricwatch.tui.app")  # imported again: the pause is seen
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    (gc.enable if collecting else gc.disable)()
+    try:
+        frozen = gc.get_freeze_count()
+        run_monitor = cli._import_monitor()
+        assert gc.isenabled() is collecting
+        assert gc.get_freeze_count() > frozen
+        assert seen == []  # no collection while the TUI's modules were made
+        assert run_monitor.__module__ == "metricwatch.tui.app"
+    finally:
+        gc.callbacks.pop()
+        gc.enable()
+        gc.unfreeze()
+        sys.modules["metricwatch.tui.app"] = metricwatch.tui.app = original
