@@ -167,6 +167,28 @@ def test_orjson_errors_are_value_errors_the_parse_catches() -> None:
         decimals.orjson.loads(b"[1e400]")
 
 
+@SETTINGS
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=40),
+    st.integers(1, 7),
+    st.integers(1, 30),
+)
+def test_long_texts_read_in_pieces_give_the_numbers_of_one_read(
+    values: list[float], items: int, size: int
+) -> None:
+    words = [repr(x) for x in values]
+    text = " \n".join(words).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decimals, "PIECE_ITEMS", items)
+        patch.setattr(decimals, "PIECE_BYTES", size)
+        by_strings, by_text = from_strings(words), from_separated(text)
+        refused = from_strings([*words, "nan"]), from_separated(text + b" 1 nan")
+    assert by_strings is not None
+    assert by_text is not None
+    assert bits(by_strings) == bits(by_text) == bits(values)
+    assert refused == (None, None)  # a refusal in the last piece refuses the whole
+
+
 # --- the readers: decimals' numbers, or none, give the same runs ---------------------------
 
 
