@@ -110,7 +110,8 @@ def _plain_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
 
 
 def _numpy_lines(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """_fast_lines by numpy's parser: every line checked, then parsed in one call."""
+    """_fast_lines in bulk: every line checked, then parsed in one call (decimals, or
+    numpy's parser for what decimals refuses)."""
     if not body or not _three_fields(body):
         return None
     numbers = decimals.from_separated(body)
