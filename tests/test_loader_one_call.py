@@ -20,6 +20,7 @@ import pytest
 from metricwatch import timed_io
 from metricwatch.model import ProblemKind
 from metricwatch.sources import loader as loader_module
+from metricwatch.sources import loader_io
 from metricwatch.sources.loader import RunLoader
 from metricwatch.timed_io import Blocked, Partial, TimedCalls
 
@@ -245,3 +246,62 @@ def test_a_forgotten_log_forgets_where_its_side_files_are(run):
     loader.forget(run)  # `r`, or the run gone: nothing of it stays behind
     assert loader._sidecar_paths == {}
     assert loader.load("camels", run).meta["config"] == {"hidden_size": 85}
+
+
+def _step_log(folder: Path, steps: range) -> Path:
+    log = folder / "metrics.jsonl"
+    with open(log, "a") as handle:
+        for step in steps:
+            handle.write(f'{{"step": {step}, "loss": {1 / (step + 1)!r}}}\n')
+    return log
+
+
+def _timed_jobs(monkeypatch) -> list[str]:
+    """The names of the timed calls made from now on."""
+    names: list[str] = []
+    real = timed_io._POOL.submit
+    monkeypatch.setattr(
+        timed_io._POOL, "submit", lambda job: names.append(job.fn.__name__) or real(job)
+    )
+    return names
+
+
+@pytest.mark.parametrize("epochs_file", [False, True])
+def test_a_live_step_log_asks_once_a_write_for_its_epochs_file(tmp_path, monkeypatch, epochs_file):
+    # The step log's companion (metrics.json) is absent, or there and unchanged: one stat
+    # answers either; it was asked for twice a write (the head, then the whole file).
+    if epochs_file:
+        epochs = '{"epochs": [{"epoch": 1, "step": 50, "val_loss": 0.5}]}'
+        (tmp_path / "metrics.json").write_text(epochs)
+    log = _step_log(tmp_path, range(1, 101))
+    loader = RunLoader()
+    first = loader.load("steps", log)
+    names = _timed_jobs(monkeypatch)
+    for write in range(3):
+        _step_log(tmp_path, range(101 + write, 102 + write))
+        loaded = loader.load("steps", log)
+        assert loaded.last_step == 101 + write
+        assert loaded.keys == first.keys
+        assert not loaded.problems
+    assert names == ["_fetch_appended", "_head_of"] * 3
+
+
+def test_the_head_of_an_unchanged_file_is_not_read_again(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{"epochs": []}')
+    stat, head, error = loader_io._head_of(path, None)
+    assert (head, error) == (b'{"epochs": []}', None)
+    assert loader_io._head_of(path, loader_io._stamp_of(stat)) == (stat, b"", None)
+    gone, head, error = loader_io._head_of(tmp_path / "absent.json", None)
+    assert (gone, head) == (None, b"")
+    assert isinstance(error, FileNotFoundError)
+
+
+def test_an_epochs_file_that_cannot_be_stated_is_said_so_on_the_step_log_run(tmp_path):
+    log = _step_log(tmp_path, range(1, 101))
+    (tmp_path / "metrics.json").symlink_to(tmp_path / "metrics.json")  # a loop: ELOOP
+    loaded = RunLoader().load("steps", log)
+    assert loaded.last_step == 100
+    assert [str(problem) for problem in loaded.problems] == [
+        "cannot read metrics.json: Too many levels of symbolic links"
+    ]

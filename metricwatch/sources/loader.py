@@ -148,7 +148,7 @@ class RunLoader:
             read = self._read_appended(path, log, cached[0])
             if read is not None:
                 return read
-        pieces = self._read_in_pieces(path, cached[0] if cached else None)
+        pieces = self._read_in_pieces(path, cached)
         if pieces is not None:
             return pieces
         try:
@@ -156,12 +156,7 @@ class RunLoader:
         except Blocked as blocked:
             return _failed(ProblemKind.UNREADABLE, _blocked_message(path, blocked)), None
         if stat is None:
-            if isinstance(error, FileNotFoundError):
-                self._drop(path)
-                return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
-            return _failed(
-                ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"
-            ), None
+            return self._no_stat(path, error)
         if not S_ISREG(stat.st_mode):
             # A FIFO would block open() forever and /dev/zero would fill memory.
             message = f"{path.name} is not a regular file (a pipe, device or socket): not read"
@@ -190,20 +185,34 @@ class RunLoader:
         self._cache[path] = (stamp, result)
         return result, stat.st_mtime
 
+    def _no_stat(self, path: Path, error: OSError | None) -> tuple[ParseResult, None]:
+        """The read of a file that cannot be stat'ed: gone, or unreadable."""
+        if isinstance(error, FileNotFoundError):
+            self._drop(path)
+            return _failed(ProblemKind.MISSING, f"{path.name} is gone (deleted or moved)"), None
+        return _failed(ProblemKind.UNREADABLE, f"cannot read {path.name}: {_reason(error)}"), None
+
     def _read_in_pieces(
-        self, path: Path, known: _Stamp | None
+        self, path: Path, cached: tuple[_Stamp, ParseResult] | None
     ) -> tuple[ParseResult, float | None] | None:
         """A big appended log read from disk CHUNK_BYTES at a time: the file's bytes are never
-        all in memory, nor the Python objects of a parse of them. None: read it whole (not
-        such a log, unchanged, small, or it cannot be read so)."""
+        all in memory, nor the Python objects of a parse of them. A file gone or unchanged
+        since `cached` is answered from this stat too (a live step log's absent metrics.json
+        was asked for twice a write). None: read it whole (not such a log, small, or it
+        cannot be read so)."""
         if not any(fmt.appends is not None and fmt.may_hold(path.name) for fmt in FORMATS):
             return None
         try:
-            stat, head = self._io.call(path, _head_of, path)
+            known = cached[0] if cached is not None else None
+            stat, head, error = self._io.call(path, _head_of, path, known)
         except Blocked:
             return None  # the whole read meets the same deadline and says so
-        if stat is None or not S_ISREG(stat.st_mode) or _stamp_of(stat) == known:
+        if stat is None:
+            return self._no_stat(path, error)
+        if not S_ISREG(stat.st_mode) or error is not None:
             return None
+        if cached is not None and _stamp_of(stat) == known:
+            return cached[1], stat.st_mtime
         if not CHUNK_BYTES < stat.st_size <= MAX_FILE_BYTES:
             return None
         fmt = claim(path.name, head)

@@ -47,16 +47,22 @@ def _fetch(
         return stat, None, error
 
 
-def _head_of(path: Path) -> tuple[os.stat_result | None, bytes]:
-    """stat, and the first bytes a format is told by (none for what is not a file)."""
+def _head_of(
+    path: Path, known: _Stamp | None
+) -> tuple[os.stat_result | None, bytes, OSError | None]:
+    """stat, and the first bytes a format is told by (none for what is not a file or is
+    unchanged since `known`); the error of the stat, or of the read after it."""
     try:
         stat = path.stat()
-        if not S_ISREG(stat.st_mode):
-            return stat, b""
+    except OSError as error:
+        return None, b"", error
+    if not S_ISREG(stat.st_mode) or _stamp_of(stat) == known:
+        return stat, b"", None
+    try:
         with open(path, "rb") as handle:
-            return stat, handle.read(HEAD_BYTES)
-    except OSError:
-        return None, b""
+            return stat, handle.read(HEAD_BYTES), None
+    except OSError as error:
+        return stat, b"", error
 
 
 def _read_at(path: Path, inode: int, offset: int, size: int) -> bytes | None:
