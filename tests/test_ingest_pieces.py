@@ -88,3 +88,30 @@ def test_a_big_event_file_is_read_here_and_then_by_its_new_records(tmp_path):
         assert ingest._child is None  # no parser process started at all
     finally:
         ingest.close()
+
+
+def test_a_run_read_by_its_tail_is_not_stated_for_its_size_at_every_write(tmp_path):
+    # A tail's run (TensorBoard, MLflow) is read here by its new bytes whatever its size:
+    # asking the size (a timed call) at every write told nothing.
+    import shutil
+    from pathlib import Path
+
+    from metricwatch.sources.discovery import discover_runs
+
+    corpus = Path(__file__).parent / "corpus"
+    shutil.copytree(corpus / "tfevents/generated/torch_summarywriter/run_a", tmp_path / "tb")
+    shutil.copytree(corpus / "mlflow/generated/mlflow_client_filestore", tmp_path / "ml")
+    found = {run.metrics_path: run.name for run in discover_runs(tmp_path)}
+    ingest = Ingest()
+    sized: list[Path] = []
+    original = ingest._loader.size
+    ingest._loader.size = lambda path: sized.append(path) or original(path)
+    try:
+        formats = {ingest.load(name, path).format for path, name in found.items()}
+        for path, name in found.items():
+            ingest.load(name, path)
+        assert formats == {"tfevents", "mlflow"}
+        assert sized == []
+        assert not ingest._in_child
+    finally:
+        ingest.close()

@@ -45,7 +45,7 @@ from typing import IO, Any
 from metricwatch.allocator import keep_freed_memory
 from metricwatch.model import ProblemKind, Run
 from metricwatch.pacing import Pacer
-from metricwatch.readers import DAMAGE_KINDS
+from metricwatch.readers import DAMAGE_KINDS, tail_format
 from metricwatch.run_parts import expand
 from metricwatch.sources.discovery import claims_file
 from metricwatch.sources.loader import RunLoader, keep_last_good
@@ -103,7 +103,7 @@ class Ingest:
         # file -> its last analysed state and the pacing of its analyses (see _state)
         self._analysed: dict[Path, tuple[RunState, Pacer]] = {}
         self._analysis_due: set[Path] = set()  # files with a re-read asked for, to analyse
-        self._pieces: set[Path] = set()  # big logs known to be read in pieces, here
+        self._pieces: set[Path] = set()  # runs known to be read in pieces here (no size asked)
         self._lock = threading.Lock()
         self._path_locks: dict[Path, threading.Lock] = {}
         self._child: _Child | None = None
@@ -156,6 +156,12 @@ class Ingest:
         """
         with self._lock:
             in_pieces = metrics_path in self._pieces  # known: no stat to ask its size
+        if not in_pieces and tail_format(metrics_path.name) is not None:
+            # a directory read by its tail (TensorBoard, MLflow): never big as a file, and
+            # read by its new bytes here, as the loader decides from the name alone
+            with self._lock:
+                self._pieces.add(metrics_path)
+            in_pieces = True
         if (
             not in_pieces
             and self._loader.size(metrics_path) >= self.big_file_bytes
