@@ -202,8 +202,8 @@ class RunLoader:
         cannot be read so)."""
         if not any(fmt.appends is not None and fmt.may_hold(path.name) for fmt in FORMATS):
             return None
+        known = cached[0] if cached is not None else None
         try:
-            known = cached[0] if cached is not None else None
             stat, head, error = self._io.call(path, _head_of, path, known)
         except Blocked:
             return None  # the whole read meets the same deadline and says so

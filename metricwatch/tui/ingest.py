@@ -157,8 +157,8 @@ class Ingest:
         with self._lock:
             in_pieces = metrics_path in self._pieces  # known: no stat to ask its size
         if not in_pieces and tail_format(metrics_path.name) is not None:
-            # a directory read by its tail (TensorBoard, MLflow): never big as a file, and
-            # read by its new bytes here, as the loader decides from the name alone
+            # a run read by its tail (TensorBoard's event files, an MLflow run): read here by
+            # its new bytes whatever its size, as the loader decides from the name alone
             with self._lock:
                 self._pieces.add(metrics_path)
             in_pieces = True
