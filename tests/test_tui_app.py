@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import threading
 import time
 
 import pytest
@@ -167,6 +168,23 @@ async def test_markup_in_names_is_shown_literally(tmp_path):
     async with app.run_test(size=WIDE) as pilot:
         await wait_loaded(pilot, 1)
         assert "[bold]x[/bold]" in header(app)
+
+
+async def test_the_waiting_text_shows_however_late_the_scan_is_marked_done(tmp_path):
+    # The watch thread posted the scan's end, then marked the scan done: when the UI
+    # handled the message in between, it found the scan not done and the waiting text
+    # never showed. A slow set() makes that order certain.
+    class SlowEvent(threading.Event):
+        def set(self) -> None:
+            time.sleep(0.2)
+            super().set()
+
+    app = create_app(tmp_path, poll_interval=None)
+    app.scan_done = SlowEvent()
+    async with app.run_test(size=WIDE) as pilot:
+        waiting = app.query_one("#waiting")
+        await wait_for(pilot, lambda: waiting.display)
+        assert app.scan_done.is_set()
 
 
 async def test_empty_directory_waits_then_picks_up_a_run(tmp_path):

@@ -54,7 +54,11 @@ async def test_a_root_that_does_not_exist_yet_is_waited_for_on_screen(tmp_path, 
     app = create_app(root)
     async with app.run_test(size=WIDE) as pilot:
         waiting = app.query_one("#waiting")
-        await wait_for(pilot, lambda: waiting.display)
+        await wait_for(pilot, app.scan_done.is_set)
+        # The scan's end was handled with the scan done: the app sets it as it handles it.
+        # (The watch thread set it after posting, and the handler could run first: then
+        # the waiting text never showed.)
+        assert waiting.display
         assert str(waiting.render()).startswith("waiting for runs/ to appear")
         write_run(root / "exp1", 2)
         await wait_for(pilot, lambda: "exp1" in app.states)

@@ -366,6 +366,9 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
     @_while_running
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.scan_shown = True  # every RunsLoaded of the scan came before this message
+        # Set here, not by the watch thread after posting: this handler could run first
+        # and find the scan not done, and the empty folder's "waiting" never showed.
+        self.scan_done.set()
         self._update_placeholder()
         # Everything built so far (widgets, the runs read) lives as long as the app: moving
         # it out of the collector's sight keeps full collections short during live updates.

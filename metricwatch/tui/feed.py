@@ -125,7 +125,6 @@ class RunFeed:
         errors: list[BaseException] = []
         if not self.local:  # servers only: no PATH to search
             self.post_message(ScanFinished())
-            self.scan_done.set()
             return
 
         def run() -> None:
@@ -165,8 +164,7 @@ class RunFeed:
                 self.post_message(RunsRemoved(removed))
         if batch:
             self.post_message(RunsLoaded(batch))
-        self.post_message(ScanFinished())
-        self.scan_done.set()
+        self.post_message(ScanFinished())  # the app sets scan_done as it handles it
         if not self.watching:
             return
         # The watcher recovers from its own errors (renewed watch, polling what it cannot
