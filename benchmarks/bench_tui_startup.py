@@ -50,7 +50,7 @@ async def main(root):
             if app.selected and slots and all(s._drawn is not None for s in slots):
                 first = time.time()
         while not app.scan_done.is_set():
-            await pilot.pause(0.01)
+            await asyncio.sleep(0.01)  # not pilot.pause: see above
         await pilot.pause(0.05)
         loaded = time.time()
         count = len(app.run_list.names)
