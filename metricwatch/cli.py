@@ -338,7 +338,8 @@ def _import_monitor() -> Any:
 
 def _demo_command(args: argparse.Namespace) -> int:
     from metricwatch.simulate import demo_run_dirs, run_demo_writer
-    from metricwatch.tui.app import run_monitor
+
+    run_monitor = _import_monitor()
 
     root = args.directory or Path(tempfile.mkdtemp(prefix="metricwatch-demo-"))
     try:

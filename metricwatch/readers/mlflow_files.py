@@ -222,10 +222,9 @@ class MetricFileTail:
         self.stamp = stamp_of(stat)
 
     def _read_fast(self, handle: BinaryIO, columns: _KeyColumns, pending: int) -> bool:
-        """The new lines added piece by piece (see read_into); False at the first piece
-        that is not all lines of three fields (offset and columns then left to roll back)."""
-        if pending <= READ_BYTES:  # (read_into does not ask)
-            return False  # one piece: read_into's single parse is the same and no slower
+        """The new lines added piece by piece (see read_into; asked only for more than one
+        piece); False at the first piece that is not all lines of three fields (offset and
+        columns then left to roll back)."""
         carry, first = b"", True
         while True:
             block = handle.read(READ_BYTES)

@@ -155,9 +155,9 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
         self._selected_lock = threading.Lock()
         self._wanted: str | None = None
         self._columns_pending: tuple[str, int] | None = None  # (name, version) being built
+        #: The first scan's runs are all in `states` (its last message handled on the UI),
+        #: or the watch failed (there will be no more).
         self.scan_done = threading.Event()
-        #: The first scan's runs are all in `states` (its last message handled on the UI).
-        self.scan_shown = False
         self.single_run = is_single_run(root)
         self._stop = threading.Event()
         self._watch_over = threading.Event()  # the watch thread ended, or the app stops
@@ -365,9 +365,9 @@ class MetricwatchApp(FollowAndRemember, ViewKeys, RunFeed, App[int]):
 
     @_while_running
     def on_scan_finished(self, message: ScanFinished) -> None:
-        self.scan_shown = True  # every RunsLoaded of the scan came before this message
-        # Set here, not by the watch thread after posting: this handler could run first
-        # and find the scan not done, and the empty folder's "waiting" never showed.
+        # Every RunsLoaded of the scan came before this message. Set here, not by the watch
+        # thread after posting: this handler could run first and find the scan not done,
+        # and the empty folder's "waiting" never showed.
         self.scan_done.set()
         self._update_placeholder()
         # Everything built so far (widgets, the runs read) lives as long as the app: moving

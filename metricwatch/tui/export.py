@@ -61,7 +61,7 @@ def take_snapshot(
     async def pilot_run(pilot) -> None:
         deadline = time.monotonic() + SNAPSHOT_TIMEOUT_S
         # Every run of the first scan is in app.states once its last message is handled.
-        while not app.scan_shown:
+        while not app.scan_done.is_set():
             if time.monotonic() > deadline:
                 break
             await pilot.pause(0.02)
