@@ -251,6 +251,7 @@ class RunTree(RunRoutes):
         self._learn(found)
         updates: list[RunUpdate] = []
         if full:
+            self._forget_dead_watches(found.dirs)
             self.dirs = Tracked(found.dirs)
             updates = self._missed_by(found)
         else:
@@ -268,6 +269,15 @@ class RunTree(RunRoutes):
                 self._stamps[path] = stamp
             updates.extend(update)
         return updates
+
+    def _forget_dead_watches(self, searched: dict[Path, DirId]) -> None:
+        """The open watch's directories that a search from PATH no longer finds and that are
+        gone or replaced: their watch went with them. Without this, a directory made again
+        with the same inode number (common just after a delete) looks watched while its
+        events go nowhere, and a run written into it never shows."""
+        for directory, ident in list(self._watched.items()):
+            if directory not in searched and dir_id(directory) != ident:
+                del self._watched[directory]
 
     def _file_update(self, metrics_path: Path, present: bool) -> list[RunUpdate]:
         name = self.known.get(metrics_path)

@@ -147,6 +147,30 @@ def test_a_root_replaced_within_one_batch_is_watched_anew(tmp_path):
         events.until(CHANGED, "a")
 
 
+def test_a_run_deleted_before_its_catch_up_is_watched_anew_when_made_again(tmp_path):
+    """A run's folder watched, then deleted before the catch-up that follows the new watch:
+    the search drops it, and its watch with it. Kept, a folder made again there with the
+    same inode number (usual right after a delete) would look watched, and a run written
+    into it would never show."""
+    write_run(tmp_path / "a", 2)
+    c = tmp_path / "c"
+    w = RunWatcher(tmp_path, WatchMode(False))
+    w.initial()
+    w._open().close()
+    write_run(c, 1)
+    assert [(u.kind, u.name) for u in w.classify([("added", str(c))])] == [(APPEARED, "c")]
+    assert w._needs_new_watch()
+    w._open().close()
+    assert w._watched == w.dirs and c in w._watched
+    shutil.rmtree(c)
+    assert [(u.kind, u.name) for u in w.poll_once(rescan=True)] == [(GONE, "c")]
+    assert c not in w.dirs and c not in w._watched
+    assert w._watched == w.dirs  # the folders still there keep their watch
+    c.mkdir()  # made again, its file not written yet
+    assert w.classify([("added", str(c)), ("deleted", str(c))]) == []
+    assert c in w.dirs and w._needs_new_watch()
+
+
 def test_a_root_that_does_not_exist_yet_is_waited_for(tmp_path):
     root = tmp_path / "later" / "runs"
     modes: list[tuple[str, str]] = []
