@@ -85,7 +85,7 @@ async def test_a_write_that_moves_a_long_run_by_less_than_a_dot_waits_the_unseen
         current = app.states["resnet-healthy"]
         long = _at(current, last_step=512_000)
         app.post_message(RunsLoaded([long]))  # a step run now: drawn at once (other extent)
-        await wait_for(pilot, lambda: app.view._drawn_extents == {"resnet-healthy": 512_000.0})
+        await _all_drawn(pilot, 512_000.0)
         pacer = app.view.pacer
         pacer.share, pacer.unseen = 1.0, 30.0  # any redraw is paid for at once, but
         pacer.begin(time.monotonic(), 0.0)
@@ -99,6 +99,50 @@ async def test_a_write_that_moves_a_long_run_by_less_than_a_dot_waits_the_unseen
         app.post_message(RunsLoaded([visible]))
         await wait_for(pilot, lambda: app.view.shown_charts[0] is not drawn)
         assert app.view._drawn_extents == {"resnet-healthy": 514_010.0}
+
+
+async def test_a_visible_write_brings_forward_the_unseen_wait_of_a_smaller_one(tmp_path):
+    """A redraw left waiting the unseen wait is brought forward by a write that moves the
+    run by a column of dots: it waits only for the last redraw to be paid for."""
+    async with _monitor(tmp_path) as (app, pilot):
+        long = _at(app.states["resnet-healthy"], last_step=512_000)
+        app.post_message(RunsLoaded([long]))
+        await _all_drawn(pilot, 512_000.0)
+        pacer = app.view.pacer
+        pacer.share, pacer.unseen = 1.0, 30.0
+        pacer.begin(time.monotonic(), 1.5)  # the last redraw is paid for 1.5 s from now
+        drawn = app.view.shown_charts[0]
+        small = _at(long, last_step=513_999)
+        app.post_message(RunsLoaded([small]))
+        await _shown(pilot, small)
+        unseen_due = app.view._redraw_at
+        assert unseen_due - time.monotonic() > 29.0
+        visible = _at(small, last_step=514_010)
+        posted = time.monotonic()
+        app.post_message(RunsLoaded([visible]))
+        await _shown(pilot, visible)
+        assert posted < app.view._redraw_at < posted + 1.5  # brought forward
+        assert app.view.shown_charts[0] is drawn  # not drawn yet: it waits for the pace
+        await wait_for(pilot, lambda: app.view.shown_charts[0] is not drawn)
+        assert app.view._drawn_extents == {"resnet-healthy": 514_010.0}
+        latest = _at(visible, last_step=514_011)  # a smaller write: no later than that one
+        app.post_message(RunsLoaded([latest]))
+        await _shown(pilot, latest)
+        assert app.view._redraw_at - time.monotonic() > 29.0  # drawn since: its own wait
+
+
+async def _all_drawn(pilot, extent: float) -> None:
+    """The charts of a run at this extent are on screen and their cost counted (the pacer is
+    left alone after this)."""
+    view = pilot.app.view
+    await wait_for(
+        pilot,
+        lambda: (
+            view._drawn_extents == {"resnet-healthy": extent}
+            and view._counting is None
+            and not view._staging
+        ),
+    )
 
 
 def test_a_runs_extent_is_its_last_step_or_its_epochs(tmp_path):

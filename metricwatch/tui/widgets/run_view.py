@@ -108,6 +108,7 @@ class RunView(BackgroundOnly, Vertical):
         #: Live data redraws the charts within a share of a core (see metricwatch.pacing).
         self.pacer = Pacer()
         self._redraw_timer: Timer | None = None
+        self._redraw_at = 0.0  # when the waiting redraw is due (time.monotonic)
         for slot in self.slots:
             slot.cost_sink = self.pacer.add
         #: The keys' choices (smoothing, log y, outliers, zoom, x axis); set by the app.
@@ -182,13 +183,13 @@ class RunView(BackgroundOnly, Vertical):
         findings = state.all_findings(now)
         key = self._charts_key(state)
         if key != self._charts_version and _only_newer(key, self._charts_version):
-            wait = self.pacer.wait(time.monotonic(), self._growth(state))
+            clock = time.monotonic()
+            wait = self.pacer.wait(clock, self._growth(state))
             if wait > 0 and _kinds(findings) == _kinds(self.findings.findings):
                 # Live data: the header has it; the charts, the summary and the findings
                 # follow when the last redraw is paid for (a finding that appears or goes
                 # away, or changes severity, is news: drawn at once with the rest).
-                if self._redraw_timer is None:
-                    self._redraw_timer = self.set_timer(wait, self._redraw_due)
+                self._redraw_later(clock, wait)
                 return
         self._show_details(state, findings)
         self._update_charts(state, key)
@@ -223,11 +224,23 @@ class RunView(BackgroundOnly, Vertical):
         if state is not None and self.is_attached:
             wait = self.pacer.wait(time.monotonic(), self._growth(state)) if stagger else 0.0
             if wait > 0:  # the last redraw cost more than when this one was set: wait more
-                self._redraw_timer = self.set_timer(wait, self._redraw_due)
+                self._redraw_later(time.monotonic(), wait)
                 return
             with self.app.batch_update():
                 self._show_details(state, state.all_findings(self._now))
                 self._update_charts(state, self._charts_key(state), stagger=stagger)
+
+    def _redraw_later(self, clock: float, wait: float) -> None:
+        """The redraw due `wait` seconds after `clock`, unless one is due sooner. A redraw
+        already waiting longer is brought forward: data that grew by a column of dots waits
+        for the last redraw to be paid for, not for the unseen wait a smaller write set."""
+        due = clock + wait
+        if self._redraw_timer is not None:
+            if self._redraw_at <= due:
+                return
+            self._redraw_timer.stop()
+        self._redraw_timer = self.set_timer(wait, self._redraw_due)
+        self._redraw_at = due
 
     def _update_charts(self, state: RunState, key: ChartsKey, *, stagger: bool = False) -> None:
         if self._redraw_timer is not None:
