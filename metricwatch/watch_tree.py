@@ -271,13 +271,13 @@ class RunTree(RunRoutes):
         return updates
 
     def _forget_dead_watches(self, searched: dict[Path, DirId]) -> None:
-        """The open watch's directories that a search from PATH no longer finds and that are
-        gone or replaced: their watch went with them. Without this, a directory made again
-        with the same inode number (common just after a delete) looks watched while its
-        events go nowhere, and a run written into it never shows."""
-        for directory, ident in list(self._watched.items()):
-            if directory not in searched and dir_id(directory) != ident:
-                del self._watched[directory]
+        """The open watch's directories that a search from PATH no longer finds are taken as
+        unwatched: most are gone, and their watch with them. Kept, a directory made again
+        with the same inode number (common just after a delete) would look watched while
+        its events go nowhere, and a run written into it would never show. (One still
+        there costs, if it is searched again, a new watch; and no stat that could hang.)"""
+        for directory in [d for d in self._watched if d not in searched]:
+            del self._watched[directory]
 
     def _file_update(self, metrics_path: Path, present: bool) -> list[RunUpdate]:
         name = self.known.get(metrics_path)
