@@ -89,6 +89,28 @@ def test_live_monitor_in_a_real_terminal(tmp_path):
         tmux.close()
 
 
+def test_a_long_runs_header_follows_its_writes_alone_in_a_real_terminal(tmp_path):
+    """One long run: a write grows it by less than a column of dots, so its charts wait
+    and only the header's line changes, written straight to the terminal (paint_now)."""
+    run = write_run(tmp_path / "long-run", 600, total=None)
+    env = f"env -u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(REPO))}"
+    command = f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m metricwatch "
+    tmux = Tmux(command + shlex.quote(str(tmp_path / "long-run")))
+    try:
+        first = tmux.wait_for("epoch 600", timeout=15)
+        header_row = next(i for i, line in enumerate(first.splitlines()) if "epoch 600" in line)
+        for epoch in (601, 602, 603):
+            run.put(epoch_record(epoch))
+            run.write()
+            screen = tmux.wait_for(f"epoch {epoch}")
+            rows = screen.splitlines()
+            assert f"epoch {epoch}" in rows[header_row]  # in its place, the line whole
+            assert rows[header_row].lstrip().startswith(first.splitlines()[header_row].lstrip()[:8])
+        tmux.keys("q")
+    finally:
+        tmux.close()
+
+
 def test_marking_two_runs_shows_both_in_a_legend_and_s_smooths(tmp_path):
     now = time.time()
     write_run(tmp_path / "alpha-run", 6, mtime=now)

@@ -22,6 +22,7 @@ from metricwatch.metrics import format_duration
 from metricwatch.safetext import printable, shorten_middle
 from metricwatch.tui.state import RunState, format_ago
 from metricwatch.tui.widgets.line_styles import LineFrame, LineStyles
+from metricwatch.tui.widgets.paint_now import paint_or_refresh
 
 #: Cells of the run name kept, shortened in the middle, before the ETA, the last write
 #: and the status word are left out to make room (run position and watch mode go first).
@@ -270,7 +271,9 @@ class RunHeader(Static):
         self._pieces, self._text = (pieces, room), None
         self._fast = self._fast_strip()
         if self._fast is not None:
-            self.refresh()  # drawn by render_line from the styles learned
+            # Drawn from the styles learned, and written at once (paint_now) when Textual
+            # would draw just that; else in Textual's next frame.
+            paint_or_refresh(self, self._frame_lines)
         else:
             self.update(self._line_text(), layout=False)  # one line whatever it says
 
@@ -287,16 +290,19 @@ class RunHeader(Static):
     def render_lines(self, crop: Region) -> list[Strip]:
         """The fast line in the frame LineFrame learned for this look, size and crop; else
         Textual's lines (which render_line below is asked for), and the frame learned."""
-        strip = self._fast_line()
-        if strip is not None:
-            lines = self._frame.lines(self._frame_key(crop), strip)
-            if lines is not None:
-                return lines
+        lines = self._frame_lines(crop)
+        if lines is not None:
+            return lines
         lines = super().render_lines(crop)
         strip = self._fast_line()
         if strip is not None:
             self._frame.learn(self._frame_key(crop), self, crop, strip, lines)
         return lines
+
+    def _frame_lines(self, crop: Region) -> list[Strip] | None:
+        """The fast line in its learned frame, if both are there for this look and crop."""
+        strip = self._fast_line()
+        return None if strip is None else self._frame.lines(self._frame_key(crop), strip)
 
     def _fast_line(self) -> Strip | None:
         """The line made by LineStyles, if it is for the look the header has now."""
