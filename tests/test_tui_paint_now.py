@@ -4,6 +4,7 @@ is refreshed as before."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from textual.strip import Strip
@@ -38,6 +39,18 @@ def _newer(state, step_gain: int = 1):
         version=state.version + 1,
         summary=replace(state.summary, epochs=state.summary.epochs + step_gain),
     )
+
+
+@asynccontextmanager
+async def _ready(tmp_path, size=(120, 40)):
+    """The monitor on the sample runs, a first write shown and the header's line ready to
+    be written at once: (app, pilot, header)."""
+    app = fixed_app(copy_fixtures(tmp_path))
+    async with app.run_test(size=size) as pilot:
+        await wait_loaded(pilot, 2)
+        await _live(pilot)
+        await _header_ready(pilot)
+        yield app, pilot, app.view.header
 
 
 async def _header_ready(pilot) -> None:
@@ -80,12 +93,7 @@ async def test_the_update_is_the_row_textual_draws_at_each_size_and_offset(tmp_p
 
 
 async def test_the_header_next_to_the_runs_list_is_placed_where_textual_draws_it(tmp_path):
-    app = fixed_app(copy_fixtures(tmp_path))
-    async with app.run_test(size=(140, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        await _live(pilot)
-        await _header_ready(pilot)
-        header = app.view.header
+    async with _ready(tmp_path, (140, 40)) as (app, _, header):
         region = app.screen._compositor.visible_widgets[header][0]
         assert region.x > 1  # beside the list: an x offset other than 0 and 1
         update = layout_update(header, header._frame_lines)
@@ -94,12 +102,7 @@ async def test_the_header_next_to_the_runs_list_is_placed_where_textual_draws_it
 
 
 async def test_anything_drawn_over_the_header_leaves_it_to_textual(tmp_path):
-    app = fixed_app(copy_fixtures(tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        await _live(pilot)
-        await _header_ready(pilot)
-        header = app.view.header
+    async with _ready(tmp_path) as (app, pilot, header):
         region = header.region
         cover = Static("over the header")
         cover.styles.overlay = "screen"
@@ -120,12 +123,7 @@ async def test_anything_drawn_over_the_header_leaves_it_to_textual(tmp_path):
 
 
 async def test_a_screen_over_the_main_one_leaves_the_header_to_textual(tmp_path):
-    app = fixed_app(copy_fixtures(tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        await _live(pilot)
-        await _header_ready(pilot)
-        header = app.view.header
+    async with _ready(tmp_path) as (app, pilot, header):
         await pilot.press("question_mark")  # the help screen
         await wait_for(pilot, lambda: app.screen is not header.screen)
         assert layout_update(header, header._frame_lines) is None
@@ -135,12 +133,7 @@ async def test_a_screen_over_the_main_one_leaves_the_header_to_textual(tmp_path)
 
 
 async def test_lines_the_caller_cannot_give_leave_the_header_to_textual(tmp_path):
-    app = fixed_app(copy_fixtures(tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        await _live(pilot)
-        await _header_ready(pilot)
-        header = app.view.header
+    async with _ready(tmp_path) as (_, _pilot, header):
         asked = []
         assert layout_update(header, lambda crop: asked.append(crop)) is None  # None: no lines
         assert asked == [header.region.reset_offset]  # asked for its whole region
@@ -150,12 +143,7 @@ async def test_lines_the_caller_cannot_give_leave_the_header_to_textual(tmp_path
 async def test_written_through_textuals_display_and_not_refreshed(tmp_path, monkeypatch):
     """With a terminal to write to, a write's new line goes out at once and the header is not
     left to the next frame; in a batched update, or headless, it is refreshed as before."""
-    app = fixed_app(copy_fixtures(tmp_path))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot, 2)
-        await _live(pilot)
-        await _header_ready(pilot)
-        header = app.view.header
+    async with _ready(tmp_path) as (app, pilot, header):
         assert not can_write(header)  # headless: nothing would reach a terminal
         monkeypatch.setattr(MetricwatchApp, "is_headless", property(lambda self: False))
         assert can_write(header)
