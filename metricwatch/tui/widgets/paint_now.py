@@ -24,6 +24,7 @@ draws the lines as they are now.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +91,9 @@ def paint_or_refresh(widget: Widget, lines_for: LinesFor) -> None:
     app shows a write's changes in one), else refreshed as usual."""
     app = widget.app
     if getattr(app, "_batch_count", 0) and not app.is_headless:
-        app.call_next(_paint_or_refresh, widget, lines_for)  # once the handler is done
+        # Once the handler is done: a plain callback of the event loop (Textual's call_next
+        # works out the callback's signature again at every call, which cost more here).
+        asyncio.get_running_loop().call_soon(_paint_or_refresh, widget, lines_for)
     else:
         _paint_or_refresh(widget, lines_for)
 
