@@ -3,11 +3,11 @@
 A live run changes one line at each write: the header's step. Refreshed the
 usual way, that line costs a whole frame: Textual's idle pass, the screen's
 update timer, the compositor cutting every widget over the changed row into
-chops, and the frame written. A minimal Textual app that only refreshes a
-one-line widget ten times a second uses about 2.1 % of a core's UI thread
-here for that (benchmarks/bench_textual_floor.py), as much as the rest of
-the monitor's UI thread put together. The line written at once, as Textual's
-compositor would have drawn it, costs about a tenth of that.
+chops, and the frame written. A minimal Textual app that gets a message and
+refreshes a one-line widget ten times a second uses about 2.1 % of a core
+for its UI thread (benchmarks/bench_textual_floor.py); with the line written
+at once instead, as Textual's compositor would have drawn it, 1.0 %. In the
+monitor that frame was about a third of the UI thread's time at each write.
 
 It is written through Textual's own path (`App._display`: the same writer
 thread and synchronised update, the cursor put back where Textual keeps it),
@@ -16,8 +16,8 @@ screen (no modal screen over it), whole on screen, nothing drawn over it (a
 tooltip, a toast), no batched update under way, a real terminal that is not
 inline, and the caller's lines ready without Textual's line cache. A change
 made inside a batched update (the app shows each write in one) is written as
-soon as the handler that batched it returns, before any frame. Otherwise, or
-with a Textual that lacks what is used here, the widget is refreshed as usual.
+soon as the handler that batched it returns. Otherwise, or with a Textual
+that lacks what is used here, the widget is refreshed as usual.
 Textual's line cache of the widget is marked stale, so that any later frame
 draws the lines as they are now.
 """
