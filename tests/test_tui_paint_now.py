@@ -122,6 +122,30 @@ async def test_anything_drawn_over_the_header_leaves_it_to_textual(tmp_path):
         await _header_ready(pilot)
 
 
+async def test_a_header_cut_by_its_container_leaves_it_to_textual(tmp_path):
+    """Only a header whole on screen is written: a cut one is the compositor's to crop."""
+    async with _ready(tmp_path) as (app, _pilot, header):
+        compositor = app.screen._compositor
+        visible = compositor.visible_widgets
+        region, clip = visible[header]
+        assert clip.contains_region(region)
+        cut = region.crop_size((region.width - 1, region.height))  # its last cell hidden
+        compositor._visible_widgets = {**visible, header: (region, cut)}
+        assert layout_update(header, header._frame_lines) is None
+        compositor._visible_widgets = {**visible, header: (region, region)}  # exactly whole
+        assert layout_update(header, header._frame_lines) is not None
+
+
+async def test_a_layout_under_way_leaves_the_header_to_textual(tmp_path):
+    """While a new layout is due, where the header will be is not known yet."""
+    async with _ready(tmp_path) as (app, pilot, header):
+        app.screen._layout_required = True
+        assert layout_update(header, header._frame_lines) is None
+        app.screen.refresh(layout=True)  # the layout done
+        await wait_for(pilot, lambda: not app.screen._layout_required)
+        await _header_ready(pilot)
+
+
 async def test_a_screen_over_the_main_one_leaves_the_header_to_textual(tmp_path):
     async with _ready(tmp_path) as (app, pilot, header):
         await pilot.press("question_mark")  # the help screen
